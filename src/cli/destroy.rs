@@ -1,0 +1,64 @@
+use super::context::{fail, load, stack_hosts, Globals};
+use crate::gather::gather;
+use crate::plan::{destroy_steps, Plan, FORMAT_VERSION};
+use crate::printer::{self, Style};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also delete data directories (PostgreSQL, etcd, Redis, Qdrant data)
+    #[arg(long)]
+    pub destroy_data: bool,
+}
+
+pub async fn run(g: &Globals, a: Args) -> i32 {
+    let l = match load(g, false) {
+        Ok(l) => l,
+        Err(d) => return fail(&d),
+    };
+    let hosts = stack_hosts(&l);
+    let gathered = gather(super::plan::connector(), &l.inv, &l.inv_base, &l.compiled, &hosts).await;
+    if !gathered.failed.is_empty() {
+        for (h, e) in &gathered.failed {
+            printer::err(&format!("error: {h}: {e}\n"));
+        }
+        return super::EXIT_ERROR;
+    }
+    let mut plan = Plan { format_version: FORMAT_VERSION, stack: l.stack.name.clone(), ..Default::default() };
+    for (h, f) in &gathered.facts {
+        if let Some(st) = &f.state {
+            plan.steps.extend(destroy_steps(h, st.resources.iter(), a.destroy_data));
+            plan.states.insert(h.clone(), BTreeMap::new());
+        }
+    }
+    let style = Style::detect();
+    printer::out(&printer::plan_text(&plan, style));
+    if !plan.has_changes() {
+        return super::EXIT_OK;
+    }
+    if !a.destroy_data {
+        printer::out("Data directories are kept (pass --destroy-data to delete them too).\n");
+    }
+    if !a.auto_approve {
+        if !std::io::stdin().is_terminal() {
+            printer::err("error: destroy needs confirmation and there is no terminal to ask on; pass --auto-approve\n");
+            return super::EXIT_ERROR;
+        }
+        printer::out("\nDestroy everything listed above? Only 'yes' will be accepted: ");
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line).is_err() || line.trim() != "yes" {
+            printer::err("Destroy cancelled; nothing was changed.\n");
+            return super::EXIT_ERROR;
+        }
+    }
+    let report = super::apply::execute(&l, &plan, &gathered, false, style).await;
+    if report.ok() {
+        super::EXIT_OK
+    } else {
+        super::EXIT_ERROR
+    }
+}

@@ -1,0 +1,593 @@
+//! Compile: inventory + stack + roles -> resources (`host/kind/name`) in a
+//! petgraph DAG. Pure: no network, no file system (secrets come in resolved).
+
+pub mod view;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::inventory::Inventory;
+use crate::model::secret::Secret;
+use crate::model::stack::Stack;
+use crate::roles::{Check, HealthScope, RoleResource, RoleSet};
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// `host/kind/name`: the same id in the graph, the plan, the output and the tests.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResourceId {
+    pub host: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.host, self.kind, self.name.trim_start_matches('/'))
+    }
+}
+
+/// The host name of barrier nodes (one per component, on no host).
+pub const NO_HOST: &str = "*";
+
+/// What a resource should be, after rendering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Desired {
+    Package { name: String, no_start: bool },
+    Directory { path: String, mode: Option<u32>, owner: Option<String>, group: Option<String> },
+    File {
+        path: String,
+        #[serde(skip)]
+        content: Vec<u8>,
+        sha256: String,
+        mode: u32,
+        owner: String,
+        group: String,
+        sensitive: bool,
+        validate: Option<String>,
+        /// A unit file: `systemctl daemon-reload` after it changes.
+        daemon_reload: bool,
+        /// Units restarted when this changes (marked pending before the write).
+        notify: Vec<String>,
+    },
+    Service { name: String, enabled: bool, running: bool, no_block: bool, reload: bool, restart_on: Vec<usize> },
+    Command { run: String, unless: Option<String>, creates: Option<String>, on_change: Vec<usize> },
+    Health { check: Check, timeout: u64, interval: u64 },
+    /// A component finished on all its hosts (no action; ordering only).
+    Barrier,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub id: ResourceId,
+    /// `etcd`, `services.backend`, `roles.x`.
+    pub component: String,
+    pub desired: Desired,
+    /// Indices of resources this one waits for.
+    pub deps: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub stack: String,
+    pub resources: Vec<Resource>,
+    pub graph: DiGraph<usize, ()>,
+    /// A topological order of resource indices.
+    pub order: Vec<usize>,
+    /// Hosts that have at least one resource, sorted.
+    pub hosts: Vec<String>,
+    /// Every secret value used, to detect and mask it.
+    pub secrets: Vec<Secret>,
+    pub warnings: Diagnostics,
+}
+
+impl Compiled {
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.resources.iter().position(|r| r.id.to_string() == id)
+    }
+    /// Resources of one host, in topological order.
+    pub fn host_order(&self, host: &str) -> Vec<usize> {
+        self.order.iter().copied().filter(|&i| self.resources[i].id.host == host).collect()
+    }
+    /// Stable text rendering of the graph: one line per resource with what it waits for.
+    pub fn graph_text(&self) -> String {
+        let mut out = String::new();
+        for &i in &self.order {
+            let r = &self.resources[i];
+            let mut deps: Vec<String> = r.deps.iter().map(|&d| self.resources[d].id.to_string()).collect();
+            deps.sort();
+            if deps.is_empty() {
+                out.push_str(&format!("{}\n", r.id));
+            } else {
+                out.push_str(&format!("{} <- {}\n", r.id, deps.join(", ")));
+            }
+        }
+        out
+    }
+    /// Graphviz DOT.
+    pub fn dot(&self) -> String {
+        let mut out = String::from("digraph rampart {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+        for &i in &self.order {
+            let r = &self.resources[i];
+            let shape = if matches!(r.desired, Desired::Barrier) { ", shape=diamond" } else { "" };
+            out.push_str(&format!("  \"{}\" [label=\"{}\"{}];\n", r.id, r.id, shape));
+        }
+        for &i in &self.order {
+            for &d in &self.resources[i].deps {
+                out.push_str(&format!("  \"{}\" -> \"{}\";\n", self.resources[d].id, self.resources[i].id));
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// How secrets are supplied to rendering.
+#[derive(Debug, Clone)]
+pub enum SecretValues {
+    /// `validate`: no secret is read; a placeholder is rendered.
+    Placeholder,
+    /// Read values, by the stack key that uses them.
+    Values(BTreeMap<String, Secret>),
+}
+
+/// One role applied to some hosts.
+struct Instance {
+    component: String,
+    role: String,
+    hosts: Vec<String>,
+    vars: toml::Table,
+}
+
+pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &SecretValues) -> Result<Compiled, Diagnostics> {
+    let mut c = Compiler { inv, stack, roles, hb: crate::render::engine(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new() };
+    let mut instances = Vec::new();
+    let mut warnings = Diagnostics::default();
+    for comp in stack.placement.keys() {
+        let (role, vars) = if let Some(name) = comp.strip_prefix("roles.") {
+            let ri = &stack.roles[name];
+            let role = ri.role.as_ref().map(|r| r.get_ref().clone()).unwrap_or_else(|| name.to_string());
+            if roles.get(&role).is_none() {
+                let span = ri.role.as_ref().map(|r| r.span()).or(Some(ri.hosts.span()));
+                let help = match crate::diag::did_you_mean(&role, roles.roles.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`? or add roles/{role}/role.toml and pass --roles DIR"),
+                    None => format!("add roles/{role}/role.toml to a roles folder and pass --roles DIR"),
+                };
+                c.diags.push(stack.source.diag(span, format!("roles.{name}: there is no role `{role}`"), Some(help)));
+                continue;
+            }
+            (role, ri.vars.clone())
+        } else {
+            let role = comp.split('.').next().unwrap_or(comp).to_string();
+            if roles.get(&role).is_none() {
+                warnings.push(Diagnostic {
+                    warning: true,
+                    ..Diagnostic::plain(stack.source.path.clone(), format!("[{comp}] is checked but not deployed: this version of rampart has no `{role}` role yet"), Some("remove the table, or provide roles/{role}/role.toml with --roles".replace("{role}", &role)))
+                });
+                continue;
+            }
+            (role, toml::Table::new())
+        };
+        instances.push(Instance { component: comp.clone(), role, hosts: stack.hosts_of(comp).to_vec(), vars });
+    }
+    let secret_list: Vec<Secret> = match secrets {
+        SecretValues::Placeholder => Vec::new(),
+        SecretValues::Values(m) => m.values().cloned().collect(),
+    };
+    // components in dependency order so barriers exist before their waiters
+    let order = component_order(stack);
+    for comp in order {
+        if let Some(inst) = instances.iter().find(|i| i.component == comp) {
+            c.instance(inst, secrets, &secret_list);
+        }
+    }
+    if c.diags.has_errors() {
+        return Err(c.diags);
+    }
+    let resources = c.resources;
+    let mut graph = DiGraph::<usize, ()>::with_capacity(resources.len(), resources.len() * 2);
+    for i in 0..resources.len() {
+        graph.add_node(i);
+    }
+    for (i, r) in resources.iter().enumerate() {
+        for &d in &r.deps {
+            graph.add_edge(NodeIndex::new(d), NodeIndex::new(i), ());
+        }
+    }
+    let order = match stable_toposort(&resources) {
+        Some(o) => o,
+        None => {
+            let sccs = petgraph::algo::kosaraju_scc(&graph);
+            let members: Vec<String> = sccs
+                .into_iter()
+                .find(|s| s.len() > 1)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|n| resources[n.index()].id.to_string())
+                .collect();
+            let mut d = Diagnostics::default();
+            d.push(Diagnostic::plain(stack.source.path.clone(), format!("resources wait for each other in a cycle: {}", members.join(" -> ")), Some("remove one of the `after` entries that form it (in the roles' role.toml)".into())));
+            return Err(d);
+        }
+    };
+    let mut hosts: Vec<String> = resources.iter().map(|r| r.id.host.clone()).filter(|h| h != NO_HOST).collect();
+    hosts.sort();
+    hosts.dedup();
+    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, secrets: secret_list, warnings })
+}
+
+/// Kahn's algorithm, always taking the lowest ready index: the same order
+/// for the same inputs, close to the order resources were declared in.
+fn stable_toposort(resources: &[Resource]) -> Option<Vec<usize>> {
+    let n = resources.len();
+    let mut indeg = vec![0usize; n];
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, r) in resources.iter().enumerate() {
+        for &d in &r.deps {
+            indeg[i] += 1;
+            out[d].push(i);
+        }
+    }
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n).filter(|&i| indeg[i] == 0).map(std::cmp::Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(std::cmp::Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &j in &out[i] {
+            indeg[j] -= 1;
+            if indeg[j] == 0 {
+                ready.push(std::cmp::Reverse(j));
+            }
+        }
+    }
+    (order.len() == n).then_some(order)
+}
+
+/// Components sorted so that each comes after what it waits for.
+fn component_order(stack: &Stack) -> Vec<String> {
+    let mut done: Vec<String> = Vec::new();
+    let mut left: Vec<&String> = stack.placement.keys().collect();
+    while !left.is_empty() {
+        let before = left.len();
+        left.retain(|c| {
+            let ready = stack.after.get(*c).into_iter().flatten().all(|d| done.contains(d));
+            if ready {
+                done.push((*c).clone());
+            }
+            !ready
+        });
+        if left.len() == before {
+            // a cycle: reported by the stack parser; keep going deterministically
+            done.extend(left.drain(..).cloned());
+        }
+    }
+    done
+}
+
+struct Compiler<'a> {
+    inv: &'a Inventory,
+    stack: &'a Stack,
+    roles: &'a RoleSet,
+    hb: handlebars::Handlebars<'static>,
+    diags: Diagnostics,
+    resources: Vec<Resource>,
+    by_id: HashMap<ResourceId, usize>,
+    /// Component -> its barrier resource.
+    barrier: BTreeMap<String, usize>,
+}
+
+fn parse_mode(s: &str) -> Option<u32> {
+    let t = s.trim_start_matches("0o");
+    if t.is_empty() || t.len() > 4 {
+        return None;
+    }
+    u32::from_str_radix(t, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+fn safe_path(p: &str) -> bool {
+    p.starts_with('/') && !p.contains('\n') && !p.contains('\0') && !p.split('/').any(|s| s == "..") && p.len() < 4096 && !p.ends_with('/')
+}
+
+impl Compiler<'_> {
+    fn view(&self, inst: &Instance, host: &str, secrets: &SecretValues) -> serde_json::Value {
+        let h = &self.inv.hosts[host];
+        let members: Vec<view::HostView> = inst.hosts.iter().filter_map(|n| self.inv.hosts.get(n)).map(view::HostView::of).collect();
+        let mut vars = h.vars.clone();
+        for (k, v) in &inst.vars {
+            vars.insert(k.clone(), v.clone());
+        }
+        let mut v = serde_json::json!({
+            "stack": { "name": self.stack.name },
+            "component": inst.component,
+            "host": view::HostView::of(h),
+            "hosts": members,
+            "vars": vars,
+        });
+        if let Some(e) = view::etcd(self.inv, self.stack, host) {
+            v["etcd"] = serde_json::to_value(e).unwrap_or_default();
+        }
+        let mut sv = serde_json::Map::new();
+        for (key, _) in self.stack.secret_refs() {
+            let val = match secrets {
+                SecretValues::Placeholder => "(sensitive)".to_string(),
+                SecretValues::Values(m) => m.get(key).map(|s| s.expose().to_string()).unwrap_or_default(),
+            };
+            sv.insert(key.replace('.', "_"), serde_json::Value::String(val));
+        }
+        v["secrets"] = serde_json::Value::Object(sv);
+        v
+    }
+
+    fn render(&mut self, origin: &str, what: &str, template: &str, view: &serde_json::Value) -> Option<String> {
+        match crate::render::render(&self.hb, template, view) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.diags.push(Diagnostic::plain(origin.to_string(), format!("{what}: {e}"), Some("fix the template or give the value it needs".into())));
+                None
+            }
+        }
+    }
+
+    fn push(&mut self, r: Resource) -> Result<usize, String> {
+        if let Some(&i) = self.by_id.get(&r.id) {
+            let same_package = matches!((&self.resources[i].desired, &r.desired), (Desired::Package { .. }, Desired::Package { .. }));
+            if same_package {
+                for d in r.deps {
+                    if !self.resources[i].deps.contains(&d) {
+                        self.resources[i].deps.push(d);
+                    }
+                }
+                return Ok(i);
+            }
+            return Err(format!("{} is declared by both {} and {}", r.id, self.resources[i].component, r.component));
+        }
+        let i = self.resources.len();
+        self.by_id.insert(r.id.clone(), i);
+        self.resources.push(r);
+        Ok(i)
+    }
+
+    fn instance(&mut self, inst: &Instance, secrets: &SecretValues, secret_list: &[Secret]) {
+        let role = self.roles.get(&inst.role).expect("checked above").clone();
+        let origin = role.origin.clone();
+        // what this component waits for: the barriers of the components before it
+        let entry_deps: Vec<usize> = self.stack.after.get(&inst.component).into_iter().flatten().filter_map(|c| self.barrier.get(c).copied()).collect();
+        let mut last_per_host: Vec<usize> = Vec::new();
+        // per host: local name (`kind:name`) -> index, and the chain
+        let mut chains: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut cluster_waits: Vec<(usize, usize)> = Vec::new(); // (health index, position in chain)
+        for host in &inst.hosts {
+            let view = self.view(inst, host, secrets);
+            let mut local: BTreeMap<String, usize> = BTreeMap::new();
+            let mut chain: Vec<usize> = Vec::new();
+            for (pos, rr) in role.manifest.resources.iter().enumerate() {
+                let ctx = format!("role {} resource #{}", inst.role, pos + 1);
+                let Some((kind, name, desired, local_key)) = self.desired(&role, rr, &view, &origin, &ctx, secret_list, host) else { continue };
+                let mut deps: Vec<usize> = match chain.last() {
+                    Some(&p) => vec![p],
+                    None => entry_deps.clone(),
+                };
+                for a in rr.after() {
+                    match local.get(a) {
+                        Some(&i) => deps.push(i),
+                        None => self.diags.push(Diagnostic::plain(origin.clone(), format!("{ctx}: after = \"{a}\" names no earlier resource of this role"), Some(format!("use kind:name of a resource listed before it, one of: {}", local.keys().cloned().collect::<Vec<_>>().join(", "))))),
+                    }
+                }
+                let desired = match desired {
+                    Desired::Service { name, enabled, running, no_block, reload, .. } => {
+                        let RoleResource::Service { restart_on, .. } = rr else { unreachable!() };
+                        let idx = self.refs(&local, restart_on, &origin, &ctx);
+                        Desired::Service { name, enabled, running, no_block, reload, restart_on: idx }
+                    }
+                    Desired::Command { run, unless, creates, .. } => {
+                        let RoleResource::Command { on_change, .. } = rr else { unreachable!() };
+                        let idx = self.refs(&local, on_change, &origin, &ctx);
+                        Desired::Command { run, unless, creates, on_change: idx }
+                    }
+                    d => d,
+                };
+                if let RoleResource::Health { scope: HealthScope::Cluster, .. } = rr {
+                    cluster_waits.push((usize::MAX, chain.len()));
+                }
+                let id = ResourceId { host: host.clone(), kind: kind.to_string(), name };
+                match self.push(Resource { id, component: inst.component.clone(), desired, deps }) {
+                    Ok(i) => {
+                        if let Some(last) = cluster_waits.last_mut() {
+                            if last.0 == usize::MAX {
+                                last.0 = i;
+                            }
+                        }
+                        local.insert(local_key, i);
+                        chain.push(i);
+                    }
+                    Err(e) => self.diags.push(Diagnostic::plain(origin.clone(), e, Some("give each file one owner: rename the path in one role".into()))),
+                }
+            }
+            // services notified by files: mark the files with the units they restart
+            for &i in &chain {
+                if let Desired::Service { name, restart_on, .. } = self.resources[i].desired.clone() {
+                    for t in restart_on {
+                        if let Desired::File { notify, .. } = &mut self.resources[t].desired {
+                            if !notify.contains(&name) {
+                                notify.push(name.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(&l) = chain.last() {
+                last_per_host.push(l);
+            }
+            chains.insert(host.clone(), chain);
+        }
+        // cluster-scoped gates wait for the step before them on every host
+        for (hi, pos) in cluster_waits {
+            if hi == usize::MAX || pos == 0 {
+                continue;
+            }
+            for chain in chains.values() {
+                if let Some(&prev) = chain.get(pos - 1) {
+                    if !self.resources[hi].deps.contains(&prev) && prev != hi {
+                        self.resources[hi].deps.push(prev);
+                    }
+                }
+            }
+        }
+        let b = self.resources.len();
+        self.resources.push(Resource {
+            id: ResourceId { host: NO_HOST.into(), kind: "barrier".into(), name: inst.component.clone() },
+            component: inst.component.clone(),
+            desired: Desired::Barrier,
+            deps: last_per_host,
+        });
+        self.barrier.insert(inst.component.clone(), b);
+    }
+
+    fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        for n in names {
+            match local.get(n) {
+                Some(&i) => out.push(i),
+                None => self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: `{n}` names no earlier resource of this role"), Some(format!("use kind:name of a resource listed before it, one of: {}", local.keys().cloned().collect::<Vec<_>>().join(", "))))),
+            }
+        }
+        out
+    }
+
+    /// Renders one manifest entry. Returns (kind, name, desired, local key).
+    #[allow(clippy::too_many_arguments)]
+    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &serde_json::Value, origin: &str, ctx: &str, secret_list: &[Secret], host: &str) -> Option<(&'static str, String, Desired, String)> {
+        let bad = |this: &mut Self, msg: String, help: &str| {
+            this.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx} on {host}: {msg}"), Some(help.to_string())));
+            None
+        };
+        let mode_of = |this: &mut Self, m: &Option<String>, default: u32| -> Option<u32> {
+            match m {
+                None => Some(default),
+                Some(s) => match parse_mode(s) {
+                    Some(m) => Some(m),
+                    None => {
+                        this.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: mode `{s}` is not an octal mode"), Some("write mode = \"0644\"".into())));
+                        None
+                    }
+                },
+            }
+        };
+        let owner_ok = |o: &Option<String>| o.as_deref().map(crate::model::valid_name).unwrap_or(true);
+        match rr {
+            RoleResource::Package { name, no_start, .. } => {
+                let name = self.render(origin, ctx, name, view)?;
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:".contains(c)) {
+                    return bad(self, format!("package name `{}` is not a Debian package name", name.escape_debug()), "use the package's name as apt knows it");
+                }
+                Some(("package", name.clone(), Desired::Package { name: name.clone(), no_start: *no_start }, format!("package:{name}")))
+            }
+            RoleResource::Directory { path, mode, owner, group, .. } => {
+                let path = self.render(origin, ctx, path, view)?;
+                if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
+                    return bad(self, format!("directory `{}`: path must be absolute without `..`, owner/group plain names", path.escape_debug()), "fix the role's path, owner or group");
+                }
+                let mode = match mode {
+                    Some(_) => Some(mode_of(self, mode, 0o755)?),
+                    None => None,
+                };
+                Some(("directory", path.clone(), Desired::Directory { path: path.clone(), mode, owner: owner.clone(), group: group.clone() }, format!("directory:{path}")))
+            }
+            RoleResource::File { path, template, content, mode, owner, group, sensitive, validate, .. } => {
+                let path = self.render(origin, ctx, path, view)?;
+                if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
+                    return bad(self, format!("file `{}`: path must be absolute without `..`, owner/group plain names", path.escape_debug()), "fix the role's path, owner or group");
+                }
+                let body = self.body(role, template, content, view, origin, ctx)?;
+                let mode = mode_of(self, mode, 0o644)?;
+                let validate = match validate {
+                    Some(v) => Some(self.render(origin, ctx, v, view)?),
+                    None => None,
+                };
+                let sensitive = *sensitive || secret_list.iter().any(|s| body.contains(s.expose()));
+                Some(("file", path.clone(), file(path.clone(), body, mode, owner.clone(), group.clone(), sensitive, validate, false), format!("file:{path}")))
+            }
+            RoleResource::Unit { name, template, content, .. } => {
+                let name = self.render(origin, ctx, name, view)?;
+                if !unit_name_ok(&name) {
+                    return bad(self, format!("unit name `{}` is not a systemd unit name", name.escape_debug()), "write e.g. name = \"myapp.service\"");
+                }
+                let body = self.body(role, template, content, view, origin, ctx)?;
+                let sensitive = secret_list.iter().any(|s| body.contains(s.expose()));
+                let path = format!("/etc/systemd/system/{name}");
+                Some(("unit", name.clone(), file(path, body, 0o644, None, None, sensitive, None, true), format!("unit:{name}")))
+            }
+            RoleResource::Service { name, enabled, running, no_block, reload, .. } => {
+                let name = self.render(origin, ctx, name, view)?;
+                if !unit_name_ok(&name) {
+                    return bad(self, format!("service `{}` is not a systemd unit name", name.escape_debug()), "write e.g. name = \"etcd\"");
+                }
+                Some(("service", name.clone(), Desired::Service { name: name.clone(), enabled: *enabled, running: *running, no_block: *no_block, reload: *reload, restart_on: vec![] }, format!("service:{name}")))
+            }
+            RoleResource::Command { name, run, unless, creates, on_change, .. } => {
+                let name = self.render(origin, ctx, name, view)?;
+                if !crate::model::valid_name(&name) {
+                    return bad(self, format!("command name `{}` is not allowed", name.escape_debug()), "use letters, digits, - and _");
+                }
+                if unless.is_none() && creates.is_none() && on_change.is_empty() {
+                    return bad(self, format!("command {name} has no guard, so it would run on every apply"), "add unless = \"...\", creates = \"/path\" or on_change = [\"file:...\"]");
+                }
+                let run = self.render(origin, ctx, run, view)?;
+                let unless = match unless {
+                    Some(u) => Some(self.render(origin, ctx, u, view)?),
+                    None => None,
+                };
+                let creates = match creates {
+                    Some(c) => Some(self.render(origin, ctx, c, view)?),
+                    None => None,
+                };
+                Some(("command", name.clone(), Desired::Command { run, unless, creates, on_change: vec![] }, format!("command:{name}")))
+            }
+            RoleResource::Health { name, command, http, tcp, timeout, interval, .. } => {
+                let name = self.render(origin, ctx, name, view)?;
+                let check = match (command, http, tcp) {
+                    (Some(c), None, None) => Check::Command(self.render(origin, ctx, c, view)?),
+                    (None, Some(u), None) => Check::Http(self.render(origin, ctx, u, view)?),
+                    (None, None, Some(t)) => Check::Tcp(self.render(origin, ctx, t, view)?),
+                    _ => return bad(self, format!("health {name} needs exactly one of command, http or tcp"), "keep one of them"),
+                };
+                Some(("health", name.clone(), Desired::Health { check, timeout: (*timeout).max(1), interval: (*interval).max(1) }, format!("health:{name}")))
+            }
+        }
+    }
+
+    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &serde_json::Value, origin: &str, ctx: &str) -> Option<String> {
+        match (template, content) {
+            (Some(t), None) => {
+                let text = role.templates.get(t)?.clone();
+                self.render(&format!("roles/{}/templates/{t}", role.name), ctx, &text, view)
+            }
+            (None, Some(c)) => Some(c.clone()),
+            _ => {
+                self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: give exactly one of template or content"), Some("keep template = \"x.hbs\" or content = \"...\"".into())));
+                None
+            }
+        }
+    }
+}
+
+fn unit_name_ok(n: &str) -> bool {
+    !n.is_empty() && n.len() < 256 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn file(path: String, body: String, mode: u32, owner: Option<String>, group: Option<String>, sensitive: bool, validate: Option<String>, daemon_reload: bool) -> Desired {
+    let content = body.into_bytes();
+    Desired::File {
+        sha256: crate::util::sha256_hex(&content),
+        content,
+        path,
+        mode,
+        owner: owner.unwrap_or_else(|| "root".into()),
+        group: group.unwrap_or_else(|| "root".into()),
+        sensitive,
+        validate,
+        daemon_reload,
+        notify: vec![],
+    }
+}

@@ -1,0 +1,233 @@
+//! Facts: what a host has now, read by ONE batched script per host.
+//! `script` builds the script from the host's resources; `parse` is a pure
+//! function of its output (tested from fixtures, no SSH).
+
+use crate::compile::{Compiled, Desired};
+use crate::transport::quote::sh;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// rampart's own files on each host.
+pub const STATE_DIR: &str = "/var/lib/rampart";
+pub const STATE_FILE: &str = "/var/lib/rampart/state.json";
+pub const PENDING_DIR: &str = "/var/lib/rampart/pending";
+/// Files larger than this are compared by hash only (no diff).
+pub const MAX_CONTENT: u64 = 256 * 1024;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFact {
+    pub exists: bool,
+    pub is_dir: bool,
+    pub sha256: Option<String>,
+    pub mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    #[serde(skip)]
+    pub content: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceFact {
+    /// `systemctl is-enabled`: enabled, disabled, static, masked, not-found...
+    pub enabled: String,
+    /// `systemctl is-active`: active, inactive, failed, activating...
+    pub active: String,
+}
+
+/// What rampart put on a host: written at the end of every apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostState {
+    pub version: u32,
+    pub stack: String,
+    /// Resource id -> what was applied.
+    pub resources: BTreeMap<String, ManagedEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedEntry {
+    pub kind: String,
+    pub name: String,
+    /// Content hash of files as last written.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Data directory kept by destroy unless --destroy-data.
+    #[serde(default)]
+    pub data: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub files: BTreeMap<String, FileFact>,
+    /// Package -> installed version (None: not installed).
+    pub packages: BTreeMap<String, Option<String>>,
+    pub services: BTreeMap<String, ServiceFact>,
+    /// Command resource id -> its guard holds (nothing to do).
+    pub guards: BTreeMap<String, bool>,
+    pub state: Option<HostState>,
+    /// Units whose restart an earlier apply owed.
+    pub pending: BTreeSet<String>,
+}
+
+/// The facts script for one host's resources (and the paths of its managed state).
+pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String {
+    let mut s = String::from(
+        "LC_ALL=C; export LC_ALL\n\
+         f() { if [ -d \"$1\" ]; then printf 'D\\t%s\\t%s\\n' \"$1\" \"$(stat -c '%a %U %G' \"$1\")\"; \
+         elif [ -e \"$1\" ]; then printf 'F\\t%s\\t%s %s\\n' \"$1\" \"$(stat -c '%a %U %G %s' \"$1\")\" \"$(sha256sum < \"$1\" | cut -d' ' -f1)\"; \
+         if [ \"$(stat -c %s \"$1\")\" -le MAXC ]; then printf 'C\\t%s\\t' \"$1\"; base64 -w0 < \"$1\"; echo; fi; \
+         else printf 'N\\t%s\\n' \"$1\"; fi; }\n\
+         s() { printf 'S\\t%s\\t%s\\t%s\\n' \"$1\" \"$(systemctl is-enabled \"$1\" 2>/dev/null | head -n1)\" \"$(systemctl is-active \"$1\" 2>/dev/null | head -n1)\"; }\n\
+         g() { printf 'G\\t%s\\t%s\\n' \"$1\" \"$2\"; }\n",
+    )
+    .replace("MAXC", &MAX_CONTENT.to_string());
+    let mut packages = Vec::new();
+    let mut paths: BTreeSet<String> = extra_paths.iter().cloned().collect();
+    for i in compiled.host_order(host) {
+        let r = &compiled.resources[i];
+        match &r.desired {
+            Desired::Package { name, .. } => packages.push(sh(name)),
+            Desired::Directory { path, .. } | Desired::File { path, .. } => {
+                paths.insert(path.clone());
+            }
+            Desired::Service { name, .. } => s.push_str(&format!("s {}\n", sh(name))),
+            Desired::Command { unless, creates, .. } => {
+                let id = sh(&r.id.to_string());
+                let mut conds = Vec::new();
+                if let Some(c) = creates {
+                    conds.push(format!("[ -e {} ]", sh(c)));
+                }
+                if let Some(u) = unless {
+                    conds.push(format!("( {u} ) >/dev/null 2>&1 </dev/null"));
+                }
+                if conds.is_empty() {
+                    s.push_str(&format!("g {id} 0\n"));
+                } else {
+                    s.push_str(&format!("if {}; then g {id} 1; else g {id} 0; fi\n", conds.join(" || ")));
+                }
+            }
+            Desired::Health { .. } | Desired::Barrier => {}
+        }
+    }
+    for p in &paths {
+        s.push_str(&format!("f {}\n", sh(p)));
+    }
+    if !packages.is_empty() {
+        s.push_str(&format!("dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {} 2>/dev/null\n", packages.join(" ")));
+    }
+    s.push_str(&format!("if [ -f {STATE_FILE} ]; then printf 'M\\t'; base64 -w0 < {STATE_FILE}; echo; fi\n"));
+    s.push_str(&format!("if [ -d {PENDING_DIR} ]; then for p in {PENDING_DIR}/*; do [ -e \"$p\" ] && printf 'R\\t%s\\n' \"${{p##*/}}\"; done; fi\n"));
+    s.push_str("echo END\n");
+    s
+}
+
+/// Parses the facts script's output. Errors name the line that is wrong.
+pub fn parse(out: &str, wanted_packages: &[String]) -> Result<HostFacts, String> {
+    let mut f = HostFacts::default();
+    for p in wanted_packages {
+        f.packages.insert(p.clone(), None);
+    }
+    let mut ended = false;
+    for (n, line) in out.lines().enumerate() {
+        let mut parts = line.split('\t');
+        let tag = parts.next().unwrap_or("");
+        let bad = || format!("facts line {}: cannot read `{}`", n + 1, line.chars().take(120).collect::<String>());
+        match tag {
+            "F" | "D" => {
+                let path = parts.next().ok_or_else(bad)?.to_string();
+                let rest: Vec<&str> = parts.next().ok_or_else(bad)?.split(' ').collect();
+                if rest.len() < 3 {
+                    return Err(bad());
+                }
+                let e = f.files.entry(path).or_default();
+                e.exists = true;
+                e.is_dir = tag == "D";
+                e.mode = Some(u32::from_str_radix(rest[0], 8).map_err(|_| bad())?);
+                e.owner = Some(rest[1].to_string());
+                e.group = Some(rest[2].to_string());
+                if tag == "F" {
+                    e.sha256 = Some(rest.get(4).ok_or_else(bad)?.to_string());
+                }
+            }
+            "C" => {
+                let path = parts.next().ok_or_else(bad)?.to_string();
+                let b64 = parts.next().unwrap_or("");
+                let bytes = crate::util::b64_decode(b64).ok_or_else(bad)?;
+                f.files.entry(path).or_default().content = Some(bytes);
+            }
+            "N" => {
+                let path = parts.next().ok_or_else(bad)?.to_string();
+                f.files.insert(path, FileFact::default());
+            }
+            "S" => {
+                let name = parts.next().ok_or_else(bad)?.to_string();
+                let enabled = parts.next().unwrap_or("").to_string();
+                let active = parts.next().unwrap_or("").to_string();
+                f.services.insert(name, ServiceFact { enabled, active });
+            }
+            "G" => {
+                let id = parts.next().ok_or_else(bad)?.to_string();
+                f.guards.insert(id, parts.next() == Some("1"));
+            }
+            "P" => {
+                let name = parts.next().ok_or_else(bad)?.to_string();
+                let status = parts.next().unwrap_or("");
+                let version = parts.next().unwrap_or("");
+                let installed = status.starts_with("ii") || status.starts_with("hi");
+                f.packages.insert(name, if installed { Some(version.to_string()) } else { None });
+            }
+            "M" => {
+                let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
+                let st: HostState = serde_json::from_slice(&bytes).map_err(|e| format!("{STATE_FILE} on the host is damaged ({e}); move it away and plan again"))?;
+                f.state = Some(st);
+            }
+            "R" => {
+                f.pending.insert(parts.next().ok_or_else(bad)?.to_string());
+            }
+            "END" => ended = true,
+            "" => {}
+            _ => return Err(bad()),
+        }
+    }
+    if !ended {
+        return Err("the facts script ended early (no END line)".into());
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_fixture() {
+        let out = "D\t/etc\t755 root root\n\
+                   F\t/etc/default/etcd\t644 root root 12 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\n\
+                   C\t/etc/default/etcd\taGVsbG8gd29ybGQK\n\
+                   N\t/etc/missing\n\
+                   S\tetcd\tenabled\tactive\n\
+                   G\tn1/command/init\t1\n\
+                   P\tetcd-server\tii \t3.4.23-4+b6\n\
+                   P\tetcd-client\tun \t\n\
+                   R\tetcd\n\
+                   END\n";
+        let f = parse(out, &["etcd-server".into(), "etcd-client".into(), "curl".into()]).unwrap();
+        let e = &f.files["/etc/default/etcd"];
+        assert!(e.exists && !e.is_dir);
+        assert_eq!(e.mode, Some(0o644));
+        assert_eq!(e.content.as_deref(), Some(&b"hello world\n"[..]));
+        assert!(!f.files["/etc/missing"].exists);
+        assert!(f.files["/etc"].is_dir);
+        assert_eq!(f.services["etcd"].active, "active");
+        assert_eq!(f.guards["n1/command/init"], true);
+        assert_eq!(f.packages["etcd-server"].as_deref(), Some("3.4.23-4+b6"));
+        assert_eq!(f.packages["etcd-client"], None);
+        assert_eq!(f.packages["curl"], None);
+        assert!(f.pending.contains("etcd"));
+    }
+
+    #[test]
+    fn truncated_output_is_an_error() {
+        assert!(parse("S\tetcd\tenabled\tactive\n", &[]).unwrap_err().contains("ended early"));
+        assert!(parse("X\twhat\nEND\n", &[]).unwrap_err().contains("line 1"));
+    }
+}

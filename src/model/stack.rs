@@ -1,0 +1,630 @@
+//! `plans/*.toml`: the desired state of one stack.
+
+use super::secret::SecretRef;
+use super::valid_name;
+use crate::diag::{did_you_mean, from_toml, Diagnostic, Diagnostics, Source};
+use crate::model::inventory::Inventory;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use toml::Spanned;
+
+/// A group, a host, or a list of them.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum HostsRef {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackMeta {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Etcd {
+    pub hosts: Spanned<HostsRef>,
+    /// ETCD_INITIAL_CLUSTER_TOKEN; defaults to the stack's name.
+    pub cluster_token: Option<String>,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub name: String,
+    pub owner: String,
+    pub password: SecretRef,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Postgres {
+    pub hosts: Spanned<HostsRef>,
+    #[serde(default = "pg_version")]
+    pub version: u32,
+    #[serde(default)]
+    pub synchronous_mode: bool,
+    pub synchronous_node_count: Option<u32>,
+    pub superuser_password: SecretRef,
+    pub replication_password: SecretRef,
+    #[serde(default)]
+    pub databases: Vec<Database>,
+    #[serde(default)]
+    pub parameters: toml::Table,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+fn pg_version() -> u32 {
+    15
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pgbouncer {
+    pub hosts: Spanned<HostsRef>,
+    #[serde(default = "pgb_port")]
+    pub port: u16,
+    pub pool_mode: Option<String>,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+fn pgb_port() -> u16 {
+    6432
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sentinel {
+    pub quorum: Spanned<u32>,
+    #[serde(default = "master_name")]
+    pub master_name: String,
+    pub down_after_milliseconds: Option<u64>,
+}
+fn master_name() -> String {
+    "mymaster".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redis {
+    pub hosts: Spanned<HostsRef>,
+    pub password: SecretRef,
+    /// The initial master; defaults to the first host.
+    pub master: Option<Spanned<String>>,
+    pub sentinel: Option<Sentinel>,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qdrant {
+    pub hosts: Spanned<HostsRef>,
+    pub image: String,
+    pub replication_factor: Spanned<u32>,
+    pub shard_number: u32,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub hosts: Spanned<HostsRef>,
+    pub image: Option<String>,
+    pub command: Option<String>,
+    pub port: Spanned<u16>,
+    pub health: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Haproxy {
+    pub hosts: Spanned<HostsRef>,
+    #[serde(default)]
+    pub listen: BTreeMap<Spanned<String>, Spanned<u16>>,
+    #[serde(default = "stats_port")]
+    pub stats_port: u16,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+fn stats_port() -> u16 {
+    7000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keepalived {
+    pub hosts: Spanned<HostsRef>,
+    pub vip: Spanned<String>,
+    pub interface: Spanned<String>,
+    #[serde(default = "vrid")]
+    pub virtual_router_id: u8,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+fn vrid() -> u8 {
+    51
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresBackup {
+    pub schedule: String,
+    pub keep_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    pub postgres: Option<Spanned<PostgresBackup>>,
+}
+
+/// An instance of a role (built-in or the user's own) on some hosts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleInstance {
+    /// The role's folder name; defaults to the instance's name.
+    pub role: Option<Spanned<String>>,
+    pub hosts: Spanned<HostsRef>,
+    #[serde(default)]
+    pub vars: toml::Table,
+    /// Components or `roles.NAME` this one waits for.
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStack {
+    stack: StackMeta,
+    etcd: Option<Etcd>,
+    postgres: Option<Postgres>,
+    pgbouncer: Option<Pgbouncer>,
+    redis: Option<Redis>,
+    qdrant: Option<Qdrant>,
+    #[serde(default)]
+    services: BTreeMap<Spanned<String>, Service>,
+    haproxy: Option<Haproxy>,
+    keepalived: Option<Keepalived>,
+    backup: Option<Backup>,
+    #[serde(default)]
+    roles: BTreeMap<Spanned<String>, RoleInstance>,
+}
+
+/// The stack, parsed, with every component's hosts resolved.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub source: Source,
+    pub name: String,
+    pub etcd: Option<Etcd>,
+    pub postgres: Option<Postgres>,
+    pub pgbouncer: Option<Pgbouncer>,
+    pub redis: Option<Redis>,
+    pub qdrant: Option<Qdrant>,
+    pub services: BTreeMap<String, Service>,
+    pub haproxy: Option<Haproxy>,
+    pub keepalived: Option<Keepalived>,
+    pub backup: Option<Backup>,
+    pub roles: BTreeMap<String, RoleInstance>,
+    /// Component key (`etcd`, `services.backend`, `roles.x`) -> its hosts, in inventory order.
+    pub placement: BTreeMap<String, Vec<String>>,
+    /// Component key -> components it waits for (deploy order plus `after`).
+    pub after: BTreeMap<String, Vec<String>>,
+}
+
+/// The deploy order from DESIGN.md: a component waits for every component
+/// of a lower level that the stack has.
+pub fn level(component: &str) -> Option<u8> {
+    Some(match component.split('.').next()? {
+        "etcd" => 0,
+        "postgres" | "redis" | "qdrant" => 1,
+        "services" | "backup" => 2,
+        "haproxy" | "pgbouncer" | "keepalived" => 3,
+        _ => return None,
+    })
+}
+
+impl Stack {
+    pub fn parse(src: Source, inv: &Inventory) -> Result<Stack, Diagnostics> {
+        let raw: RawStack = match toml::from_str(&src.text) {
+            Ok(r) => r,
+            Err(e) => {
+                let mut d = Diagnostics::default();
+                d.push(from_toml(&src, &e));
+                return Err(d);
+            }
+        };
+        let mut v = Validator { src: &src, inv, diags: Diagnostics::default(), placement: BTreeMap::new() };
+        if !valid_name(&raw.stack.name) {
+            v.err(None, format!("stack name `{}` is not allowed", raw.stack.name.escape_debug()), "use letters, digits, - and _");
+        }
+        let mut afters: BTreeMap<String, Vec<Spanned<String>>> = BTreeMap::new();
+        if let Some(e) = &raw.etcd {
+            v.place("etcd", &e.hosts);
+            afters.insert("etcd".into(), e.after.clone());
+        }
+        if let Some(p) = &raw.postgres {
+            v.place("postgres", &p.hosts);
+            afters.insert("postgres".into(), p.after.clone());
+        }
+        if let Some(p) = &raw.pgbouncer {
+            v.place("pgbouncer", &p.hosts);
+            afters.insert("pgbouncer".into(), p.after.clone());
+        }
+        if let Some(r) = &raw.redis {
+            v.place("redis", &r.hosts);
+            afters.insert("redis".into(), r.after.clone());
+        }
+        if let Some(q) = &raw.qdrant {
+            v.place("qdrant", &q.hosts);
+            afters.insert("qdrant".into(), q.after.clone());
+        }
+        let mut services = BTreeMap::new();
+        for (name, s) in &raw.services {
+            if !valid_name(name.get_ref()) {
+                v.err(Some(name.span()), format!("service name `{}` is not allowed", name.get_ref().escape_debug()), "use letters, digits, - and _");
+                continue;
+            }
+            let key = format!("services.{}", name.get_ref());
+            v.place(&key, &s.hosts);
+            afters.insert(key, s.after.clone());
+            services.insert(name.get_ref().clone(), s.clone());
+        }
+        if let Some(h) = &raw.haproxy {
+            v.place("haproxy", &h.hosts);
+            afters.insert("haproxy".into(), h.after.clone());
+        }
+        if let Some(k) = &raw.keepalived {
+            v.place("keepalived", &k.hosts);
+            afters.insert("keepalived".into(), k.after.clone());
+        }
+        let mut roles = BTreeMap::new();
+        for (name, r) in &raw.roles {
+            if !valid_name(name.get_ref()) {
+                v.err(Some(name.span()), format!("role instance name `{}` is not allowed", name.get_ref().escape_debug()), "use letters, digits, - and _");
+                continue;
+            }
+            let key = format!("roles.{}", name.get_ref());
+            v.place(&key, &r.hosts);
+            afters.insert(key, r.after.clone());
+            roles.insert(name.get_ref().clone(), r.clone());
+        }
+        let placement = std::mem::take(&mut v.placement);
+        v.check_rules(&raw, &placement);
+        v.check_ports(&raw, &placement);
+        let after = v.order(&placement, &afters);
+        if v.diags.has_errors() {
+            return Err(v.diags);
+        }
+        Ok(Stack {
+            source: src.clone(),
+            name: raw.stack.name,
+            etcd: raw.etcd,
+            postgres: raw.postgres,
+            pgbouncer: raw.pgbouncer,
+            redis: raw.redis,
+            qdrant: raw.qdrant,
+            services,
+            haproxy: raw.haproxy,
+            keepalived: raw.keepalived,
+            backup: raw.backup,
+            roles,
+            placement,
+            after,
+        })
+    }
+
+    pub fn hosts_of(&self, component: &str) -> &[String] {
+        self.placement.get(component).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every secret the stack refers to, with where it is used.
+    pub fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
+        let mut v = Vec::new();
+        if let Some(p) = &self.postgres {
+            v.push(("postgres.superuser_password", &p.superuser_password));
+            v.push(("postgres.replication_password", &p.replication_password));
+            for d in &p.databases {
+                v.push(("postgres.databases.password", &d.password));
+            }
+        }
+        if let Some(r) = &self.redis {
+            v.push(("redis.password", &r.password));
+        }
+        v
+    }
+}
+
+struct Validator<'a> {
+    src: &'a Source,
+    inv: &'a Inventory,
+    diags: Diagnostics,
+    placement: BTreeMap<String, Vec<String>>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, span: Option<Range<usize>>, msg: impl Into<String>, help: impl Into<String>) {
+        self.diags.push(self.src.diag(span, msg, Some(help.into())));
+    }
+
+    fn place(&mut self, component: &str, hosts: &Spanned<HostsRef>) {
+        let names: Vec<&String> = match hosts.get_ref() {
+            HostsRef::One(s) => vec![s],
+            HostsRef::Many(v) => v.iter().collect(),
+        };
+        let mut out: Vec<String> = Vec::new();
+        for n in names {
+            match self.inv.resolve(n) {
+                Some(hs) => {
+                    for h in hs {
+                        if !out.contains(&h) {
+                            out.push(h);
+                        }
+                    }
+                }
+                None => {
+                    let known = self.inv.names();
+                    let help = match did_you_mean(n, known.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`? groups and hosts in {}: {}", self.inv.source.path, known.join(", ")),
+                        None => format!("name a group or host of {}: {}", self.inv.source.path, known.join(", ")),
+                    };
+                    self.err(Some(hosts.span()), format!("{component}: `{}` is neither a group nor a host of the inventory", n.escape_debug()), help);
+                }
+            }
+        }
+        if out.is_empty() && matches!(hosts.get_ref(), HostsRef::Many(v) if v.is_empty()) {
+            self.err(Some(hosts.span()), format!("{component}: hosts is empty"), "name a group or at least one host");
+        }
+        // inventory order (sorted names) so member lists are stable
+        out.sort();
+        self.placement.insert(component.to_string(), out);
+    }
+
+    fn check_rules(&mut self, raw: &RawStack, placement: &BTreeMap<String, Vec<String>>) {
+        let n = |k: &str| placement.get(k).map(Vec::len).unwrap_or(0);
+        if let Some(e) = &raw.etcd {
+            let c = n("etcd");
+            if c > 0 && c % 2 == 0 {
+                self.err(Some(e.hosts.span()), format!("etcd has {c} members; a quorum needs an odd number"), format!("use {} or {} hosts: an even count tolerates no more failures than one fewer", c - 1, c + 1));
+            }
+        }
+        if let Some(p) = &raw.postgres {
+            if raw.etcd.is_none() {
+                self.err(Some(p.hosts.span()), "postgres (Patroni) needs an etcd cluster as its DCS, and the stack has none", "add an [etcd] table with hosts = \"...\" (3 or 5 hosts)");
+            }
+            if p.version != 15 {
+                self.err(Some(p.hosts.span()), format!("postgres version {} is not supported; Debian bookworm ships 15", p.version), "write version = 15");
+            }
+            if let Some(k) = p.synchronous_node_count {
+                if k as usize >= n("postgres").max(1) {
+                    self.err(Some(p.hosts.span()), format!("synchronous_node_count = {k} needs more than {k} postgres hosts"), "lower it or add hosts");
+                }
+            }
+            for d in &p.databases {
+                if !valid_name(&d.name) || !valid_name(&d.owner) {
+                    self.err(Some(p.hosts.span()), format!("database `{}` / owner `{}`: names must be letters, digits, - and _", d.name.escape_debug(), d.owner.escape_debug()), "rename them");
+                }
+            }
+        }
+        if let Some(r) = &raw.redis {
+            if let Some(m) = &r.master {
+                if !placement.get("redis").is_some_and(|h| h.contains(m.get_ref())) {
+                    self.err(Some(m.span()), format!("redis master `{}` is not one of the redis hosts", m.get_ref().escape_debug()), "name one of the hosts that redis runs on");
+                }
+            }
+            if let Some(s) = &r.sentinel {
+                let q = *s.quorum.get_ref();
+                let c = n("redis") as u32;
+                if q == 0 || q > c {
+                    self.err(Some(s.quorum.span()), format!("sentinel quorum {q} is impossible with {c} Sentinels"), format!("use a quorum from 1 to {c}; a majority ({}) is usual", c / 2 + 1));
+                }
+                if !valid_name(&s.master_name) {
+                    self.err(Some(s.quorum.span()), format!("sentinel master_name `{}` is not allowed", s.master_name.escape_debug()), "use letters, digits, - and _");
+                }
+            }
+        }
+        if let Some(q) = &raw.qdrant {
+            let rf = *q.replication_factor.get_ref();
+            let c = n("qdrant") as u32;
+            if rf == 0 || rf > c {
+                self.err(Some(q.replication_factor.span()), format!("qdrant replication_factor {rf} is impossible with {c} peers"), format!("use 1 to {c}, or add hosts"));
+            }
+            if q.shard_number == 0 {
+                self.err(Some(q.replication_factor.span()), "qdrant shard_number must be at least 1", "write shard_number = 3 (it is fixed when a collection is created)");
+            }
+        }
+        for (name, s) in &raw.services {
+            match (&s.image, &s.command) {
+                (Some(_), Some(_)) | (None, None) => self.err(Some(name.span()), format!("services.{}: give exactly one of image (compose) or command (systemd)", name.get_ref()), "keep `image = \"...\"` or `command = \"...\"`"),
+                _ => {}
+            }
+            if let Some(h) = &s.health {
+                if !h.starts_with('/') || h.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+                    self.err(Some(name.span()), format!("services.{}: health `{}` is not an HTTP path", name.get_ref(), h.escape_debug()), "write a path like \"/health\"");
+                }
+            }
+            for k in s.env.keys() {
+                if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    self.err(Some(name.span()), format!("services.{}: env name `{}` is not allowed", name.get_ref(), k.escape_debug()), "use letters, digits and _");
+                }
+            }
+            for (k, v) in &s.env {
+                if v.contains('\n') || v.contains('\0') {
+                    self.err(Some(name.span()), format!("services.{}: env {k} holds a newline", name.get_ref()), "write the value on one line");
+                }
+            }
+            if let Some(c) = &s.command {
+                if c.contains('\n') || c.trim().is_empty() {
+                    self.err(Some(name.span()), format!("services.{}: command must be one non-empty line", name.get_ref()), "write the command on one line");
+                }
+            }
+        }
+        if let Some(h) = &raw.haproxy {
+            for (k, _) in &h.listen {
+                let ok = match k.get_ref().as_str() {
+                    "postgres_primary" | "postgres_replicas" => raw.postgres.is_some(),
+                    "redis_master" => raw.redis.is_some(),
+                    other => raw.services.keys().any(|s| s.get_ref() == other),
+                };
+                if !ok {
+                    let mut known = vec!["postgres_primary", "postgres_replicas", "redis_master"];
+                    known.extend(raw.services.keys().map(|s| s.get_ref().as_str()));
+                    self.err(Some(k.span()), format!("haproxy.listen.{} routes to nothing in this stack", k.get_ref().escape_debug()), format!("use one of: {}, and make sure that component is in the stack", known.join(", ")));
+                }
+            }
+        }
+        if let Some(k) = &raw.keepalived {
+            if k.vip.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
+                self.err(Some(k.vip.span()), format!("keepalived vip `{}` is not an IPv4 address", k.vip.get_ref().escape_debug()), "write vip = \"10.0.1.100\"");
+            }
+            if !valid_name(k.interface.get_ref()) {
+                self.err(Some(k.interface.span()), format!("keepalived interface `{}` is not an interface name", k.interface.get_ref().escape_debug()), "write interface = \"eth0\"");
+            }
+        }
+        if let Some(b) = &raw.backup {
+            if let Some(pb) = &b.postgres {
+                if raw.postgres.is_none() {
+                    self.err(Some(pb.span()), "backup.postgres needs a [postgres] in the stack", "add [postgres] or remove [backup.postgres]");
+                }
+                if pb.get_ref().schedule.split_whitespace().count() != 5 {
+                    self.err(Some(pb.span()), format!("backup schedule `{}` is not a 5-field cron expression", pb.get_ref().schedule.escape_debug()), "write schedule = \"0 2 * * *\"");
+                }
+            }
+        }
+    }
+
+    /// Two components on one port of one host.
+    fn check_ports(&mut self, raw: &RawStack, placement: &BTreeMap<String, Vec<String>>) {
+        let mut claims: Vec<(String, u16, Option<Range<usize>>)> = Vec::new();
+        let mut claim = |comp: &str, port: u16, span: Option<Range<usize>>| claims.push((comp.to_string(), port, span));
+        if let Some(e) = &raw.etcd {
+            claim("etcd", 2379, Some(e.hosts.span()));
+            claim("etcd", 2380, Some(e.hosts.span()));
+        }
+        if let Some(p) = &raw.postgres {
+            claim("postgres", 5432, Some(p.hosts.span()));
+            claim("postgres", 8008, Some(p.hosts.span()));
+        }
+        if let Some(p) = &raw.pgbouncer {
+            claim("pgbouncer", p.port, Some(p.hosts.span()));
+        }
+        if let Some(r) = &raw.redis {
+            claim("redis", 6379, Some(r.hosts.span()));
+            if r.sentinel.is_some() {
+                claim("redis", 26379, Some(r.hosts.span()));
+            }
+        }
+        if let Some(q) = &raw.qdrant {
+            for p in [6333, 6334, 6335] {
+                claim("qdrant", p, Some(q.hosts.span()));
+            }
+        }
+        for (name, s) in &raw.services {
+            claim(&format!("services.{}", name.get_ref()), *s.port.get_ref(), Some(s.port.span()));
+        }
+        if let Some(h) = &raw.haproxy {
+            claim("haproxy", h.stats_port, Some(h.hosts.span()));
+            for p in h.listen.values() {
+                claim("haproxy", *p.get_ref(), Some(p.span()));
+            }
+        }
+        let mut seen: BTreeMap<(String, u16), String> = BTreeMap::new();
+        for (comp, port, span) in claims {
+            for host in placement.get(&comp).into_iter().flatten() {
+                if let Some(other) = seen.get(&(host.clone(), port)) {
+                    let msg = if other == &comp {
+                        format!("{comp} uses port {port} twice on host {host}")
+                    } else {
+                        format!("{comp} and {other} both want port {port} on host {host}")
+                    };
+                    self.diags.push(self.src.diag(span.clone(), msg, Some("give one of them another port, or put them on different hosts".into())));
+                    break;
+                }
+                seen.insert((host.clone(), port), comp.clone());
+            }
+        }
+    }
+
+    /// Who waits for whom: the deploy order plus explicit `after`; cycles are errors.
+    fn order(&mut self, placement: &BTreeMap<String, Vec<String>>, afters: &BTreeMap<String, Vec<Spanned<String>>>) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for comp in placement.keys() {
+            let mut deps: Vec<String> = Vec::new();
+            if let Some(l) = level(comp) {
+                // the nearest lower level present waits; levels below it are reached through it
+                for other in placement.keys() {
+                    if let Some(ol) = level(other) {
+                        if ol < l {
+                            deps.push(other.clone());
+                        }
+                    }
+                }
+            }
+            for a in afters.get(comp).into_iter().flatten() {
+                let name = a.get_ref();
+                if !placement.contains_key(name) {
+                    let help = match did_you_mean(name, placement.keys().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("name one of: {}", placement.keys().cloned().collect::<Vec<_>>().join(", ")),
+                    };
+                    self.err(Some(a.span()), format!("{comp}: after names `{}`, which is not in this stack", name.escape_debug()), help);
+                } else if !deps.contains(name) {
+                    deps.push(name.clone());
+                }
+            }
+            out.insert(comp.clone(), deps);
+        }
+        if let Some(cycle) = find_cycle(&out) {
+            let span = afters.values().flatten().next().map(|s| s.span());
+            self.diags.push(Diagnostic {
+                help: Some("remove one of these `after` entries".into()),
+                ..self.src.diag(span, format!("the components wait for each other in a cycle: {}", cycle.join(" -> ")), None)
+            });
+        }
+        out
+    }
+}
+
+/// A cycle in a "waits for" map, printed from its first member back to it.
+pub fn find_cycle(deps: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+    fn visit(n: &str, deps: &BTreeMap<String, Vec<String>>, state: &mut BTreeMap<String, u8>, stack: &mut Vec<String>) -> Option<Vec<String>> {
+        match state.get(n) {
+            Some(2) => return None,
+            Some(1) => {
+                let start = stack.iter().position(|s| s == n).unwrap_or(0);
+                let mut c = stack[start..].to_vec();
+                c.push(n.to_string());
+                return Some(c);
+            }
+            _ => {}
+        }
+        state.insert(n.to_string(), 1);
+        stack.push(n.to_string());
+        for d in deps.get(n).into_iter().flatten() {
+            if let Some(c) = visit(d, deps, state, stack) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        state.insert(n.to_string(), 2);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for n in deps.keys() {
+        let mut stack = Vec::new();
+        if let Some(c) = visit(n, deps, &mut state, &mut stack) {
+            return Some(c);
+        }
+    }
+    None
+}

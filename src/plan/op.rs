@@ -1,0 +1,219 @@
+//! Operations: typed commands, and the shell scripts they become. The
+//! builders are pure and tested by exact string; data (file contents) goes
+//! on stdin, never on the command line.
+
+use crate::facts::PENDING_DIR;
+use crate::roles::Check;
+use crate::transport::quote::sh;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    AptInstall { packages: Vec<String>, no_start: bool },
+    AptRemove { packages: Vec<String> },
+    /// Content comes from the compiled resource and must hash to `sha256`.
+    WriteFile {
+        path: String,
+        sha256: String,
+        mode: u32,
+        owner: String,
+        group: String,
+        /// The file's hash when planned (None: absent); re-checked before the write.
+        expect: Option<String>,
+        validate: Option<String>,
+        daemon_reload: bool,
+        notify: Vec<String>,
+    },
+    SetAttrs { path: String, mode: u32, owner: String, group: String },
+    MakeDir { path: String, mode: Option<u32>, owner: Option<String>, group: Option<String> },
+    Systemctl { verb: String, unit: String, no_block: bool },
+    ClearPending { unit: String },
+    RunCommand { run: String, unless: Option<String>, creates: Option<String> },
+    Wait { check: Check, timeout: u64, interval: u64 },
+    RemoveFile { path: String, daemon_reload: bool },
+    RemoveDir { path: String, recursive: bool },
+}
+
+/// Exit status a script uses when the host changed since the plan.
+pub const STALE: i32 = 97;
+
+impl Op {
+    /// The script for this op. Every value is quoted by `quote::sh`.
+    pub fn script(&self) -> String {
+        match self {
+            Op::AptInstall { packages, no_start } => {
+                let pk = packages.iter().map(|p| sh(p)).collect::<Vec<_>>().join(" ");
+                let mut s = String::from("set -e\nexport DEBIAN_FRONTEND=noninteractive\n");
+                if *no_start {
+                    // keep the package's postinst from starting its service; only ours is removed
+                    s.push_str("if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap 'rm -f /usr/sbin/policy-rc.d' EXIT; fi\n");
+                }
+                s.push_str(&format!(
+                    "i() {{ apt-get install -y -q -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef {pk}; }}\n\
+                     i || {{ apt-get update -q && i; }}\n"
+                ));
+                s
+            }
+            Op::AptRemove { packages } => {
+                let pk = packages.iter().map(|p| sh(p)).collect::<Vec<_>>().join(" ");
+                format!("set -e\nexport DEBIAN_FRONTEND=noninteractive\napt-get remove -y -q {pk}\n")
+            }
+            Op::WriteFile { path, sha256, mode, owner, group, expect, validate, daemon_reload, notify } => {
+                let p = sh(path);
+                let expect = expect.as_deref().unwrap_or("absent");
+                let mut s = format!(
+                    "set -e\np={p}\nd=$(dirname \"$p\")\n[ -d \"$d\" ] || mkdir -p \"$d\"\n\
+                     if [ -e \"$p\" ]; then cur=$(sha256sum < \"$p\" | cut -d' ' -f1); else cur=absent; fi\n\
+                     if [ \"$cur\" != {exp} ] && [ \"$cur\" != {sha} ]; then echo \"$p changed on the host since it was planned (planned against {exp}, found $cur); plan again\" >&2; exit {STALE}; fi\n\
+                     tmp=$(mktemp \"$d/.rampart.XXXXXX\")\ntrap 'rm -f \"$tmp\"' EXIT\ncat > \"$tmp\"\n\
+                     if [ \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" != {sha} ]; then echo \"upload of $p arrived incomplete\" >&2; exit 1; fi\n\
+                     chown {o}:{g} \"$tmp\"\nchmod {mode:04o} \"$tmp\"\n",
+                    exp = sh(expect),
+                    sha = sh(sha256),
+                    o = sh(owner),
+                    g = sh(group),
+                );
+                if let Some(v) = validate {
+                    s.push_str(&format!("RAMPART_FILE=\"$tmp\"; export RAMPART_FILE\nif ! ( {v} ) >&2; then echo \"the new $p failed validation ({}); the old file is untouched\" >&2; exit 1; fi\n", v.replace('"', "'")));
+                }
+                if !notify.is_empty() {
+                    s.push_str(&format!("mkdir -p {PENDING_DIR}\n"));
+                    for u in notify {
+                        s.push_str(&format!(": > {}\n", sh(&format!("{PENDING_DIR}/{u}"))));
+                    }
+                }
+                s.push_str("sync \"$tmp\" 2>/dev/null || true\nmv -f \"$tmp\" \"$p\"\ntrap - EXIT\n");
+                if *daemon_reload {
+                    s.push_str("systemctl daemon-reload\n");
+                }
+                s
+            }
+            Op::SetAttrs { path, mode, owner, group } => format!("set -e\nchown {}:{} {p}\nchmod {mode:04o} {p}\n", sh(owner), sh(group), p = sh(path)),
+            Op::MakeDir { path, mode, owner, group } => {
+                let mut s = format!("set -e\nmkdir -p {}\n", sh(path));
+                if owner.is_some() || group.is_some() {
+                    s.push_str(&format!("chown {}:{} {}\n", sh(owner.as_deref().unwrap_or("root")), sh(group.as_deref().unwrap_or("root")), sh(path)));
+                }
+                if let Some(m) = mode {
+                    s.push_str(&format!("chmod {m:04o} {}\n", sh(path)));
+                }
+                s
+            }
+            Op::Systemctl { verb, unit, no_block } => {
+                let verb = match verb.as_str() {
+                    "disable --now" => "disable --now".to_string(),
+                    v => sh(v),
+                };
+                format!("systemctl {}{verb} {}\n", if *no_block { "--no-block " } else { "" }, sh(unit))
+            }
+            Op::ClearPending { unit } => format!("rm -f {}\n", sh(&format!("{PENDING_DIR}/{unit}"))),
+            Op::RunCommand { run, unless, creates } => {
+                let mut s = String::new();
+                if let Some(c) = creates {
+                    s.push_str(&format!("if [ -e {} ]; then exit 0; fi\n", sh(c)));
+                }
+                if let Some(u) = unless {
+                    s.push_str(&format!("if ( {u} ) >/dev/null 2>&1 </dev/null; then exit 0; fi\n"));
+                }
+                s.push_str(&format!("set -e\n{run}\n"));
+                s
+            }
+            Op::Wait { check, timeout, interval } => {
+                let probe = match check {
+                    Check::Command(c) => format!("( {c} )"),
+                    Check::Http(u) => format!("( if command -v curl >/dev/null; then curl -fsS -o /dev/null --max-time 5 {u}; else python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' {u}; fi )", u = sh(u)),
+                    Check::Tcp(t) => {
+                        let (h, p) = t.rsplit_once(':').unwrap_or((t.as_str(), "0"));
+                        format!("python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 3).close()' {} {}", sh(h.trim_matches(['[', ']'])), sh(p))
+                    }
+                };
+                format!(
+                    "end=$(( $(date +%s) + {timeout} ))\nout=$(mktemp)\ntrap 'rm -f \"$out\"' EXIT\n\
+                     while :; do\n  if {probe} >\"$out\" 2>&1 </dev/null; then exit 0; fi\n\
+                     \x20 if [ \"$(date +%s)\" -ge \"$end\" ]; then echo 'not healthy after {timeout}s; last output:' >&2; tail -n 20 \"$out\" >&2; exit 1; fi\n\
+                     \x20 sleep {interval}\ndone\n"
+                )
+            }
+            Op::RemoveFile { path, daemon_reload } => {
+                let mut s = format!("rm -f {}\n", sh(path));
+                if *daemon_reload {
+                    s.push_str("systemctl daemon-reload\n");
+                }
+                s
+            }
+            Op::RemoveDir { path, recursive } => {
+                if *recursive {
+                    format!("rm -rf --one-file-system {}\n", sh(path))
+                } else {
+                    format!("rmdir --ignore-fail-on-non-empty {} 2>/dev/null || true\n", sh(path))
+                }
+            }
+        }
+    }
+
+    /// One line for progress output.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::AptInstall { packages, .. } => format!("apt-get install {}", packages.join(" ")),
+            Op::AptRemove { packages } => format!("apt-get remove {}", packages.join(" ")),
+            Op::WriteFile { path, .. } => format!("write {path}"),
+            Op::SetAttrs { path, .. } => format!("chmod/chown {path}"),
+            Op::MakeDir { path, .. } => format!("mkdir {path}"),
+            Op::Systemctl { verb, unit, .. } => format!("systemctl {verb} {unit}"),
+            Op::ClearPending { unit } => format!("clear pending restart of {unit}"),
+            Op::RunCommand { .. } => "run command".into(),
+            Op::Wait { check, .. } => format!("wait for {}", super::check_text(check)),
+            Op::RemoveFile { path, .. } => format!("remove {path}"),
+            Op::RemoveDir { path, .. } => format!("remove directory {path}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemctl_script_exact() {
+        assert_eq!(Op::Systemctl { verb: "start".into(), unit: "etcd".into(), no_block: true }.script(), "systemctl --no-block start etcd\n");
+        assert_eq!(Op::Systemctl { verb: "restart".into(), unit: "a b".into(), no_block: false }.script(), "systemctl restart 'a b'\n");
+    }
+
+    #[test]
+    fn write_file_rechecks_and_renames() {
+        let s = Op::WriteFile { path: "/etc/x y".into(), sha256: "abc".into(), mode: 0o600, owner: "root".into(), group: "root".into(), expect: None, validate: None, daemon_reload: false, notify: vec!["etcd".into()] }.script();
+        assert!(s.contains("p='/etc/x y'"), "{s}");
+        assert!(s.contains("[ \"$cur\" != absent ]"), "{s}");
+        assert!(s.contains("exit 97"), "{s}");
+        assert!(s.contains("chmod 0600 \"$tmp\""), "{s}");
+        let pending = s.find(": > /var/lib/rampart/pending/etcd").unwrap();
+        let rename = s.find("mv -f \"$tmp\" \"$p\"").unwrap();
+        assert!(pending < rename, "the restart is owed before the file changes");
+    }
+
+    #[test]
+    fn apt_install_keeps_services_down_only_when_asked() {
+        let s = Op::AptInstall { packages: vec!["etcd-server".into()], no_start: true }.script();
+        assert!(s.contains("exit 101"));
+        assert!(s.contains("apt-get install -y -q -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef etcd-server"));
+        assert!(!Op::AptInstall { packages: vec!["x".into()], no_start: false }.script().contains("policy-rc.d"));
+    }
+
+    /// The scripts are valid POSIX sh (parsed, not run).
+    #[test]
+    fn scripts_parse_with_sh_n() {
+        let ops = vec![
+            Op::AptInstall { packages: vec!["a".into()], no_start: true },
+            Op::WriteFile { path: "/etc/x".into(), sha256: "abc".into(), mode: 0o644, owner: "root".into(), group: "root".into(), expect: Some("def".into()), validate: Some("test -s \"$RAMPART_FILE\"".into()), daemon_reload: true, notify: vec!["x".into()] },
+            Op::RunCommand { run: "echo hi".into(), unless: Some("false".into()), creates: Some("/x".into()) },
+            Op::Wait { check: Check::Http("http://127.0.0.1:8008/health".into()), timeout: 5, interval: 1 },
+            Op::Wait { check: Check::Tcp("127.0.0.1:22".into()), timeout: 5, interval: 1 },
+            Op::RemoveDir { path: "/x".into(), recursive: false },
+        ];
+        for op in ops {
+            let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(op.script()).output().unwrap();
+            assert!(out.status.success(), "{}\n{}", op.script(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}

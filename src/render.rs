@@ -1,0 +1,74 @@
+//! Handlebars rendering: strict mode, no HTML escaping, few helpers.
+//! Templates only format; topology is computed in `compile::view`.
+
+use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
+
+/// A renderer with the project's settings and helpers registered.
+pub fn engine() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper("sh", Box::new(sh_helper));
+    hb.register_helper("json", Box::new(json_helper));
+    hb
+}
+
+/// `{{sh value}}`: the value quoted as one POSIX shell word.
+fn sh_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = h.param(0).ok_or(RenderErrorReason::ParamNotFoundForIndex("sh", 0))?;
+    let s = match v.value() {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    out.write(&crate::transport::quote::sh(&s))?;
+    Ok(())
+}
+
+/// `{{json value}}`: the value as a JSON literal (also valid YAML and TOML strings).
+fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = h.param(0).ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    out.write(&v.value().to_string())?;
+    Ok(())
+}
+
+/// Renders one template string; the error names what is missing.
+pub fn render(hb: &Handlebars, template: &str, view: &serde_json::Value) -> Result<String, String> {
+    hb.render_template(template, view).map_err(|e| {
+        let reason = e.reason().to_string();
+        match e.line_no {
+            Some(l) => format!("line {l}: {reason}"),
+            None => reason,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn no_html_escaping() {
+        let hb = engine();
+        assert_eq!(render(&hb, "{{a}}", &json!({"a": "<x&y>\"'"})).unwrap(), "<x&y>\"'");
+    }
+
+    #[test]
+    fn strict_mode_names_the_missing_variable() {
+        let hb = engine();
+        let e = render(&hb, "a\n{{nope.x}}", &json!({})).unwrap_err();
+        assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn sh_helper_quotes() {
+        let hb = engine();
+        assert_eq!(render(&hb, "echo {{sh a}}", &json!({"a": "$(id)"})).unwrap(), "echo '$(id)'");
+    }
+
+    #[test]
+    fn json_helper_quotes() {
+        let hb = engine();
+        assert_eq!(render(&hb, "k: {{json a}}", &json!({"a": "x\"y"})).unwrap(), "k: \"x\\\"y\"");
+    }
+}
