@@ -425,7 +425,7 @@ impl Validator<'_> {
             if let Some(s) = &r.sentinel {
                 let q = *s.quorum.get_ref();
                 let c = n("redis") as u32;
-                if q == 0 || q > c {
+                if c > 0 && (q == 0 || q > c) {
                     self.err(Some(s.quorum.span()), format!("sentinel quorum {q} is impossible with {c} Sentinels"), format!("use a quorum from 1 to {c}; a majority ({}) is usual", c / 2 + 1));
                 }
                 if !valid_name(&s.master_name) {
@@ -436,7 +436,7 @@ impl Validator<'_> {
         if let Some(q) = &raw.qdrant {
             let rf = *q.replication_factor.get_ref();
             let c = n("qdrant") as u32;
-            if rf == 0 || rf > c {
+            if c > 0 && (rf == 0 || rf > c) {
                 self.err(Some(q.replication_factor.span()), format!("qdrant replication_factor {rf} is impossible with {c} peers"), format!("use 1 to {c}, or add hosts"));
             }
             if q.shard_number == 0 {

@@ -1,0 +1,94 @@
+//! A catalogue of bad inventories and stacks: each is refused by
+//! `rampart validate` (no network) with the file, line and a fix.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+const INV: &str = "[defaults]\nuser = \"root\"\n\n[hosts.a]\naddress = \"10.0.0.1\"\n[hosts.b]\naddress = \"10.0.0.2\"\n[hosts.c]\naddress = \"10.0.0.3\"\n[hosts.d]\naddress = \"10.0.0.4\"\n\n[groups]\nthree = [\"a\", \"b\", \"c\"]\ntwo = [\"a\", \"b\"]\nfour = [\"a\", \"b\", \"c\", \"d\"]\n";
+
+struct Case {
+    name: &'static str,
+    inv: &'static str,
+    stack: &'static str,
+    /// Substrings the error output must hold (file:line:col or the fix).
+    expect: &'static [&'static str],
+}
+
+fn run(dir: &Path, inv: &str, stack: &str) -> (i32, String) {
+    std::fs::write(dir.join("inv.toml"), inv).unwrap();
+    std::fs::write(dir.join("stack.toml"), stack).unwrap();
+    let out = Command::cargo_bin("rampart").unwrap().current_dir(dir).args(["-i", "inv.toml", "-s", "stack.toml", "validate"]).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn every_bad_input_is_refused_with_position_and_fix() {
+    let cases = [
+        Case { name: "toml syntax", inv: INV, stack: "[stack\nname = \"x\"\n", expect: &["stack.toml:1:", "error"] },
+        Case { name: "unknown top-level key", inv: INV, stack: "[stack]\nname = \"x\"\n[etdc]\nhosts = \"three\"\n", expect: &["stack.toml:3:", "did you mean `etcd`"] },
+        Case { name: "unknown key in etcd", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhost = \"three\"\n", expect: &["stack.toml:4:1", "did you mean `hosts`"] },
+        Case { name: "unknown inventory key", inv: "[hosts.a]\nadress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:1", "did you mean `address`"] },
+        Case { name: "wrong type", inv: INV, stack: "[stack]\nname = 5\n", expect: &["stack.toml:2:8", "string"] },
+        Case { name: "unknown group", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"thre\"\n", expect: &["stack.toml:4:9", "did you mean `three`"] },
+        Case { name: "unknown host in list", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = [\"a\", \"zz\", \"c\"]\n", expect: &["stack.toml:4:", "`zz` is neither a group nor a host"] },
+        Case { name: "group names unknown host", inv: "[hosts.a]\naddress = \"10.0.0.1\"\n[groups]\ng = [\"a\", \"q\"]\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:4:11", "not in [hosts]"] },
+        Case { name: "even etcd", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"two\"\n", expect: &["stack.toml:4:9", "odd number", "use 1 or 3 hosts"] },
+        Case { name: "four etcd", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"four\"\n", expect: &["odd number", "use 3 or 5 hosts"] },
+        Case { name: "postgres without etcd", inv: INV, stack: "[stack]\nname = \"x\"\n[postgres]\nhosts = \"three\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\n", expect: &["stack.toml:4:", "needs an etcd cluster", "add an [etcd] table"] },
+        Case { name: "literal secret", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[redis]\nhosts = \"three\"\npassword = \"hunter2\"\n", expect: &["stack.toml:7:", "never written literally"] },
+        Case { name: "sentinel quorum too high", inv: INV, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 4\n", expect: &["stack.toml:7:10", "quorum 4 is impossible with 3 Sentinels", "a majority (2)"] },
+        Case { name: "qdrant rf too high", inv: INV, stack: "[stack]\nname = \"x\"\n[qdrant]\nhosts = \"two\"\nimage = \"q\"\nreplication_factor = 3\nshard_number = 3\n", expect: &["stack.toml:6:22", "replication_factor 3 is impossible with 2 peers"] },
+        Case { name: "port clash", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"three\"\ncommand = \"x\"\nport = 9000\n[services.b]\nhosts = [\"c\"]\ncommand = \"y\"\nport = 9000\n", expect: &["stack.toml:10:8", "both want port 9000 on host c"] },
+        Case { name: "service port on etcd port", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[services.a]\nhosts = \"a\"\ncommand = \"x\"\nport = 2379\n", expect: &["stack.toml:8:8", "port 2379 on host a"] },
+        Case { name: "shell injection in address", inv: "[hosts.a]\naddress = \"$(reboot)\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:11", "not an IP address or DNS name"] },
+        Case { name: "newline in host name", inv: "[hosts.\"a\\nb\"]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:1:", "host name `a\\nb` is not allowed"] },
+        Case { name: "quote in stack name", inv: INV, stack: "[stack]\nname = \"x\\\"; rm -rf /\"\n", expect: &["stack name", "not allowed"] },
+        Case { name: "injection in service env", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\ncommand = \"x\"\nport = 9000\nenv = { \"A;B\" = \"1\" }\n", expect: &["env name `A;B` is not allowed"] },
+        Case { name: "unknown role", inv: INV, stack: "[stack]\nname = \"x\"\n[roles.web]\nrole = \"etdc\"\nhosts = \"a\"\n", expect: &["stack.toml:4:8", "there is no role `etdc`", "did you mean `etcd`"] },
+        Case { name: "after cycle", inv: INV, stack: "[stack]\nname = \"x\"\n[roles.p]\nrole = \"etcd\"\nhosts = \"a\"\nafter = [\"roles.q\"]\n[roles.q]\nrole = \"etcd\"\nhosts = \"b\"\nafter = [\"roles.p\"]\n", expect: &["cycle", "roles.p -> roles.q -> roles.p"] },
+        Case { name: "after unknown", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nafter = [\"postgress\"]\n", expect: &["stack.toml:5:10", "not in this stack"] },
+        Case { name: "bad vip", inv: INV, stack: "[stack]\nname = \"x\"\n[keepalived]\nhosts = \"two\"\nvip = \"10.0.0.300\"\ninterface = \"eth0\"\n", expect: &["stack.toml:5:7", "not an IPv4 address"] },
+        Case { name: "haproxy routes to nothing", inv: INV, stack: "[stack]\nname = \"x\"\n[haproxy]\nhosts = \"two\"\n[haproxy.listen]\npostgres_primary = 5000\n", expect: &["stack.toml:6:1", "routes to nothing"] },
+        Case { name: "duplicate address", inv: "[hosts.a]\naddress = \"10.0.0.1\"\n[hosts.b]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:4:11", "same address"] },
+        Case { name: "service with image and command", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\nimage = \"i\"\ncommand = \"c\"\nport = 1\n", expect: &["stack.toml:3:", "exactly one of image"] },
+        Case { name: "bad health path", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\ncommand = \"c\"\nport = 1\nhealth = \"health; reboot\"\n", expect: &["is not an HTTP path"] },
+        Case { name: "bad host key policy", inv: "[defaults]\nhost_key_policy = \"trust\"\n[hosts.a]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:", "accept-new"] },
+    ];
+    assert!(cases.len() >= 25);
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for c in &cases {
+        let (code, err) = run(dir.path(), c.inv, c.stack);
+        if code != 1 {
+            failures.push(format!("{}: exit {code}, want 1\n{err}", c.name));
+            continue;
+        }
+        for e in c.expect {
+            if !err.contains(e) {
+                failures.push(format!("{}: output lacks `{e}`:\n{err}", c.name));
+            }
+        }
+        if err.contains("panicked") {
+            failures.push(format!("{}: panicked:\n{err}", c.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn all_problems_are_reported_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = run(dir.path(), INV, "[stack]\nname = \"x\"\n[etcd]\nhosts = \"two\"\n[redis]\nhosts = \"nope\"\npassword = { env = \"P\" }\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("odd number") && err.contains("`nope`"), "{err}");
+    assert!(err.contains("2 errors found; nothing was contacted."), "{err}");
+}
+
+#[test]
+fn examples_validate() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (i, s) in [("inventory/default.toml", "plans/default.toml"), ("inventory/example.toml", "plans/example.toml")] {
+        let out = Command::cargo_bin("rampart").unwrap().current_dir(root).args(["-i", i, "-s", s, "validate"]).output().unwrap();
+        assert!(out.status.success(), "{s}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

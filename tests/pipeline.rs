@@ -1,0 +1,194 @@
+//! The pure layers end to end, without SSH: files -> compile -> facts ->
+//! plan -> executor (on a recording fake transport).
+
+use rampart::compile::{compile, Compiled, Desired, SecretValues};
+use rampart::diag::Source;
+use rampart::exec;
+use rampart::facts::{FileFact, HostFacts, ServiceFact};
+use rampart::model::inventory::Inventory;
+use rampart::model::stack::Stack;
+use rampart::plan::{plan, Action, Op};
+use rampart::roles::RoleSet;
+use rampart::transport::fake::FakeHost;
+use rampart::transport::Session;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn lab() -> (Inventory, Stack, Compiled) {
+    let inv = Inventory::parse(Source::new("inventory/default.toml", include_str!("../inventory/default.toml"))).unwrap();
+    let stack = Stack::parse(Source::new("plans/default.toml", include_str!("../plans/default.toml")), &inv).unwrap();
+    let roles = RoleSet::load(None).unwrap();
+    let c = compile(&inv, &stack, &roles, &SecretValues::Values(BTreeMap::new())).unwrap();
+    (inv, stack, c)
+}
+
+fn file_content(c: &Compiled, id: &str) -> Vec<u8> {
+    match &c.resources[c.index_of(id).unwrap()].desired {
+        Desired::File { content, .. } => content.clone(),
+        _ => panic!("{id} is not a file"),
+    }
+}
+
+/// Facts of a host where the compiled resources are all in place.
+fn converged(c: &Compiled, host: &str) -> HostFacts {
+    let mut f = HostFacts::default();
+    for i in c.host_order(host) {
+        match &c.resources[i].desired {
+            Desired::Package { name, .. } => {
+                f.packages.insert(name.clone(), Some("1.0".into()));
+            }
+            Desired::File { path, content, sha256, mode, owner, group, .. } => {
+                f.files.insert(path.clone(), FileFact { exists: true, is_dir: false, sha256: Some(sha256.clone()), mode: Some(*mode), owner: Some(owner.clone()), group: Some(group.clone()), content: Some(content.clone()) });
+            }
+            Desired::Service { name, .. } => {
+                f.services.insert(name.clone(), ServiceFact { enabled: "enabled".into(), active: "active".into() });
+            }
+            _ => {}
+        }
+    }
+    f
+}
+
+#[test]
+fn graph_text_is_stable() {
+    let (_, _, c) = lab();
+    insta::assert_snapshot!("graph_lab", c.graph_text());
+}
+
+#[test]
+fn etcd_config_golden() {
+    let (_, _, c) = lab();
+    let body = String::from_utf8(file_content(&c, "lab2/file/etc/default/etcd")).unwrap();
+    insta::assert_snapshot!("etcd_env_lab2", body);
+    assert!(body.contains("ETCD_INITIAL_CLUSTER=\"lab1=http://198.18.0.11:2380,lab2=http://198.18.0.12:2380,lab3=http://198.18.0.13:2380\""));
+    assert!(body.contains("ETCD_NAME=\"lab2\""));
+}
+
+#[test]
+fn fresh_hosts_plan_everything_and_gates_wait() {
+    let (_, _, c) = lab();
+    let facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), HostFacts::default())).collect();
+    let p = plan(&c, &facts);
+    let counts = p.counts();
+    // 2 packages + 1 file per host created; the service enabled+started per host
+    assert_eq!((counts.add, counts.change, counts.destroy), (9, 3, 0), "{:#?}", p.steps);
+    let waits: Vec<_> = p.steps.iter().filter(|s| s.action == Action::Wait).collect();
+    assert_eq!(waits.len(), 3);
+    // the package step keeps Debian's postinst from starting a throwaway etcd
+    let pkg = p.steps.iter().find(|s| s.id == "lab1/package/etcd-server").unwrap();
+    assert!(matches!(&pkg.ops[0], Op::AptInstall { no_start: true, .. }));
+    // services start without blocking (a member alone cannot reach quorum)
+    let svc = p.steps.iter().find(|s| s.id == "lab1/service/etcd").unwrap();
+    assert!(svc.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, no_block: true, .. } if verb == "start")), "{:?}", svc.ops);
+    // the cluster gate on lab1 waits for every member's service
+    let gate = p.steps.iter().find(|s| s.id == "lab1/health/etcd-cluster").unwrap();
+    for h in ["lab1", "lab2", "lab3"] {
+        assert!(gate.deps.contains(&format!("{h}/service/etcd")), "{:?}", gate.deps);
+    }
+}
+
+#[test]
+fn converged_hosts_plan_nothing() {
+    let (_, _, c) = lab();
+    let facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    let p = plan(&c, &facts);
+    assert!(!p.has_changes(), "{:#?}", p.steps);
+    assert!(p.steps.is_empty(), "no gate runs when nothing upstream changed: {:#?}", p.steps);
+}
+
+#[test]
+fn changed_config_restarts_running_service_and_drift_is_flagged() {
+    let (_, _, c) = lab();
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    // record what rampart applied, then edit the file by hand
+    let mut state = rampart::facts::HostState::default();
+    let f = facts.get_mut("lab1").unwrap();
+    let file = f.files.get_mut("/etc/default/etcd").unwrap();
+    state.resources.insert("lab1/file/etc/default/etcd".into(), rampart::facts::ManagedEntry { kind: "file".into(), name: "/etc/default/etcd".into(), sha256: file.sha256.clone(), data: false });
+    file.sha256 = Some("0".repeat(64));
+    file.content = Some(b"ETCD_NAME=\"hacked\"\n".to_vec());
+    f.state = Some(state);
+    let p = plan(&c, &facts);
+    let step = p.steps.iter().find(|s| s.id == "lab1/file/etc/default/etcd").unwrap();
+    assert_eq!(step.action, Action::Update);
+    assert!(step.drift);
+    assert!(step.diff.as_ref().unwrap().contains("-ETCD_NAME=\"hacked\""));
+    let svc = p.steps.iter().find(|s| s.id == "lab1/service/etcd").unwrap();
+    assert_eq!(svc.action, Action::Restart);
+    assert!(svc.reasons[0].contains("lab1/file/etc/default/etcd changed"), "{:?}", svc.reasons);
+    // other hosts untouched
+    assert!(!p.steps.iter().any(|s| s.host == "lab2" && s.action.is_change()));
+}
+
+#[test]
+fn owed_restart_survives_a_failed_apply() {
+    let (_, _, c) = lab();
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    facts.get_mut("lab3").unwrap().pending.insert("etcd".into());
+    let p = plan(&c, &facts);
+    let svc = p.steps.iter().find(|s| s.id == "lab3/service/etcd").unwrap();
+    assert_eq!(svc.action, Action::Restart);
+    assert!(svc.ops.iter().any(|o| matches!(o, Op::ClearPending { .. })));
+}
+
+#[test]
+fn dropped_resources_are_destroyed_services_first() {
+    let (_, _, c) = lab();
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    let mut state = rampart::facts::HostState::default();
+    for (id, kind, name) in [("lab1/package/oldpkg", "package", "oldpkg"), ("lab1/file/etc/old.conf", "file", "/etc/old.conf"), ("lab1/service/old", "service", "old")] {
+        state.resources.insert(id.into(), rampart::facts::ManagedEntry { kind: kind.into(), name: name.into(), sha256: None, data: false });
+    }
+    facts.get_mut("lab1").unwrap().state = Some(state);
+    let p = plan(&c, &facts);
+    let deletes: Vec<&str> = p.steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.id.as_str()).collect();
+    assert_eq!(deletes, vec!["lab1/service/old", "lab1/file/etc/old.conf", "lab1/package/oldpkg"]);
+    assert_eq!(p.counts().destroy, 3);
+}
+
+#[tokio::test]
+async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_rest() {
+    let (_, _, c) = lab();
+    let facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), HostFacts::default())).collect();
+    let p = plan(&c, &facts);
+    let mut sessions: BTreeMap<String, Arc<dyn Session>> = BTreeMap::new();
+    let mut fakes = BTreeMap::new();
+    for h in &c.hosts {
+        let f = FakeHost::new(h);
+        if h == "lab2" {
+            f.on("apt-get install", 100, "");
+        }
+        fakes.insert(h.clone(), f.clone());
+        sessions.insert(h.clone(), f);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = exec::apply(&p, &c, &sessions, &BTreeMap::new(), tx).await;
+    let mut events = 0;
+    while rx.try_recv().is_ok() {
+        events += 1;
+    }
+    assert!(events > 0);
+    assert!(!report.ok());
+    // lab2's install failed: its own later steps and every cluster gate (which waits for lab2's service) are skipped
+    let l2 = &report.hosts["lab2"];
+    assert_eq!(l2.failed.len(), 1, "{:?}", l2.failed);
+    assert!(l2.failed[0].0 == "lab2/package/etcd-server");
+    assert_eq!(l2.done, 0);
+    // lab1 did its own work (packages, file, service) but its gate depends on lab2
+    let l1 = &report.hosts["lab1"];
+    assert_eq!(l1.done, 4, "{l1:?}");
+    assert_eq!(l1.skipped, 1);
+    // the file was uploaded on stdin with exactly the rendered content
+    let log = fakes["lab1"].log.lock().unwrap().clone();
+    let want = file_content(&c, "lab1/file/etc/default/etcd");
+    let (script, stdin) = log.iter().find(|(s, _)| s.contains("p=/etc/default/etcd")).unwrap();
+    assert_eq!(stdin, &want);
+    assert!(!script.contains("ETCD_INITIAL_CLUSTER"), "content never on the command line");
+    // order on lab1: packages, then file, then service; the state manifest last
+    let scripts = fakes["lab1"].scripts();
+    let pos = |needle: &str| scripts.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle} not run"));
+    assert!(pos("etcd-server") < pos("etcd-client"));
+    assert!(pos("etcd-client") < pos("p=/etc/default/etcd"));
+    assert!(pos("p=/etc/default/etcd") < pos("systemctl --no-block start etcd"));
+    assert!(scripts.last().unwrap().contains("/var/lib/rampart/state.json"));
+}
