@@ -17,6 +17,7 @@ pub mod exec;
 pub mod facts;
 pub mod gather;
 pub mod lab;
+pub mod lock;
 pub mod model;
 pub mod plan;
 pub mod printer;

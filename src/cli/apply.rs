@@ -20,6 +20,9 @@ pub struct Args {
     /// Print one JSON event per line instead of text
     #[arg(long)]
     pub json: bool,
+    /// Take over a lock left by a killed run
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 pub async fn run(g: &Globals, a: Args) -> i32 {
@@ -53,7 +56,13 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
     if !a.auto_approve && a.plan_file.is_none() && !confirm() {
         return super::EXIT_ERROR;
     }
+    let me = crate::lock::Holder::me("apply");
+    if let Err(e) = crate::lock::acquire_all(&gathered.sessions, &me, a.break_lock).await {
+        printer::err(&format!("error: refusing to apply; nothing was changed.\n{e}\n"));
+        return super::EXIT_ERROR;
+    }
     let report = execute(&l, &plan, &gathered, a.json, style).await;
+    crate::lock::release_all(&gathered.sessions, &me).await;
     if report.ok() {
         super::EXIT_OK
     } else {

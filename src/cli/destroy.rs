@@ -13,6 +13,9 @@ pub struct Args {
     /// Also delete data directories (PostgreSQL, etcd, Redis, Qdrant data)
     #[arg(long)]
     pub destroy_data: bool,
+    /// Take over a lock left by a killed run
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 pub async fn run(g: &Globals, a: Args) -> i32 {
@@ -55,7 +58,13 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
             return super::EXIT_ERROR;
         }
     }
+    let me = crate::lock::Holder::me("destroy");
+    if let Err(e) = crate::lock::acquire_all(&gathered.sessions, &me, a.break_lock).await {
+        printer::err(&format!("error: refusing to destroy; nothing was changed.\n{e}\n"));
+        return super::EXIT_ERROR;
+    }
     let report = super::apply::execute(&l, &plan, &gathered, false, style).await;
+    crate::lock::release_all(&gathered.sessions, &me).await;
     if report.ok() {
         super::EXIT_OK
     } else {
