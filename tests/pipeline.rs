@@ -192,3 +192,47 @@ async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_r
     assert!(pos("p=/etc/default/etcd") < pos("systemctl --no-block start etcd"));
     assert!(scripts.last().unwrap().contains("/var/lib/rampart/state.json"));
 }
+
+fn example_with_secrets() -> (Compiled, Vec<&'static str>) {
+    let inv = Inventory::parse(Source::new("inventory/example.toml", include_str!("../inventory/example.toml"))).unwrap();
+    let stack = Stack::parse(Source::new("plans/example.toml", include_str!("../plans/example.toml")), &inv).unwrap();
+    let roles = RoleSet::load(None).unwrap();
+    let values = ["S3cr3t-super", "S3cr3t-repl", "S3cr3t-app'db", "S3cr3t-redis"];
+    let mut m = BTreeMap::new();
+    for (k, v) in ["postgres.superuser_password", "postgres.replication_password", "postgres.databases.aegis.password", "redis.password"].iter().zip(values) {
+        m.insert(k.to_string(), rampart::model::secret::Secret::new(v));
+    }
+    (compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap(), values.to_vec())
+}
+
+#[test]
+fn patroni_config_golden() {
+    let (c, _) = example_with_secrets();
+    let body = String::from_utf8(file_content(&c, "node1/file/etc/patroni/config.yml")).unwrap();
+    insta::assert_snapshot!("patroni_node1", body);
+    let sql = String::from_utf8(file_content(&c, "node1/file/etc/patroni/rampart-databases.sql")).unwrap();
+    assert!(sql.contains("PASSWORD 'S3cr3t-app''db'"), "quotes doubled in SQL literals: {sql}");
+    // Debian's main cluster is switched off before postgresql-15 is installed
+    let order = c.host_order("node1");
+    let pos = |id: &str| order.iter().position(|&i| c.resources[i].id.to_string() == id).unwrap();
+    assert!(pos("node1/file/etc/postgresql-common/createcluster.conf") < pos("node1/package/postgresql-15"));
+    // Patroni waits for the whole etcd cluster
+    let first_pg = &c.resources[c.index_of("node1/package/postgresql-common").unwrap()];
+    assert!(first_pg.deps.iter().any(|&d| c.resources[d].id.to_string() == "*/barrier/etcd"));
+}
+
+#[test]
+fn secrets_never_reach_plan_text_or_json() {
+    let (c, values) = example_with_secrets();
+    let facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), HostFacts::default())).collect();
+    let p = plan(&c, &facts);
+    let cfg = p.steps.iter().find(|s| s.id == "node1/file/etc/patroni/config.yml").unwrap();
+    assert!(cfg.sensitive && cfg.diff.is_none());
+    let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
+    let json = serde_json::to_string(&p).unwrap();
+    for v in values {
+        assert!(!text.contains(v), "plan text leaks {v}");
+        assert!(!json.contains(v), "plan JSON leaks {v}");
+    }
+    assert!(text.contains("(sensitive"), "{text}");
+}

@@ -61,7 +61,7 @@ pub fn load(g: &Globals, with_secrets: bool) -> Result<Loaded, Diagnostics> {
         for (key, r) in stack.secret_refs() {
             match r.read(&base) {
                 Ok(v) => {
-                    m.insert(key.to_string(), v);
+                    m.insert(key.clone(), v);
                 }
                 Err(e) => d.push(Diagnostic::plain(stack.source.path.clone(), format!("{key}: {e}"), Some(format!("the stack reads it from {}", r.describe())))),
             }

@@ -132,6 +132,16 @@ pub enum SecretValues {
     Values(BTreeMap<String, Secret>),
 }
 
+impl SecretValues {
+    /// The value for a stack key, or a placeholder when validating.
+    pub fn get(&self, key: &str) -> String {
+        match self {
+            SecretValues::Placeholder => "(sensitive)".to_string(),
+            SecretValues::Values(m) => m.get(key).map(|s| s.expose().to_string()).unwrap_or_default(),
+        }
+    }
+}
+
 /// One role applied to some hosts.
 struct Instance {
     component: String,
@@ -306,15 +316,9 @@ impl Compiler<'_> {
         if let Some(e) = view::etcd(self.inv, self.stack, host) {
             v["etcd"] = serde_json::to_value(e).unwrap_or_default();
         }
-        let mut sv = serde_json::Map::new();
-        for (key, _) in self.stack.secret_refs() {
-            let val = match secrets {
-                SecretValues::Placeholder => "(sensitive)".to_string(),
-                SecretValues::Values(m) => m.get(key).map(|s| s.expose().to_string()).unwrap_or_default(),
-            };
-            sv.insert(key.replace('.', "_"), serde_json::Value::String(val));
+        if let Some(p) = view::postgres(self.inv, self.stack, host, secrets) {
+            v["postgres"] = serde_json::to_value(p).unwrap_or_default();
         }
-        v["secrets"] = serde_json::Value::Object(sv);
         v
     }
 

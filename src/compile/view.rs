@@ -81,3 +81,105 @@ pub fn join_host_port(addr: &str, port: u16) -> String {
         format!("{addr}:{port}")
     }
 }
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PgMember {
+    pub name: String,
+    pub address: String,
+    /// Patroni REST API.
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PgParameter {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PgDatabase {
+    pub name: String,
+    pub owner: String,
+    /// The password as an SQL string literal (quotes doubled).
+    pub password_sql: String,
+}
+
+/// PostgreSQL under Patroni, as its role sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostgresView {
+    /// Patroni scope: the stack's name.
+    pub scope: String,
+    pub version: u32,
+    pub size: usize,
+    pub members: Vec<PgMember>,
+    pub member: Option<PgMember>,
+    pub data_dir: String,
+    pub bin_dir: String,
+    pub synchronous_mode: bool,
+    pub synchronous_node_count: u32,
+    /// Tuned so a lost leader is replaced well within 30 s (Patroni's defaults
+    /// measured 35-38 s through HAProxy): loop_wait + 2 * retry_timeout <= ttl.
+    pub ttl: u32,
+    pub loop_wait: u32,
+    pub retry_timeout: u32,
+    pub parameters: Vec<PgParameter>,
+    /// Addresses allowed to connect (every host of the stack).
+    pub client_addresses: Vec<String>,
+    pub superuser_password: String,
+    pub replication_password: String,
+    pub databases: Vec<PgDatabase>,
+    /// `'a','b'` for a `datname IN (...)` check.
+    pub database_names_sql: String,
+    pub database_count: usize,
+}
+
+pub fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn toml_to_pg(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Boolean(b) => if *b { "on" } else { "off" }.to_string(),
+        other => other.to_string(),
+    }
+}
+
+pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::SecretValues) -> Option<PostgresView> {
+    let p = stack.postgres.as_ref()?;
+    let members: Vec<PgMember> = stack
+        .hosts_of("postgres")
+        .iter()
+        .filter_map(|n| inv.hosts.get(n))
+        .map(|h| PgMember { name: h.name.clone(), address: h.address.clone(), api_url: format!("http://{}", join_host_port(&h.address, 8008)) })
+        .collect();
+    let mut client_addresses: Vec<String> = stack.placement.values().flatten().filter_map(|n| inv.hosts.get(n)).map(|h| h.address.clone()).collect();
+    client_addresses.sort();
+    client_addresses.dedup();
+    let databases: Vec<PgDatabase> = p
+        .databases
+        .iter()
+        .map(|d| PgDatabase { name: d.name.clone(), owner: d.owner.clone(), password_sql: sql_literal(&secrets.get(&format!("postgres.databases.{}.password", d.name))) })
+        .collect();
+    Some(PostgresView {
+        scope: stack.name.clone(),
+        version: p.version,
+        size: members.len(),
+        member: members.iter().find(|m| m.name == this_host).cloned(),
+        members,
+        data_dir: format!("/var/lib/postgresql/{}/patroni", p.version),
+        bin_dir: format!("/usr/lib/postgresql/{}/bin", p.version),
+        synchronous_mode: p.synchronous_mode,
+        synchronous_node_count: p.synchronous_node_count.unwrap_or(1),
+        ttl: 15,
+        loop_wait: 3,
+        retry_timeout: 5,
+        parameters: p.parameters.iter().map(|(k, v)| PgParameter { name: k.clone(), value: toml_to_pg(v) }).collect(),
+        client_addresses,
+        superuser_password: secrets.get("postgres.superuser_password"),
+        replication_password: secrets.get("postgres.replication_password"),
+        database_names_sql: p.databases.iter().map(|d| sql_literal(&d.name)).collect::<Vec<_>>().join(","),
+        database_count: p.databases.len(),
+        databases,
+    })
+}

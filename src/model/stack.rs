@@ -328,18 +328,19 @@ impl Stack {
         self.placement.get(component).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Every secret the stack refers to, with where it is used.
-    pub fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
+    /// Every secret the stack refers to, keyed by where it is used
+    /// (`postgres.superuser_password`, `postgres.databases.NAME.password`, `redis.password`).
+    pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
         let mut v = Vec::new();
         if let Some(p) = &self.postgres {
-            v.push(("postgres.superuser_password", &p.superuser_password));
-            v.push(("postgres.replication_password", &p.replication_password));
+            v.push(("postgres.superuser_password".to_string(), &p.superuser_password));
+            v.push(("postgres.replication_password".to_string(), &p.replication_password));
             for d in &p.databases {
-                v.push(("postgres.databases.password", &d.password));
+                v.push((format!("postgres.databases.{}.password", d.name), &d.password));
             }
         }
         if let Some(r) = &self.redis {
-            v.push(("redis.password", &r.password));
+            v.push(("redis.password".to_string(), &r.password));
         }
         v
     }
