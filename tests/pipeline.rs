@@ -236,3 +236,14 @@ fn secrets_never_reach_plan_text_or_json() {
     }
     assert!(text.contains("(sensitive"), "{text}");
 }
+
+#[test]
+fn haproxy_config_golden() {
+    let (c, _) = example_with_secrets();
+    let body = String::from_utf8(file_content(&c, "node1/file/etc/haproxy/haproxy.cfg")).unwrap();
+    insta::assert_snapshot!("haproxy_node1", body);
+    assert!(body.contains("option httpchk OPTIONS /primary"));
+    assert!(body.contains("server node2 10.0.1.12:5432 check port 8008"));
+    let r = &c.resources[c.index_of("node1/file/etc/haproxy/haproxy.cfg").unwrap()];
+    assert!(matches!(&r.desired, Desired::File { sensitive: true, .. }), "holds the Redis password");
+}

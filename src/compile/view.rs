@@ -183,3 +183,59 @@ pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super
         databases,
     })
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Backend {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Listen {
+    /// The `[haproxy.listen]` key.
+    pub name: String,
+    pub port: u16,
+    /// `postgres_primary`, `postgres_replicas`, `redis_master`, `http`.
+    pub kind: String,
+    /// For `postgres_*`: the Patroni path checked on 8008; for `http`: the health path.
+    pub check_path: String,
+    pub backends: Vec<Backend>,
+}
+
+/// HAProxy's listeners with their backends, computed from the stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct HaproxyView {
+    pub stats_port: u16,
+    pub listens: Vec<Listen>,
+    /// The Redis password escaped for `tcp-check send` (spaces as `\ `), when redis_master is routed.
+    pub redis_auth: String,
+    /// Tuned checks (the defaults add 3-6 s after a promotion): inter 1s fall 2 rise 1.
+    pub inter: String,
+    pub fall: u32,
+    pub rise: u32,
+}
+
+pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &super::SecretValues) -> Option<HaproxyView> {
+    let h = stack.haproxy.as_ref()?;
+    let backends = |comp: &str, port: u16| -> Vec<Backend> {
+        stack.hosts_of(comp).iter().filter_map(|n| inv.hosts.get(n)).map(|h| Backend { name: h.name.clone(), address: h.address.clone(), port }).collect()
+    };
+    let mut listens = Vec::new();
+    for (k, p) in &h.listen {
+        let name = k.get_ref().clone();
+        let port = *p.get_ref();
+        let l = match name.as_str() {
+            "postgres_primary" => Listen { kind: "postgres_primary".into(), check_path: "/primary".into(), backends: backends("postgres", 5432), name, port },
+            "postgres_replicas" => Listen { kind: "postgres_replicas".into(), check_path: "/replica".into(), backends: backends("postgres", 5432), name, port },
+            "redis_master" => Listen { kind: "redis_master".into(), check_path: String::new(), backends: backends("redis", 6379), name, port },
+            svc => match stack.services.get(svc) {
+                Some(s) => Listen { kind: "http".into(), check_path: s.health.clone().unwrap_or_else(|| "/".into()), backends: backends(&format!("services.{svc}"), *s.port.get_ref()), name, port },
+                None => continue,
+            },
+        };
+        listens.push(l);
+    }
+    let redis_auth = if stack.redis.is_some() { secrets.get("redis.password").replace('\\', "\\\\").replace(' ', "\\ ") } else { String::new() };
+    Some(HaproxyView { stats_port: h.stats_port, listens, redis_auth, inter: "1s".into(), fall: 2, rise: 1 })
+}
