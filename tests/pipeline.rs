@@ -247,3 +247,20 @@ fn haproxy_config_golden() {
     let r = &c.resources[c.index_of("node1/file/etc/haproxy/haproxy.cfg").unwrap()];
     assert!(matches!(&r.desired, Desired::File { sensitive: true, .. }), "holds the Redis password");
 }
+
+#[test]
+fn redis_seed_names_only_the_initial_master() {
+    let (c, _) = example_with_secrets();
+    let seed1 = String::from_utf8(file_content(&c, "node1/file/etc/redis/redis.conf.seed")).unwrap();
+    let seed2 = String::from_utf8(file_content(&c, "node2/file/etc/redis/redis.conf.seed")).unwrap();
+    assert!(!seed1.contains("replicaof"), "node1 is the initial master: {seed1}");
+    assert!(seed2.contains("replicaof 10.0.1.11 6379"), "{seed2}");
+    // the live files are Redis' own: rampart never manages redis.conf or sentinel.conf
+    assert!(c.index_of("node1/file/etc/redis/redis.conf").is_none());
+    assert!(c.index_of("node1/file/etc/redis/sentinel.conf").is_none());
+    let sentinel = String::from_utf8(file_content(&c, "node3/file/etc/redis/sentinel.conf.seed")).unwrap();
+    insta::assert_snapshot!("sentinel_seed_node3", sentinel);
+    assert!(!sentinel.contains("myid"), "each Sentinel makes its own id");
+    let inc = String::from_utf8(file_content(&c, "node1/file/etc/redis/rampart.conf")).unwrap();
+    assert!(inc.contains("requirepass \"S3cr3t-redis\""));
+}

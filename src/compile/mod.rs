@@ -319,6 +319,9 @@ impl Compiler<'_> {
         if let Some(p) = view::postgres(self.inv, self.stack, host, secrets) {
             v["postgres"] = serde_json::to_value(p).unwrap_or_default();
         }
+        if let Some(r) = view::redis(self.inv, self.stack, host, secrets) {
+            v["redis"] = serde_json::to_value(r).unwrap_or_default();
+        }
         if let Some(h) = view::haproxy(self.inv, self.stack, secrets) {
             v["haproxy"] = serde_json::to_value(h).unwrap_or_default();
         }

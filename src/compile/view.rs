@@ -239,3 +239,67 @@ pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &super::SecretValues) ->
     let redis_auth = if stack.redis.is_some() { secrets.get("redis.password").replace('\\', "\\\\").replace(' ', "\\ ") } else { String::new() };
     Some(HaproxyView { stats_port: h.stats_port, listens, redis_auth, inter: "1s".into(), fall: 2, rise: 1 })
 }
+
+/// Redis with Sentinel, as the redis role sees it. Names the *initial*
+/// master only: after a failover Redis and Sentinel own who is master.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedisView {
+    pub size: usize,
+    pub members: Vec<Backend>,
+    pub initial_master: Backend,
+    /// This host is the initial master.
+    pub is_initial_master: bool,
+    /// The password as a Redis config string (double-quoted, escaped).
+    pub password_conf: String,
+    pub password: String,
+    pub sentinel: Option<SentinelView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SentinelView {
+    pub master_name: String,
+    pub quorum: u32,
+    /// Tuned: 5000 ms (the default 30000 misses the seeds' 30 s failover target).
+    pub down_after_milliseconds: u64,
+    pub failover_timeout: u64,
+}
+
+/// A string as Redis' config parser reads it: double-quoted, `\` and `"` escaped.
+pub fn redis_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+pub fn redis(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::SecretValues) -> Option<RedisView> {
+    let r = stack.redis.as_ref()?;
+    let members: Vec<Backend> = stack.hosts_of("redis").iter().filter_map(|n| inv.hosts.get(n)).map(|h| Backend { name: h.name.clone(), address: h.address.clone(), port: 6379 }).collect();
+    let master_name = r.master.as_ref().map(|m| m.get_ref().clone()).or_else(|| members.first().map(|m| m.name.clone()))?;
+    let initial_master = members.iter().find(|m| m.name == master_name)?.clone();
+    let password = secrets.get("redis.password");
+    Some(RedisView {
+        size: members.len(),
+        is_initial_master: initial_master.name == this_host,
+        initial_master,
+        members,
+        password_conf: redis_quote(&password),
+        password,
+        sentinel: r.sentinel.as_ref().map(|s| SentinelView {
+            master_name: s.master_name.clone(),
+            quorum: *s.quorum.get_ref(),
+            down_after_milliseconds: s.down_after_milliseconds.unwrap_or(5000),
+            failover_timeout: 60000,
+        }),
+    })
+}

@@ -418,6 +418,9 @@ impl Validator<'_> {
             }
         }
         if let Some(r) = &raw.redis {
+            if r.sentinel.is_none() {
+                self.err(Some(r.hosts.span()), "redis without [redis.sentinel] has no failover; rampart deploys Redis with Sentinel", "add [redis.sentinel] with quorum = 2 (a majority of the hosts)");
+            }
             if let Some(m) = &r.master {
                 if !placement.get("redis").is_some_and(|h| h.contains(m.get_ref())) {
                     self.err(Some(m.span()), format!("redis master `{}` is not one of the redis hosts", m.get_ref().escape_debug()), "name one of the hosts that redis runs on");
