@@ -78,7 +78,7 @@ fn every_bad_input_is_refused_with_position_and_fix() {
 #[test]
 fn all_problems_are_reported_together() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, err) = run(dir.path(), INV, "[stack]\nname = \"x\"\n[etcd]\nhosts = \"two\"\n[redis]\nhosts = \"nope\"\npassword = { env = \"P\" }\n");
+    let (code, err) = run(dir.path(), INV, "[stack]\nname = \"x\"\n[etcd]\nhosts = \"two\"\n[redis]\nhosts = \"nope\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\n");
     assert_eq!(code, 1);
     assert!(err.contains("odd number") && err.contains("`nope`"), "{err}");
     assert!(err.contains("2 errors found; nothing was contacted."), "{err}");
