@@ -169,7 +169,12 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
             }
             (role, ri.vars.clone())
         } else {
-            let role = comp.split('.').next().unwrap_or(comp).to_string();
+            let role = match comp.strip_prefix("services.") {
+                // app services: a systemd unit for `command`, a compose project for `image`
+                Some(name) if stack.services[name].image.is_some() => "compose".to_string(),
+                Some(_) => "service".to_string(),
+                None => comp.split('.').next().unwrap_or(comp).to_string(),
+            };
             if roles.get(&role).is_none() {
                 warnings.push(Diagnostic {
                     warning: true,
@@ -322,6 +327,14 @@ impl Compiler<'_> {
         if let Some(r) = view::redis(self.inv, self.stack, host, secrets) {
             v["redis"] = serde_json::to_value(r).unwrap_or_default();
         }
+        if let Some(name) = inst.component.strip_prefix("services.") {
+            if let Some(sv) = view::service(self.stack, name) {
+                v["service"] = serde_json::to_value(sv).unwrap_or_default();
+            }
+        }
+        if let Some(q) = view::qdrant(self.inv, self.stack, host) {
+            v["qdrant"] = serde_json::to_value(q).unwrap_or_default();
+        }
         if let Some(h) = view::haproxy(self.inv, self.stack, secrets) {
             v["haproxy"] = serde_json::to_value(h).unwrap_or_default();
         }
@@ -378,6 +391,7 @@ impl Compiler<'_> {
                     None => entry_deps.clone(),
                 };
                 for a in rr.after() {
+                    let a = &self.render(&origin, &ctx, a, &view).unwrap_or_default();
                     match local.get(a) {
                         Some(&i) => deps.push(i),
                         None => self.diags.push(Diagnostic::plain(origin.clone(), format!("{ctx}: after = \"{a}\" names no earlier resource of this role"), Some(format!("use kind:name of a resource listed before it, one of: {}", local.keys().cloned().collect::<Vec<_>>().join(", "))))),
@@ -386,12 +400,12 @@ impl Compiler<'_> {
                 let desired = match desired {
                     Desired::Service { name, enabled, running, no_block, reload, .. } => {
                         let RoleResource::Service { restart_on, .. } = rr else { unreachable!() };
-                        let idx = self.refs(&local, restart_on, &origin, &ctx);
+                        let idx = self.refs(&local, restart_on, &origin, &ctx, &view);
                         Desired::Service { name, enabled, running, no_block, reload, restart_on: idx }
                     }
                     Desired::Command { run, unless, creates, .. } => {
                         let RoleResource::Command { on_change, .. } = rr else { unreachable!() };
-                        let idx = self.refs(&local, on_change, &origin, &ctx);
+                        let idx = self.refs(&local, on_change, &origin, &ctx, &view);
                         Desired::Command { run, unless, creates, on_change: idx }
                     }
                     d => d,
@@ -425,6 +439,13 @@ impl Compiler<'_> {
                     }
                 }
             }
+            if role.manifest.serial {
+                if let (Some(&first), Some(&prev)) = (chain.first(), last_per_host.last()) {
+                    if !self.resources[first].deps.contains(&prev) {
+                        self.resources[first].deps.push(prev);
+                    }
+                }
+            }
             if let Some(&l) = chain.last() {
                 last_per_host.push(l);
             }
@@ -453,9 +474,10 @@ impl Compiler<'_> {
         self.barrier.insert(inst.component.clone(), b);
     }
 
-    fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str) -> Vec<usize> {
+    fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str, view: &serde_json::Value) -> Vec<usize> {
         let mut out = Vec::new();
         for n in names {
+            let n = &self.render(origin, ctx, n, view).unwrap_or_default();
             match local.get(n) {
                 Some(&i) => out.push(i),
                 None => self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: `{n}` names no earlier resource of this role"), Some(format!("use kind:name of a resource listed before it, one of: {}", local.keys().cloned().collect::<Vec<_>>().join(", "))))),

@@ -303,3 +303,69 @@ pub fn redis(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::S
         }),
     })
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+    /// `"NAME=value"` quoted for a systemd `Environment=` line.
+    pub systemd: String,
+}
+
+/// One app service (`[services.NAME]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    pub name: String,
+    pub unit: String,
+    pub command: Option<String>,
+    pub image: Option<String>,
+    pub port: u16,
+    pub health: String,
+    pub env: Vec<EnvVar>,
+}
+
+/// Quoting for systemd unit values: `%` doubled, `\` and `"` escaped, in double quotes.
+pub fn systemd_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%"))
+}
+
+pub fn service(stack: &Stack, name: &str) -> Option<ServiceView> {
+    let s = stack.services.get(name)?;
+    Some(ServiceView {
+        name: name.to_string(),
+        unit: format!("rampart-{}-{name}.service", stack.name),
+        command: s.command.as_ref().map(|c| c.replace('%', "%%")),
+        image: s.image.clone(),
+        port: *s.port.get_ref(),
+        health: s.health.clone().unwrap_or_else(|| "/".into()),
+        env: s.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: v.clone(), systemd: systemd_quote(&format!("{k}={v}")) }).collect(),
+    })
+}
+
+/// Qdrant in cluster mode, as a compose project.
+#[derive(Debug, Clone, Serialize)]
+pub struct QdrantView {
+    pub image: String,
+    pub replication_factor: u32,
+    pub shard_number: u32,
+    pub uri: String,
+    /// None on the first peer; the first peer's p2p URL on the others.
+    pub bootstrap: Option<String>,
+    /// p2p (6335) binds this address only, never all interfaces.
+    pub p2p_bind: String,
+}
+
+pub fn qdrant(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<QdrantView> {
+    let q = stack.qdrant.as_ref()?;
+    let hosts = stack.hosts_of("qdrant");
+    let first = inv.hosts.get(hosts.first()?)?;
+    let me = inv.hosts.get(this_host)?;
+    Some(QdrantView {
+        image: q.image.clone(),
+        replication_factor: *q.replication_factor.get_ref(),
+        shard_number: q.shard_number,
+        uri: format!("http://{}", join_host_port(&me.address, 6335)),
+        bootstrap: (first.name != me.name).then(|| format!("http://{}", join_host_port(&first.address, 6335))),
+        p2p_bind: me.address.clone(),
+    })
+}

@@ -8,6 +8,10 @@ use serde::Deserialize;
 pub struct RoleManifest {
     #[serde(default)]
     pub description: String,
+    /// Hosts one at a time: each host's steps wait for the previous host's
+    /// last step (its health gate), so all but one keep serving.
+    #[serde(default)]
+    pub serial: bool,
     #[serde(default)]
     pub resources: Vec<RoleResource>,
 }
