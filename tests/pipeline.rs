@@ -264,3 +264,36 @@ fn redis_seed_names_only_the_initial_master() {
     let inc = String::from_utf8(file_content(&c, "node1/file/etc/redis/rampart.conf")).unwrap();
     assert!(inc.contains("requirepass \"S3cr3t-redis\""));
 }
+
+#[test]
+fn qdrant_first_peer_uses_uri_others_bootstrap_and_p2p_stays_private() {
+    let (c, _) = example_with_secrets();
+    let first = String::from_utf8(file_content(&c, "node1/file/etc/rampart/compose/qdrant/compose.yml")).unwrap();
+    let other = String::from_utf8(file_content(&c, "node2/file/etc/rampart/compose/qdrant/compose.yml")).unwrap();
+    insta::assert_snapshot!("qdrant_node2", other);
+    assert!(first.contains("\"--uri\", \"http://10.0.1.11:6335\"]"), "{first}");
+    assert!(!first.contains("--bootstrap"));
+    assert!(other.contains("\"--bootstrap\", \"http://10.0.1.11:6335\""), "{other}");
+    assert!(other.contains("\"10.0.1.12:6335:6335\""), "p2p bound to the host's own address only");
+    assert!(!other.contains("- \"6335:6335\""));
+}
+
+#[test]
+fn edge_and_backup_configs_golden() {
+    let (c, values) = example_with_secrets();
+    let ka1 = String::from_utf8(file_content(&c, "node1/file/etc/keepalived/keepalived.conf")).unwrap();
+    let ka2 = String::from_utf8(file_content(&c, "node2/file/etc/keepalived/keepalived.conf")).unwrap();
+    insta::assert_snapshot!("keepalived_node1", ka1);
+    assert!(ka1.contains("priority 150") && ka2.contains("priority 140"));
+    assert!(ka1.contains("10.0.1.100") && ka1.contains("chk_haproxy"));
+    let ini = String::from_utf8(file_content(&c, "node3/file/etc/pgbouncer/pgbouncer.ini")).unwrap();
+    insta::assert_snapshot!("pgbouncer_node3", ini);
+    assert!(ini.contains("aegis = host=10.0.1.11 port=5000 dbname=aegis"), "node3 has no HAProxy: uses the first edge host's: {ini}");
+    let ul = &c.resources[c.index_of("node3/file/etc/pgbouncer/userlist.txt").unwrap()];
+    assert!(matches!(&ul.desired, Desired::File { sensitive: true, mode: 0o600, owner, .. } if owner == "postgres"));
+    assert!(String::from_utf8(file_content(&c, "node3/file/etc/pgbouncer/userlist.txt")).unwrap().contains(values[2].replace('\'', "'").as_str()));
+    let timer = String::from_utf8(file_content(&c, "node1/unit/rampart-pg-backup.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=*-*-* 02:00:00"), "{timer}");
+    let script = String::from_utf8(file_content(&c, "node1/file/usr/local/sbin/rampart-pg-backup")).unwrap();
+    assert!(script.contains("-mtime +7 -delete"));
+}

@@ -173,6 +173,7 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
                 // app services: a systemd unit for `command`, a compose project for `image`
                 Some(name) if stack.services[name].image.is_some() => "compose".to_string(),
                 Some(_) => "service".to_string(),
+                None if comp == "backup" => "backup".to_string(),
                 None => comp.split('.').next().unwrap_or(comp).to_string(),
             };
             if roles.get(&role).is_none() {
@@ -334,6 +335,15 @@ impl Compiler<'_> {
         }
         if let Some(q) = view::qdrant(self.inv, self.stack, host) {
             v["qdrant"] = serde_json::to_value(q).unwrap_or_default();
+        }
+        if let Some(b) = view::pgbouncer(self.inv, self.stack, host, secrets) {
+            v["pgbouncer"] = serde_json::to_value(b).unwrap_or_default();
+        }
+        if let Some(k) = view::keepalived(self.inv, self.stack, host) {
+            v["keepalived"] = serde_json::to_value(k).unwrap_or_default();
+        }
+        if let Some(b) = view::backup(self.stack) {
+            v["backup"] = serde_json::to_value(b).unwrap_or_default();
         }
         if let Some(h) = view::haproxy(self.inv, self.stack, secrets) {
             v["haproxy"] = serde_json::to_value(h).unwrap_or_default();

@@ -369,3 +369,151 @@ pub fn qdrant(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<QdrantV
         p2p_bind: me.address.clone(),
     })
 }
+
+/// PgBouncer in front of the current primary (through HAProxy when the
+/// stack routes `postgres_primary`, else the local PostgreSQL).
+#[derive(Debug, Clone, Serialize)]
+pub struct PgbouncerView {
+    pub port: u16,
+    pub pool_mode: String,
+    pub listen_addr: String,
+    pub target_host: String,
+    pub target_port: u16,
+    pub databases: Vec<String>,
+    /// `"user" "password"` lines for userlist.txt.
+    pub users: Vec<String>,
+}
+
+pub fn pgbouncer(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::SecretValues) -> Option<PgbouncerView> {
+    let b = stack.pgbouncer.as_ref()?;
+    let p = stack.postgres.as_ref()?;
+    let me = inv.hosts.get(this_host)?;
+    let primary = stack.haproxy.as_ref().and_then(|h| h.listen.iter().find(|(k, _)| k.get_ref() == "postgres_primary").map(|(_, v)| *v.get_ref()));
+    let (target_host, target_port) = match (primary, stack.hosts_of("haproxy").first().and_then(|n| inv.hosts.get(n))) {
+        (Some(port), Some(h)) => {
+            let local = stack.hosts_of("haproxy").iter().any(|n| n == this_host);
+            (if local { "127.0.0.1".to_string() } else { h.address.clone() }, port)
+        }
+        _ => ("127.0.0.1".to_string(), 5432),
+    };
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    Some(PgbouncerView {
+        port: b.port,
+        pool_mode: b.pool_mode.clone().unwrap_or_else(|| "transaction".into()),
+        listen_addr: format!("{},127.0.0.1", me.address),
+        target_host,
+        target_port,
+        databases: p.databases.iter().map(|d| d.name.clone()).collect(),
+        users: p.databases.iter().map(|d| format!("{} {}", q(&d.owner), q(&secrets.get(&format!("postgres.databases.{}.password", d.name))))).collect(),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeepalivedView {
+    pub vip: String,
+    pub interface: String,
+    pub virtual_router_id: u8,
+    /// Highest on the first host of the group.
+    pub priority: u32,
+    pub peers: Vec<String>,
+    pub address: String,
+}
+
+pub fn keepalived(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<KeepalivedView> {
+    let k = stack.keepalived.as_ref()?;
+    let hosts = stack.hosts_of("keepalived");
+    let pos = hosts.iter().position(|h| h == this_host)?;
+    let me = inv.hosts.get(this_host)?;
+    Some(KeepalivedView {
+        vip: k.vip.get_ref().clone(),
+        interface: k.interface.get_ref().clone(),
+        virtual_router_id: k.virtual_router_id,
+        priority: 150u32.saturating_sub(10 * pos as u32),
+        peers: hosts.iter().filter(|h| *h != this_host).filter_map(|h| inv.hosts.get(h)).map(|h| h.address.clone()).collect(),
+        address: me.address.clone(),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupView {
+    /// systemd OnCalendar= from the stack's cron schedule.
+    pub on_calendar: String,
+    pub keep_days: u32,
+    pub databases: Vec<String>,
+    pub dir: String,
+}
+
+pub fn backup(stack: &Stack) -> Option<BackupView> {
+    let b = stack.backup.as_ref()?.postgres.as_ref()?.get_ref();
+    let p = stack.postgres.as_ref()?;
+    Some(BackupView {
+        on_calendar: cron_to_calendar(&b.schedule).unwrap_or_else(|| "daily".into()),
+        keep_days: b.keep_days,
+        databases: p.databases.iter().map(|d| d.name.clone()).collect(),
+        dir: "/var/backups/rampart/postgres".into(),
+    })
+}
+
+/// A 5-field cron expression as a systemd calendar event
+/// (`0 2 * * *` -> `*-*-* 02:00:00`). None when it cannot be expressed.
+pub fn cron_to_calendar(cron: &str) -> Option<String> {
+    let f: Vec<&str> = cron.split_whitespace().collect();
+    if f.len() != 5 {
+        return None;
+    }
+    fn field(s: &str, width: usize) -> Option<String> {
+        if s == "*" {
+            return Some("*".into());
+        }
+        if let Some(step) = s.strip_prefix("*/") {
+            step.parse::<u32>().ok()?;
+            return Some(format!("0/{step}"));
+        }
+        let mut parts = Vec::new();
+        for p in s.split(',') {
+            if let Some((a, b)) = p.split_once('-') {
+                let (a, b) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
+                parts.push(format!("{a:0width$}..{b:0width$}"));
+            } else {
+                parts.push(format!("{:0width$}", p.parse::<u32>().ok()?));
+            }
+        }
+        Some(parts.join(","))
+    }
+    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let dow = if f[4] == "*" {
+        String::new()
+    } else {
+        let mut out = Vec::new();
+        for p in f[4].split(',') {
+            if let Some((a, b)) = p.split_once('-') {
+                out.push(format!("{}..{}", days.get(a.parse::<usize>().ok()?)?, days.get(b.parse::<usize>().ok()?)?));
+            } else {
+                out.push(days.get(p.parse::<usize>().ok()?)?.to_string());
+            }
+        }
+        format!("{} ", out.join(","))
+    };
+    Some(format!("{dow}*-{}-{} {}:{}:00", field(f[3], 2)?, field(f[2], 2)?, field(f[1], 2)?, field(f[0], 2)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_conversion() {
+        assert_eq!(cron_to_calendar("0 2 * * *").unwrap(), "*-*-* 02:00:00");
+        assert_eq!(cron_to_calendar("*/15 * * * 1-5").unwrap(), "Mon..Fri *-*-* *:0/15:00");
+        assert_eq!(cron_to_calendar("30 4 1 * 0").unwrap(), "Sun *-*-01 04:30:00");
+        assert!(cron_to_calendar("0 2 * *").is_none());
+        assert!(cron_to_calendar("x 2 * * *").is_none());
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(redis_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(systemd_quote("A=50% \"x\""), "\"A=50%% \\\"x\\\"\"");
+        assert_eq!(sql_literal("it's"), "'it''s'");
+    }
+}

@@ -299,6 +299,13 @@ impl Stack {
             afters.insert(key, r.after.clone());
             roles.insert(name.get_ref().clone(), r.clone());
         }
+        // backups run on the PostgreSQL hosts (each dumps only while it is the leader)
+        if raw.backup.as_ref().is_some_and(|b| b.postgres.is_some()) {
+            if let Some(pg) = v.placement.get("postgres").cloned() {
+                v.placement.insert("backup".into(), pg);
+                afters.insert("backup".into(), Vec::new());
+            }
+        }
         let placement = std::mem::take(&mut v.placement);
         v.check_rules(&raw, &placement);
         v.check_ports(&raw, &placement);
