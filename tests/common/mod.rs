@@ -1,0 +1,90 @@
+//! Shared helpers for the end-to-end tests on lab hosts (real SSH, real
+//! Debian packages). The lab is one per machine: these tests take a lock
+//! and reset the hosts they use.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+static LAB: Mutex<()> = Mutex::new(());
+
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+pub fn bin() -> String {
+    env!("CARGO_BIN_EXE_rampart").to_string()
+}
+
+/// Holds the lab for one test; takes it down when dropped (even on panic).
+pub struct Lab {
+    _guard: MutexGuard<'static, ()>,
+    pub up_seconds: f64,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::env::var_os("RAMPART_KEEP_LAB").is_none() {
+            let _ = Command::new(bin()).args(["lab", "down"]).output();
+        }
+    }
+}
+
+/// Fresh lab hosts lab1..labN. Fails the test (never skips) when the lab cannot run.
+pub fn lab(n: u32) -> Lab {
+    let guard = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let t = Instant::now();
+    let out = Command::new(bin()).args(["lab", "up", &n.to_string(), "--fresh"]).output().expect("run rampart lab up");
+    assert!(out.status.success(), "lab up failed (the end-to-end tests need Linux, root and the lab's Debian packages; see README):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let up_seconds = t.elapsed().as_secs_f64();
+    eprintln!("lab up {n} --fresh: {up_seconds:.1}s");
+    Lab { _guard: guard, up_seconds }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+fn to_run(o: Output) -> Run {
+    Run { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into_owned(), stderr: String::from_utf8_lossy(&o.stderr).into_owned() }
+}
+
+/// Runs rampart from the project root with extra environment.
+pub fn rampart_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(bin());
+    c.current_dir(ROOT).args(args).env("NO_COLOR", "1");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    to_run(c.output().expect("run rampart"))
+}
+
+pub fn rampart(args: &[&str]) -> Run {
+    rampart_env(args, &[])
+}
+
+/// A command on a lab host over SSH (through `rampart lab ssh`).
+pub fn ssh(host: &str, cmd: &str) -> Run {
+    to_run(Command::new(bin()).args(["lab", "ssh", host, cmd]).output().expect("run rampart lab ssh"))
+}
+
+pub fn ssh_ok(host: &str, cmd: &str) -> String {
+    let r = ssh(host, cmd);
+    assert_eq!(r.code, 0, "{host}: `{cmd}` failed:\n{}", r.all());
+    r.stdout
+}
+
+pub fn fixture(name: &str) -> String {
+    format!("{ROOT}/tests/fixtures/{name}")
+}
+
+pub fn lab_inventory() -> String {
+    format!("{ROOT}/inventory/default.toml")
+}

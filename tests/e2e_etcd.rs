@@ -1,0 +1,139 @@
+//! Issue "rampart core", end to end on 3 real lab hosts over real SSH:
+//! apply the etcd stack from scratch, a second plan is empty and a second
+//! apply touches nothing, drift is shown and repaired, unknown or changed
+//! host keys are refused before any command runs.
+
+mod common;
+use common::*;
+use std::time::Instant;
+
+fn mtimes() -> Vec<String> {
+    ["lab1", "lab2", "lab3"].iter().map(|h| ssh_ok(h, "stat -c '%n %Y' /etc/default/etcd /var/lib/rampart/state.json")).collect()
+}
+
+#[test]
+fn etcd_cluster_end_to_end() {
+    let _lab = lab(3);
+    let inv = lab_inventory();
+    let stack = fixture("etcd.toml");
+    let args = |rest: &[&str]| -> Vec<String> { ["-i", &inv, "-s", &stack].iter().chain(rest.iter()).map(|s| s.to_string()).collect() };
+    let run = |rest: &[&str]| {
+        let a = args(rest);
+        rampart(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    // Debian's postinst has already started a throwaway one-node etcd on lab3
+    // (the gotcha): the apply must still form the real cluster.
+    ssh_ok("lab3", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server >/dev/null && systemctl is-active etcd");
+
+    let p = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(p.code, 2, "changes expected:\n{}", p.all());
+    assert!(p.stdout.contains("+ lab1/package/etcd-server"), "{}", p.stdout);
+    assert!(p.stdout.contains("+ lab1/file/etc/default/etcd"), "{}", p.stdout);
+    assert!(p.stdout.contains("to add"), "{}", p.stdout);
+
+    let t = Instant::now();
+    let a = run(&["apply", "--auto-approve"]);
+    let apply_secs = t.elapsed().as_secs_f64();
+    assert_eq!(a.code, 0, "apply failed:\n{}", a.all());
+    eprintln!("first apply of the etcd stack: {apply_secs:.1}s");
+
+    for h in ["lab1", "lab2", "lab3"] {
+        let health = ssh_ok(h, "etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1");
+        assert!(health.contains("is healthy"), "{h}: {health}");
+        let members = ssh_ok(h, "etcdctl --endpoints=http://127.0.0.1:2379 member list");
+        assert_eq!(members.lines().count(), 3, "{h}: {members}");
+        for m in ["lab1", "lab2", "lab3"] {
+            assert!(members.contains(m), "{h}: {members}");
+        }
+    }
+    let st = run(&["status"]);
+    assert_eq!(st.code, 0, "{}", st.all());
+    assert_eq!(st.stdout.matches("leader").count(), 1, "{}", st.stdout);
+
+    // a second plan is empty; a second apply touches no file
+    let p2 = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(p2.code, 0, "second plan not empty:\n{}", p2.all());
+    let before = mtimes();
+    let a2 = run(&["apply", "--auto-approve"]);
+    assert_eq!(a2.code, 0, "{}", a2.all());
+    assert!(a2.stdout.contains("No changes"), "{}", a2.stdout);
+    assert_eq!(before, mtimes(), "a no-op apply rewrote files");
+
+    // a managed file edited by hand: shown as drift with its diff, then put back
+    ssh_ok("lab2", "sed -i 's/^ETCD_HEARTBEAT_INTERVAL=.*/ETCD_HEARTBEAT_INTERVAL=\"999\"/' /etc/default/etcd");
+    let p3 = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(p3.code, 2, "{}", p3.all());
+    assert!(p3.stdout.contains("~ lab2/file/etc/default/etcd (drift)"), "{}", p3.stdout);
+    assert!(p3.stdout.contains("-ETCD_HEARTBEAT_INTERVAL=\"999\""), "{}", p3.stdout);
+    assert!(p3.stdout.contains("+ETCD_HEARTBEAT_INTERVAL=\"100\""), "{}", p3.stdout);
+    assert!(p3.stdout.contains("lab2/service/etcd"), "the config change restarts etcd on lab2: {}", p3.stdout);
+    assert!(!p3.stdout.contains("lab1/service/etcd"), "{}", p3.stdout);
+    let a3 = run(&["apply", "--auto-approve"]);
+    assert_eq!(a3.code, 0, "{}", a3.all());
+    assert!(ssh_ok("lab2", "cat /etc/default/etcd").contains("ETCD_HEARTBEAT_INTERVAL=\"100\""));
+    assert_eq!(run(&["plan", "--detailed-exitcode"]).code, 0);
+    let health = ssh_ok("lab1", "etcdctl --endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379 endpoint health 2>&1");
+    assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+}
+
+/// Writes an inventory like the lab's but with another known_hosts file.
+fn inventory_with_known_hosts(dir: &std::path::Path, known_hosts: &str, policy: &str) -> String {
+    let text = std::fs::read_to_string(lab_inventory()).unwrap();
+    let text = text
+        .replace("known_hosts = \"/var/lib/rampart-lab/known_hosts\"", &format!("known_hosts = \"{known_hosts}\""))
+        .replace("host_key_policy = \"strict\"", &format!("host_key_policy = \"{policy}\""));
+    let p = dir.join("inv.toml");
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn unknown_or_changed_host_keys_are_refused_before_any_command() {
+    let _lab = lab(3);
+    let dir = tempfile::tempdir().unwrap();
+    // a role whose fact-gathering would leave a marker if any command ran
+    let roles = dir.path().join("roles/marker");
+    std::fs::create_dir_all(&roles).unwrap();
+    std::fs::write(roles.join("role.toml"), "[[resources]]\nkind = \"command\"\nname = \"m\"\nrun = \"true\"\nunless = \"touch /tmp/rampart-ran\"\n").unwrap();
+    let stack = dir.path().join("stack.toml");
+    std::fs::write(&stack, "[stack]\nname = \"keys\"\n[roles.marker]\nhosts = [\"lab1\"]\n").unwrap();
+    let roles_dir = dir.path().join("roles").display().to_string();
+    let stack = stack.display().to_string();
+
+    // unknown: an empty known_hosts under strict
+    let empty = dir.path().join("known_hosts_empty");
+    std::fs::write(&empty, "").unwrap();
+    let inv = inventory_with_known_hosts(dir.path(), &empty.display().to_string(), "strict");
+    let r = rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("lab1") && r.stderr.contains("no key for 198.18.0.11"), "{}", r.stderr);
+    assert_eq!(ssh("lab1", "test -e /tmp/rampart-ran").code, 1, "a command ran before the host key was accepted");
+
+    // changed: known_hosts holds another key for the address
+    let changed = dir.path().join("known_hosts_changed");
+    let other = dir.path().join("otherkey");
+    let kg = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other).status().unwrap();
+    assert!(kg.success());
+    let pubkey = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let mut parts = pubkey.split_whitespace();
+    let (kt, kb) = (parts.next().unwrap(), parts.next().unwrap());
+    std::fs::write(&changed, format!("# another host's key\n198.18.0.11 {kt} {kb}\n")).unwrap();
+    for policy in ["strict", "accept-new"] {
+        let inv = inventory_with_known_hosts(dir.path(), &changed.display().to_string(), policy);
+        let r = rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]);
+        assert_eq!(r.code, 1, "{policy}: {}", r.all());
+        assert!(r.stderr.contains("has changed") && r.stderr.contains("line 2"), "{policy}: {}", r.stderr);
+        assert_eq!(ssh("lab1", "test -e /tmp/rampart-ran").code, 1, "{policy}: a command ran with a changed host key");
+    }
+
+    // accept-new records an unknown key, then strict accepts it
+    let fresh = dir.path().join("known_hosts_new");
+    let inv = inventory_with_known_hosts(dir.path(), &fresh.display().to_string(), "accept-new");
+    let r = rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let recorded = std::fs::read_to_string(&fresh).unwrap();
+    assert_eq!(recorded.lines().filter(|l| l.contains("198.18.0.11")).count(), 1, "{recorded}");
+    let inv = inventory_with_known_hosts(dir.path(), &fresh.display().to_string(), "strict");
+    assert_eq!(rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]).code, 0);
+}
