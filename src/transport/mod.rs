@@ -6,6 +6,7 @@
 //! travels on stdin, never on the remote command line.
 
 pub mod fake;
+pub mod known_hosts;
 pub mod quote;
 pub mod ssh;
 
