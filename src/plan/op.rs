@@ -19,7 +19,9 @@ pub enum Op {
         mode: u32,
         owner: String,
         group: String,
-        /// The file's hash when planned (None: absent); re-checked before the write.
+        /// The file's hash when planned (None: absent); re-checked before the
+        /// write. `*` skips the check (a package this apply installed may have
+        /// shipped the file since).
         expect: Option<String>,
         validate: Option<String>,
         daemon_reload: bool,
@@ -62,14 +64,18 @@ impl Op {
             Op::WriteFile { path, sha256, mode, owner, group, expect, validate, daemon_reload, notify } => {
                 let p = sh(path);
                 let expect = expect.as_deref().unwrap_or("absent");
+                let recheck = if expect == "*" {
+                    String::new()
+                } else {
+                    format!("if [ \"$cur\" != {exp} ] && [ \"$cur\" != {sha} ]; then echo \"$p changed on the host since it was planned (planned against {exp}, found $cur); plan again\" >&2; exit {STALE}; fi\n", exp = sh(expect), sha = sh(sha256))
+                };
                 let mut s = format!(
                     "set -e\np={p}\nd=$(dirname \"$p\")\n[ -d \"$d\" ] || mkdir -p \"$d\"\n\
                      if [ -e \"$p\" ]; then cur=$(sha256sum < \"$p\" | cut -d' ' -f1); else cur=absent; fi\n\
-                     if [ \"$cur\" != {exp} ] && [ \"$cur\" != {sha} ]; then echo \"$p changed on the host since it was planned (planned against {exp}, found $cur); plan again\" >&2; exit {STALE}; fi\n\
+                     {recheck}\
                      tmp=$(mktemp \"$d/.rampart.XXXXXX\")\ntrap 'rm -f \"$tmp\"' EXIT\ncat > \"$tmp\"\n\
                      if [ \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" != {sha} ]; then echo \"upload of $p arrived incomplete\" >&2; exit 1; fi\n\
                      chown {o}:{g} \"$tmp\"\nchmod {mode:04o} \"$tmp\"\n",
-                    exp = sh(expect),
                     sha = sh(sha256),
                     o = sh(owner),
                     g = sh(group),
