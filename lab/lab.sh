@@ -100,6 +100,8 @@ host_net() {
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
   ip -n "$ns" route replace default via "$GW"
+  # containers see /proc/sys read-only: set per-namespace sysctls the roles expect here
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1 2>/dev/null || true
 }
 
 host_root() {

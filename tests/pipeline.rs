@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 fn lab() -> (Inventory, Stack, Compiled) {
     let inv = Inventory::parse(Source::new("inventory/default.toml", include_str!("../inventory/default.toml"))).unwrap();
-    let stack = Stack::parse(Source::new("plans/default.toml", include_str!("../plans/default.toml")), &inv).unwrap();
+    let stack = Stack::parse(Source::new("tests/fixtures/etcd.toml", include_str!("fixtures/etcd.toml")), &inv).unwrap();
     let roles = RoleSet::load(None).unwrap();
     let c = compile(&inv, &stack, &roles, &SecretValues::Values(BTreeMap::new())).unwrap();
     (inv, stack, c)
@@ -79,7 +79,7 @@ fn fresh_hosts_plan_everything_and_gates_wait() {
     assert!(matches!(&pkg.ops[0], Op::AptInstall { no_start: true, .. }));
     // services start without blocking (a member alone cannot reach quorum)
     let svc = p.steps.iter().find(|s| s.id == "lab1/service/etcd").unwrap();
-    assert!(svc.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, no_block: true, .. } if verb == "start")), "{:?}", svc.ops);
+    assert!(svc.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, no_block: true, .. } if verb == "restart")), "a new config restarts (or starts) it: {:?}", svc.ops);
     // the cluster gate on lab1 waits for every member's service
     let gate = p.steps.iter().find(|s| s.id == "lab1/health/etcd-cluster").unwrap();
     for h in ["lab1", "lab2", "lab3"] {
@@ -189,7 +189,7 @@ async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_r
     let pos = |needle: &str| scripts.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle} not run"));
     assert!(pos("etcd-server") < pos("etcd-client"));
     assert!(pos("etcd-client") < pos("p=/etc/default/etcd"));
-    assert!(pos("p=/etc/default/etcd") < pos("systemctl --no-block start etcd"));
+    assert!(pos("p=/etc/default/etcd") < pos("systemctl --no-block restart etcd"));
     assert!(scripts.last().unwrap().contains("/var/lib/rampart/state.json"));
 }
 

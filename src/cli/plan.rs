@@ -34,7 +34,7 @@ pub async fn make(l: &Loaded, targets: &[String]) -> Result<(Plan, Gathered), i3
     if !g.failed.is_empty() {
         let mut s = String::new();
         for (h, e) in &g.failed {
-            s.push_str(&format!("error: {h}: {e}\n"));
+            s.push_str(&format!("error: {}\n", if e.starts_with(&format!("{h}:")) { e.clone() } else { format!("{h}: {e}") }));
         }
         s.push_str(&format!("{} of {} hosts could not be read; nothing was changed. Fix their connection (address, key, known_hosts) and plan again.\n", g.failed.len(), hosts.len()));
         printer::err(&s);

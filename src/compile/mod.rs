@@ -604,7 +604,7 @@ impl Compiler<'_> {
                 let text = role.templates.get(t)?.clone();
                 self.render(&format!("roles/{}/templates/{t}", role.name), ctx, &text, view)
             }
-            (None, Some(c)) => Some(c.clone()),
+            (None, Some(c)) => self.render(origin, ctx, c, view),
             _ => {
                 self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: give exactly one of template or content"), Some("keep template = \"x.hbs\" or content = \"...\"".into())));
                 None

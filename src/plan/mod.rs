@@ -198,21 +198,23 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 let active = fact.active == "active";
                 let triggers: Vec<String> = restart_on.iter().filter(|&&t| changed_self(&steps, t)).map(|&t| compiled.resources[t].id.to_string()).collect();
                 let pending = f.pending.contains(name);
-                if *running && !active {
-                    ops.push(Op::Systemctl { verb: "start".into(), unit: name.clone(), no_block: *no_block });
-                    why.push(format!("start ({})", if fact.active.is_empty() { "not installed yet" } else { &fact.active }));
-                } else if *running && (!triggers.is_empty() || pending) {
-                    let verb = if *reload { "reload" } else { "restart" };
+                if *running && (!triggers.is_empty() || pending) {
+                    // restart (or reload) also covers a service that a package
+                    // install started with its default config during this apply
+                    let verb = if *reload { "reload-or-restart" } else { "restart" };
                     ops.push(Op::Systemctl { verb: verb.into(), unit: name.clone(), no_block: *no_block });
                     if !triggers.is_empty() {
-                        why.push(format!("{verb}: {} changed", triggers.join(", ")));
+                        why.push(format!("{}: {} changed", if *reload { "reload" } else { "restart" }, triggers.join(", ")));
                     }
                     if pending {
-                        why.push(format!("{verb} owed by an earlier apply that stopped before it"));
+                        why.push("restart owed by an earlier apply that stopped before it".to_string());
                     }
-                    if ops.len() == 1 {
+                    if ops.len() == 1 && active {
                         action = Action::Restart;
                     }
+                } else if *running && !active {
+                    ops.push(Op::Systemctl { verb: "start".into(), unit: name.clone(), no_block: *no_block });
+                    why.push(format!("start ({})", if fact.active.is_empty() { "not installed yet" } else { &fact.active }));
                 } else if !*running && active {
                     ops.push(Op::Systemctl { verb: "stop".into(), unit: name.clone(), no_block: false });
                     why.push("stop".into());
