@@ -119,7 +119,8 @@ host_root() {
 
 boot() {
   local k=$1 h; h=$(hdir "$k")
-  setsid systemd-nspawn -D "$h/root" --register=no --keep-unit -M "lab$k" -b \
+  # CAP_NET_ADMIN inside the host's own network namespace: keepalived moves the VIP
+  setsid systemd-nspawn -D "$h/root" --register=no --keep-unit -M "lab$k" -b --capability=CAP_NET_ADMIN \
     --network-namespace-path="/run/netns/rampart-lab$k" --console=passive \
     >"$h/console.log" 2>&1 </dev/null &
   echo $! > "$h/pid"
