@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 const PG: &str = "PGPASSWORD=lab-only-app-pw PGCONNECT_TIMEOUT=2 psql -X -q -U app -d app -tA";
 const REDIS: &str = "REDISCLI_AUTH=lab-only-redis-pw timeout 3 redis-cli --no-auth-warning";
 
-fn leader() -> String {
-    let out = ssh_ok("lab3", "curl -sf http://127.0.0.1:8008/cluster");
+fn leader(from: &str) -> String {
+    let out = ssh_ok(from, "curl -sf http://127.0.0.1:8008/cluster");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v["members"].as_array().unwrap().iter().find(|m| m["role"] == "leader").map(|m| m["name"].as_str().unwrap().to_string()).expect("a leader")
 }
@@ -68,7 +68,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     assert_eq!(p.code, 0, "second plan not empty:\n{}", p.all());
 
     // kill the PostgreSQL leader's host outright
-    let old = leader();
+    let old = leader("lab1");
     let survivor_haproxy = if old == "lab1" { "198.18.0.12" } else { "198.18.0.11" };
     let client = if old == "lab3" { "lab2" } else { "lab3" };
     let redis_master = ssh_ok(client, &format!("redis-cli -h {survivor_haproxy} -p 26379 sentinel get-master-addr-by-name mymaster 2>/dev/null | head -1 || true"));
@@ -78,7 +78,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     let pg_secs = until_ok(client, &format!("{PG} -h {survivor_haproxy} -p 5000 -c 'insert into w default values'"), Duration::from_secs(180));
     let redis_secs = until_ok(client, &format!("{REDIS} -h {survivor_haproxy} -p 6380 set k after-failover | grep -qx OK"), Duration::from_secs(180));
     let redis_total = killed_at.elapsed().as_secs_f64().max(redis_secs);
-    let new = leader();
+    let new = leader(client);
     assert_ne!(new, old, "a new leader was promoted");
 
     // bring the host back and converge: it rejoins as a replica, the plan after is empty
@@ -86,7 +86,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     assert_eq!(s.code, 0, "{}", s.all());
     let a2 = rampart(&["apply", "--auto-approve"]);
     assert_eq!(a2.code, 0, "converge after the host came back:\n{}", a2.all());
-    until_ok("lab3", &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=[x for x in json.load(sys.stdin)[\"members\"] if x[\"name\"]==\"{old}\"]; sys.exit(0 if m and m[0][\"role\"]==\"replica\" and m[0][\"state\"] in (\"running\",\"streaming\") else 1)'"), Duration::from_secs(180));
+    until_ok(client, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=[x for x in json.load(sys.stdin)[\"members\"] if x[\"name\"]==\"{old}\"]; sys.exit(0 if m and m[0][\"role\"]==\"replica\" and m[0][\"state\"] in (\"running\",\"streaming\") else 1)'"), Duration::from_secs(180));
     let p2 = rampart(&["plan", "--detailed-exitcode"]);
     assert_eq!(p2.code, 0, "plan after rejoin not empty (a failover must never be 'fixed' back):\n{}", p2.all());
 
