@@ -297,3 +297,28 @@ fn edge_and_backup_configs_golden() {
     let script = String::from_utf8(file_content(&c, "node1/file/usr/local/sbin/rampart-pg-backup")).unwrap();
     assert!(script.contains("-mtime +7 -delete"));
 }
+
+#[test]
+fn status_evaluates_probe_fixtures() {
+    let inv = Inventory::parse(Source::new("inventory/default.toml", include_str!("../inventory/default.toml"))).unwrap();
+    let stack = Stack::parse(Source::new("plans/default.toml", include_str!("../plans/default.toml")), &inv).unwrap();
+    let cluster = r#"{"members": [{"name": "lab1", "role": "leader", "state": "running", "timeline": 2}, {"name": "lab2", "role": "replica", "state": "streaming", "timeline": 2, "lag": 0}, {"name": "lab3", "role": "replica", "state": "stopped", "timeline": 1, "lag": "unknown"}]}"#;
+    let mut probes = rampart::status::Probes::new();
+    for (h, role, etcd_role, vip) in [("lab1", "role:master connected_slaves:2", "leader", "held"), ("lab2", "role:slave master_link_status:up", "follower", "backup")] {
+        probes.insert(h.to_string(), Ok(format!("etcd|up|{etcd_role}|3 members\ncluster|{cluster}\nredis|{role}\nsentinel|198.18.0.11|OK 3 usable Sentinels\nhaproxy|postgres_primary|lab1|UP\nhaproxy|postgres_primary|lab2|DOWN\napp|probe|200\nvip|{vip}\nEND\n")));
+    }
+    probes.insert("lab3".into(), Err("lab3: connection timed out".into()));
+    let comps = rampart::status::evaluate(&stack, &probes);
+    let get = |c: &str| comps.iter().find(|x| x.component == c).unwrap();
+    assert!(!get("etcd").healthy, "lab3 is unreachable");
+    assert_eq!(get("etcd").members.iter().filter(|m| m.role == "leader").count(), 1);
+    let pg = get("postgres");
+    assert!(!pg.healthy, "lab3 is stopped");
+    assert_eq!(pg.members[0].role, "leader");
+    assert!(pg.members[1].healthy && !pg.members[2].healthy);
+    assert_eq!(get("redis").members[0].role, "master");
+    assert!(get("haproxy").healthy, "each listen has a backend up");
+    assert!(get("keepalived").healthy, "exactly one VIP holder");
+    let text = rampart::status::text(&comps);
+    assert!(text.contains("postgres UNHEALTHY") && text.contains("unreachable"), "{text}");
+}
