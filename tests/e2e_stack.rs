@@ -29,13 +29,58 @@ fn until_ok(host: &str, cmd: &str, limit: Duration) -> f64 {
     }
 }
 
+/// An edge host's HAProxy and a client host, both other than `lost`.
+fn survivors(lost: &str) -> (&'static str, &'static str) {
+    let haproxy = if lost == "lab1" { "198.18.0.12" } else { "198.18.0.11" };
+    let client = if lost == "lab3" { "lab2" } else { "lab3" };
+    (haproxy, client)
+}
+
+fn kill(host: &str) {
+    let k = rampart(&["lab", "kill", host]);
+    assert_eq!(k.code, 0, "{}", k.all());
+}
+
+/// Boots a killed host again and converges the stack.
+fn rejoin(host: &str, _client: &str) {
+    let s = rampart(&["lab", "start", host]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    let a = rampart(&["apply", "--auto-approve"]);
+    assert_eq!(a.code, 0, "converge after {host} came back:\n{}", a.all());
+}
+
+fn until_ok_local(mut f: impl FnMut() -> bool, limit: Duration) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "not true after {limit:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 #[test]
 fn reference_stack_applies_fails_over_and_rejoins() {
     let lab = lab(3);
+    // everything rampart shows or saves during a whole apply, searched for the secrets below
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json").display().to_string();
+    let p = rampart(&["plan", "--out", &saved]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    let pj = rampart(&["plan", "--json"]);
+    assert_eq!(pj.code, 0, "{}", pj.all());
     let t = Instant::now();
-    let a = rampart(&["apply", "--auto-approve"]);
+    let a = rampart(&["apply", "--json", &saved]);
     let apply_secs = t.elapsed().as_secs_f64();
     assert_eq!(a.code, 0, "apply from scratch failed:\n{}", a.all());
+    let mut seen = vec![p.all(), pj.all(), a.all(), std::fs::read_to_string(&saved).unwrap()];
+    for h in ["lab1", "lab2", "lab3"] {
+        seen.push(ssh_ok(h, "cat /var/lib/rampart/state.json; journalctl --no-pager -q -u patroni -u redis-server -u redis-sentinel -u haproxy -u pgbouncer 2>/dev/null | tail -n 2000; ps -eo args"));
+    }
+    for secret in ["lab-only-superuser-pw", "lab-only-replication-pw", "lab-only-app-pw", "lab-only-redis-pw"] {
+        for (i, text) in seen.iter().enumerate() {
+            assert!(!text.contains(secret), "secret {secret} leaked into output #{i}");
+        }
+    }
+    assert!(p.stdout.contains("(sensitive"), "{}", p.stdout);
 
     // Patroni: one leader, two replicas streaming
     let cluster = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster");
@@ -63,32 +108,50 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     let vip_holders = ["lab1", "lab2"].iter().filter(|h| ssh_ok(h, "ip -4 -o addr show eth0").contains("198.18.0.100")).count();
     assert_eq!(vip_holders, 1, "keepalived VIP");
 
+    // status sees every component healthy (the VIP may take a few seconds to settle)
+    until_ok_local(|| rampart(&["status"]).code == 0, Duration::from_secs(60));
+    let st = rampart(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(v["healthy"], true, "{}", st.stdout);
+
     // a second plan is empty
     let p = rampart(&["plan", "--detailed-exitcode"]);
     assert_eq!(p.code, 0, "second plan not empty:\n{}", p.all());
 
-    // kill the PostgreSQL leader's host outright
+    // kill the PostgreSQL leader's host outright; a write through a surviving HAProxy works again
     let old = leader("lab1");
-    let survivor_haproxy = if old == "lab1" { "198.18.0.12" } else { "198.18.0.11" };
-    let client = if old == "lab3" { "lab2" } else { "lab3" };
-    let redis_master = ssh_ok(client, &format!("redis-cli -h {survivor_haproxy} -p 26379 sentinel get-master-addr-by-name mymaster 2>/dev/null | head -1 || true"));
-    let k = rampart(&["lab", "kill", &old]);
-    assert_eq!(k.code, 0, "{}", k.all());
-    let killed_at = Instant::now();
-    let pg_secs = until_ok(client, &format!("{PG} -h {survivor_haproxy} -p 5000 -c 'insert into w default values'"), Duration::from_secs(180));
-    let redis_secs = until_ok(client, &format!("{REDIS} -h {survivor_haproxy} -p 6380 set k after-failover | grep -qx OK"), Duration::from_secs(180));
-    let redis_total = killed_at.elapsed().as_secs_f64().max(redis_secs);
+    let (haproxy, client) = survivors(&old);
+    let lost_at = Instant::now();
+    kill(&old);
+    until_ok(client, &format!("{PG} -h {haproxy} -p 5000 -c 'insert into w default values'"), Duration::from_secs(180));
+    let pg_secs = lost_at.elapsed().as_secs_f64();
     let new = leader(client);
     assert_ne!(new, old, "a new leader was promoted");
-
     // bring the host back and converge: it rejoins as a replica, the plan after is empty
-    let s = rampart(&["lab", "start", &old]);
-    assert_eq!(s.code, 0, "{}", s.all());
-    let a2 = rampart(&["apply", "--auto-approve"]);
-    assert_eq!(a2.code, 0, "converge after the host came back:\n{}", a2.all());
+    rejoin(&old, client);
     until_ok(client, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=[x for x in json.load(sys.stdin)[\"members\"] if x[\"name\"]==\"{old}\"]; sys.exit(0 if m and m[0][\"role\"]==\"replica\" and m[0][\"state\"] in (\"running\",\"streaming\") else 1)'"), Duration::from_secs(180));
     let p2 = rampart(&["plan", "--detailed-exitcode"]);
-    assert_eq!(p2.code, 0, "plan after rejoin not empty (a failover must never be 'fixed' back):\n{}", p2.all());
+    assert_eq!(p2.code, 0, "plan after the PostgreSQL rejoin not empty:\n{}", p2.all());
 
-    eprintln!("MEASURED lab up: {:.1}s; apply from scratch to healthy: {apply_secs:.1}s; PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {pg_secs:.1}s; Redis write through HAProxy (master was {}): {redis_total:.1}s", lab.up_seconds, redis_master.trim());
+    // the same for the Redis master: Sentinel promotes a replica
+    // wait until everything is healthy again (one Redis master, Sentinels agreeing), then find the master from Redis itself
+    until_ok_local(|| rampart(&["status"]).code == 0, Duration::from_secs(120));
+    let masters: Vec<&str> = ["lab1", "lab2", "lab3"].into_iter().filter(|h| ssh_ok(h, &format!("{REDIS} -h 127.0.0.1 info replication")).contains("role:master")).collect();
+    assert_eq!(masters.len(), 1, "exactly one Redis master: {masters:?}");
+    let old_redis = masters[0].to_string();
+    let addr = format!("198.18.0.{}", 10 + old_redis[3..].parse::<u32>().unwrap());
+    let (haproxy, client) = survivors(&old_redis);
+    let lost_at = Instant::now();
+    kill(&old_redis);
+    until_ok(client, &format!("{REDIS} -h {haproxy} -p 6380 set k after-failover | grep -qx OK"), Duration::from_secs(180));
+    let redis_secs = lost_at.elapsed().as_secs_f64();
+    // the surviving Sentinels agree on a new master (their view spreads within seconds)
+    until_ok(client, &format!("test \"$(redis-cli -p 26379 sentinel get-master-addr-by-name mymaster | head -1)\" != {addr}"), Duration::from_secs(60));
+    let new_addr = ssh_ok(client, "redis-cli -p 26379 sentinel get-master-addr-by-name mymaster | head -1").trim().to_string();
+    rejoin(&old_redis, client);
+    until_ok(&old_redis, &format!("{REDIS} -h 127.0.0.1 info replication | grep -q '^role:slave'"), Duration::from_secs(120));
+    let p3 = rampart(&["plan", "--detailed-exitcode"]);
+    assert_eq!(p3.code, 0, "plan after the Redis failover not empty (a failover must never be 'fixed' back):\n{}", p3.all());
+
+    eprintln!("MEASURED lab up: {:.1}s; apply from scratch to healthy: {apply_secs:.1}s; PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {pg_secs:.1}s; Redis write through HAProxy after losing the master's host ({addr} -> {new_addr}): {redis_secs:.1}s", lab.up_seconds);
 }
