@@ -115,3 +115,55 @@ pub fn summary(report: &Report, style: Style) -> String {
     }
     s
 }
+
+/// Live progress on a terminal: one line per host with its current step and
+/// done/total; failures are printed above the bars as they happen.
+pub struct LiveProgress {
+    multi: indicatif::MultiProgress,
+    bars: std::collections::BTreeMap<String, indicatif::ProgressBar>,
+}
+
+impl LiveProgress {
+    pub fn new(hosts: &[(String, usize)]) -> LiveProgress {
+        let multi = indicatif::MultiProgress::new();
+        let style = indicatif::ProgressStyle::with_template("{prefix:>12} [{pos}/{len}] {elapsed:>4} {wide_msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let mut bars = std::collections::BTreeMap::new();
+        for (h, n) in hosts {
+            let b = multi.add(indicatif::ProgressBar::new(*n as u64));
+            b.set_style(style.clone());
+            b.set_prefix(h.clone());
+            b.set_message("waiting");
+            bars.insert(h.clone(), b);
+        }
+        LiveProgress { multi, bars }
+    }
+
+    pub fn event(&mut self, e: &Event) {
+        match e {
+            Event::Started { host, id, what, .. } => {
+                if let Some(b) = self.bars.get(host) {
+                    b.set_message(format!("{id}: {what}"));
+                }
+            }
+            Event::Finished { host, outcome, .. } => {
+                if let Some(b) = self.bars.get(host) {
+                    b.inc(1);
+                    if !matches!(outcome, Outcome::Ok) {
+                        if let Some(line) = event_line(e) {
+                            let _ = self.multi.println(line.trim_end());
+                        }
+                    }
+                    if b.position() >= b.length().unwrap_or(0) {
+                        b.set_message("done");
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) {
+        for b in self.bars.values() {
+            b.finish();
+        }
+    }
+}

@@ -21,6 +21,16 @@ fn saved_plans_locks_owed_restarts_and_destroy() {
     let stack = stack_path.display().to_string();
     let saved = dir.path().join("plan.json").display().to_string();
 
+    // --target keeps a resource and what it needs, nothing else
+    let t = rampart(&args(&inv, &stack, &["plan", "--target", "lab1/file/etc/default/etcd"]));
+    assert_eq!(t.code, 0, "{}", t.all());
+    assert!(t.stdout.contains("+ lab1/package/etcd-server") && t.stdout.contains("+ lab1/file/etc/default/etcd"), "{}", t.stdout);
+    assert!(!t.stdout.contains("lab2/") && !t.stdout.contains("lab1/service/etcd"), "{}", t.stdout);
+    assert!(t.stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."), "{}", t.stdout);
+    let bad = rampart(&args(&inv, &stack, &["plan", "--target", "lab1/file/etc/default/etc"]));
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("did you mean lab1/file/etc/default/etcd"), "{}", bad.stderr);
+
     // a saved plan is applied exactly
     let p = rampart(&args(&inv, &stack, &["plan", "--out", &saved]));
     assert_eq!(p.code, 0, "{}", p.all());

@@ -108,6 +108,20 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     let vip_holders = ["lab1", "lab2"].iter().filter(|h| ssh_ok(h, "ip -4 -o addr show eth0").contains("198.18.0.100")).count();
     assert_eq!(vip_holders, 1, "keepalived VIP");
 
+    // the backup timer is armed; a backup taken now restores into a new database
+    let l = leader("lab1");
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(ssh_ok(h, "systemctl is-enabled rampart-pg-backup.timer").trim(), "enabled");
+    }
+    ssh_ok(&l, "systemctl start rampart-pg-backup.service");
+    let dump = ssh_ok(&l, "ls /var/backups/rampart/postgres/app-*.sql.gz | tail -n1").trim().to_string();
+    let rows = ssh_ok(&l, "runuser -u postgres -- psql -X -tAc 'select count(*) from w' app").trim().to_string();
+    let restored = ssh_ok(&l, &format!("runuser -u postgres -- createdb restored && gunzip -c {dump} | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d restored >/dev/null && runuser -u postgres -- psql -X -tAc 'select count(*) from w' restored"));
+    assert_eq!(restored.trim(), rows, "the restored table has the rows of the original");
+    let other = if l == "lab1" { "lab2" } else { "lab1" };
+    ssh_ok(other, "systemctl start rampart-pg-backup.service");
+    assert_eq!(ssh(other, "ls /var/backups/rampart/postgres/*.sql.gz").code, 2, "a replica takes no backup");
+
     // status sees every component healthy (the VIP may take a few seconds to settle)
     until_ok_local(|| rampart(&["status"]).code == 0, Duration::from_secs(60));
     let st = rampart(&["status", "--json"]);

@@ -322,3 +322,17 @@ fn status_evaluates_probe_fixtures() {
     let text = rampart::status::text(&comps);
     assert!(text.contains("postgres UNHEALTHY") && text.contains("unreachable"), "{text}");
 }
+
+/// The rendered compose files are valid to docker-compose (the client runs
+/// here; no engine is needed for `config`). .ci/run installs it.
+#[test]
+fn compose_files_pass_docker_compose_config() {
+    let (c, _) = example_with_secrets();
+    let dir = tempfile::tempdir().unwrap();
+    for id in ["node1/file/etc/rampart/compose/qdrant/compose.yml", "node2/file/etc/rampart/compose/qdrant/compose.yml", "node1/file/etc/rampart/compose/backend/compose.yml"] {
+        let f = dir.path().join("compose.yml");
+        std::fs::write(&f, file_content(&c, id)).unwrap();
+        let out = std::process::Command::new("docker-compose").arg("-f").arg(&f).args(["config", "-q"]).output().expect("docker-compose is needed by this test: apt-get install docker-compose");
+        assert!(out.status.success(), "{id}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

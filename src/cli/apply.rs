@@ -87,13 +87,24 @@ fn confirm() -> bool {
 
 pub async fn execute(l: &Loaded, plan: &Plan, g: &Gathered, json: bool, style: Style) -> Report {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let live = !json && style.color;
+    let hosts: Vec<(String, usize)> = plan.hosts().into_iter().map(|h| {
+        let n = plan.steps.iter().filter(|s| s.host == h).count();
+        (h, n)
+    }).collect();
     let monitor = tokio::spawn(async move {
+        let mut bars = if live { Some(printer::LiveProgress::new(&hosts)) } else { None };
         while let Some(e) = rx.recv().await {
             if json {
                 printer::out(&format!("{}\n", serde_json::to_string(&e).unwrap_or_default()));
+            } else if let Some(b) = bars.as_mut() {
+                b.event(&e);
             } else if let Some(line) = printer::event_line(&e) {
                 printer::out(&line);
             }
+        }
+        if let Some(b) = bars {
+            b.finish();
         }
     });
     let report = exec::apply(plan, &l.compiled, &g.sessions, &g.failed, tx).await;

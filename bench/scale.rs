@@ -1,0 +1,85 @@
+//! Scale of compile + plan without SSH: N hosts (default 10,000), a role of
+//! 10 resources on every host, facts from a fake (every host converged, and
+//! every host fresh). Prints wall time and peak memory (VmHWM).
+//!
+//!     cargo run --release --example scale -- 10000
+
+use rampart::compile::{compile, Desired, SecretValues};
+use rampart::diag::Source;
+use rampart::facts::{FileFact, HostFacts, ServiceFact};
+use rampart::model::inventory::Inventory;
+use rampart::model::stack::Stack;
+use rampart::roles::RoleSet;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let dir = std::env::temp_dir().join(format!("rampart-scale-{}", std::process::id()));
+    let role = dir.join("roles/demo/templates");
+    std::fs::create_dir_all(&role).unwrap();
+    let mut manifest = String::from("[[resources]]\nkind = \"package\"\nname = \"haproxy\"\n");
+    for i in 1..=7 {
+        manifest.push_str(&format!("[[resources]]\nkind = \"file\"\npath = \"/etc/hademo/conf-{i:02}.cfg\"\ntemplate = \"conf.hbs\"\n"));
+    }
+    manifest.push_str("[[resources]]\nkind = \"service\"\nname = \"haproxy\"\nrestart_on = [\"file:/etc/hademo/conf-01.cfg\"]\n");
+    manifest.push_str("[[resources]]\nkind = \"health\"\nname = \"up\"\ntcp = \"127.0.0.1:80\"\n");
+    std::fs::write(dir.join("roles/demo/role.toml"), manifest).unwrap();
+    std::fs::write(role.join("conf.hbs"), "# {{host.name}} {{host.address}} {{vars.color}}\n{{#each hosts}}server {{name}} {{address}}:80\n{{/each}}").unwrap();
+
+    let mut inv = String::from("[defaults]\nuser = \"root\"\n");
+    for i in 0..n {
+        inv.push_str(&format!("[hosts.h{i}]\naddress = \"10.{}.{}.{}\"\n", (i >> 16) & 255, (i >> 8) & 255, i & 255));
+    }
+    // one role instance per host (so member lists stay per host, as in a fleet of single boxes)
+    let stack = format!("[stack]\nname = \"scale\"\n[roles.demo]\nhosts = [{}]\nvars = {{ color = \"blue\" }}\n", (0..n).map(|i| format!("\"h{i}\"")).collect::<Vec<_>>().join(","));
+
+    let t = Instant::now();
+    let inv = Inventory::parse(Source::new("inv.toml", inv)).expect("inventory");
+    let stack = Stack::parse(Source::new("stack.toml", stack), &inv).expect("stack");
+    let roles = RoleSet::load(Some(&dir.join("roles"))).expect("roles");
+    let parse = t.elapsed();
+    let t = Instant::now();
+    let c = compile(&inv, &stack, &roles, &SecretValues::Values(BTreeMap::new())).expect("compile");
+    let compile_t = t.elapsed();
+
+    let fresh: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), HostFacts::default())).collect();
+    let t = Instant::now();
+    let p = rampart::plan::plan(&c, &fresh);
+    let plan_fresh = t.elapsed();
+
+    let mut done = BTreeMap::new();
+    for h in &c.hosts {
+        let mut f = HostFacts::default();
+        for i in c.host_order(h) {
+            match &c.resources[i].desired {
+                Desired::Package { name, .. } => {
+                    f.packages.insert(name.clone(), Some("1".into()));
+                }
+                Desired::File { path, sha256, mode, owner, group, .. } => {
+                    f.files.insert(path.clone(), FileFact { exists: true, is_dir: false, sha256: Some(sha256.clone()), mode: Some(*mode), owner: Some(owner.clone()), group: Some(group.clone()), content: None });
+                }
+                Desired::Service { name, .. } => {
+                    f.services.insert(name.clone(), ServiceFact { enabled: "enabled".into(), active: "active".into() });
+                }
+                _ => {}
+            }
+        }
+        done.insert(h.clone(), f);
+    }
+    let t = Instant::now();
+    let p2 = rampart::plan::plan(&c, &done);
+    let plan_noop = t.elapsed();
+    let _ = std::fs::remove_dir_all(&dir);
+    let total = parse + compile_t + plan_fresh;
+    println!("hosts: {n}; resources: {}; steps planned (fresh): {}; steps planned (converged): {}", c.resources.len(), p.steps.len(), p2.steps.len());
+    println!("parse {:.3}s, compile {:.3}s, plan fresh {:.3}s, plan converged {:.3}s; compile + plan {:.3}s; peak memory {:.0} MB", parse.as_secs_f64(), compile_t.as_secs_f64(), plan_fresh.as_secs_f64(), plan_noop.as_secs_f64(), total.as_secs_f64(), peak_mb());
+}
