@@ -53,7 +53,7 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
         }
         return super::EXIT_OK;
     }
-    if !a.auto_approve && a.plan_file.is_none() && !confirm() {
+    if !a.auto_approve && a.plan_file.is_none() && !confirm("apply", "Do you want to perform these actions?") {
         return super::EXIT_ERROR;
     }
     let me = crate::lock::Holder::me("apply");
@@ -71,15 +71,15 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
 }
 
 /// Asks on the terminal; refuses when there is none.
-fn confirm() -> bool {
+pub fn confirm(what: &str, question: &str) -> bool {
     if !std::io::stdin().is_terminal() {
-        printer::err("error: apply needs confirmation and there is no terminal to ask on; pass --auto-approve, or apply a saved plan file\n");
+        printer::err(&format!("error: {what} needs confirmation and there is no terminal to ask on; pass --auto-approve\n"));
         return false;
     }
-    printer::out("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    printer::out(&format!("\n{question} Only 'yes' will be accepted: "));
     let mut line = String::new();
     if std::io::stdin().read_line(&mut line).is_err() || line.trim() != "yes" {
-        printer::err("Apply cancelled; nothing was changed.\n");
+        printer::err(&format!("{what} cancelled; nothing was changed.\n"));
         return false;
     }
     true

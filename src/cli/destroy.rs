@@ -3,7 +3,6 @@ use crate::gather::gather;
 use crate::plan::{destroy_steps, Plan, FORMAT_VERSION};
 use crate::printer::{self, Style};
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,17 +45,8 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
     if !a.destroy_data {
         printer::out("Data directories are kept (pass --destroy-data to delete them too).\n");
     }
-    if !a.auto_approve {
-        if !std::io::stdin().is_terminal() {
-            printer::err("error: destroy needs confirmation and there is no terminal to ask on; pass --auto-approve\n");
-            return super::EXIT_ERROR;
-        }
-        printer::out("\nDestroy everything listed above? Only 'yes' will be accepted: ");
-        let mut line = String::new();
-        if std::io::stdin().read_line(&mut line).is_err() || line.trim() != "yes" {
-            printer::err("Destroy cancelled; nothing was changed.\n");
-            return super::EXIT_ERROR;
-        }
+    if !a.auto_approve && !super::apply::confirm("destroy", "Destroy everything listed above?") {
+        return super::EXIT_ERROR;
     }
     let me = crate::lock::Holder::me("destroy");
     if let Err(e) = crate::lock::acquire_all(&gathered.sessions, &me, a.break_lock).await {

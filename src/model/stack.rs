@@ -249,25 +249,21 @@ impl Stack {
             v.err(None, format!("stack name `{}` is not allowed", raw.stack.name.escape_debug()), "use letters, digits, - and _");
         }
         let mut afters: BTreeMap<String, Vec<Spanned<String>>> = BTreeMap::new();
-        if let Some(e) = &raw.etcd {
-            v.place("etcd", &e.hosts);
-            afters.insert("etcd".into(), e.after.clone());
-        }
-        if let Some(p) = &raw.postgres {
-            v.place("postgres", &p.hosts);
-            afters.insert("postgres".into(), p.after.clone());
-        }
-        if let Some(p) = &raw.pgbouncer {
-            v.place("pgbouncer", &p.hosts);
-            afters.insert("pgbouncer".into(), p.after.clone());
-        }
-        if let Some(r) = &raw.redis {
-            v.place("redis", &r.hosts);
-            afters.insert("redis".into(), r.after.clone());
-        }
-        if let Some(q) = &raw.qdrant {
-            v.place("qdrant", &q.hosts);
-            afters.insert("qdrant".into(), q.after.clone());
+        // the single-table components: where each runs, and what it waits for
+        let singles: [(&str, Option<(&Spanned<HostsRef>, &Vec<Spanned<String>>)>); 7] = [
+            ("etcd", raw.etcd.as_ref().map(|c| (&c.hosts, &c.after))),
+            ("postgres", raw.postgres.as_ref().map(|c| (&c.hosts, &c.after))),
+            ("pgbouncer", raw.pgbouncer.as_ref().map(|c| (&c.hosts, &c.after))),
+            ("redis", raw.redis.as_ref().map(|c| (&c.hosts, &c.after))),
+            ("qdrant", raw.qdrant.as_ref().map(|c| (&c.hosts, &c.after))),
+            ("haproxy", raw.haproxy.as_ref().map(|c| (&c.hosts, &c.after))),
+            ("keepalived", raw.keepalived.as_ref().map(|c| (&c.hosts, &c.after))),
+        ];
+        for (key, c) in singles {
+            if let Some((hosts, after)) = c {
+                v.place(key, hosts);
+                afters.insert(key.into(), after.clone());
+            }
         }
         let mut services = BTreeMap::new();
         for (name, s) in &raw.services {
@@ -279,14 +275,6 @@ impl Stack {
             v.place(&key, &s.hosts);
             afters.insert(key, s.after.clone());
             services.insert(name.get_ref().clone(), s.clone());
-        }
-        if let Some(h) = &raw.haproxy {
-            v.place("haproxy", &h.hosts);
-            afters.insert("haproxy".into(), h.after.clone());
-        }
-        if let Some(k) = &raw.keepalived {
-            v.place("keepalived", &k.hosts);
-            afters.insert("keepalived".into(), k.after.clone());
         }
         let mut roles = BTreeMap::new();
         for (name, r) in &raw.roles {
