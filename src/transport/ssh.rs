@@ -184,8 +184,9 @@ async fn authenticate(handle: &mut Handle<Checker>, spec: &HostSpec) -> Result<(
 async fn connect_once(spec: &HostSpec) -> Result<SshSession, TransportError> {
     let config = Arc::new(client::Config {
         inactivity_timeout: Some(Duration::from_secs(3600)),
-        keepalive_interval: Some(Duration::from_secs(15)),
-        keepalive_max: 4,
+        // a host that vanishes mid-apply is noticed within ~15 s
+        keepalive_interval: Some(Duration::from_secs(5)),
+        keepalive_max: 3,
         nodelay: true,
         ..Default::default()
     });
