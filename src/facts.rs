@@ -82,7 +82,7 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     .replace("MAXC", &MAX_CONTENT.to_string());
     let mut packages = Vec::new();
     let mut paths: BTreeSet<String> = extra_paths.iter().cloned().collect();
-    for i in compiled.host_order(host) {
+    for &i in compiled.host_order(host) {
         let r = &compiled.resources[i];
         match &r.desired {
             Desired::Package { name, .. } => packages.push(sh(name)),

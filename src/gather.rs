@@ -48,8 +48,8 @@ pub async fn gather(connector: Arc<dyn Connector>, inv: &Inventory, base: &Path,
         let script = facts::script(compiled, h, &managed_paths);
         let wanted: Vec<String> = compiled
             .host_order(h)
-            .into_iter()
-            .filter_map(|i| match &compiled.resources[i].desired {
+            .iter()
+            .filter_map(|&i| match &compiled.resources[i].desired {
                 Desired::Package { name, .. } => Some(name.clone()),
                 _ => None,
             })

@@ -32,14 +32,30 @@ fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, o
 }
 
 /// Renders one template string; the error names what is missing.
+/// Text without `{{` is returned as it is (no parse).
 pub fn render(hb: &Handlebars, template: &str, view: &serde_json::Value) -> Result<String, String> {
-    hb.render_template(template, view).map_err(|e| {
+    if !template.contains("{{") {
+        return Ok(template.to_string());
+    }
+    hb.render_template(template, view).map_err(describe)
+}
+
+/// Renders a template registered under `name` (parsed once, rendered per host).
+pub fn render_named(hb: &mut Handlebars<'static>, name: &str, text: &str, view: &serde_json::Value) -> Result<String, String> {
+    if !hb.has_template(name) {
+        hb.register_template_string(name, text).map_err(|e| e.to_string())?;
+    }
+    hb.render(name, view).map_err(describe)
+}
+
+fn describe(e: handlebars::RenderError) -> String {
+    {
         let reason = e.reason().to_string();
         match e.line_no {
             Some(l) => format!("line {l}: {reason}"),
             None => reason,
         }
-    })
+    }
 }
 
 #[cfg(test)]

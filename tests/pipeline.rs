@@ -32,7 +32,7 @@ fn file_content(c: &Compiled, id: &str) -> Vec<u8> {
 /// Facts of a host where the compiled resources are all in place.
 fn converged(c: &Compiled, host: &str) -> HostFacts {
     let mut f = HostFacts::default();
-    for i in c.host_order(host) {
+    for &i in c.host_order(host) {
         match &c.resources[i].desired {
             Desired::Package { name, .. } => {
                 f.packages.insert(name.clone(), Some("1.0".into()));

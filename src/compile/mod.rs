@@ -77,6 +77,8 @@ pub struct Compiled {
     pub order: Vec<usize>,
     /// Hosts that have at least one resource, sorted.
     pub hosts: Vec<String>,
+    /// Each host's resources in topological order.
+    pub by_host: std::collections::HashMap<String, Vec<usize>>,
     /// Every secret value used, to detect and mask it.
     pub secrets: Vec<Secret>,
     pub warnings: Diagnostics,
@@ -87,8 +89,8 @@ impl Compiled {
         self.resources.iter().position(|r| r.id.to_string() == id)
     }
     /// Resources of one host, in topological order.
-    pub fn host_order(&self, host: &str) -> Vec<usize> {
-        self.order.iter().copied().filter(|&i| self.resources[i].id.host == host).collect()
+    pub fn host_order(&self, host: &str) -> &[usize] {
+        self.by_host.get(host).map(Vec::as_slice).unwrap_or(&[])
     }
     /// Stable text rendering of the graph: one line per resource with what it waits for.
     pub fn graph_text(&self) -> String {
@@ -227,10 +229,16 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
             return Err(d);
         }
     };
-    let mut hosts: Vec<String> = resources.iter().map(|r| r.id.host.clone()).filter(|h| h != NO_HOST).collect();
+    let mut by_host: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    for &i in &order {
+        let h = &resources[i].id.host;
+        if h != NO_HOST {
+            by_host.entry(h.clone()).or_default().push(i);
+        }
+    }
+    let mut hosts: Vec<String> = by_host.keys().cloned().collect();
     hosts.sort();
-    hosts.dedup();
-    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, secrets: secret_list, warnings })
+    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, secrets: secret_list, warnings })
 }
 
 /// Kahn's algorithm, always taking the lowest ready index: the same order
@@ -305,9 +313,10 @@ fn safe_path(p: &str) -> bool {
 }
 
 impl Compiler<'_> {
-    fn view(&self, inst: &Instance, host: &str, secrets: &SecretValues) -> serde_json::Value {
+    fn view(&self, inst: &Instance, host: &str, secrets: &SecretValues, wants_hosts: bool) -> serde_json::Value {
         let h = &self.inv.hosts[host];
-        let members: Vec<view::HostView> = inst.hosts.iter().filter_map(|n| self.inv.hosts.get(n)).map(view::HostView::of).collect();
+        // every member of the instance, for roles that list them (skipped otherwise: O(hosts) per host)
+        let members: Vec<view::HostView> = if wants_hosts { inst.hosts.iter().filter_map(|n| self.inv.hosts.get(n)).map(view::HostView::of).collect() } else { Vec::new() };
         let mut vars = h.vars.clone();
         for (k, v) in &inst.vars {
             vars.insert(k.clone(), v.clone());
@@ -389,8 +398,9 @@ impl Compiler<'_> {
         // per host: local name (`kind:name`) -> index, and the chain
         let mut chains: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut cluster_waits: Vec<(usize, usize)> = Vec::new(); // (health index, position in chain)
+        let wants_hosts = role.templates.values().any(|t| t.contains("hosts")) || format!("{:?}", role.manifest).contains("hosts");
         for host in &inst.hosts {
-            let view = self.view(inst, host, secrets);
+            let view = self.view(inst, host, secrets, wants_hosts);
             let mut local: BTreeMap<String, usize> = BTreeMap::new();
             let mut chain: Vec<usize> = Vec::new();
             for (pos, rr) in role.manifest.resources.iter().enumerate() {
@@ -601,8 +611,15 @@ impl Compiler<'_> {
     fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &serde_json::Value, origin: &str, ctx: &str) -> Option<String> {
         match (template, content) {
             (Some(t), None) => {
-                let text = role.templates.get(t)?.clone();
-                self.render(&format!("roles/{}/templates/{t}", role.name), ctx, &text, view)
+                let text = role.templates.get(t)?;
+                let name = format!("roles/{}/templates/{t}", role.name);
+                match crate::render::render_named(&mut self.hb, &name, text, view) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        self.diags.push(Diagnostic::plain(name, format!("{ctx}: {e}"), Some("fix the template or give the value it needs".into())));
+                        None
+                    }
+                }
             }
             (None, Some(c)) => self.render(origin, ctx, c, view),
             _ => {

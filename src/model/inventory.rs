@@ -156,6 +156,7 @@ impl Inventory {
                 continue;
             }
             let mut list = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             for m in members {
                 let mspan = m.span();
                 let m = m.into_inner();
@@ -165,7 +166,7 @@ impl Inventory {
                         None => format!("add [hosts.{}] with its address, or remove it from the group", m.escape_debug()),
                     };
                     diags.push(src.diag(Some(mspan), format!("group {gname} names host `{}`, which is not in [hosts]", m.escape_debug()), Some(help)));
-                } else if list.contains(&m) {
+                } else if !seen.insert(m.clone()) {
                     diags.push(src.diag(Some(mspan), format!("group {gname} lists host {m} twice"), Some("remove the repeat".into())));
                 } else {
                     list.push(m);

@@ -359,11 +359,12 @@ impl Validator<'_> {
             HostsRef::Many(v) => v.iter().collect(),
         };
         let mut out: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for n in names {
             match self.inv.resolve(n) {
                 Some(hs) => {
                     for h in hs {
-                        if !out.contains(&h) {
+                        if seen.insert(h.clone()) {
                             out.push(h);
                         }
                     }

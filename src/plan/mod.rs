@@ -278,7 +278,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     for host in facts.keys() {
         let f = &facts[host];
         let mut desired_state: BTreeMap<String, ManagedEntry> = BTreeMap::new();
-        for i in compiled.host_order(host) {
+        for &i in compiled.host_order(host) {
             let r = &compiled.resources[i];
             let (kind, name, sha) = match &r.desired {
                 Desired::Package { name, .. } => ("package", name.clone(), None),
