@@ -102,6 +102,13 @@ fn saved_plans_locks_owed_restarts_and_destroy() {
         assert_eq!(ssh(h, "test -e /etc/default/etcd.dpkg-bak || test ! -e /usr/bin/etcd").code, 0, "{h}: etcd-server still installed");
         assert_eq!(ssh(h, "test -d /var/lib/etcd/e2e-etcd/member").code, 0, "{h}: the data directory must survive destroy");
     }
+    // the data directories are still recorded: --destroy-data removes them, and only then
+    let data = rampart(&args(&inv, &stack, &["destroy", "--auto-approve", "--destroy-data"]));
+    assert_eq!(data.code, 0, "{}", data.all());
+    assert!(data.stdout.contains("- lab1/data/var/lib/etcd/e2e-etcd"), "{}", data.stdout);
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(ssh(h, "test -e /var/lib/etcd/e2e-etcd").code, 1, "{h}: --destroy-data keeps nothing");
+    }
     let again = rampart(&args(&inv, &stack, &["destroy", "--auto-approve"]));
     assert_eq!(again.code, 0);
     assert!(again.stdout.contains("No changes"), "{}", again.stdout);

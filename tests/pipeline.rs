@@ -121,6 +121,23 @@ fn changed_config_restarts_running_service_and_drift_is_flagged() {
 }
 
 #[test]
+fn a_managed_service_stopped_by_hand_is_drift_and_data_dirs_are_recorded() {
+    let (_, _, c) = lab();
+    assert_eq!(c.data_dirs["lab1"], vec!["/var/lib/etcd/e2e-etcd".to_string()]);
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    let f = facts.get_mut("lab1").unwrap();
+    f.services.get_mut("etcd").unwrap().active = "inactive".into();
+    let mut state = rampart::facts::HostState::default();
+    state.resources.insert("lab1/service/etcd".into(), rampart::facts::ManagedEntry { kind: "service".into(), name: "etcd".into(), sha256: None, data: false });
+    f.state = Some(state);
+    let p = plan(&c, &facts);
+    let svc = p.steps.iter().find(|s| s.id == "lab1/service/etcd").unwrap();
+    assert!(svc.drift && svc.reasons[0].starts_with("start"), "{svc:?}");
+    let data = &p.states["lab1"]["lab1/data/var/lib/etcd/e2e-etcd"];
+    assert!(data.data && data.kind == "directory");
+}
+
+#[test]
 fn owed_restart_survives_a_failed_apply() {
     let (_, _, c) = lab();
     let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();

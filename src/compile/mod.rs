@@ -79,6 +79,8 @@ pub struct Compiled {
     pub hosts: Vec<String>,
     /// Each host's resources in topological order.
     pub by_host: std::collections::HashMap<String, Vec<usize>>,
+    /// Each host's data directories (declared by roles, made by the services).
+    pub data_dirs: BTreeMap<String, Vec<String>>,
     /// Every secret value used, to detect and mask it.
     pub secrets: Vec<Secret>,
     pub warnings: Diagnostics,
@@ -153,7 +155,7 @@ struct Instance {
 }
 
 pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &SecretValues) -> Result<Compiled, Diagnostics> {
-    let mut c = Compiler { inv, stack, roles, hb: crate::render::engine(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new() };
+    let mut c = Compiler { inv, stack, roles, hb: crate::render::engine(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new(), data_dirs: BTreeMap::new() };
     let mut instances = Vec::new();
     let mut warnings = Diagnostics::default();
     for comp in stack.placement.keys() {
@@ -204,6 +206,7 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
         return Err(c.diags);
     }
     let resources = c.resources;
+    let data_dirs = c.data_dirs;
     let mut graph = DiGraph::<usize, ()>::with_capacity(resources.len(), resources.len() * 2);
     for i in 0..resources.len() {
         graph.add_node(i);
@@ -238,7 +241,7 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
     }
     let mut hosts: Vec<String> = by_host.keys().cloned().collect();
     hosts.sort();
-    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, secrets: secret_list, warnings })
+    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings })
 }
 
 /// Kahn's algorithm, always taking the lowest ready index: the same order
@@ -298,6 +301,7 @@ struct Compiler<'a> {
     by_id: HashMap<ResourceId, usize>,
     /// Component -> its barrier resource.
     barrier: BTreeMap<String, usize>,
+    data_dirs: BTreeMap<String, Vec<String>>,
 }
 
 fn parse_mode(s: &str) -> Option<u32> {
@@ -401,6 +405,15 @@ impl Compiler<'_> {
         let wants_hosts = role.templates.values().any(|t| t.contains("hosts")) || format!("{:?}", role.manifest).contains("hosts");
         for host in &inst.hosts {
             let view = self.view(inst, host, secrets, wants_hosts);
+            for d in &role.manifest.data_dirs {
+                if let Some(d) = self.render(&origin, "data_dirs", d, &view) {
+                    if safe_path(&d) && d.matches('/').count() >= 2 {
+                        self.data_dirs.entry(host.clone()).or_default().push(d);
+                    } else {
+                        self.diags.push(Diagnostic::plain(origin.clone(), format!("data_dirs: `{d}` is not a safe data directory"), Some("give an absolute path at least two levels deep, e.g. /var/lib/NAME".into())));
+                    }
+                }
+            }
             let mut local: BTreeMap<String, usize> = BTreeMap::new();
             let mut chain: Vec<usize> = Vec::new();
             for (pos, rr) in role.manifest.resources.iter().enumerate() {

@@ -222,7 +222,9 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 if pending || (!triggers.is_empty() && !ops.is_empty()) {
                     ops.push(Op::ClearPending { unit: name.clone() });
                 }
-                (!why.is_empty()).then_some((action, why, ops, None, false))
+                // managed before, and now stopped or disabled with no change of ours behind it: drift
+                let drift = managed.is_some() && triggers.is_empty() && !pending && !why.is_empty();
+                (!why.is_empty()).then_some((action, why, ops, None, drift))
             }
             Desired::Command { run, unless, creates, on_change } => {
                 let guard = f.guards.get(&r.id.to_string()).copied().unwrap_or(false);
@@ -288,6 +290,9 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 _ => continue,
             };
             desired_state.insert(r.id.to_string(), ManagedEntry { kind: kind.into(), name, sha256: sha, data: false });
+        }
+        for d in compiled.data_dirs.get(host).into_iter().flatten() {
+            desired_state.insert(format!("{host}/data{d}"), ManagedEntry { kind: "directory".into(), name: d.clone(), sha256: None, data: true });
         }
         if let Some(st) = &f.state {
             out.extend(destroy_steps(host, st.resources.iter().filter(|(id, _)| !desired_state.contains_key(*id)), false));

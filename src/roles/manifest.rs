@@ -12,6 +12,10 @@ pub struct RoleManifest {
     /// last step (its health gate), so all but one keep serving.
     #[serde(default)]
     pub serial: bool,
+    /// Data the service makes itself (never resources): kept by `destroy`
+    /// unless `--destroy-data` is given.
+    #[serde(default)]
+    pub data_dirs: Vec<String>,
     #[serde(default)]
     pub resources: Vec<RoleResource>,
 }
