@@ -5,145 +5,104 @@
 #   lab.sh kill HOST | start HOST | cut HOST | heal HOST | ssh HOST CMD...
 # Traffic goes only to the bridge's own 198.18.0.0/24 (no NAT, no forwarding).
 set -euo pipefail
+export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin
 
 LAB_DIR=${RAMPART_LAB_DIR:-/var/lib/rampart-lab}
 CACHE=${RAMPART_LAB_CACHE:-/var/cache/rampart-lab}
+TIMEOUT=${RAMPART_LAB_TIMEOUT:-90}     # seconds for one host to boot (hosts boot in parallel)
+PROG=${RAMPART_LAB_PROG:-lab.sh}       # how the user called us, for messages
 BRIDGE=rampart0
 NET=198.18.0
 GW=$NET.1
 BASE=$CACHE/base
+HOSTS=$LAB_DIR/hosts
 KEY=$LAB_DIR/id_ed25519
 KH=$LAB_DIR/known_hosts
+ACNG=$LAB_DIR/acng
 SUITE=bookworm
+# LAB.md's package set, plus psmisc: the keepalived role checks haproxy with killall
+PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,python3,sudo,ca-certificates,procps,curl,psmisc
 
 say() { echo "lab: $*" >&2; }
-die() { echo "rampart lab: $*" >&2; exit 2; }
+die() { echo "lab: error: $*" >&2; exit 1; }
+refuse() { echo "rampart lab: $*" >&2; exit 2; }
+
+usage() {
+  cat >&2 <<EOF
+usage: $PROG up N [--fresh]     start hosts lab1..labN (idempotent; --fresh: clean hosts)
+       $PROG down [--purge]     remove every host, the bridge and the cacher (--purge: the base image too)
+       $PROG inventory [FILE]   rampart inventory of the lab hosts (stdout or FILE)
+       $PROG status             one line per host
+       $PROG kill HOST          hard power-off (link down, kill -9 of its init)
+       $PROG start HOST         boot a stopped host again, same disk
+       $PROG cut HOST | heal HOST   take the host's link down / up
+       $PROG ssh HOST CMD...    run a command on a host
+EOF
+  exit 2
+}
 
 need() {
-  [ "$(uname -s)" = Linux ] || die "the lab runs on Linux only"
-  [ "$(id -u)" = 0 ] || die "the lab needs root (it makes network namespaces, mounts and containers): run it with sudo"
+  [ "$(uname -s)" = Linux ] || refuse "the lab runs on Linux only"
+  [ "$(id -u)" = 0 ] || refuse "the lab needs root (network namespaces, mounts, containers): run it as root or with sudo"
   local t missing=
-  for t in debootstrap systemd-nspawn ip ssh ssh-keygen ssh-keyscan mount; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
+  for t in debootstrap systemd-nspawn ip ssh ssh-keygen ssh-keyscan chroot mount umount mountpoint setsid flock timeout sysctl; do
+    command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+  done
   [ -x /usr/sbin/apt-cacher-ng ] || missing="$missing apt-cacher-ng"
-  [ -z "$missing" ] || die "missing:$missing. Install them: apt-get install debootstrap systemd-container iproute2 apt-cacher-ng openssh-client"
+  [ -z "$missing" ] || refuse "missing:$missing. Install them: apt-get install debootstrap systemd-container iproute2 apt-cacher-ng openssh-client"
+  case "$LAB_DIR" in /?*) ;; *) refuse "RAMPART_LAB_DIR must be an absolute path" ;; esac
+  case "$CACHE" in /?*) ;; *) refuse "RAMPART_LAB_CACHE must be an absolute path" ;; esac
+  [ "$LAB_DIR" != / ] && [ "$CACHE" != / ] || refuse "RAMPART_LAB_DIR and RAMPART_LAB_CACHE cannot be /"
+}
+
+# one mutating command at a time; fd 9 is closed in everything left running
+lock() {
+  mkdir -p "$LAB_DIR"; chmod 700 "$LAB_DIR"
+  exec 9>"$LAB_DIR/.lock"
+  flock -w 900 9 || die "another lab command has held $LAB_DIR/.lock for 15 minutes"
 }
 
 mirror() {
   local m=
   [ -f /etc/apt/sources.list.d/debian.sources ] && m=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  [ -n "$m" ] || m=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$m" ] || m=$(awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)
   [ -n "$m" ] || die "cannot find this machine's Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
   echo "${m%/}"
 }
 
-idx() { local h=$1; [[ $h =~ ^lab([0-9]+)$ ]] || die "unknown lab host '$h' (lab1, lab2, ...)"; echo "${BASH_REMATCH[1]}"; }
+idx() { [[ ${1:-} =~ ^lab([1-9][0-9]*)$ ]] || refuse "unknown lab host '${1:-}' (lab1, lab2, ...)"; echo "${BASH_REMATCH[1]}"; }
 addr() { echo "$NET.$((10 + $1))"; }
-hdir() { echo "$LAB_DIR/hosts/lab$1"; }
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
-hpid() { cat "$(hdir "$1")/pid" 2>/dev/null || true; }
+hdir() { echo "$HOSTS/lab$1"; }
+existing() { local d; for d in "$HOSTS"/lab*; do [[ -d $d && ${d##*/} =~ ^lab[0-9]+$ ]] || continue; echo "${d##*/lab}"; done | sort -n; }
 
-build_base() {
-  [ -f "$BASE/.rampart-base-ok" ] && return 0
-  local m tmp; m=$(mirror)
-  mkdir -p "$CACHE"
-  rm -rf "$CACHE"/base.tmp.*
-  tmp=$CACHE/base.tmp.$$
-  say "building the Debian $SUITE base image from $m (once; about 75 s)"
-  debootstrap --variant=minbase \
-    --include=systemd,systemd-sysv,dbus,openssh-server,iproute2,python3,sudo,ca-certificates,procps,curl,psmisc \
-    "$SUITE" "$tmp" "$m" >"$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log" >&2; rm -rf "$tmp"; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
-  rm -f "$tmp"/etc/ssh/ssh_host_* "$tmp/etc/machine-id" "$tmp/var/lib/dbus/machine-id"
-  printf 'deb %s %s main\ndeb %s %s-updates main\n' "$m" "$SUITE" "$m" "$SUITE" > "$tmp/etc/apt/sources.list"
-  rm -f "$tmp/etc/apt/sources.list.d/"*
-  printf 'Acquire::http::Proxy "http://%s:3142";\n' "$GW" > "$tmp/etc/apt/apt.conf.d/01rampart-lab-proxy"
-  chroot "$tmp" apt-get clean >/dev/null 2>&1 || true
-  touch "$tmp/.rampart-base-ok"
-  rm -rf "$BASE"
-  mv "$tmp" "$BASE"
+# $1 is a live process whose command line contains $2 (a kept PID may have been reused)
+pid_is() {
+  [[ ${1:-} =~ ^[0-9]+$ ]] && [ -r "/proc/$1/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
-
-net_up() {
-  sysctl -qw fs.inotify.max_user_instances=1024 || true
-  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-    ip link add "$BRIDGE" type bridge
-  fi
-  ip addr show dev "$BRIDGE" | grep -q "inet $GW/24" || ip addr add "$GW/24" dev "$BRIDGE"
-  ip link set "$BRIDGE" up
+# the kept nspawn PID of host $1, if that process still runs
+nspawn_pid() {
+  local p; p=$(cat "$(hdir "$1")/pid" 2>/dev/null || true)
+  pid_is "$p" "systemd-nspawn -D $(hdir "$1")/root" && echo "$p" || true
 }
-
-cacher_up() {
-  local m pidf=$LAB_DIR/apt-cacher-ng.pid
-  if alive "$(cat "$pidf" 2>/dev/null || true)"; then return 0; fi
-  if (exec 3<>"/dev/tcp/$GW/3142") 2>/dev/null; then return 0; fi
-  m=$(mirror)
-  mkdir -p /etc/apt-cacher-ng "$LAB_DIR/acng"
-  echo "$m/" > /etc/apt-cacher-ng/backends_debian
-  chown apt-cacher-ng: "$LAB_DIR/acng" 2>/dev/null || true
-  /usr/sbin/apt-cacher-ng -c /etc/apt-cacher-ng "BindAddress=$GW" Port=3142 ForeGround=1 \
-    "PidFile=$pidf" "LogDir=$LAB_DIR/acng" >"$LAB_DIR/acng/stdout.log" 2>&1 &
-  echo $! > "$pidf"
-  local i
-  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/3142") 2>/dev/null && return 0; sleep 0.2; done
-  die "apt-cacher-ng did not start on $GW:3142 (see $LAB_DIR/acng)"
+# the container's init (PID 1 inside): the nspawn's child, or the kept one if it is still in the host's netns
+init_pids() {
+  local k=$1 np p; np=$(nspawn_pid "$k")
+  [ -z "$np" ] || ps -o pid= --ppid "$np" 2>/dev/null | tr -d ' '
+  p=$(cat "$(hdir "$k")/init.pid" 2>/dev/null || true)
+  if [[ $p =~ ^[0-9]+$ ]] && [ -d "/proc/$p" ] && [ "$(ip netns identify "$p" 2>/dev/null)" = "rampart-lab$k" ]; then echo "$p"; fi
 }
+running() { [ -n "$(nspawn_pid "$1")" ]; }
 
-host_net() {
-  local k=$1 ns=rampart-lab$1 veth=rlab$1
-  ip netns list | grep -qw "$ns" || ip netns add "$ns"
-  if ! ip link show "$veth" >/dev/null 2>&1; then
-    ip link add "$veth" type veth peer name "rlab${k}p"
-    ip link set "rlab${k}p" netns "$ns"
-    ip -n "$ns" link set "rlab${k}p" name eth0
-  fi
-  ip link set "$veth" master "$BRIDGE" up
-  ip -n "$ns" addr show dev eth0 | grep -q "inet $(addr "$k")/24" || ip -n "$ns" addr add "$(addr "$k")/24" dev eth0
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 up
-  ip -n "$ns" route replace default via "$GW"
-  # containers see /proc/sys read-only: set per-namespace sysctls the roles expect here
-  ip netns exec "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1 2>/dev/null || true
-}
-
-host_root() {
-  local k=$1 h; h=$(hdir "$k")
-  mkdir -p "$h/upper" "$h/work" "$h/root"
-  mountpoint -q "$h/root" || mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$h/upper,workdir=$h/work" "$h/root"
-  local r=$h/root
-  echo "lab$k" > "$r/etc/hostname"
-  { echo "127.0.0.1 localhost"; echo "$(addr "$k") lab$k"; local j; for j in $(seq 1 "${LAB_N:-$k}"); do [ "$j" = "$k" ] || echo "$(addr "$j") lab$j"; done; } > "$r/etc/hosts"
-  mkdir -p "$r/root/.ssh"; chmod 700 "$r/root/.ssh"
-  cp "$KEY.pub" "$r/root/.ssh/authorized_keys"; chmod 600 "$r/root/.ssh/authorized_keys"
-  [ -s "$r/etc/machine-id" ] || systemd-machine-id-setup --root="$r" >/dev/null 2>&1 || od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > "$r/etc/machine-id"
-  ls "$r"/etc/ssh/ssh_host_ed25519_key >/dev/null 2>&1 || chroot "$r" ssh-keygen -A >/dev/null
-}
-
-boot() {
-  local k=$1 h; h=$(hdir "$k")
-  # CAP_NET_ADMIN inside the host's own network namespace: keepalived moves the VIP
-  setsid systemd-nspawn -D "$h/root" --register=no --keep-unit -M "lab$k" -b --capability=CAP_NET_ADMIN \
-    --network-namespace-path="/run/netns/rampart-lab$k" --console=passive \
-    >"$h/console.log" 2>&1 </dev/null &
-  echo $! > "$h/pid"
-}
-
-# waits until sshd answers, records the key, and systemd is up
-wait_host() {
-  local k=$1 a; a=$(addr "$k")
-  local end=$((SECONDS + 120)) key=
-  while [ $SECONDS -lt $end ]; do
-    key=$(ssh-keyscan -T 2 -t ed25519 "$a" 2>/dev/null | grep -v '^#' || true)
-    [ -n "$key" ] && break
-    alive "$(hpid "$k")" || { tail -5 "$(hdir "$k")/console.log" >&2; die "lab$k stopped while booting (console: $(hdir "$k")/console.log)"; }
-    sleep 0.5
+# unmounts everything at or under $1, deepest first
+umount_under() {
+  local m
+  for m in $(awk -v d="$1" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/self/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
   done
-  [ -n "$key" ] || die "lab$k: no SSH on $a after 120 s (console: $(hdir "$k")/console.log)"
-  ( flock 9
-    touch "$KH"; grep -v "^$a " "$KH" > "$KH.tmp" || true; echo "$key" >> "$KH.tmp"; mv "$KH.tmp" "$KH"
-  ) 9>"$LAB_DIR/.kh.lock"
-  local st
-  st=$(lssh "lab$k" 'timeout 120 systemctl is-system-running --wait' 2>/dev/null || true)
-  case "$st" in running|degraded) ;; *) die "lab$k: systemd is '$st' after boot" ;; esac
 }
+
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
 
 lssh() {
   local k; k=$(idx "$1"); shift
@@ -151,78 +110,317 @@ lssh() {
       -o ConnectTimeout=5 -o LogLevel=ERROR "root@$(addr "$k")" "$@"
 }
 
-stop_host() {
-  local k=$1 pid i; pid=$(hpid "$k")
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 60); do alive "$pid" || break; sleep 0.25; done
-    if alive "$pid"; then
-      local c; for c in $(ps -o pid= --ppid "$pid" 2>/dev/null); do kill -KILL "$c" 2>/dev/null || true; done
-      kill -KILL "$pid" 2>/dev/null || true
-      for i in $(seq 1 40); do alive "$pid" || break; sleep 0.25; done
-    fi
+# ---------------------------------------------------------------- base image
+
+build_base() {
+  [ -f "$BASE/.rampart-base-ok" ] && return 0
+  local m tmp d; m=$(mirror)
+  mkdir -p "$CACHE"
+  for d in "$CACHE"/base.tmp.*; do [ -e "$d" ] || continue; umount_under "$d"; rm -rf --one-file-system "$d"; done
+  tmp=$CACHE/base.tmp.$$
+  say "building the Debian $SUITE base image from $m (once; about 75 s)"
+  if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp" "$m" >"$CACHE/debootstrap.log" 2>&1 9>&-; then
+    tail -20 "$CACHE/debootstrap.log" >&2
+    umount_under "$tmp"; rm -rf --one-file-system "$tmp"
+    die "debootstrap failed (log: $CACHE/debootstrap.log)"
   fi
-  rm -f "$(hdir "$k")/pid"
+  umount_under "$tmp"
+  rm -f "$tmp"/etc/ssh/ssh_host_* "$tmp/etc/machine-id" "$tmp/var/lib/dbus/machine-id"
+  rm -f "$tmp"/etc/apt/sources.list.d/*
+  printf 'deb %s %s main\ndeb %s %s-updates main\n' "$m" "$SUITE" "$m" "$SUITE" > "$tmp/etc/apt/sources.list"
+  printf 'Acquire::http::Proxy "http://%s:3142";\n' "$GW" > "$tmp/etc/apt/apt.conf.d/01rampart-lab-proxy"
+  chroot "$tmp" apt-get clean >/dev/null 2>&1 || true
+  touch "$tmp/.rampart-base-ok"
+  [ ! -e "$BASE" ] || { umount_under "$BASE"; rm -rf --one-file-system "$BASE"; }
+  mv "$tmp" "$BASE"
+  say "base image ready ($(du -sh "$BASE" | cut -f1))"
 }
 
-remove_host() {
-  local k=$1 h; h=$(hdir "$k")
-  stop_host "$k"
-  mountpoint -q "$h/root" 2>/dev/null && umount -l "$h/root" || true
-  ip link del "rlab$k" 2>/dev/null || true
-  ip netns del "rampart-lab$k" 2>/dev/null || true
-  rm -rf "$h"
-  [ -f "$KH" ] && { grep -v "^$(addr "$k") " "$KH" > "$KH.tmp" || true; mv "$KH.tmp" "$KH"; }
+# ---------------------------------------------------------------- network
+
+net_up() {
+  sysctl -qw fs.inotify.max_user_instances=1024 2>/dev/null || true
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+  fi
+  ip -4 addr show dev "$BRIDGE" | grep -q " $GW/24 " || ip addr add "$GW/24" dev "$BRIDGE"
+  # nothing that arrives on the bridge is routed anywhere (whatever the machine's global setting)
+  sysctl -qw "net.ipv4.conf.$BRIDGE.forwarding=0" 2>/dev/null || true
+  ip link set "$BRIDGE" up
+  [ "$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)" = 0 ] || say "note: this machine forwards IPv4; the lab's bridge itself does not"
   return 0
 }
 
-existing() { ls -d "$LAB_DIR"/hosts/lab* 2>/dev/null | sed 's/.*lab//' | sort -n; }
+cacher_up() {
+  local pidf=$ACNG/pid p i m
+  p=$(cat "$pidf" 2>/dev/null || true)
+  if pid_is "$p" apt-cacher-ng && (exec 3<>"/dev/tcp/$GW/3142") 2>/dev/null; then return 0; fi
+  if (exec 3<>"/dev/tcp/$GW/3142") 2>/dev/null; then say "reusing the apt cacher already on $GW:3142"; return 0; fi
+  if pid_is "$p" apt-cacher-ng; then kill -TERM "$p" 2>/dev/null || true; sleep 0.5; fi
+  m=$(mirror)
+  mkdir -p "$ACNG/conf" "$CACHE/apt"
+  # a private configuration: the machine's /etc/apt-cacher-ng and /var/cache/apt-cacher-ng stay untouched
+  echo "$m/" > "$ACNG/conf/backends_debian"
+  cat > "$ACNG/conf/acng.conf" <<EOF
+CacheDir: $CACHE/apt
+LogDir: $ACNG
+SupportDir: /usr/lib/apt-cacher-ng
+Port: 3142
+BindAddress: $GW
+SocketPath: $ACNG/socket
+PidFile: $ACNG/acng.pid
+Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian
+ExThreshold: 4
+EOF
+  setsid /usr/sbin/apt-cacher-ng -c "$ACNG/conf" ForeGround=1 >"$ACNG/stdout.log" 2>&1 </dev/null 9>&- &
+  echo $! > "$pidf"
+  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/3142") 2>/dev/null && return 0; sleep 0.2; done
+  tail -5 "$ACNG/stdout.log" >&2 || true
+  die "apt-cacher-ng did not start on $GW:3142 (logs in $ACNG)"
+}
+
+cacher_down() {
+  local pidf=$ACNG/pid p i
+  p=$(cat "$pidf" 2>/dev/null || true)
+  if pid_is "$p" apt-cacher-ng; then
+    kill -TERM "$p" 2>/dev/null || true
+    for i in $(seq 1 20); do pid_is "$p" apt-cacher-ng || break; sleep 0.25; done
+    ! pid_is "$p" apt-cacher-ng || kill -KILL "$p" 2>/dev/null || true
+  fi
+  rm -f "$pidf"
+}
+
+# netns rampart-labK with eth0 = K's address, and veth rlabK in the bridge; redone when not whole
+host_net() {
+  local k=$1 ns=rampart-lab$1 veth=rlab$1 peer=rlab$1p
+  if ! { [ -e "/run/netns/$ns" ] && ip link show "$veth" >/dev/null 2>&1 && ip -n "$ns" link show eth0 >/dev/null 2>&1; }; then
+    ip link del "$veth" 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+    ip netns add "$ns"
+    ip link add "$veth" type veth peer name "$peer"
+    ip link set "$peer" netns "$ns"
+    ip -n "$ns" link set "$peer" name eth0
+  fi
+  ip link set "$veth" master "$BRIDGE"
+  ip link set "$veth" up
+  ip -n "$ns" addr show dev eth0 | grep -q " $(addr "$k")/24 " || ip -n "$ns" addr add "$(addr "$k")/24" dev eth0
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route replace default via "$GW"
+  # /proc/sys is read-only inside the container: per-namespace settings the roles expect (keepalived's VIP)
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- hosts
+
+hosts_file() {
+  local n=$1 j
+  echo "127.0.0.1 localhost"
+  echo "::1 localhost ip6-localhost ip6-loopback"
+  for j in $(seq 1 "$n"); do echo "$(addr "$j") lab$j"; done
+}
+
+# the overlay root of host $1, made ready to boot; $2 = how many hosts /etc/hosts lists
+host_root() {
+  local k=$1 n=$2 h r; h=$(hdir "$k"); r=$h/root
+  mkdir -p "$h/upper" "$h/work" "$r"
+  mountpoint -q "$r" || mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$h/upper,workdir=$h/work" "$r"
+  echo "lab$k" > "$r/etc/hostname"
+  hosts_file "$n" > "$r/etc/hosts"
+  mkdir -p "$r/root/.ssh"; chmod 700 "$r/root/.ssh"
+  cp "$KEY.pub" "$r/root/.ssh/authorized_keys"; chmod 600 "$r/root/.ssh/authorized_keys"
+  if [ ! -s "$r/etc/machine-id" ]; then
+    systemd-machine-id-setup --root="$r" >/dev/null 2>&1 || tr -d '-' </proc/sys/kernel/random/uuid > "$r/etc/machine-id"
+  fi
+  [ -s "$r/etc/ssh/ssh_host_ed25519_key" ] || chroot "$r" ssh-keygen -A >/dev/null
+}
+
+boot() {
+  local k=$1 h; h=$(hdir "$k")
+  rm -f "$h/init.pid" "$h/pid"
+  # CAP_NET_ADMIN inside the host's own network namespace: keepalived moves a VIP
+  setsid systemd-nspawn -D "$h/root" --register=no --keep-unit -M "lab$k" -b --capability=CAP_NET_ADMIN \
+    --network-namespace-path="/run/netns/rampart-lab$k" --console=passive \
+    >"$h/console.log" 2>&1 </dev/null 9>&- &
+  echo $! > "$h/pid"
+}
+
+# known_hosts line for host $1 from its own key file
+kh_put() {
+  local k=$1 a line; a=$(addr "$k")
+  line="$a $(cut -d' ' -f1,2 "$(hdir "$k")/root/etc/ssh/ssh_host_ed25519_key.pub")"
+  ( flock 8
+    touch "$KH"
+    grep -qxF "$line" "$KH" && exit 0
+    { grep -v "^$a " "$KH" || true; echo "$line"; } > "$KH.tmp"; mv "$KH.tmp" "$KH"
+  ) 8>"$LAB_DIR/.kh.lock"
+}
+kh_del() { [ -f "$KH" ] || return 0; ( flock 8; { grep -v "^$(addr "$1") " "$KH" || true; } > "$KH.tmp"; mv "$KH.tmp" "$KH" ) 8>"$LAB_DIR/.kh.lock"; }
+
+# waits (bounded) until host $1 answers SSH with its own key and systemd is up
+wait_host() {
+  local k=$1 a h end key want st; a=$(addr "$k"); h=$(hdir "$k"); end=$((SECONDS + TIMEOUT))
+  want=$(cut -d' ' -f1,2 "$h/root/etc/ssh/ssh_host_ed25519_key.pub")
+  while :; do
+    key=$(ssh-keyscan -T 2 -t ed25519 "$a" 2>/dev/null | awk '!/^#/ {print $2, $3; exit}' || true)
+    [ -z "$key" ] || break
+    running "$k" || { tail -5 "$h/console.log" >&2; die "lab$k stopped while booting (console: $h/console.log)"; }
+    [ $SECONDS -lt $end ] || die "lab$k: no SSH on $a after $TIMEOUT s (console: $h/console.log)"
+    sleep 0.3
+  done
+  [ "$key" = "$want" ] || die "lab$k: the SSH key answering on $a is not lab$k's own"
+  kh_put "$k"
+  st=$(init_pids "$k"); echo "${st%%$'\n'*}" > "$h/init.pid"
+  while :; do
+    st=$(lssh "lab$k" "timeout $((end - SECONDS > 5 ? end - SECONDS : 5)) systemctl is-system-running --wait" 2>/dev/null || true)
+    case "$st" in
+      running) break ;;
+      degraded) say "lab$k: systemd is degraded: $(lssh "lab$k" 'systemctl --failed --no-legend --plain | cut -d" " -f1 | xargs' 2>/dev/null || true)"; break ;;
+    esac
+    running "$k" || die "lab$k stopped while booting (console: $h/console.log)"
+    [ $SECONDS -lt $end ] || die "lab$k: systemd is '${st:-unreachable}' after $TIMEOUT s (console: $h/console.log)"
+    sleep 0.5
+  done
+  touch "$h/.ready"
+}
+
+# waits for all the hosts given, in parallel
+wait_hosts() {
+  local k pids=() fail=0 p
+  for k in "$@"; do wait_host "$k" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || fail=1; done
+  [ $fail = 0 ] || die "some hosts did not come up (try: $PROG up N --fresh)"
+}
+
+# stops host $1: "graceful" (SIGTERM = poweroff, then kill after a bound) or "hard" (kill -9 of its init)
+stop_host() {
+  local k=$1 mode=$2 np i p inits
+  np=$(nspawn_pid "$k"); inits=$(init_pids "$k")
+  if [ -n "$np" ] && [ "$mode" = graceful ]; then
+    kill -TERM "$np" 2>/dev/null || true
+    for i in $(seq 1 60); do running "$k" || break; sleep 0.25; done
+    inits=$(init_pids "$k")
+  fi
+  for p in $inits; do kill -KILL "$p" 2>/dev/null || true; done
+  if [ -n "$np" ]; then
+    for i in $(seq 1 40); do running "$k" || break; sleep 0.25; done
+    ! running "$k" || kill -KILL "$np" 2>/dev/null || true
+    for i in $(seq 1 20); do running "$k" || break; sleep 0.25; done
+  fi
+  rm -f "$(hdir "$k")/pid" "$(hdir "$k")/init.pid"
+}
+
+# everything of host $1 goes (its disk too)
+remove_host() {
+  local k=$1 h; h=$(hdir "$k")
+  stop_host "$k" "${2:-graceful}"
+  umount_under "$h"
+  ip link del "rlab$k" 2>/dev/null || true
+  ip netns del "rampart-lab$k" 2>/dev/null || true
+  rm -rf --one-file-system "$h"
+  rmdir "/run/systemd/nspawn/propagate/lab$k" 2>/dev/null || true   # nspawn's own leftover (empty)
+  kh_del "$k"
+}
+
+in_parallel() { # fn args... over the hosts on stdin
+  local k pids=() p; local f=("$@")
+  while read -r k; do [ -n "$k" ] || continue; "${f[@]}" "$k" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+}
+remove_hard() { remove_host "$1" hard; }
+remove_graceful() { remove_host "$1" graceful; }
+
+# host $1 answers SSH (a few tries: a busy host may be slow)
+answers() {
+  local i
+  for i in 1 2 3; do lssh "lab$1" true 2>/dev/null && return 0; sleep 2; done
+  return 1
+}
+
+# ---------------------------------------------------------------- commands
 
 cmd_up() {
-  local n=${1:-3} fresh=${2:-}
-  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "up takes a host count from 1 to 200"
-  need
-  local t0=$SECONDS
-  mkdir -p "$LAB_DIR/hosts"; chmod 700 "$LAB_DIR"
-  [ -f "$KEY" ] || ssh-keygen -q -t ed25519 -N '' -C rampart-lab -f "$KEY"
+  local n=${1:-} fresh=${2:-}
+  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || refuse "up takes a host count from 1 to 200"
+  [ -z "$fresh" ] || [ "$fresh" = --fresh ] || refuse "up N [--fresh]"
+  need; lock
+  local t0=$EPOCHREALTIME k todo=() max
+  mkdir -p "$HOSTS"
+  [ -f "$KEY" ] && [ -f "$KEY.pub" ] || { rm -f "$KEY" "$KEY.pub"; ssh-keygen -q -t ed25519 -N '' -C rampart-lab -f "$KEY"; }
   build_base
   net_up
   cacher_up
-  export LAB_N=$n
-  local k todo=()
+  if [ "$fresh" = --fresh ] && [ -n "$(existing)" ]; then
+    say "removing the old hosts ($(existing | sed 's/^/lab/' | xargs))"
+    existing | in_parallel remove_hard
+  fi
+  max=$n   # /etc/hosts lists every host, the extra ones beyond N too (they are left alone)
+  for k in $(existing); do [ "$k" -le "$max" ] || max=$k; done
   for k in $(seq 1 "$n"); do
-    if [ "$fresh" = "--fresh" ]; then remove_host "$k"; fi
-    if alive "$(hpid "$k")" && lssh "lab$k" true 2>/dev/null; then continue; fi
-    remove_host "$k"
+    if running "$k"; then
+      ip link set "rlab$k" master "$BRIDGE" up 2>/dev/null || true    # a cut link heals; a remade bridge gets it back
+      [ ! -s "$(hdir "$k")/root/etc/ssh/ssh_host_ed25519_key.pub" ] || kh_put "$k"
+      if answers "$k"; then
+        touch "$(hdir "$k")/.ready"
+        [ -s "$(hdir "$k")/init.pid" ] || { local ip; ip=$(init_pids "$k"); echo "${ip%%$'\n'*}" > "$(hdir "$k")/init.pid"; }
+        continue
+      fi
+      say "lab$k runs but does not answer SSH: restarting it"
+      stop_host "$k" hard
+    fi
+    [ -z "$(init_pids "$k")" ] || stop_host "$k" hard   # its nspawn died but the container lives on
+    if [ -d "$(hdir "$k")" ] && [ ! -f "$(hdir "$k")/.ready" ]; then remove_host "$k" hard; fi  # never came up: redo
     todo+=("$k")
   done
-  for k in "${todo[@]}"; do host_net "$k"; host_root "$k"; boot "$k"; done
-  local pids=() fail=0
-  for k in "${todo[@]}"; do wait_host "$k" & pids+=($!); done
-  for p in "${pids[@]}"; do wait "$p" || fail=1; done
-  [ $fail = 0 ] || die "some hosts did not come up"
-  say "$n hosts up (${#todo[@]} booted) in $((SECONDS - t0)) s: $(for k in $(seq 1 "$n"); do printf 'lab%s=%s ' "$k" "$(addr "$k")"; done)"
+  local r
+  for k in $(existing); do   # hosts kept: their /etc/hosts learns about new hosts
+    r=$(hdir "$k")/root
+    [[ " ${todo[*]} " != *" $k "* ]] && mountpoint -q "$r" || continue
+    cmp -s <(hosts_file "$max") "$r/etc/hosts" || hosts_file "$max" > "$r/etc/hosts"
+  done
+  if [ ${#todo[@]} -gt 0 ]; then
+    say "booting $(printf 'lab%s ' "${todo[@]}")"
+    for k in "${todo[@]}"; do host_net "$k"; host_root "$k" "$max"; boot "$k"; done
+    wait_hosts "${todo[@]}"
+  fi
+  say "$n hosts up (${#todo[@]} booted) in $(elapsed "$t0") s: $(for k in $(seq 1 "$n"); do printf 'lab%s=%s ' "$k" "$(addr "$k")"; done)"
 }
 
 cmd_down() {
-  local k
-  for k in $(existing); do remove_host "$k"; done
-  local pidf=$LAB_DIR/apt-cacher-ng.pid p
-  p=$(cat "$pidf" 2>/dev/null || true)
-  if alive "$p"; then kill -TERM "$p" 2>/dev/null || true; fi
-  rm -f "$pidf"
+  local purge=${1:-} ns l
+  [ -z "$purge" ] || [ "$purge" = --purge ] || refuse "down [--purge]"
+  need
+  if [ ! -d "$LAB_DIR" ] && ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    [ "$purge" != --purge ] || rm -rf --one-file-system "$CACHE"
+    say "down (nothing was up)"; return 0
+  fi
+  lock
+  existing | in_parallel remove_graceful
+  # leftovers of a crashed run: these names and paths are the lab's own
+  umount_under "$HOSTS"
+  for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^rlab[0-9]+$' || true); do ip link del "$l" 2>/dev/null || true; done
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^rampart-lab[0-9]+$' || true); do ip netns del "$ns" 2>/dev/null || true; done
+  cacher_down
   ip link del "$BRIDGE" 2>/dev/null || true
-  rm -rf "$LAB_DIR/hosts" "$LAB_DIR/acng" "$KH" "$LAB_DIR/.kh.lock"
-  [ "${1:-}" = "--purge" ] && rm -rf "$CACHE" "$LAB_DIR"
-  say "down"
+  rm -rf --one-file-system "$HOSTS" "$ACNG" "$KH" "$KH.tmp" "$LAB_DIR/.kh.lock"
+  if [ "$purge" = --purge ]; then
+    umount_under "$CACHE"
+    rm -rf --one-file-system "$CACHE" "$LAB_DIR"
+    say "down; base image and cache deleted"
+  else
+    say "down (base image kept in $BASE)"
+  fi
 }
 
 cmd_inventory() {
-  local out=${1:-} ks; ks=$(existing)
-  [ -n "$ks" ] || die "no lab hosts: run 'rampart lab up 3' first"
-  local zones=(a b c) k all=() edge=()
+  local out=${1:-} ks k i=0 all=() edge=()
+  need
+  ks=$(existing)
+  [ -n "$ks" ] || die "no lab hosts: run '$PROG up 3' first"
+  local zones=(a b c)
   for k in $ks; do all+=("\"lab$k\""); done
   edge=("${all[@]:0:2}")
+  join() { local s='' x; for x in "$@"; do s="${s:+$s, }$x"; done; echo "$s"; }
   {
     echo "# written by \`rampart lab inventory\`"
     echo "[defaults]"
@@ -231,44 +429,76 @@ cmd_inventory() {
     echo "identity = \"$KEY\""
     echo "known_hosts = \"$KH\""
     echo "host_key_policy = \"strict\""
-    for k in $ks; do printf '\n[hosts.lab%s]\naddress = "%s"\nzone = "%s"\n' "$k" "$(addr "$k")" "${zones[$(((k - 1) % 3))]}"; done
+    for k in $ks; do
+      printf '\n[hosts.lab%s]\naddress = "%s"\nzone = "%s"\n' "$k" "$(addr "$k")" "${zones[$((i % 3))]}"
+      i=$((i + 1))
+    done
     echo
     echo "[groups]"
-    local IFS=,
-    echo "data = [${all[*]}]"
-    echo "app = [${all[*]}]"
-    echo "edge = [${edge[*]}]"
-  } > "${out:-/dev/stdout}"
+    echo "data = [$(join "${all[@]}")]"
+    echo "app = [$(join "${all[@]}")]"
+    echo "edge = [$(join "${edge[@]}")]"
+  } > "${out:-/dev/stdout}${out:+.tmp}"
+  [ -z "$out" ] || { mv "$out.tmp" "$out"; say "wrote $out"; }
 }
 
 cmd_status() {
-  local k
+  need
+  local k p
   for k in $(existing); do
-    local p; p=$(hpid "$k")
-    if alive "$p"; then echo "lab$k $(addr "$k") pid=$p running"; else echo "lab$k $(addr "$k") stopped"; fi
+    p=$(nspawn_pid "$k")
+    if [ -n "$p" ]; then echo "lab$k $(addr "$k") $p running"; else echo "lab$k $(addr "$k") - stopped"; fi
   done
+}
+
+host_exists() { [ -d "$(hdir "$1")" ] || die "lab$1 does not exist (run '$PROG up $1')"; }
+
+cmd_kill() {
+  need; local k; k=$(idx "${1:-}"); lock; host_exists "$k"
+  ip link set "rlab$k" down 2>/dev/null || true     # like a power loss: no RST, no ICMP
+  running "$k" || [ -n "$(init_pids "$k")" ] || { say "lab$k was not running"; return 0; }
+  stop_host "$k" hard
+  running "$k" && die "lab$k: nspawn still runs after kill -9 of its init"
+  say "lab$k powered off (link down; '$PROG start lab$k' boots it again)"
+}
+
+cmd_start() {
+  need; local k n; k=$(idx "${1:-}"); lock; host_exists "$k"
+  net_up; cacher_up; host_net "$k"
+  if running "$k"; then
+    answers "$k" && { say "lab$k already running"; return 0; }
+    wait_hosts "$k"; say "lab$k running"; return 0
+  fi
+  [ -z "$(init_pids "$k")" ] || stop_host "$k" hard   # its nspawn died but the container lives on
+  n=$(existing | tail -1)
+  host_root "$k" "$n"
+  boot "$k"
+  wait_hosts "$k"
+  say "lab$k started"
+}
+
+cmd_link() {
+  need; local k; k=$(idx "${2:-}"); host_exists "$k"
+  ip link show "rlab$k" >/dev/null 2>&1 || die "lab$k has no link (is it up?)"
+  ip link set "rlab$k" "$1"
+  if [ "$1" = down ]; then say "lab$k network cut"; else say "lab$k network restored"; fi
+}
+
+cmd_ssh() {
+  need; local h=${1:-}; idx "$h" >/dev/null; shift || true
+  [ -f "$KEY" ] || die "no lab key at $KEY (run '$PROG up N')"
+  lssh "$h" "$@"
 }
 
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
-  down) shift; need; cmd_down "$@" ;;
+  down) shift; cmd_down "$@" ;;
   inventory) shift; cmd_inventory "$@" ;;
   status) cmd_status ;;
-  kill)
-    need; k=$(idx "${2:?host}"); pid=$(hpid "$k")
-    ip link set "rlab$k" down 2>/dev/null || true
-    if alive "$pid"; then
-      for c in $(ps -o pid= --ppid "$pid"); do kill -KILL "$c" 2>/dev/null || true; done
-      for i in $(seq 1 80); do alive "$pid" || break; sleep 0.25; done
-      alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$(hdir "$k")/pid"; say "lab$k powered off" ;;
-  start)
-    need; k=$(idx "${2:?host}")
-    alive "$(hpid "$k")" && { say "lab$k already running"; exit 0; }
-    net_up; host_net "$k"; host_root "$k"; boot "$k"; wait_host "$k"; say "lab$k started" ;;
-  cut) need; k=$(idx "${2:?host}"); ip link set "rlab$k" down; say "lab$k network cut" ;;
-  heal) need; k=$(idx "${2:?host}"); ip link set "rlab$k" up; say "lab$k network restored" ;;
-  ssh) shift; h=${1:?host}; shift; lssh "$h" "$@" ;;
-  *) echo "usage: lab.sh up N [--fresh] | down [--purge] | inventory [FILE] | status | kill H | start H | cut H | heal H | ssh H CMD..." >&2; exit 2 ;;
+  kill) cmd_kill "${2:-}" ;;
+  start) cmd_start "${2:-}" ;;
+  cut) cmd_link down "${2:-}" ;;
+  heal) cmd_link up "${2:-}" ;;
+  ssh) shift; cmd_ssh "$@" ;;
+  *) usage ;;
 esac

@@ -34,7 +34,9 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
     for (h, f) in &gathered.facts {
         if let Some(st) = &f.state {
             plan.steps.extend(destroy_steps(h, st.resources.iter(), a.destroy_data));
-            plan.states.insert(h.clone(), BTreeMap::new());
+            // kept data directories stay recorded, so a later --destroy-data finds them
+            let kept: BTreeMap<_, _> = st.resources.iter().filter(|(_, e)| e.data && !a.destroy_data).map(|(k, e)| (k.clone(), e.clone())).collect();
+            plan.states.insert(h.clone(), kept);
         }
     }
     let style = Style::detect();

@@ -132,6 +132,13 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
             if let (Some(s), Some(desired)) = (&session, state) {
                 let st = shared.status.lock().expect("status lock").clone();
                 let failed_ids: Vec<&str> = mine.iter().filter(|&&i| st[i] != Status::Done).map(|&i| steps[i].id.as_str()).collect();
+                let mut desired = desired;
+                // a removal that did not happen stays managed, to be retried
+                for &i in mine.iter().filter(|&&i| st[i] != Status::Done) {
+                    if let Some(e) = &steps[i].retires {
+                        desired.entry(steps[i].id.clone()).or_insert_with(|| e.clone());
+                    }
+                }
                 if let Err(e) = write_state(s.as_ref(), &stack, desired, &failed_ids).await {
                     rep.failed.push((format!("{host}/state"), e));
                 }

@@ -6,27 +6,50 @@ use std::process::Command;
 
 pub const SCRIPT: &str = include_str!("../../lab/lab.sh");
 
-/// Where the lab keeps its hosts, key and known_hosts.
+/// Where the lab keeps its hosts, key and known_hosts (`RAMPART_LAB_DIR`, else /var/lib/rampart-lab).
 pub fn default_dir() -> PathBuf {
-    std::env::var_os("RAMPART_LAB_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/rampart-lab"))
+    match std::env::var_os("RAMPART_LAB_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from("/var/lib/rampart-lab"),
+    }
 }
 
-/// Runs the lab script with `args`, output to the terminal; returns its exit code.
+/// The script file named by `RAMPART_LAB_SCRIPT`, when set: it runs instead of the embedded copy.
+pub fn script_path_env() -> Option<PathBuf> {
+    std::env::var_os("RAMPART_LAB_SCRIPT")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Runs the lab script with `args` (`up 3`, `down`, ...), its output going to ours; returns its exit code.
 pub fn run(args: &[String]) -> std::io::Result<i32> {
     if !cfg!(target_os = "linux") {
-        return Err(std::io::Error::other("the lab runs on Linux only"));
+        eprintln!("rampart lab: the lab runs on Linux only (root, systemd-nspawn)");
+        return Ok(2);
     }
-    let (path, temp) = match std::env::var_os("RAMPART_LAB_SCRIPT") {
-        Some(p) => (PathBuf::from(p), false),
+    let (path, temp) = match script_path_env() {
+        Some(p) => (p, false),
         None => {
             let p = std::env::temp_dir().join(format!("rampart-lab-{}.sh", std::process::id()));
             std::fs::write(&p, SCRIPT)?;
             (p, true)
         }
     };
-    let status = Command::new("bash").arg(&path).args(args).status();
+    let status = Command::new("bash")
+        .arg(&path)
+        .args(args)
+        .env("RAMPART_LAB_PROG", "rampart lab")
+        .status();
     if temp {
         let _ = std::fs::remove_file(&path);
     }
-    Ok(status?.code().unwrap_or(1))
+    let status = status?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return Ok(128 + sig); // killed by a signal: the shell's convention
+        }
+    }
+    Ok(status.code().unwrap_or(1))
 }

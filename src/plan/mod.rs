@@ -62,6 +62,10 @@ pub struct Step {
     /// Ids of the steps this one waits for (within the plan).
     #[serde(default)]
     pub deps: Vec<String>,
+    /// For a removal: the manifest entry it retires. Kept in the host's
+    /// manifest if the removal does not succeed, so the next plan retries it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub retires: Option<ManagedEntry>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,7 +253,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
         };
         if let Some((action, reasons, ops, diff, drift)) = step {
             let sensitive = matches!(&r.desired, Desired::File { sensitive: true, .. });
-            steps[i] = Some(Step { id: r.id.to_string(), host: r.id.host.clone(), action, reasons, diff, sensitive, drift, ops, deps: vec![] });
+            steps[i] = Some(Step { id: r.id.to_string(), host: r.id.host.clone(), action, reasons, diff, sensitive, drift, ops, deps: vec![], retires: None });
         }
         changed[i] = steps[i].as_ref().is_some_and(|s| s.action.is_change()) || r.deps.iter().any(|&d| changed[d]);
     }
@@ -337,7 +341,7 @@ pub fn destroy_steps<'a>(host: &str, entries: impl Iterator<Item = (&'a String, 
             "package" => vec![Op::AptRemove { packages: vec![e.name.clone()] }],
             _ => continue,
         };
-        out.push(Step { id: id.clone(), host: host.to_string(), action: Action::Delete, reasons: vec!["no longer in the stack".into()], diff: None, sensitive: false, drift: false, ops, deps: vec![] });
+        out.push(Step { id: id.clone(), host: host.to_string(), action: Action::Delete, reasons: vec!["no longer in the stack".into()], diff: None, sensitive: false, drift: false, ops, deps: vec![], retires: Some(e.clone()) });
     }
     out
 }
