@@ -82,7 +82,7 @@ class Work:
 
     def __init__(self, n, tmp: Path):
         self.n, self.tmp, self.hosts = n, tmp, lab_hosts(n)
-        sh([str(RAMPART), "lab", "inventory", str(tmp / "inventory.toml")], stdout=subprocess.DEVNULL)
+        sh([str(RAMPART), "lab", "inventory", "--out", str(tmp / "inventory.toml")], stdout=subprocess.DEVNULL)
         shutil.copytree(HERE / "ansible", tmp / "ansible")
         shutil.copytree(HERE / "pyinfra", tmp / "pyinfra")
         self.control = 0
