@@ -157,7 +157,7 @@ struct Instance {
 pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &SecretValues) -> Result<Compiled, Diagnostics> {
     let mut c = Compiler { inv, stack, roles, hb: crate::render::engine(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new(), data_dirs: BTreeMap::new() };
     let mut instances = Vec::new();
-    let mut warnings = Diagnostics::default();
+    let mut warnings = crate::model::zones::check(stack, inv);
     for comp in stack.placement.keys() {
         let (role, vars) = if let Some(name) = comp.strip_prefix("roles.") {
             let ri = &stack.roles[name];
@@ -342,7 +342,7 @@ impl Compiler<'_> {
             v["redis"] = serde_json::to_value(r).unwrap_or_default();
         }
         if let Some(name) = inst.component.strip_prefix("services.") {
-            if let Some(sv) = view::service(self.stack, name) {
+            if let Some(sv) = view::service(self.stack, name, host) {
                 v["service"] = serde_json::to_value(sv).unwrap_or_default();
             }
         }
@@ -418,6 +418,12 @@ impl Compiler<'_> {
             let mut chain: Vec<usize> = Vec::new();
             for (pos, rr) in role.manifest.resources.iter().enumerate() {
                 let ctx = format!("role {} resource #{}", inst.role, pos + 1);
+                if let Some(w) = rr.when() {
+                    match self.render(&origin, &ctx, w, &view) {
+                        Some(w) if !w.trim().is_empty() && w.trim() != "false" => {}
+                        _ => continue,
+                    }
+                }
                 let Some((kind, name, desired, local_key)) = self.desired(&role, rr, &view, &origin, &ctx, secret_list, host) else { continue };
                 let mut deps: Vec<usize> = match chain.last() {
                     Some(&p) => vec![p],
@@ -511,6 +517,9 @@ impl Compiler<'_> {
         let mut out = Vec::new();
         for n in names {
             let n = &self.render(origin, ctx, n, view).unwrap_or_default();
+            if n.is_empty() {
+                continue; // a reference to a resource that exists only sometimes (`when`)
+            }
             match local.get(n) {
                 Some(&i) => out.push(i),
                 None => self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: `{n}` names no earlier resource of this role"), Some(format!("use kind:name of a resource listed before it, one of: {}", local.keys().cloned().collect::<Vec<_>>().join(", "))))),

@@ -201,6 +201,10 @@ pub struct Listen {
     /// For `postgres_*`: the Patroni path checked on 8008; for `http`: the health path.
     pub check_path: String,
     pub backends: Vec<Backend>,
+    /// HAProxy `balance` (http listeners).
+    pub balance: String,
+    /// Terminates TLS with /etc/haproxy/tls.pem.
+    pub tls: bool,
 }
 
 /// HAProxy's listeners with their backends, computed from the stack.
@@ -208,6 +212,8 @@ pub struct Listen {
 pub struct HaproxyView {
     pub stats_port: u16,
     pub listens: Vec<Listen>,
+    /// The certificate chain and key for TLS listeners, as one PEM (sensitive).
+    pub tls_pem: Option<String>,
     /// The Redis password escaped for `tcp-check send` (spaces as `\ `), when redis_master is routed.
     pub redis_auth: String,
     /// Tuned checks (the defaults add 3-6 s after a promotion): inter 1s fall 2 rise 1.
@@ -222,22 +228,33 @@ pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &super::SecretValues) ->
         stack.hosts_of(comp).iter().filter_map(|n| inv.hosts.get(n)).map(|h| Backend { name: h.name.clone(), address: h.address.clone(), port }).collect()
     };
     let mut listens = Vec::new();
+    let tls_for = |name: &str| h.tls.as_ref().is_some_and(|t| t.listens.get_ref().iter().any(|l| l.get_ref() == name));
     for (k, p) in &h.listen {
         let name = k.get_ref().clone();
         let port = *p.get_ref();
+        let l = |kind: &str, check: &str, backends: Vec<Backend>, balance: &str| Listen { kind: kind.into(), check_path: check.into(), backends, balance: balance.into(), tls: tls_for(&name), name: name.clone(), port };
         let l = match name.as_str() {
-            "postgres_primary" => Listen { kind: "postgres_primary".into(), check_path: "/primary".into(), backends: backends("postgres", 5432), name, port },
-            "postgres_replicas" => Listen { kind: "postgres_replicas".into(), check_path: "/replica".into(), backends: backends("postgres", 5432), name, port },
-            "redis_master" => Listen { kind: "redis_master".into(), check_path: String::new(), backends: backends("redis", 6379), name, port },
+            "postgres_primary" => l("postgres_primary", "/primary", backends("postgres", 5432), "first"),
+            "postgres_replicas" => l("postgres_replicas", "/replica", backends("postgres", 5432), "roundrobin"),
+            "redis_master" => l("redis_master", "", backends("redis", 6379), "first"),
             svc => match stack.services.get(svc) {
-                Some(s) => Listen { kind: "http".into(), check_path: s.health.clone().unwrap_or_else(|| "/".into()), backends: backends(&format!("services.{svc}"), *s.port.get_ref()), name, port },
+                Some(s) => {
+                    let check = s.ready.clone().or_else(|| s.health.clone()).unwrap_or_else(|| "/".into());
+                    let balance = s.balance.as_ref().map(|b| b.get_ref().clone()).unwrap_or_else(|| "roundrobin".into());
+                    l("http", &check, backends(&format!("services.{svc}"), *s.port.get_ref()), &balance)
+                }
                 None => continue,
             },
         };
         listens.push(l);
     }
+    let tls_pem = h.tls.as_ref().map(|_| {
+        let cert = secrets.get("haproxy.tls.cert");
+        let key = secrets.get("haproxy.tls.key");
+        format!("{}\n{}\n", cert.trim_end(), key.trim_end())
+    });
     let redis_auth = if stack.redis.is_some() { secrets.get("redis.password").replace('\\', "\\\\").replace(' ', "\\ ") } else { String::new() };
-    Some(HaproxyView { stats_port: h.stats_port, listens, redis_auth, inter: "1s".into(), fall: 2, rise: 1 })
+    Some(HaproxyView { stats_port: h.stats_port, listens, tls_pem, redis_auth, inter: "1s".into(), fall: 2, rise: 1 })
 }
 
 /// Redis with Sentinel, as the redis role sees it. Names the *initial*
@@ -322,6 +339,10 @@ pub struct ServiceView {
     pub port: u16,
     pub health: String,
     pub env: Vec<EnvVar>,
+    /// The migration command, on the service's first host only.
+    pub migrate: Option<String>,
+    /// Marker of this version's migration: it runs once, where the marker is missing.
+    pub migrate_mark: String,
 }
 
 /// Quoting for systemd unit values: `%` doubled, `\` and `"` escaped, in double quotes.
@@ -329,8 +350,19 @@ pub fn systemd_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%"))
 }
 
-pub fn service(stack: &Stack, name: &str) -> Option<ServiceView> {
+pub fn service(stack: &Stack, name: &str, this_host: &str) -> Option<ServiceView> {
     let s = stack.services.get(name)?;
+    let first = stack.hosts_of(&format!("services.{name}")).first().is_some_and(|h| h == this_host);
+    let migrate = s.migrate.as_ref().filter(|_| first).map(|m| m.get_ref().clone());
+    let version = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for part in [s.command.as_deref(), s.image.as_deref(), s.migrate.as_ref().map(|m| m.get_ref().as_str())] {
+            h.update(part.unwrap_or("").as_bytes());
+            h.update([0]);
+        }
+        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
+    };
     Some(ServiceView {
         name: name.to_string(),
         unit: format!("rampart-{}-{name}.service", stack.name),
@@ -339,6 +371,8 @@ pub fn service(stack: &Stack, name: &str) -> Option<ServiceView> {
         port: *s.port.get_ref(),
         health: s.health.clone().unwrap_or_else(|| "/".into()),
         env: s.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: v.clone(), systemd: systemd_quote(&format!("{k}={v}")) }).collect(),
+        migrate,
+        migrate_mark: format!("/var/lib/rampart/migrations/{}-{name}-{version}", stack.name),
     })
 }
 

@@ -5,6 +5,7 @@ pub mod inventory;
 pub mod load;
 pub mod secret;
 pub mod stack;
+pub mod zones;
 
 use std::path::{Path, PathBuf};
 

@@ -120,6 +120,13 @@ pub struct Service {
     pub command: Option<String>,
     pub port: Spanned<u16>,
     pub health: Option<String>,
+    /// The path HAProxy checks before sending traffic (readiness); defaults to `health`.
+    pub ready: Option<String>,
+    /// HAProxy's balance for this service: `roundrobin` (default), `leastconn` or `source`.
+    pub balance: Option<Spanned<String>>,
+    /// A command run once per version of the service (its command or image
+    /// and this line), on the service's first host, before any host is updated.
+    pub migrate: Option<Spanned<String>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     #[serde(default)]
@@ -134,8 +141,18 @@ pub struct Haproxy {
     pub listen: BTreeMap<Spanned<String>, Spanned<u16>>,
     #[serde(default = "stats_port")]
     pub stats_port: u16,
+    pub tls: Option<HaproxyTls>,
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
+}
+
+/// TLS termination: one certificate (with its chain) and key for the listed listeners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaproxyTls {
+    pub cert: SecretRef,
+    pub key: SecretRef,
+    pub listens: Spanned<Vec<Spanned<String>>>,
 }
 fn stats_port() -> u16 {
     7000
@@ -337,6 +354,10 @@ impl Stack {
         if let Some(r) = &self.redis {
             v.push(("redis.password".to_string(), &r.password));
         }
+        if let Some(t) = self.haproxy.as_ref().and_then(|h| h.tls.as_ref()) {
+            v.push(("haproxy.tls.cert".to_string(), &t.cert));
+            v.push(("haproxy.tls.key".to_string(), &t.key));
+        }
         v
     }
 }
@@ -448,7 +469,17 @@ impl Validator<'_> {
                 (Some(_), Some(_)) | (None, None) => self.err(Some(name.span()), format!("services.{}: give exactly one of image (compose) or command (systemd)", name.get_ref()), "keep `image = \"...\"` or `command = \"...\"`"),
                 _ => {}
             }
-            if let Some(h) = &s.health {
+            if let Some(b) = &s.balance {
+                if !matches!(b.get_ref().as_str(), "roundrobin" | "leastconn" | "source") {
+                    self.err(Some(b.span()), format!("services.{}: balance `{}` is not one rampart writes", name.get_ref(), b.get_ref().escape_debug()), "write balance = \"roundrobin\", \"leastconn\" or \"source\"");
+                }
+            }
+            if let Some(m) = &s.migrate {
+                if m.get_ref().contains('\n') || m.get_ref().trim().is_empty() {
+                    self.err(Some(m.span()), format!("services.{}: migrate must be one non-empty line", name.get_ref()), "write the migration command on one line");
+                }
+            }
+            for h in s.health.iter().chain(s.ready.iter()) {
                 if !h.starts_with('/') || h.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
                     self.err(Some(name.span()), format!("services.{}: health `{}` is not an HTTP path", name.get_ref(), h.escape_debug()), "write a path like \"/health\"");
                 }
@@ -480,6 +511,17 @@ impl Validator<'_> {
                     let mut known = vec!["postgres_primary", "postgres_replicas", "redis_master"];
                     known.extend(raw.services.keys().map(|s| s.get_ref().as_str()));
                     self.err(Some(k.span()), format!("haproxy.listen.{} routes to nothing in this stack", k.get_ref().escape_debug()), format!("use one of: {}, and make sure that component is in the stack", known.join(", ")));
+                }
+            }
+            if let Some(t) = &h.tls {
+                for l in t.listens.get_ref() {
+                    if !raw.services.keys().any(|s| s.get_ref() == l.get_ref()) || !h.listen.keys().any(|k| k.get_ref() == l.get_ref()) {
+                        let known: Vec<&str> = h.listen.keys().map(|k| k.get_ref().as_str()).filter(|k| raw.services.keys().any(|s| s.get_ref() == k)).collect();
+                        self.err(Some(l.span()), format!("haproxy.tls: `{}` is not an app service listener of [haproxy.listen]", l.get_ref().escape_debug()), format!("TLS terminates HTTP listeners only; name one of: {}", if known.is_empty() { "(none)".to_string() } else { known.join(", ") }));
+                    }
+                }
+                if t.listens.get_ref().is_empty() {
+                    self.err(Some(t.listens.span()), "haproxy.tls.listens is empty", "name the listeners to serve over TLS, e.g. listens = [\"vault\"]");
                 }
             }
         }

@@ -42,6 +42,10 @@ pub enum RoleResource {
         /// Keep the package's postinst from starting its service.
         #[serde(default)]
         no_start: bool,
+        /// Rendered; the resource exists only where this renders non-empty
+        /// and not `false` (e.g. `{{#if haproxy.tls}}yes{{/if}}`).
+        #[serde(default)]
+        when: Option<String>,
         #[serde(default)]
         after: Vec<String>,
     },
@@ -53,6 +57,10 @@ pub enum RoleResource {
         owner: Option<String>,
         #[serde(default)]
         group: Option<String>,
+        /// Rendered; the resource exists only where this renders non-empty
+        /// and not `false` (e.g. `{{#if haproxy.tls}}yes{{/if}}`).
+        #[serde(default)]
+        when: Option<String>,
         #[serde(default)]
         after: Vec<String>,
     },
@@ -76,6 +84,10 @@ pub enum RoleResource {
         /// `{{file}}` is the temporary file's path.
         #[serde(default)]
         validate: Option<String>,
+        /// Rendered; the resource exists only where this renders non-empty
+        /// and not `false` (e.g. `{{#if haproxy.tls}}yes{{/if}}`).
+        #[serde(default)]
+        when: Option<String>,
         #[serde(default)]
         after: Vec<String>,
     },
@@ -86,6 +98,10 @@ pub enum RoleResource {
         template: Option<String>,
         #[serde(default)]
         content: Option<String>,
+        /// Rendered; the resource exists only where this renders non-empty
+        /// and not `false` (e.g. `{{#if haproxy.tls}}yes{{/if}}`).
+        #[serde(default)]
+        when: Option<String>,
         #[serde(default)]
         after: Vec<String>,
     },
@@ -104,6 +120,10 @@ pub enum RoleResource {
         /// Resources (`kind:name`) whose change restarts (or reloads) it.
         #[serde(default)]
         restart_on: Vec<String>,
+        /// Rendered; the resource exists only where this renders non-empty
+        /// and not `false` (e.g. `{{#if haproxy.tls}}yes{{/if}}`).
+        #[serde(default)]
+        when: Option<String>,
         #[serde(default)]
         after: Vec<String>,
     },
@@ -118,6 +138,10 @@ pub enum RoleResource {
         creates: Option<String>,
         #[serde(default)]
         on_change: Vec<String>,
+        /// Rendered; the resource exists only where this renders non-empty
+        /// and not `false` (e.g. `{{#if haproxy.tls}}yes{{/if}}`).
+        #[serde(default)]
+        when: Option<String>,
         #[serde(default)]
         after: Vec<String>,
     },
@@ -139,6 +163,10 @@ pub enum RoleResource {
         /// `cluster`: wait for the step before this one on every host of the role.
         #[serde(default)]
         scope: HealthScope,
+        /// Rendered; the resource exists only where this renders non-empty
+        /// and not `false` (e.g. `{{#if haproxy.tls}}yes{{/if}}`).
+        #[serde(default)]
+        when: Option<String>,
         #[serde(default)]
         after: Vec<String>,
     },
@@ -166,6 +194,17 @@ impl RoleResource {
         match self {
             RoleResource::File { template, .. } | RoleResource::Unit { template, .. } => template.as_deref(),
             _ => None,
+        }
+    }
+    pub fn when(&self) -> Option<&str> {
+        match self {
+            RoleResource::Package { when, .. }
+            | RoleResource::Directory { when, .. }
+            | RoleResource::File { when, .. }
+            | RoleResource::Unit { when, .. }
+            | RoleResource::Service { when, .. }
+            | RoleResource::Command { when, .. }
+            | RoleResource::Health { when, .. } => when.as_deref(),
         }
     }
     pub fn after(&self) -> &[String] {

@@ -1,0 +1,146 @@
+//! Failure domains: what the loss of one zone (the inventory's `zone` of each
+//! host) would do to each cluster of the stack. Warnings from `plan` and
+//! `validate`; errors under `validate --strict`.
+
+use super::inventory::Inventory;
+use super::stack::Stack;
+use crate::diag::{Diagnostic, Diagnostics};
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// Hosts of `members` by zone. A host without a zone is its own failure domain.
+fn by_zone(inv: &Inventory, members: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for h in members {
+        let z = inv.hosts.get(h).and_then(|h| h.zone.clone()).map(|z| format!("zone {z}")).unwrap_or_else(|| format!("host {h} (no zone)"));
+        m.entry(z).or_default().push(h.clone());
+    }
+    m
+}
+
+/// The zone whose loss leaves the fewest members, with its hosts.
+fn worst(zones: &BTreeMap<String, Vec<String>>) -> Option<(&String, &Vec<String>)> {
+    zones.iter().max_by_key(|(_, h)| h.len())
+}
+
+fn any_zone(inv: &Inventory, members: &[String]) -> bool {
+    members.iter().any(|h| inv.hosts.get(h).is_some_and(|h| h.zone.is_some()))
+}
+
+pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
+    let mut out = Diagnostics::default();
+    let mut warn = |span: Option<Range<usize>>, msg: String, help: &str| {
+        out.push(Diagnostic { warning: true, ..stack.source.diag(span, msg, Some(help.to_string())) });
+    };
+    // a quorum of `need` out of the members must survive the loss of any one zone
+    let mut quorum = |what: &str, key: &str, span: Option<Range<usize>>, need: usize| {
+        let members = stack.hosts_of(key);
+        if members.len() < 2 || !any_zone(inv, members) {
+            return;
+        }
+        let zones = by_zone(inv, members);
+        if let Some((z, hs)) = worst(&zones) {
+            let left = members.len() - hs.len();
+            if left < need {
+                warn(
+                    span,
+                    format!("losing {z} ({}) leaves {left} of {} {what}, below the {need} needed", hs.join(", "), members.len()),
+                    "spread the members over at least three zones so that no zone holds half of them",
+                );
+            }
+        }
+    };
+    if let Some(e) = &stack.etcd {
+        let n = stack.hosts_of("etcd").len();
+        quorum("etcd members", "etcd", Some(e.hosts.span()), n / 2 + 1);
+    }
+    if let Some(p) = &stack.postgres {
+        // Patroni keeps a leader while one member and the etcd quorum survive
+        quorum("Patroni members", "postgres", Some(p.hosts.span()), 1);
+    }
+    if let Some(r) = &stack.redis {
+        quorum("Redis servers", "redis", Some(r.hosts.span()), 1);
+        if let Some(s) = &r.sentinel {
+            let n = stack.hosts_of("redis").len();
+            // a failover needs `quorum` Sentinels to agree and a majority to authorise it
+            let need = (*s.quorum.get_ref() as usize).max(n / 2 + 1);
+            quorum("Sentinels", "redis", Some(s.quorum.span()), need);
+        }
+    }
+    if let Some(q) = &stack.qdrant {
+        let members = stack.hosts_of("qdrant");
+        let rf = *q.replication_factor.get_ref() as usize;
+        quorum("Qdrant peers (Raft)", "qdrant", Some(q.hosts.span()), members.len() / 2 + 1);
+        if members.len() >= 2 && any_zone(inv, members) {
+            if let Some((z, hs)) = worst(&by_zone(inv, members)) {
+                if hs.len() >= rf {
+                    warn(
+                        Some(q.replication_factor.span()),
+                        format!("{z} holds {} Qdrant peers and replication_factor is {rf}: every replica of a shard can sit in that zone", hs.len()),
+                        "raise replication_factor above the peers of any one zone, or spread the peers",
+                    );
+                }
+            }
+        }
+    }
+    for (name, s) in &stack.services {
+        let members = stack.hosts_of(&format!("services.{name}"));
+        if members.len() >= 2 && any_zone(inv, members) && by_zone(inv, members).len() == 1 {
+            let z = by_zone(inv, members).into_keys().next().unwrap_or_default();
+            warn(Some(s.hosts.span()), format!("all {} replicas of services.{name} sit in {z}", members.len()), "place replicas in at least two zones");
+        }
+    }
+    if let Some(h) = &stack.haproxy {
+        let members = stack.hosts_of("haproxy");
+        if members.len() >= 2 && any_zone(inv, members) && by_zone(inv, members).len() == 1 {
+            let z = by_zone(inv, members).into_keys().next().unwrap_or_default();
+            warn(Some(h.hosts.span()), format!("all {} HAProxy hosts sit in {z}", members.len()), "place edge hosts in at least two zones");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diag::Source;
+    use crate::model::inventory::Inventory;
+    use crate::model::stack::Stack;
+
+    fn inv(zones: &[&str]) -> Inventory {
+        let mut t = String::from("[defaults]\nuser = \"root\"\n");
+        for (i, z) in zones.iter().enumerate() {
+            t.push_str(&format!("[hosts.h{}]\naddress = \"10.0.0.{}\"\nzone = \"{z}\"\n", i + 1, i + 1));
+        }
+        t.push_str(&format!("[groups]\nall3 = [{}]\n", (1..=zones.len()).map(|i| format!("\"h{i}\"")).collect::<Vec<_>>().join(", ")));
+        Inventory::parse(Source::new("inv.toml", t)).unwrap()
+    }
+
+    fn warnings(zones: &[&str], stack: &str) -> Vec<String> {
+        let i = inv(zones);
+        let s = Stack::parse(Source::new("stack.toml", stack.to_string()), &i).unwrap();
+        super::check(&s, &i).0.iter().map(|d| format!("{}:{}: {}", d.file, d.line, d.message)).collect()
+    }
+
+    const STACK: &str = "[stack]\nname = \"z\"\n[etcd]\nhosts = \"all3\"\n[redis]\nhosts = \"all3\"\npassword = { env = \"X\" }\n[redis.sentinel]\nquorum = 2\n";
+
+    #[test]
+    fn three_zones_are_quiet() {
+        assert!(warnings(&["a", "b", "c"], STACK).is_empty());
+    }
+
+    #[test]
+    fn two_of_three_in_one_zone_loses_the_etcd_and_sentinel_quorums() {
+        let w = warnings(&["a", "a", "b"], STACK);
+        assert!(w.iter().any(|m| m.starts_with("stack.toml:4:") && m.contains("losing zone a (h1, h2) leaves 1 of 3 etcd members, below the 2 needed")), "{w:?}");
+        assert!(w.iter().any(|m| m.contains("of 3 Sentinels, below the 2 needed")), "{w:?}");
+        assert!(!w.iter().any(|m| m.contains("Redis servers")), "a Redis server survives: {w:?}");
+    }
+
+    #[test]
+    fn one_zone_for_everything_warns_for_services_and_servers() {
+        let stack = format!("{STACK}[services.api]\nhosts = \"all3\"\ncommand = \"/bin/true\"\nport = 8080\n");
+        let w = warnings(&["a", "a", "a"], &stack);
+        assert!(w.iter().any(|m| m.contains("all 3 replicas of services.api sit in zone a")), "{w:?}");
+        assert!(w.iter().any(|m| m.contains("leaves 0 of 3 Redis servers")), "{w:?}");
+    }
+}
