@@ -10,6 +10,7 @@
 //! - `printer`: the only place that prints
 //! - `lab`: local test hosts
 
+pub mod alerts;
 pub mod cli;
 pub mod compile;
 pub mod diag;

@@ -143,3 +143,65 @@ fn strict_validation_refuses_a_stack_that_a_zone_loss_would_break() {
     assert_eq!(strict.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&strict.stderr).contains("--strict makes them errors"));
 }
+
+/// `promtool` (Debian's prometheus package; .ci/run installs it) checks and
+/// evaluates the generated rules against synthetic series.
+fn promtool(args: &[&str], dir: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new("promtool").args(args).current_dir(dir).output().expect("promtool is needed: apt-get install prometheus");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn alert_rules_are_valid_and_fire_on_lost_quorum_and_replication_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("rampart").unwrap().args(["-i", "inventory/example.toml", "-s", "plans/aeterna.toml", "alerts", "--out"]).arg(dir.path().join("rules.yml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rules = std::fs::read_to_string(dir.path().join("rules.yml")).unwrap();
+    insta::assert_snapshot!("alerts_aeterna", rules);
+    let (ok, text) = promtool(&["check", "rules", "rules.yml"], dir.path());
+    assert!(ok, "{text}");
+    let test = r#"rule_files: [rules.yml]
+evaluation_interval: 15s
+tests:
+  - interval: 15s
+    input_series:
+      - {series: 'up{job="etcd", instance="node1"}', values: '1x40'}
+      - {series: 'up{job="etcd", instance="node2"}', values: '0x40'}
+      - {series: 'up{job="etcd", instance="node3"}', values: '0x40'}
+      - {series: 'patroni_primary{job="patroni", scope="aeterna", name="node1"}', values: '1x40'}
+      - {series: 'patroni_primary{job="patroni", scope="aeterna", name="node2"}', values: '0x40'}
+      - {series: 'patroni_xlog_location{job="patroni", scope="aeterna", name="node1"}', values: '50000000x40'}
+      - {series: 'patroni_xlog_replayed_location{job="patroni", scope="aeterna", name="node2"}', values: '40000000x40'}
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: AeternaEtcdQuorumLost
+        exp_alerts:
+          - exp_labels: {severity: critical, stack: aeterna}
+            exp_annotations: {summary: "fewer than 2 of 3 etcd members are up: no quorum, Patroni cannot elect a leader"}
+      - eval_time: 5m
+        alertname: AeternaPostgresReplicationLag
+        exp_alerts:
+          - exp_labels: {severity: warning, stack: aeterna}
+            exp_annotations: {summary: "a PostgreSQL replica replays more than 1 MB behind the primary"}
+      - eval_time: 5m
+        alertname: AeternaPatroniNoPrimary
+        exp_alerts: []
+  - interval: 15s
+    input_series:
+      - {series: 'up{job="etcd", instance="node1"}', values: '1x40'}
+      - {series: 'up{job="etcd", instance="node2"}', values: '1x40'}
+      - {series: 'up{job="etcd", instance="node3"}', values: '1x40'}
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: AeternaEtcdQuorumLost
+        exp_alerts: []
+      - eval_time: 5m
+        alertname: AeternaPatroniNoPrimary
+        exp_alerts:
+          - exp_labels: {severity: critical, stack: aeterna}
+            exp_annotations: {summary: "no Patroni member is the primary: writes fail"}
+"#;
+    std::fs::write(dir.path().join("test.yml"), test).unwrap();
+    let (ok, text) = promtool(&["test", "rules", "test.yml"], dir.path());
+    assert!(ok, "{text}");
+}

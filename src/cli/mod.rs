@@ -8,6 +8,7 @@ mod lab;
 mod plan;
 mod status;
 mod validate;
+mod alerts;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub enum Command {
     Status(status::Args),
     /// Remove everything rampart manages on the stack's hosts (data directories kept)
     Destroy(destroy::Args),
+    /// Prometheus alert rules for the stack's clusters and services
+    Alerts(alerts::Args),
     /// Local Debian test hosts (systemd-nspawn; Linux, root)
     Lab(lab::Args),
 }
@@ -65,6 +68,7 @@ pub fn main() -> i32 {
     let g = context::Globals { inventory: cli.inventory, stack: cli.stack, roles: cli.roles };
     match cli.command {
         Command::Validate(a) => validate::run(&g, a),
+        Command::Alerts(a) => alerts::run(&g, a),
         Command::Plan(a) => rt.block_on(plan::run(&g, a)),
         Command::Apply(a) => rt.block_on(apply::run(&g, a)),
         Command::Graph(a) => graph::run(&g, a),
