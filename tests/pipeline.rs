@@ -353,3 +353,45 @@ fn compose_files_pass_docker_compose_config() {
         assert!(out.status.success(), "{id}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[tokio::test]
+async fn restarts_of_a_running_quorum_cluster_roll_one_member_at_a_time() {
+    let (_, _, c) = lab();
+    // every member runs, and every member's config changed: all three must restart
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    for f in facts.values_mut() {
+        let file = f.files.get_mut("/etc/default/etcd").unwrap();
+        file.sha256 = Some("0".repeat(64));
+        file.content = Some(b"ETCD_NAME=\"old\"\n".to_vec());
+    }
+    let p = plan(&c, &facts);
+    let svc = |h: &str| p.steps.iter().find(|s| s.id == format!("{h}/service/etcd")).unwrap().clone();
+    let (s1, s2, s3) = (svc("lab1"), svc("lab2"), svc("lab3"));
+    assert!(s1.reasons.iter().any(|r| r == "rolling restart: member 1 of 3"), "{:?}", s1.reasons);
+    assert!(s2.deps.contains(&"lab1/service/etcd".to_string()) && s3.deps.contains(&"lab2/service/etcd".to_string()));
+    assert!(s3.reasons.iter().any(|r| r.contains("member 3 of 3, after lab2/service/etcd once the cluster is healthy")), "{:?}", s3.reasons);
+    // the gate before going down, and a restart that returns only when the member is back
+    assert!(matches!(&s2.ops[0], Op::Wait { check: rampart::roles::Check::Command(cmd), .. } if cmd.contains("endpoint health")), "{:?}", s2.ops);
+    for s in [&s1, &s2, &s3] {
+        assert!(s.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, no_block: false, .. } if verb == "restart")), "{:?}", s.ops);
+    }
+    let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
+    assert!(text.contains("rolling restart: member 2 of 3"), "plan shows the order: {text}");
+    // an unhealthy cluster stops the roll: lab2's gate fails, lab3 never goes down
+    let mut sessions: BTreeMap<String, Arc<dyn Session>> = BTreeMap::new();
+    let mut fakes = BTreeMap::new();
+    for h in &c.hosts {
+        let f = FakeHost::new(h);
+        if h == "lab2" {
+            f.on("endpoint health", 1, "");
+        }
+        fakes.insert(h.clone(), f.clone());
+        sessions.insert(h.clone(), f);
+    }
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = exec::apply(&p, &c, &sessions, &BTreeMap::new(), tx).await;
+    assert!(!report.ok());
+    assert!(fakes["lab1"].scripts().iter().any(|s| s.contains("systemctl restart etcd")), "{:?}", fakes["lab1"].scripts());
+    assert!(!fakes["lab2"].scripts().iter().any(|s| s.contains("systemctl restart etcd")), "lab2 waited for a healthy cluster and did not go down");
+    assert!(!fakes["lab3"].scripts().iter().any(|s| s.contains("restart etcd")), "lab3 was never restarted: {:?}", fakes["lab3"].scripts());
+}
