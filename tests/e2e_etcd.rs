@@ -75,6 +75,37 @@ fn etcd_cluster_end_to_end() {
     assert_eq!(run(&["plan", "--detailed-exitcode"]).code, 0);
     let health = ssh_ok("lab1", "etcdctl --endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379 endpoint health 2>&1");
     assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+
+    // a setting every member needs: a rolling restart, one member down at a time
+    let rolled = std::env::temp_dir().join(format!("rampart-e2e-etcd-{}.toml", std::process::id()));
+    std::fs::write(&rolled, std::fs::read_to_string(&stack).unwrap() + "heartbeat_interval = 150\nelection_timeout = 1500\n").unwrap();
+    let rolled_s = rolled.display().to_string();
+    let p4 = rampart(&["-i", &inv, "-s", &rolled_s, "plan"]);
+    assert!(p4.stdout.contains("rolling restart: member 3 of 3, after lab2/service/etcd"), "{}", p4.stdout);
+    let started = |h: &str| ssh_ok(h, "systemctl show -p ActiveEnterTimestampMonotonic --value etcd").trim().parse::<u64>().unwrap();
+    let before: Vec<u64> = ["lab1", "lab2", "lab3"].iter().map(|h| started(h)).collect();
+    // lab3 watches how many member processes answer, every 0.2 s, while the apply runs
+    let watcher = std::thread::spawn(|| {
+        ssh_ok("lab3", "rm -f /tmp/stop-watch; min=3; end=$(( $(date +%s) + 120 )); while [ ! -e /tmp/stop-watch ] && [ $(date +%s) -lt $end ]; do n=0; for a in 11 12 13; do curl -sf --max-time 0.5 http://198.18.0.$a:2379/version >/dev/null && n=$((n+1)); done; [ $n -lt $min ] && min=$n; sleep 0.2; done; echo $min")
+    });
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let a4 = rampart(&["-i", &inv, "-s", &rolled_s, "apply", "--auto-approve"]);
+    ssh_ok("lab3", "touch /tmp/stop-watch");
+    let min_up: u32 = watcher.join().unwrap().trim().parse().unwrap();
+    let _ = std::fs::remove_file(&rolled);
+    assert_eq!(a4.code, 0, "{}", a4.all());
+    let after: Vec<u64> = ["lab1", "lab2", "lab3"].iter().map(|h| started(h)).collect();
+    for k in 0..3 {
+        assert!(after[k] > before[k], "member {} was restarted", k + 1);
+    }
+    assert!(after[0] < after[1] && after[1] < after[2], "one after another, in host order: {after:?}");
+    assert!(min_up >= 2, "at most one member was down at any time; saw {min_up} of 3 answering");
+    eprintln!("MEASURED rolling etcd restart: members back {:.1}s and {:.1}s apart; fewest members answering: {min_up}", (after[1] - after[0]) as f64 / 1e6, (after[2] - after[1]) as f64 / 1e6);
+    for h in ["lab1", "lab2", "lab3"] {
+        assert!(ssh_ok(h, "cat /etc/default/etcd").contains("ETCD_HEARTBEAT_INTERVAL=\"150\""));
+    }
+    let health = ssh_ok("lab1", "etcdctl --endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379 endpoint health 2>&1");
+    assert_eq!(health.matches("is healthy").count(), 3, "{health}");
 }
 
 /// Writes an inventory like the lab's but with another known_hosts file.

@@ -42,6 +42,8 @@ pub struct EtcdView {
     /// `ip:2379,...` (Patroni's etcd3.hosts)
     pub hosts_list: String,
     pub data_dir: String,
+    pub heartbeat_interval: u32,
+    pub election_timeout: u32,
     /// This host's member entry, when the host is a member.
     pub member: Option<EtcdMember>,
 }
@@ -67,6 +69,8 @@ pub fn etcd(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<EtcdView>
         endpoints: members.iter().map(|m| m.client_url.clone()).collect::<Vec<_>>().join(","),
         hosts_list: members.iter().map(|m| join_host_port(&m.address, 2379)).collect::<Vec<_>>().join(","),
         data_dir: format!("/var/lib/etcd/{token}"),
+        heartbeat_interval: e.heartbeat_interval.as_ref().map(|v| *v.get_ref()).unwrap_or(100),
+        election_timeout: e.election_timeout.as_ref().map(|v| *v.get_ref()).unwrap_or(1000),
         member: members.iter().find(|m| m.name == this_host).cloned(),
         cluster_token: token,
         members,

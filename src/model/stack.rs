@@ -29,6 +29,10 @@ pub struct Etcd {
     pub hosts: Spanned<HostsRef>,
     /// ETCD_INITIAL_CLUSTER_TOKEN; defaults to the stack's name.
     pub cluster_token: Option<String>,
+    /// ms; default 100. A change restarts the members one at a time.
+    pub heartbeat_interval: Option<Spanned<u32>>,
+    /// ms; default 1000; etcd refuses to start below 5 x heartbeat_interval.
+    pub election_timeout: Option<Spanned<u32>>,
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
 }
@@ -411,6 +415,12 @@ impl Validator<'_> {
     fn check_rules(&mut self, raw: &RawStack, placement: &BTreeMap<String, Vec<String>>) {
         let n = |k: &str| placement.get(k).map(Vec::len).unwrap_or(0);
         if let Some(e) = &raw.etcd {
+            let hb = e.heartbeat_interval.as_ref().map(|v| *v.get_ref()).unwrap_or(100);
+            let el = e.election_timeout.as_ref().map(|v| *v.get_ref()).unwrap_or(1000);
+            if hb == 0 || el < 5 * hb {
+                let span = e.election_timeout.as_ref().or(e.heartbeat_interval.as_ref()).map(|v| v.span());
+                self.err(span, format!("etcd election_timeout {el} ms is below 5 x heartbeat_interval ({hb} ms); etcd refuses to start"), format!("raise election_timeout to at least {}", 5 * hb.max(1)));
+            }
             let c = n("etcd");
             if c > 0 && c % 2 == 0 {
                 self.err(Some(e.hosts.span()), format!("etcd has {c} members; a quorum needs an odd number"), format!("use {} or {} hosts: an even count tolerates no more failures than one fewer", c - 1, c + 1));
