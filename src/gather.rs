@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// At most this many connections are being set up at once.
+/// At most this many connection attempts are in progress at once (enforced
+/// by the SSH connector, per attempt).
 pub const CONNECT_PARALLEL: usize = 64;
 
 pub struct Gathered {
@@ -40,7 +41,8 @@ pub fn host_spec(inv: &Inventory, name: &str, base: &Path) -> HostSpec {
 
 /// Connects to `hosts` and gathers facts for the compiled resources.
 pub async fn gather(connector: Arc<dyn Connector>, inv: &Inventory, base: &Path, compiled: &Compiled, hosts: &[String]) -> Gathered {
-    let sem = Arc::new(Semaphore::new(CONNECT_PARALLEL));
+    // bounds the hosts being connected or read at once (the connector bounds attempts)
+    let sem = Arc::new(Semaphore::new(4 * CONNECT_PARALLEL));
     let mut tasks = Vec::new();
     for h in hosts {
         let spec = host_spec(inv, h, base);

@@ -210,6 +210,10 @@ async fn connect_once(spec: &HostSpec) -> Result<SshSession, TransportError> {
     Ok(SshSession { name: spec.name.clone(), sudo: spec.sudo, handle })
 }
 
+/// Connection attempts in progress at once, over all hosts: bounds sockets
+/// and handshakes. Hosts waiting between attempts hold no slot.
+static SETUP: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(crate::gather::CONNECT_PARALLEL);
+
 impl Connector for SshConnector {
     fn connect<'a>(&'a self, spec: &'a HostSpec) -> BoxFuture<'a, Result<Arc<dyn Session>, TransportError>> {
         Box::pin(async move {
@@ -218,7 +222,10 @@ impl Connector for SshConnector {
                 if attempt > 0 {
                     tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt))).await;
                 }
-                match tokio::time::timeout(spec.connect_timeout, connect_once(spec)).await {
+                let slot = SETUP.acquire().await;
+                let r = tokio::time::timeout(spec.connect_timeout, connect_once(spec)).await;
+                drop(slot);
+                match r {
                     Ok(Ok(s)) => return Ok(Arc::new(s) as Arc<dyn Session>),
                     // a refused key or failed authentication is final: never retried
                     Ok(Err(e @ (TransportError::HostKey { .. } | TransportError::Auth { .. }))) => return Err(e),
