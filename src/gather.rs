@@ -24,6 +24,11 @@ pub struct Gathered {
 
 pub fn host_spec(inv: &Inventory, name: &str, base: &Path) -> HostSpec {
     let h = &inv.hosts[name];
+    let jump = h.proxy_jump.as_deref().filter(|j| *j != name && inv.hosts.contains_key(*j)).map(|j| {
+        let mut s = host_spec(inv, j, base);
+        s.jump = None;
+        Box::new(s)
+    });
     let d = &inv.defaults;
     HostSpec {
         name: h.name.clone(),
@@ -36,6 +41,7 @@ pub fn host_spec(inv: &Inventory, name: &str, base: &Path) -> HostSpec {
         sudo: inv.sudo_for(h),
         connect_timeout: Duration::from_secs(d.connect_timeout),
         connect_attempts: d.connect_attempts,
+        jump,
     }
 }
 

@@ -53,6 +53,7 @@ fn every_bad_input_is_refused_with_position_and_fix() {
         Case { name: "service with image and command", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\nimage = \"i\"\ncommand = \"c\"\nport = 1\n", expect: &["stack.toml:3:", "exactly one of image"] },
         Case { name: "bad health path", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\ncommand = \"c\"\nport = 1\nhealth = \"health; reboot\"\n", expect: &["is not an HTTP path"] },
         Case { name: "etcd election timeout too short", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 300\n", expect: &["stack.toml:5:22", "below 5 x heartbeat_interval", "at least 1500"] },
+        Case { name: "unknown jump host", inv: "[hosts.a]\naddress = \"10.0.0.1\"\nproxy_jump = \"bastoin\"\n[hosts.bastion]\naddress = \"10.0.0.9\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:3:14", "proxy_jump `bastoin` is not a host", "did you mean `bastion`"] },
         Case { name: "bad host key policy", inv: "[defaults]\nhost_key_policy = \"trust\"\n[hosts.a]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:", "accept-new"] },
     ];
     assert!(cases.len() >= 25);

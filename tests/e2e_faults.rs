@@ -94,6 +94,20 @@ fn faults_crashes_lost_hosts_and_sudo() {
     assert_eq!(r.code, 0, "after the host returns, apply converges:\n{}", r.all());
     assert_eq!(rampart(&["-i", &inv, "-s", &stack, "--roles", &roles, "plan", "--detailed-exitcode"]).code, 0);
 
+    // a jump host: lab2 and lab3 reached through lab1 (SSH direct-tcpip), keys checked end to end
+    let jump_inv = dir.path().join("jump.toml");
+    let text = std::fs::read_to_string(&inv).unwrap().replace("address = \"198.18.0.12\"", "address = \"198.18.0.12\"\nproxy_jump = \"lab1\"").replace("address = \"198.18.0.13\"", "address = \"198.18.0.13\"\nproxy_jump = \"lab1\"");
+    std::fs::write(&jump_inv, text).unwrap();
+    let jump_inv = jump_inv.display().to_string();
+    let since = ssh_ok("lab3", "date +%s").trim().to_string();
+    let stack = crash_stack(dir.path(), 9);
+    let r = rampart(&["-i", &jump_inv, "-s", &stack, "--roles", &roles, "apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "apply through a jump host:\n{}", r.all());
+    assert_eq!(ssh_ok("lab3", "grep -c 'version 9' /etc/crash/f00.conf").trim(), "120");
+    let log = ssh_ok("lab3", &format!("journalctl -q -u ssh --since @{since} | grep 'Accepted publickey for root from' || true"));
+    assert!(log.contains("from 198.18.0.11 "), "lab3 was reached from lab1, the jump host:\n{log}");
+    assert_eq!(rampart(&["-i", &jump_inv, "-s", &stack, "--roles", &roles, "plan", "--detailed-exitcode"]).code, 0);
+
     // a non-root user with sudo works end to end
     let key = std::fs::read_to_string("/var/lib/rampart-lab/id_ed25519.pub").unwrap();
     for h in ["lab1", "lab2", "lab3"] {
@@ -102,10 +116,10 @@ fn faults_crashes_lost_hosts_and_sudo() {
     let ops_inv = dir.path().join("ops.toml");
     std::fs::write(&ops_inv, std::fs::read_to_string(&inv).unwrap().replace("user = \"root\"", "user = \"ops\"")).unwrap();
     let ops_inv = ops_inv.display().to_string();
-    let stack = crash_stack(dir.path(), 8);
+    let stack = crash_stack(dir.path(), 10);
     let r = rampart(&["-i", &ops_inv, "-s", &stack, "--roles", &roles, "apply", "--auto-approve"]);
     assert_eq!(r.code, 0, "apply as ops with sudo:\n{}", r.all());
-    assert_eq!(ssh_ok("lab2", "stat -c %U /etc/crash/f00.conf; grep -c 'version 8' /etc/crash/f00.conf").lines().collect::<Vec<_>>(), vec!["root", "120"]);
+    assert_eq!(ssh_ok("lab2", "stat -c %U /etc/crash/f00.conf; grep -c 'version 10' /etc/crash/f00.conf").lines().collect::<Vec<_>>(), vec!["root", "120"]);
     assert_eq!(rampart(&["-i", &ops_inv, "-s", &stack, "--roles", &roles, "plan", "--detailed-exitcode"]).code, 0);
     // without sudo rights the same user is refused with sudo's message
     ssh_ok("lab2", "rm /etc/sudoers.d/ops");

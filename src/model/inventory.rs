@@ -29,6 +29,7 @@ struct RawDefaults {
     sudo: Option<bool>,
     connect_timeout: Option<u64>,
     connect_attempts: Option<u32>,
+    proxy_jump: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +44,8 @@ struct RawHost {
     user: Option<String>,
     port: Option<u16>,
     identity: Option<String>,
+    /// Another host of the inventory to reach this one through (SSH direct-tcpip).
+    proxy_jump: Option<Spanned<String>>,
 }
 
 /// Connection settings shared by all hosts unless a host overrides them.
@@ -69,6 +72,8 @@ pub struct Host {
     pub user: String,
     pub port: u16,
     pub identity: Option<String>,
+    /// The inventory host this one is reached through.
+    pub proxy_jump: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +111,8 @@ impl Inventory {
             diags.push(src.diag(None, format!("[defaults] user `{}` is not a valid user name", defaults.user), Some("use letters, digits, - and _".into())));
         }
         let mut hosts = BTreeMap::new();
+        let mut jumps: Vec<(String, Spanned<String>)> = Vec::new();
+        let default_jump = d.proxy_jump.clone();
         let mut by_address: BTreeMap<String, String> = BTreeMap::new();
         for (name, h) in raw.hosts {
             let span = name.span();
@@ -133,6 +140,9 @@ impl Inventory {
                     diags.push(src.diag(Some(span.clone()), format!("host {name}: zone `{}` is not allowed", z.escape_debug()), Some("use letters, digits, - and _".into())));
                 }
             }
+            if let Some(j) = h.proxy_jump.clone().or_else(|| default_jump.clone()) {
+                jumps.push((name.clone(), j));
+            }
             hosts.insert(
                 name.clone(),
                 Host {
@@ -144,8 +154,31 @@ impl Inventory {
                     user: h.user.unwrap_or_else(|| defaults.user.clone()),
                     port: h.port.unwrap_or(defaults.port),
                     identity: h.identity.or_else(|| defaults.identity.clone()),
+                    proxy_jump: None,
                 },
             );
+        }
+        // jump hosts: another host of this inventory, reached directly
+        for (name, j) in &jumps {
+            let target = j.get_ref();
+            if target == name {
+                continue; // a [defaults] proxy_jump does not apply to the jump host itself
+            }
+            if !hosts.contains_key(target) {
+                let help = match did_you_mean(target, hosts.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`? proxy_jump names a host of this inventory"),
+                    None => "proxy_jump names a host of this inventory; add it under [hosts]".to_string(),
+                };
+                diags.push(src.diag(Some(j.span()), format!("host {name}: proxy_jump `{}` is not a host of the inventory", target.escape_debug()), Some(help)));
+                continue;
+            }
+            if jumps.iter().any(|(n, jj)| n == target && jj.get_ref() != n) {
+                diags.push(src.diag(Some(j.span()), format!("host {name}: proxy_jump `{target}` is itself reached through a jump host"), Some("chains of jump hosts are not supported: give the jump host no proxy_jump".into())));
+                continue;
+            }
+            if let Some(h) = hosts.get_mut(name) {
+                h.proxy_jump = Some(target.clone());
+            }
         }
         let mut groups = BTreeMap::new();
         for (gname, members) in raw.groups {

@@ -66,6 +66,8 @@ pub struct HostSpec {
     pub connect_timeout: Duration,
     /// Attempts to connect before giving up (>= 1).
     pub connect_attempts: u32,
+    /// Reach this host through that one (an SSH direct-tcpip channel).
+    pub jump: Option<Box<HostSpec>>,
 }
 
 #[derive(Debug, thiserror::Error)]

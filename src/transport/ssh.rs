@@ -110,6 +110,8 @@ struct SshSession {
     name: String,
     sudo: bool,
     handle: Handle<Checker>,
+    /// The jump host's connection, kept open while this one lives.
+    _jump: Option<Box<SshSession>>,
 }
 
 impl Session for SshSession {
@@ -194,9 +196,24 @@ async fn connect_once(spec: &HostSpec) -> Result<SshSession, TransportError> {
     let checker = Checker { spec: spec.clone(), refusal: refusal.clone() };
     let addr = (spec.address.as_str(), spec.port);
     let fmt_addr = known_hosts::host_entry(&spec.address, spec.port);
-    let socket = tokio::net::TcpStream::connect(addr).await.map_err(|e| TransportError::Connect { host: spec.name.clone(), addr: fmt_addr.clone(), reason: e.to_string() })?;
-    let _ = socket.set_nodelay(true);
-    let handle = client::connect_stream(config, socket, checker).await;
+    let (handle, jump) = match &spec.jump {
+        None => {
+            let socket = tokio::net::TcpStream::connect(addr).await.map_err(|e| TransportError::Connect { host: spec.name.clone(), addr: fmt_addr.clone(), reason: e.to_string() })?;
+            let _ = socket.set_nodelay(true);
+            (client::connect_stream(config, socket, checker).await, None)
+        }
+        Some(j) => {
+            // the jump host is verified and authenticated like any host; the
+            // target's key is then checked end to end through the tunnel
+            let via: SshSession = Box::pin(connect_once(j)).await.map_err(|e| TransportError::Connect { host: spec.name.clone(), addr: fmt_addr.clone(), reason: format!("through jump host {}: {e}", j.name) })?;
+            let channel = via
+                .handle
+                .channel_open_direct_tcpip(spec.address.clone(), u32::from(spec.port), "127.0.0.1", 0)
+                .await
+                .map_err(|e| TransportError::Connect { host: spec.name.clone(), addr: fmt_addr.clone(), reason: format!("jump host {} cannot open a tunnel: {e}", j.name) })?;
+            (client::connect_stream(config, channel.into_stream(), checker).await, Some(Box::new(via)))
+        }
+    };
     let mut handle = match handle {
         Ok(h) => h,
         Err(e) => {
@@ -207,7 +224,7 @@ async fn connect_once(spec: &HostSpec) -> Result<SshSession, TransportError> {
         }
     };
     authenticate(&mut handle, spec).await?;
-    Ok(SshSession { name: spec.name.clone(), sudo: spec.sudo, handle })
+    Ok(SshSession { name: spec.name.clone(), sudo: spec.sudo, handle, _jump: jump })
 }
 
 /// Connection attempts in progress at once, over all hosts: bounds sockets
