@@ -179,7 +179,9 @@ def main():
             with tempfile.TemporaryDirectory(prefix="rampart-bench-") as tmp:
                 w = Work(n, Path(tmp))
                 for rep in range(a.reps):
-                    results.setdefault(("ssh", n, "floor"), []).append(w.floor())
+                    fl = w.floor()
+                    results.setdefault(("ssh", n, "floor"), []).append(fl)
+                    log(f"N={n} rep {rep + 1}/{a.reps} ssh      floor  {fl:7.2f} s")
                     for tool in tools:
                         lab_up(n, fresh=True)  # clean hosts (same base image) for every tool's cold run
                         w.new_connections()
