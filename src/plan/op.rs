@@ -37,6 +37,11 @@ pub enum Op {
     RemoveDir { path: String, recursive: bool },
 }
 
+/// A script killed by a signal (its SSH connection gone: SIGHUP, or SIGPIPE
+/// on its next write) still runs its EXIT trap, so no temp file or
+/// policy-rc.d is left behind.
+const SIGNALS: &str = "trap 'exit 129' HUP INT TERM PIPE\n";
+
 /// Exit status a script uses when the host changed since the plan.
 pub const STALE: i32 = 97;
 
@@ -49,7 +54,7 @@ impl Op {
                 let mut s = String::from("set -e\nexport DEBIAN_FRONTEND=noninteractive\n");
                 if *no_start {
                     // keep the package's postinst from starting its service; only ours is removed
-                    s.push_str("if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap 'rm -f /usr/sbin/policy-rc.d' EXIT; fi\n");
+                    s.push_str("if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap 'rm -f /usr/sbin/policy-rc.d' EXIT; trap 'exit 129' HUP INT TERM PIPE; fi\n");
                 }
                 s.push_str(&format!(
                     "i() {{ apt-get install -y -q -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef {pk}; }}\n\
@@ -73,7 +78,8 @@ impl Op {
                     "set -e\np={p}\nd=$(dirname \"$p\")\n[ -d \"$d\" ] || mkdir -p \"$d\"\n\
                      if [ -e \"$p\" ]; then cur=$(sha256sum < \"$p\" | cut -d' ' -f1); else cur=absent; fi\n\
                      {recheck}\
-                     tmp=$(mktemp \"$d/.rampart.XXXXXX\")\ntrap 'rm -f \"$tmp\"' EXIT\ncat > \"$tmp\"\n\
+                     tmp=\ntrap 'rm -f \"$tmp\"' EXIT\n{SIGNALS}\
+                     rm -f \"$d\"/.rampart.??????\ntmp=$(mktemp \"$d/.rampart.XXXXXX\")\ncat > \"$tmp\"\n\
                      if [ \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" != {sha} ]; then echo \"upload of $p arrived incomplete\" >&2; exit 1; fi\n\
                      chown {o}:{g} \"$tmp\"\nchmod {mode:04o} \"$tmp\"\n",
                     sha = sh(sha256),
@@ -135,7 +141,7 @@ impl Op {
                     }
                 };
                 format!(
-                    "end=$(( $(date +%s) + {timeout} ))\nout=$(mktemp)\ntrap 'rm -f \"$out\"' EXIT\n\
+                    "end=$(( $(date +%s) + {timeout} ))\nout=\ntrap 'rm -f \"$out\"' EXIT\n{SIGNALS}out=$(mktemp)\n\
                      while :; do\n  if {probe} >\"$out\" 2>&1 </dev/null; then exit 0; fi\n\
                      \x20 if [ \"$(date +%s)\" -ge \"$end\" ]; then echo 'not healthy after {timeout}s; last output:' >&2; tail -n 20 \"$out\" >&2; exit 1; fi\n\
                      \x20 sleep {interval}\ndone\n"
@@ -184,6 +190,30 @@ mod tests {
     fn systemctl_script_exact() {
         assert_eq!(Op::Systemctl { verb: "start".into(), unit: "etcd".into(), no_block: true }.script(), "systemctl --no-block start etcd\n");
         assert_eq!(Op::Systemctl { verb: "restart".into(), unit: "a b".into(), no_block: false }.script(), "systemctl restart 'a b'\n");
+    }
+
+    #[test]
+    fn a_write_cut_off_by_a_hangup_leaves_no_temp_file() {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.conf");
+        let op = Op::WriteFile { path: path.display().to_string(), sha256: "0".repeat(64), mode: 0o644, owner: "root".into(), group: "root".into(), expect: None, validate: None, daemon_reload: false, notify: vec![] };
+        let mut child = std::process::Command::new("sh").arg("-c").arg(op.script()).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).process_group(0).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"half of the upload").unwrap();
+        let temp = || std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with(".rampart."));
+        let t = std::time::Instant::now();
+        while !temp() && t.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(temp(), "the upload is under way in a temp file");
+        // the SSH session goes away: sshd hangs up on the script's process group
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGHUP) };
+        let _ = child.wait();
+        drop(stdin);
+        assert!(!temp(), "the temp file is removed by the EXIT trap");
+        assert!(!path.exists());
     }
 
     #[test]
