@@ -134,7 +134,7 @@ fn every_seed_applies_on_lab_hosts() {
         assert_eq!(ssh(h, "test -e /var/lib/rampart/migrations.log").code, 1, "{h}: the migration runs on one host only");
     }
     for h in ["lab1", "lab2", "lab3"] {
-        let unit: f64 = ssh_ok(h, "find /etc/systemd/system -name 'rampart-titan-titan.service' -printf '%T@'").trim().parse().unwrap();
+        let unit: f64 = ssh_ok(h, "find /etc/systemd/system -maxdepth 1 -name 'rampart-titan-titan.service' -printf '%T@'").trim().parse().unwrap();
         assert!(ran < unit, "{h}: the app was installed ({unit}) before the migration ran ({ran})");
     }
     let cfg = ssh_ok("lab1", "cat /etc/haproxy/haproxy.cfg");
