@@ -134,6 +134,9 @@ impl Session for SshSession {
                     _ => {}
                 }
             }
+            if out.status == -1 && !String::from_utf8_lossy(&out.stderr).contains("killed by signal") {
+                return Err(TransportError::Channel { host: self.name.clone(), reason: "the SSH connection was lost before the command finished (no exit status); the host may be unreachable or overloaded".into() });
+            }
             Ok(out)
         })
     }
@@ -186,9 +189,10 @@ async fn authenticate(handle: &mut Handle<Checker>, spec: &HostSpec) -> Result<(
 async fn connect_once(spec: &HostSpec) -> Result<SshSession, TransportError> {
     let config = Arc::new(client::Config {
         inactivity_timeout: Some(Duration::from_secs(3600)),
-        // a host that vanishes mid-apply is noticed within ~15 s
+        // a host that vanishes mid-apply is noticed within ~30 s; a busy one
+        // (apt, dpkg and a loaded control machine) is not dropped for it
         keepalive_interval: Some(Duration::from_secs(5)),
-        keepalive_max: 3,
+        keepalive_max: 6,
         nodelay: true,
         ..Default::default()
     });
