@@ -358,15 +358,8 @@ pub fn service(stack: &Stack, name: &str, this_host: &str) -> Option<ServiceView
     let s = stack.services.get(name)?;
     let first = stack.hosts_of(&format!("services.{name}")).first().is_some_and(|h| h == this_host);
     let migrate = s.migrate.as_ref().filter(|_| first).map(|m| m.get_ref().clone());
-    let version = {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        for part in [s.command.as_deref(), s.image.as_deref(), s.migrate.as_ref().map(|m| m.get_ref().as_str())] {
-            h.update(part.unwrap_or("").as_bytes());
-            h.update([0]);
-        }
-        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
-    };
+    let parts = [s.command.as_deref(), s.image.as_deref(), s.migrate.as_ref().map(|m| m.get_ref().as_str())].map(|p| p.unwrap_or(""));
+    let version = crate::util::sha256_hex(parts.join("\0").as_bytes())[..16].to_string();
     Some(ServiceView {
         name: name.to_string(),
         unit: format!("rampart-{}-{name}.service", stack.name),
