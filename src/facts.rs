@@ -41,6 +41,10 @@ pub struct HostState {
     pub stack: String,
     /// Resource id -> what was applied.
     pub resources: BTreeMap<String, ManagedEntry>,
+    /// Every host of the stack at that apply: a host later taken out of the
+    /// stack is found through the others and cleaned up.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +70,60 @@ pub struct HostFacts {
     pub state: Option<HostState>,
     /// Units whose restart an earlier apply owed.
     pub pending: BTreeSet<String>,
+    /// The etcd member list as this host's running member sees it (our
+    /// cluster's data directory only; Debian's throwaway cluster is not read).
+    pub etcd_members: Option<Vec<EtcdMemberFact>>,
+    /// Patroni's `/cluster` as this host's Patroni sees it.
+    pub patroni: Option<Vec<PatroniMemberFact>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcdMemberFact {
+    pub id: String,
+    /// `started` or `unstarted` (added, not yet joined: no name).
+    pub status: String,
+    pub name: String,
+    pub peer_url: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatroniMemberFact {
+    pub name: String,
+    /// `leader`, `replica`, `sync_standby`, ...
+    pub role: String,
+    /// `running`, `streaming`, `stopped`, ...
+    pub state: String,
+    pub pending_restart: bool,
+}
+
+/// Parses `etcdctl member list` (simple format).
+pub fn parse_etcd_members(text: &str) -> Option<Vec<EtcdMemberFact>> {
+    let mut v = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        if f.len() < 4 {
+            return None;
+        }
+        v.push(EtcdMemberFact { id: f[0].to_string(), status: f[1].to_string(), name: f[2].to_string(), peer_url: f[3].split(' ').next().unwrap_or("").to_string() });
+    }
+    (!v.is_empty()).then_some(v)
+}
+
+/// Parses Patroni's `GET /cluster`.
+pub fn parse_patroni_cluster(body: &[u8]) -> Option<Vec<PatroniMemberFact>> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let members = v.get("members")?.as_array()?;
+    Some(
+        members
+            .iter()
+            .map(|m| PatroniMemberFact {
+                name: m.get("name").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                role: m.get("role").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                state: m.get("state").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                pending_restart: m.get("pending_restart").and_then(|x| x.as_bool()).unwrap_or(false),
+            })
+            .collect(),
+    )
 }
 
 /// The facts script for one host's resources (and the paths of its managed state).
@@ -110,6 +168,15 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     }
     for p in &paths {
         s.push_str(&format!("f {}\n", sh(p)));
+    }
+    if let Some(e) = compiled.etcd.as_ref().filter(|e| e.members.iter().any(|m| m.name == host)) {
+        s.push_str(&format!(
+            "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s member list 2>/dev/null | base64 -w0; echo; fi\n",
+            sh(&e.data_dir)
+        ));
+    }
+    if compiled.postgres_hosts.iter().any(|h| h == host) {
+        s.push_str("if systemctl is-active -q patroni 2>/dev/null; then printf 'T\\t'; curl -sf --max-time 3 http://127.0.0.1:8008/cluster 2>/dev/null | base64 -w0; echo; fi\n");
     }
     if !packages.is_empty() {
         s.push_str(&format!("dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {} 2>/dev/null\n", packages.join(" ")));
@@ -183,6 +250,14 @@ pub fn parse(out: &str, wanted_packages: &[String]) -> Result<HostFacts, String>
             "R" => {
                 f.pending.insert(parts.next().ok_or_else(bad)?.to_string());
             }
+            "E" => {
+                let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
+                f.etcd_members = parse_etcd_members(&String::from_utf8_lossy(&bytes));
+            }
+            "T" => {
+                let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
+                f.patroni = parse_patroni_cluster(&bytes);
+            }
             "END" => ended = true,
             "" => {}
             _ => return Err(bad()),
@@ -223,6 +298,23 @@ mod tests {
         assert_eq!(f.packages["etcd-client"], None);
         assert_eq!(f.packages["curl"], None);
         assert!(f.pending.contains("etcd"));
+    }
+
+    #[test]
+    fn parses_cluster_membership() {
+        let list = "8e9e05c52164694d, started, lab1, http://198.18.0.11:2380, http://198.18.0.11:2379, false\n\
+                    91bc3c398fb3c146, unstarted, , http://198.18.0.14:2380, , false\n";
+        let out = format!("E\t{}\nT\t{}\nEND\n", crate::util::b64_encode(list.as_bytes()), crate::util::b64_encode(br#"{"members":[{"name":"lab1","role":"leader","state":"running","pending_restart":true},{"name":"lab2","role":"replica","state":"streaming"}]}"#));
+        let f = parse(&out, &[]).unwrap();
+        let m = f.etcd_members.unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].name.as_str(), m[0].status.as_str(), m[0].peer_url.as_str()), ("lab1", "started", "http://198.18.0.11:2380"));
+        assert_eq!((m[1].name.as_str(), m[1].status.as_str(), m[1].peer_url.as_str()), ("", "unstarted", "http://198.18.0.14:2380"));
+        let p = f.patroni.unwrap();
+        assert!(p[0].pending_restart && p[0].role == "leader");
+        assert!(!p[1].pending_restart && p[1].state == "streaming");
+        // an empty answer (etcd not answering) is no member list
+        assert!(parse("E\t\nEND\n", &[]).unwrap().etcd_members.is_none());
     }
 
     #[test]

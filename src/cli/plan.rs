@@ -40,7 +40,18 @@ pub async fn make(l: &Loaded, targets: &[String]) -> Result<(Plan, Gathered), i3
         printer::err(&s);
         return Err(super::EXIT_ERROR);
     }
+    let mut g = g;
+    leftovers(l, &hosts, &mut g).await;
     let mut p = plan::plan(&l.compiled, &g.facts);
+    if !p.refused.is_empty() {
+        let mut s = String::new();
+        for r in &p.refused {
+            s.push_str(&format!("error: {r}\n"));
+        }
+        s.push_str("rampart refuses this plan (quorum safety); nothing was changed.\n");
+        printer::err(&s);
+        return Err(super::EXIT_ERROR);
+    }
     if !targets.is_empty() {
         match restrict(l, &mut p, targets) {
             Ok(()) => {}
@@ -51,6 +62,45 @@ pub async fn make(l: &Loaded, targets: &[String]) -> Result<(Plan, Gathered), i3
         }
     }
     Ok((p, g))
+}
+
+/// Hosts that held this stack at the last apply but are no longer in it are
+/// read too, so the plan removes what rampart put there (and, for etcd, their
+/// membership). One that cannot be reached is a warning: its files stay.
+async fn leftovers(l: &Loaded, placed: &[String], g: &mut Gathered) {
+    let mut left: Vec<String> = g
+        .facts
+        .values()
+        .filter_map(|f| f.state.as_ref())
+        .filter(|st| st.stack == l.stack.name)
+        .flat_map(|st| st.hosts.iter().cloned())
+        .filter(|h| !placed.contains(h))
+        .collect();
+    left.sort();
+    left.dedup();
+    let mut warnings = String::new();
+    left.retain(|h| {
+        let known = l.inv.hosts.contains_key(h);
+        if !known {
+            warnings.push_str(&format!("warning: {h} held this stack at the last apply but is no longer in the inventory: what rampart put there stays. Add it back to the inventory (not to the stack) to have it cleaned up.\n"));
+        }
+        known
+    });
+    if !left.is_empty() {
+        let more = gather(connector(), &l.inv, &l.inv_base, &l.compiled, &left).await;
+        for (h, e) in more.failed {
+            warnings.push_str(&format!("warning: {h} was taken out of the stack and cannot be reached ({e}): what rampart put there stays until it can be.\n"));
+        }
+        for (h, f) in more.facts {
+            if f.state.as_ref().is_some_and(|st| st.stack == l.stack.name) {
+                g.facts.insert(h, f);
+            }
+        }
+        g.sessions.extend(more.sessions);
+    }
+    if !warnings.is_empty() {
+        printer::err(&warnings);
+    }
 }
 
 /// Keeps only the targets' steps and what they need (no destroys, no state rewrite beyond them).

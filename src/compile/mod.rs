@@ -84,6 +84,10 @@ pub struct Compiled {
     /// Every secret value used, to detect and mask it.
     pub secrets: Vec<Secret>,
     pub warnings: Diagnostics,
+    /// The stack's etcd cluster as a whole (no `member`), for membership changes.
+    pub etcd: Option<view::EtcdView>,
+    /// The hosts of the Patroni cluster, in stack order.
+    pub postgres_hosts: Vec<String>,
 }
 
 impl Compiled {
@@ -241,7 +245,9 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
     }
     let mut hosts: Vec<String> = by_host.keys().cloned().collect();
     hosts.sort();
-    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings })
+    let etcd = if instances.iter().any(|i| i.component == "etcd") { view::etcd(inv, stack, "") } else { None };
+    let postgres_hosts = if instances.iter().any(|i| i.component == "postgres") { stack.hosts_of("postgres").to_vec() } else { Vec::new() };
+    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings, etcd, postgres_hosts })
 }
 
 /// Kahn's algorithm, always taking the lowest ready index: the same order
@@ -652,8 +658,13 @@ impl Compiler<'_> {
     }
 }
 
+/// A unit name (`etcd.service`) or a drop-in (`etcd.service.d/rampart.conf`).
 fn unit_name_ok(n: &str) -> bool {
-    !n.is_empty() && n.len() < 256 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c))
+    let plain = |n: &str| !n.is_empty() && n.len() < 256 && !n.starts_with('.') && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c));
+    match n.split_once(".d/") {
+        Some((unit, conf)) => plain(unit) && plain(conf) && conf.ends_with(".conf"),
+        None => plain(n),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -80,13 +80,18 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
             .collect(),
     );
     let mut tasks = Vec::new();
-    for host in plan.hosts() {
+    let mut hosts = plan.hosts();
+    hosts.extend(plan.refresh.iter().filter(|h| plan.states.contains_key(*h)).cloned());
+    hosts.sort();
+    hosts.dedup();
+    for host in hosts {
         let mine: Vec<usize> = (0..steps.len()).filter(|&i| steps[i].host == host).collect();
         let session = sessions.get(&host).cloned();
         let why = unreachable.get(&host).cloned().unwrap_or_else(|| "no connection".into());
         let (steps, deps, shared, events, contents) = (steps.clone(), deps.clone(), shared.clone(), events.clone(), contents.clone());
         let state = plan.states.get(&host).cloned();
         let stack = plan.stack.clone();
+        let stack_hosts = plan.stack_hosts.clone();
         tasks.push(tokio::spawn(async move {
             let start = Instant::now();
             let mut rep = HostReport::default();
@@ -139,7 +144,7 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
                         desired.entry(steps[i].id.clone()).or_insert_with(|| e.clone());
                     }
                 }
-                if let Err(e) = write_state(s.as_ref(), &stack, desired, &failed_ids).await {
+                if let Err(e) = write_state(s.as_ref(), &stack, stack_hosts, desired, &failed_ids).await {
                     rep.failed.push((format!("{host}/state"), e));
                 }
             }
@@ -216,13 +221,13 @@ async fn run_step(s: &dyn Session, step: &Step, contents: &HashMap<String, Vec<u
 /// Writes the host's state manifest atomically. Entries of steps that did not
 /// succeed stay managed but lose their recorded hash, so the next plan shows
 /// them as changes, never as drift.
-async fn write_state(s: &dyn Session, stack: &str, mut desired: BTreeMap<String, crate::facts::ManagedEntry>, failed: &[&str]) -> Result<(), String> {
+async fn write_state(s: &dyn Session, stack: &str, hosts: Vec<String>, mut desired: BTreeMap<String, crate::facts::ManagedEntry>, failed: &[&str]) -> Result<(), String> {
     for f in failed {
         if let Some(e) = desired.get_mut(*f) {
             e.sha256 = None;
         }
     }
-    let st = HostState { version: 1, stack: stack.to_string(), resources: desired };
+    let st = HostState { version: 1, stack: stack.to_string(), resources: desired, hosts };
     let body = serde_json::to_vec_pretty(&st).map_err(|e| e.to_string())?;
     let script = format!("set -e\nmkdir -p {STATE_DIR}\nchmod 0700 {STATE_DIR}\ntmp=$(mktemp {STATE_DIR}/.state.XXXXXX)\ncat > \"$tmp\"\nmv -f \"$tmp\" {STATE_FILE}\n");
     let out = s.exec(&script, &body).await.map_err(|e| e.to_string())?;

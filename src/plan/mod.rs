@@ -3,6 +3,7 @@
 //! applying all read this one structure.
 
 pub mod diff;
+pub mod membership;
 pub mod op;
 pub mod saved;
 
@@ -75,6 +76,15 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Host -> the state manifest to write when its steps succeed.
     pub states: BTreeMap<String, BTreeMap<String, ManagedEntry>>,
+    /// The stack's hosts, recorded in every host's state.
+    #[serde(default)]
+    pub stack_hosts: Vec<String>,
+    /// Hosts with no step whose recorded state is out of date (its host list).
+    #[serde(default)]
+    pub refresh: Vec<String>,
+    /// Why this plan must not be applied (quorum safety); empty when it may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -281,9 +291,12 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
             source.push(i);
         }
     }
-    roll(compiled, &mut out, &source);
+    // members joining a running etcd start once, after `member add`: not part of a roll
+    let joining: Vec<String> = membership::etcd_change(compiled, facts).map(|c| c.joiners.into_iter().map(|m| m.name).collect()).unwrap_or_default();
+    roll(compiled, &mut out, &source, &joining);
     // what the hosts hold now and no longer should: destroy, in reverse order of kinds
     let mut states = BTreeMap::new();
+    let mut refresh = Vec::new();
     for host in facts.keys() {
         let f = &facts[host];
         let mut desired_state: BTreeMap<String, ManagedEntry> = BTreeMap::new();
@@ -303,10 +316,15 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
         }
         if let Some(st) = &f.state {
             out.extend(destroy_steps(host, st.resources.iter().filter(|(id, _)| !desired_state.contains_key(*id)), false));
+            if st.hosts != compiled.hosts {
+                refresh.push(host.clone());
+            }
         }
         states.insert(host.clone(), desired_state);
     }
-    Plan { format_version: FORMAT_VERSION, stack: compiled.stack.clone(), steps: out, states }
+    let mut p = Plan { format_version: FORMAT_VERSION, stack: compiled.stack.clone(), steps: out, states, stack_hosts: compiled.hosts.clone(), refresh, refused: Vec::new() };
+    membership::etcd(compiled, facts, &mut p);
+    p
 }
 
 /// Quorum clusters whose running members restart one at a time.
@@ -316,12 +334,12 @@ pub const ROLLING: [&str; 3] = ["etcd", "postgres", "redis"];
 /// Sentinel) roll: one member at a time, in host order, each waiting for the
 /// one before it and then for the cluster's health gates (run on its own host)
 /// before it goes down, so at most one member is ever down.
-fn roll(compiled: &Compiled, out: &mut [Step], source: &[usize]) {
+fn roll(compiled: &Compiled, out: &mut [Step], source: &[usize], joining: &[String]) {
     for comp in ROLLING {
         let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (k, s) in out.iter().enumerate() {
             let r = &compiled.resources[source[k]];
-            if s.action == Action::Restart && r.component == comp {
+            if s.action == Action::Restart && r.component == comp && !(comp == "etcd" && joining.contains(&s.host)) {
                 if let Desired::Service { name, .. } = &r.desired {
                     by_service.entry(name.as_str()).or_default().push(k);
                 }
