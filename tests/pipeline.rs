@@ -60,8 +60,15 @@ fn etcd_config_golden() {
     let (_, _, c) = lab();
     let body = String::from_utf8(file_content(&c, "lab2/file/etc/default/etcd")).unwrap();
     insta::assert_snapshot!("etcd_env_lab2", body);
-    assert!(body.contains("ETCD_INITIAL_CLUSTER=\"lab1=http://198.18.0.11:2380,lab2=http://198.18.0.12:2380,lab3=http://198.18.0.13:2380\""));
     assert!(body.contains("ETCD_NAME=\"lab2\""));
+    // the bootstrap settings live apart, so a membership change restarts nobody
+    assert!(!body.contains("ETCD_INITIAL_CLUSTER="));
+    let initial = String::from_utf8(file_content(&c, "lab2/file/etc/default/etcd-initial")).unwrap();
+    assert!(initial.contains("ETCD_INITIAL_CLUSTER=\"lab1=http://198.18.0.11:2380,lab2=http://198.18.0.12:2380,lab3=http://198.18.0.13:2380\""));
+    assert!(initial.contains("ETCD_INITIAL_CLUSTER_STATE=\"new\""));
+    let dropin = String::from_utf8(file_content(&c, "lab2/unit/etcd.service.d/rampart.conf")).unwrap();
+    let (a, b) = (dropin.find("/etc/default/etcd-initial").unwrap(), dropin.find("/var/lib/rampart/etcd-join.env").unwrap());
+    assert!(a < b, "the join file (from `member add`) is read last: {dropin}");
 }
 
 #[test]
@@ -70,8 +77,8 @@ fn fresh_hosts_plan_everything_and_gates_wait() {
     let facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), HostFacts::default())).collect();
     let p = plan(&c, &facts);
     let counts = p.counts();
-    // 2 packages + 1 file per host created; the service enabled+started per host
-    assert_eq!((counts.add, counts.change, counts.destroy), (9, 3, 0), "{:#?}", p.steps);
+    // 2 packages + 2 files + 1 drop-in per host created; the service enabled+started per host
+    assert_eq!((counts.add, counts.change, counts.destroy), (15, 3, 0), "{:#?}", p.steps);
     let waits: Vec<_> = p.steps.iter().filter(|s| s.action == Action::Wait).collect();
     assert_eq!(waits.len(), 3);
     // the package step keeps Debian's postinst from starting a throwaway etcd
@@ -193,7 +200,7 @@ async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_r
     assert_eq!(l2.done, 0);
     // lab1 did its own work (packages, file, service) but its gate depends on lab2
     let l1 = &report.hosts["lab1"];
-    assert_eq!(l1.done, 4, "{l1:?}");
+    assert_eq!(l1.done, 6, "{l1:?}");
     assert_eq!(l1.skipped, 1);
     // the file was uploaded on stdin with exactly the rendered content
     let log = fakes["lab1"].log.lock().unwrap().clone();
@@ -394,4 +401,63 @@ async fn restarts_of_a_running_quorum_cluster_roll_one_member_at_a_time() {
     assert!(fakes["lab1"].scripts().iter().any(|s| s.contains("systemctl restart etcd")), "{:?}", fakes["lab1"].scripts());
     assert!(!fakes["lab2"].scripts().iter().any(|s| s.contains("systemctl restart etcd")), "lab2 waited for a healthy cluster and did not go down");
     assert!(!fakes["lab3"].scripts().iter().any(|s| s.contains("restart etcd")), "lab3 was never restarted: {:?}", fakes["lab3"].scripts());
+}
+
+fn etcd_list(names: &[(u32, &str)]) -> Option<Vec<rampart::facts::EtcdMemberFact>> {
+    Some(names.iter().map(|(n, status)| rampart::facts::EtcdMemberFact { id: format!("id{n}"), status: status.to_string(), name: if *status == "started" { format!("lab{n}") } else { String::new() }, peer_url: format!("http://198.18.0.{}:2380", 10 + n) }).collect())
+}
+
+#[test]
+fn etcd_membership_changes_are_planned_from_the_running_cluster() {
+    let (_, _, c) = lab();
+    // grow: lab1 and lab2 run a two-member cluster; lab3 is new
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    facts.insert("lab3".into(), HostFacts::default());
+    facts.get_mut("lab1").unwrap().etcd_members = etcd_list(&[(1, "started"), (2, "started")]);
+    let p = plan(&c, &facts);
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+    let pos = |id: &str| p.steps.iter().position(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}: {:#?}", p.steps.iter().map(|s| &s.id).collect::<Vec<_>>()));
+    let (join, start) = (pos("lab3/member/etcd-join"), pos("lab3/service/etcd"));
+    assert!(join < start && p.steps[start].deps.contains(&"lab3/member/etcd-join".to_string()));
+    assert!(p.steps[join].reasons[0].contains("etcdctl member add lab3 (the cluster has 2 members)"), "{:?}", p.steps[join].reasons);
+    assert!(p.steps[start].ops.iter().any(|o| matches!(o, Op::Systemctl { verb, no_block: false, .. } if verb == "start" || verb == "restart")), "a joiner's start returns once it joined: {:?}", p.steps[start].ops);
+    assert!(!p.steps.iter().any(|s| s.id == "lab1/service/etcd"), "the running members are not restarted");
+
+    // shrink: a fourth member (lab4, no longer in the stack) is removed from lab1, before lab4's etcd stops
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    facts.get_mut("lab1").unwrap().etcd_members = etcd_list(&[(1, "started"), (2, "started"), (3, "started"), (4, "started")]);
+    let mut lab4 = HostFacts::default();
+    let entry = rampart::facts::ManagedEntry { kind: "service".into(), name: "etcd".into(), sha256: None, data: false };
+    lab4.state = Some(rampart::facts::HostState { version: 1, stack: c.stack.clone(), resources: [("lab4/service/etcd".to_string(), entry)].into(), hosts: vec![] });
+    lab4.services.insert("etcd".into(), ServiceFact { enabled: "enabled".into(), active: "active".into() });
+    facts.insert("lab4".into(), lab4);
+    let p = plan(&c, &facts);
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+    let rm = p.steps.iter().find(|s| s.id == "lab1/member/etcd-remove-lab4").expect("a remove step on a remaining member");
+    assert!(matches!(&rm.ops[0], Op::RunCommand { run, .. } if run.contains("member remove") && run.contains("http://198.18.0.14:2380")));
+    let stop = p.steps.iter().find(|s| s.id == "lab4/service/etcd").unwrap();
+    assert_eq!(stop.action, Action::Delete);
+    assert!(stop.deps.contains(&rm.id), "lab4's etcd stops only after it left: {:?}", stop.deps);
+
+    // refused: one of three down and a change that restarts the others
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    for f in facts.values_mut() {
+        let file = f.files.get_mut("/etc/default/etcd").unwrap();
+        file.sha256 = Some("0".repeat(64));
+        file.content = Some(b"ETCD_NAME=\"old\"\n".to_vec());
+        f.etcd_members = etcd_list(&[(1, "started"), (2, "started"), (3, "started")]);
+    }
+    facts.get_mut("lab3").unwrap().services.get_mut("etcd").unwrap().active = "inactive".into();
+    let p = plan(&c, &facts);
+    assert_eq!(p.refused.len(), 1, "{:?}", p.refused);
+    assert!(p.refused[0].contains("would leave 1 of 3 running") && p.refused[0].contains("lab3 down now"), "{}", p.refused[0]);
+    // and with all three up the same change is a roll, not a refusal
+    facts.get_mut("lab3").unwrap().services.get_mut("etcd").unwrap().active = "active".into();
+    assert!(plan(&c, &facts).refused.is_empty());
+
+    // adding and removing in one plan is refused
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    facts.get_mut("lab1").unwrap().etcd_members = etcd_list(&[(1, "started"), (2, "started"), (4, "started")]);
+    let p = plan(&c, &facts);
+    assert!(p.refused.iter().any(|r| r.contains("add lab3 and remove lab4")), "{:?}", p.refused);
 }

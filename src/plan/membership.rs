@@ -52,7 +52,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         // no running cluster: its members start together as founders, never
         // with a join file left by an earlier life of the host
         for s in plan.steps.iter_mut().filter(|s| e.members.iter().any(|m| service_id(&m.name) == s.id)) {
-            if s.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "start" || verb == "restart")) {
+            if s.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "start")) {
                 s.ops.insert(0, Op::RemoveFile { path: JOIN_ENV.into(), daemon_reload: false });
             }
         }
