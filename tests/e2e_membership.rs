@@ -99,3 +99,120 @@ fn etcd_grows_to_five_and_shrinks_to_three_by_editing_the_stack() {
     let r = rampart(&["-i", &inv, "-s", &slower, "plan"]);
     assert_eq!(r.code, 0, "with every member back the same change is planned: {}", r.all());
 }
+
+fn pg_stack(dir: &std::path::Path, name: &str, pg_hosts: &[&str], parameters: &str) -> String {
+    let p = dir.join(format!("{name}.toml"));
+    let list = pg_hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
+    std::fs::write(
+        &p,
+        format!(
+            "[stack]\nname = \"pgday2\"\n\n[etcd]\nhosts = [\"lab1\", \"lab2\", \"lab3\"]\n\n\
+             [postgres]\nhosts = [{list}]\nversion = 15\nsynchronous_mode = false\n\
+             superuser_password = {{ file = \"secrets/pg_superuser\" }}\nreplication_password = {{ file = \"secrets/pg_replication\" }}\n\
+             [[postgres.databases]]\nname = \"app\"\nowner = \"app\"\npassword = {{ file = \"secrets/app_db\" }}\n{parameters}\n\
+             [haproxy]\nhosts = [\"lab1\"]\n[haproxy.listen]\npostgres_primary = 5000\n"
+        ),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+fn patroni_members(h: &str) -> String {
+    ssh_ok(h, "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print(\" \".join(sorted(m[\"name\"] + \":\" + m[\"state\"] for m in json.load(sys.stdin)[\"members\"])))'").trim().to_string()
+}
+
+#[test]
+fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_replica_leaves() {
+    let _lab = lab(3);
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    for f in ["pg_superuser", "pg_replication", "app_db"] {
+        std::fs::copy(format!("{ROOT}/plans/lab-secrets/{f}"), secrets.join(f)).unwrap();
+    }
+    let inv = lab_inventory();
+    let two = pg_stack(dir.path(), "two", &["lab1", "lab2"], "");
+    let three = pg_stack(dir.path(), "three", &["lab1", "lab2", "lab3"], "");
+    let tuned = pg_stack(dir.path(), "tuned", &["lab1", "lab2", "lab3"], "[postgres.parameters]\nmax_connections = 150\nwork_mem = \"8MB\"\n");
+    let tuned_two = pg_stack(dir.path(), "tuned_two", &["lab1", "lab2"], "[postgres.parameters]\nmax_connections = 150\nwork_mem = \"8MB\"\n");
+    let apply = |stack: &str| rampart(&["-i", &inv, "-s", stack, "apply", "--auto-approve"]);
+    let plan = |stack: &str| rampart(&["-i", &inv, "-s", stack, "plan", "--detailed-exitcode"]);
+
+    let a = apply(&two);
+    assert_eq!(a.code, 0, "{}", a.all());
+    let ms = patroni_members("lab1");
+    assert!(ms.contains("lab1:") && ms.contains("lab2:") && !ms.contains("lab3"), "{ms}");
+
+    // a replica added by editing the stack: it joins and streams
+    let a = apply(&three);
+    assert_eq!(a.code, 0, "{}", a.all());
+    assert!(a.stdout.contains("joins the running cluster as a replica"), "{}", a.stdout);
+    let ms = patroni_members("lab2");
+    assert_eq!(ms.matches(":streaming").count() + ms.matches(":running").count(), 3, "{ms}");
+    assert!(ms.contains("lab3:streaming") || ms.contains("lab3:running"), "{ms}");
+    assert_eq!(plan(&three).code, 0, "plan after the join is empty");
+
+    // a setting that needs a restart: through Patroni's REST API, then a rolling
+    // restart with a switchover, while lab2 writes through HAProxy every 100 ms
+    let p = plan(&tuned);
+    assert_eq!(p.code, 2, "{}", p.all());
+    assert!(p.stdout.contains("PATCH /config (Patroni's dynamic configuration, for every member): max_connections=150, work_mem=8MB"), "{}", p.stdout);
+    assert!(p.stdout.contains("it switches over to a healthy replica first"), "{}", p.stdout);
+    let leader_before = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print([m[\"name\"] for m in json.load(sys.stdin)[\"members\"] if m[\"role\"]==\"leader\"][0])'").trim().to_string();
+    ssh_ok(&leader_before, "cd / && runuser -u postgres -- psql -X -q -d app -c 'create table if not exists w(id serial primary key, at timestamptz default now()); grant all on w, w_id_seq to app'");
+    let writer = std::thread::spawn(|| {
+        ssh_ok("lab2", "rm -f /tmp/stop-writer /tmp/writes; while [ ! -e /tmp/stop-writer ]; do t=$(date +%s.%N); if PGPASSWORD=lab-only-app-pw PGCONNECT_TIMEOUT=5 timeout 6 psql -X -q -h 198.18.0.11 -p 5000 -U app -d app -c 'insert into w default values' >/dev/null 2>&1; then r=ok; else r=fail; fi; echo \"$t $(date +%s.%N) $r\" >> /tmp/writes; sleep 0.1; done; cat /tmp/writes")
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let a = apply(&tuned);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    ssh_ok("lab2", "touch /tmp/stop-writer");
+    let log = writer.join().unwrap();
+    assert_eq!(a.code, 0, "{}", a.all());
+    // (start, end, ok) of every write; failures, the longest run of failures
+    // (first failed start to the next good start), the longest wait for a write
+    let mut entries: Vec<(f64, f64, bool)> = log
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() == 3).then(|| (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2] == "ok"))
+        })
+        .collect();
+    entries.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let failed = entries.iter().filter(|e| !e.2).count();
+    let (mut worst, mut start) = (0.0f64, None::<f64>);
+    for &(t, _, ok) in &entries {
+        match (ok, start) {
+            (false, None) => start = Some(t),
+            (true, Some(s)) => {
+                worst = worst.max(t - s);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    assert!(start.is_none(), "writes were still failing at the end");
+    let slowest = entries.iter().filter(|e| e.2).map(|e| e.1 - e.0).fold(0.0f64, f64::max);
+    eprintln!("MEASURED rolling PostgreSQL restart with a switchover: {} writes through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s", entries.len());
+    assert!(entries.len() > 50, "the writer ran: {} writes", entries.len());
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(ssh_ok(h, "runuser -u postgres -- psql -XtAc 'show max_connections'").trim(), "150", "{h}");
+        assert_eq!(ssh_ok(h, "runuser -u postgres -- psql -XtAc 'show work_mem'").trim(), "8MB", "{h}");
+        assert_eq!(ssh_ok(h, "runuser -u postgres -- psql -XtAc 'select count(*) from pg_settings where pending_restart'").trim(), "0", "{h}");
+    }
+    let leader_after = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print([m[\"name\"] for m in json.load(sys.stdin)[\"members\"] if m[\"role\"]==\"leader\"][0])'").trim().to_string();
+    assert_ne!(leader_before, leader_after, "the leader handed over before it restarted");
+    assert!(worst <= 1.0, "writes failed for {worst:.2}s at most (goal: 1 s)");
+    assert_eq!(plan(&tuned).code, 0, "plan after the rolling restart is empty");
+
+    // the replica taken out of the stack: Patroni stops there and the cluster has two members
+    let p = plan(&tuned_two);
+    assert_eq!(p.code, 2, "{}", p.all());
+    assert!(p.stdout.contains("lab3/patroni/leave"), "{}", p.stdout);
+    let a = apply(&tuned_two);
+    assert_eq!(a.code, 0, "{}", a.all());
+    assert_ne!(ssh("lab3", "systemctl is-active patroni").stdout.trim(), "active");
+    let ms = patroni_members("lab1");
+    assert!(!ms.contains("lab3") && ms.matches(':').count() == 2, "{ms}");
+    assert_eq!(plan(&tuned_two).code, 0, "plan after the removal is empty");
+}

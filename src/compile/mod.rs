@@ -52,7 +52,15 @@ pub enum Desired {
         notify: Vec<String>,
     },
     Service { name: String, enabled: bool, running: bool, no_block: bool, reload: bool, restart_on: Vec<usize> },
-    Command { run: String, unless: Option<String>, creates: Option<String>, on_change: Vec<usize> },
+    Command {
+        run: String,
+        unless: Option<String>,
+        creates: Option<String>,
+        on_change: Vec<usize>,
+        /// What the plan says it does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        describe: Option<String>,
+    },
     Health { check: Check, timeout: u64, interval: u64 },
     /// A component finished on all its hosts (no action; ordering only).
     Barrier,
@@ -88,6 +96,8 @@ pub struct Compiled {
     pub etcd: Option<view::EtcdView>,
     /// The hosts of the Patroni cluster, in stack order.
     pub postgres_hosts: Vec<String>,
+    /// `[postgres.parameters]` as JSON `{name: "value"}`.
+    pub postgres_parameters: String,
 }
 
 impl Compiled {
@@ -247,7 +257,8 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
     hosts.sort();
     let etcd = if instances.iter().any(|i| i.component == "etcd") { view::etcd(inv, stack, "") } else { None };
     let postgres_hosts = if instances.iter().any(|i| i.component == "postgres") { stack.hosts_of("postgres").to_vec() } else { Vec::new() };
-    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings, etcd, postgres_hosts })
+    let postgres_parameters = stack.postgres.as_ref().map(|p| view::parameters_json(&p.parameters).to_string()).unwrap_or_else(|| "{}".into());
+    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings, etcd, postgres_hosts, postgres_parameters })
 }
 
 /// Kahn's algorithm, always taking the lowest ready index: the same order
@@ -448,10 +459,10 @@ impl Compiler<'_> {
                         let idx = self.refs(&local, restart_on, &origin, &ctx, &view);
                         Desired::Service { name, enabled, running, no_block, reload, restart_on: idx }
                     }
-                    Desired::Command { run, unless, creates, .. } => {
+                    Desired::Command { run, unless, creates, describe, .. } => {
                         let RoleResource::Command { on_change, .. } = rr else { unreachable!() };
                         let idx = self.refs(&local, on_change, &origin, &ctx, &view);
-                        Desired::Command { run, unless, creates, on_change: idx }
+                        Desired::Command { run, unless, creates, on_change: idx, describe }
                     }
                     d => d,
                 };
@@ -604,7 +615,7 @@ impl Compiler<'_> {
                 }
                 Some(("service", name.clone(), Desired::Service { name: name.clone(), enabled: *enabled, running: *running, no_block: *no_block, reload: *reload, restart_on: vec![] }, format!("service:{name}")))
             }
-            RoleResource::Command { name, run, unless, creates, on_change, .. } => {
+            RoleResource::Command { name, run, unless, creates, on_change, describe, .. } => {
                 let name = self.render(origin, ctx, name, view)?;
                 if !crate::model::valid_name(&name) {
                     return bad(self, format!("command name `{}` is not allowed", name.escape_debug()), "use letters, digits, - and _");
@@ -621,7 +632,11 @@ impl Compiler<'_> {
                     Some(c) => Some(self.render(origin, ctx, c, view)?),
                     None => None,
                 };
-                Some(("command", name.clone(), Desired::Command { run, unless, creates, on_change: vec![] }, format!("command:{name}")))
+                let describe = match describe {
+                    Some(d) => Some(self.render(origin, ctx, d, view)?),
+                    None => None,
+                };
+                Some(("command", name.clone(), Desired::Command { run, unless, creates, on_change: vec![], describe }, format!("command:{name}")))
             }
             RoleResource::Health { name, command, http, tcp, timeout, interval, .. } => {
                 let name = self.render(origin, ctx, name, view)?;

@@ -92,6 +92,8 @@ pub struct PgMember {
     pub address: String,
     /// Patroni REST API.
     pub api_url: String,
+    /// `host:port` of the REST API (Patroni's `restapi.connect_address`: no scheme).
+    pub api_address: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,6 +129,12 @@ pub struct PostgresView {
     pub loop_wait: u32,
     pub retry_timeout: u32,
     pub parameters: Vec<PgParameter>,
+    /// `{"postgresql":{"parameters":{...}}}`: the body of Patroni's `PATCH /config`.
+    pub dynamic_config_json: String,
+    /// `name=value, ...` for the plan.
+    pub parameters_text: String,
+    /// This host is the first member (runs cluster-wide commands once).
+    pub is_first: bool,
     /// Addresses allowed to connect (every host of the stack).
     pub client_addresses: Vec<String>,
     pub superuser_password: String,
@@ -141,12 +149,17 @@ pub fn sql_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn toml_to_pg(v: &toml::Value) -> String {
+pub fn toml_to_pg(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Boolean(b) => if *b { "on" } else { "off" }.to_string(),
         other => other.to_string(),
     }
+}
+
+/// `{name: "value"}` of `[postgres.parameters]`, as Patroni's dynamic configuration holds them.
+pub fn parameters_json(t: &toml::Table) -> serde_json::Value {
+    t.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(toml_to_pg(v)))).collect::<serde_json::Map<_, _>>().into()
 }
 
 pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::SecretValues) -> Option<PostgresView> {
@@ -155,7 +168,7 @@ pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super
         .hosts_of("postgres")
         .iter()
         .filter_map(|n| inv.hosts.get(n))
-        .map(|h| PgMember { name: h.name.clone(), address: h.address.clone(), api_url: format!("http://{}", join_host_port(&h.address, 8008)) })
+        .map(|h| PgMember { name: h.name.clone(), address: h.address.clone(), api_url: format!("http://{}", join_host_port(&h.address, 8008)), api_address: join_host_port(&h.address, 8008) })
         .collect();
     let mut client_addresses: Vec<String> = stack.placement.values().flatten().filter_map(|n| inv.hosts.get(n)).map(|h| h.address.clone()).collect();
     client_addresses.sort();
@@ -165,7 +178,9 @@ pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super
         .iter()
         .map(|d| PgDatabase { name: d.name.clone(), owner: d.owner.clone(), password_sql: sql_literal(&secrets.get(&format!("postgres.databases.{}.password", d.name))) })
         .collect();
+    let is_first = members.first().is_some_and(|m| m.name == this_host);
     Some(PostgresView {
+        is_first,
         scope: stack.name.clone(),
         version: p.version,
         size: members.len(),
@@ -179,6 +194,8 @@ pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super
         loop_wait: 3,
         retry_timeout: 5,
         parameters: p.parameters.iter().map(|(k, v)| PgParameter { name: k.clone(), value: toml_to_pg(v) }).collect(),
+        dynamic_config_json: serde_json::json!({"postgresql": {"parameters": parameters_json(&p.parameters)}}).to_string(),
+        parameters_text: p.parameters.iter().map(|(k, v)| format!("{k}={}", toml_to_pg(v))).collect::<Vec<_>>().join(", "),
         client_addresses,
         superuser_password: secrets.get("postgres.superuser_password"),
         replication_password: secrets.get("postgres.replication_password"),
@@ -220,8 +237,10 @@ pub struct HaproxyView {
     pub tls_pem: Option<String>,
     /// The Redis password escaped for `tcp-check send` (spaces as `\ `), when redis_master is routed.
     pub redis_auth: String,
-    /// Tuned checks (the defaults add 3-6 s after a promotion): inter 1s fall 2 rise 1.
+    /// Tuned checks (the defaults add 3-6 s after a promotion): inter 1s
+    /// (fastinter/downinter 200ms) fall 2 rise 1.
     pub inter: String,
+    pub fastinter: String,
     pub fall: u32,
     pub rise: u32,
 }
@@ -258,7 +277,7 @@ pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &super::SecretValues) ->
         format!("{}\n{}\n", cert.trim_end(), key.trim_end())
     });
     let redis_auth = if stack.redis.is_some() { secrets.get("redis.password").replace('\\', "\\\\").replace(' ', "\\ ") } else { String::new() };
-    Some(HaproxyView { stats_port: h.stats_port, listens, tls_pem, redis_auth, inter: "1s".into(), fall: 2, rise: 1 })
+    Some(HaproxyView { stats_port: h.stats_port, listens, tls_pem, redis_auth, inter: "1s".into(), fastinter: "200ms".into(), fall: 2, rise: 1 })
 }
 
 /// Redis with Sentinel, as the redis role sees it. Names the *initial*

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod membership;
+pub mod patroni;
 pub mod op;
 pub mod saved;
 
@@ -240,15 +241,16 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 let drift = managed.is_some() && triggers.is_empty() && !pending && !why.is_empty();
                 (!why.is_empty()).then_some((action, why, ops, None, drift))
             }
-            Desired::Command { run, unless, creates, on_change } => {
+            Desired::Command { run, unless, creates, on_change, describe } => {
                 let guard = f.guards.get(&r.id.to_string()).copied().unwrap_or(false);
                 let triggers: Vec<String> = on_change.iter().filter(|&&t| changed_self(&steps, t)).map(|&t| compiled.resources[t].id.to_string()).collect();
                 let has_guard = unless.is_some() || creates.is_some();
                 if !triggers.is_empty() {
                     Some((Action::Run, vec![format!("{} changed", triggers.join(", "))], vec![Op::RunCommand { run: run.clone(), unless: None, creates: None }], None, false))
                 } else if has_guard && !guard {
-                    let why = match (unless, creates) {
-                        (_, Some(c)) => format!("{c} does not exist"),
+                    let why = match (describe, unless, creates) {
+                        (Some(d), _, _) => d.clone(),
+                        (_, _, Some(c)) => format!("{c} does not exist"),
                         _ => "its `unless` check fails".to_string(),
                     };
                     Some((Action::Run, vec![why], vec![Op::RunCommand { run: run.clone(), unless: unless.clone(), creates: creates.clone() }], None, false))
@@ -324,6 +326,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     }
     let mut p = Plan { format_version: FORMAT_VERSION, stack: compiled.stack.clone(), steps: out, states, stack_hosts: compiled.hosts.clone(), refresh, refused: Vec::new() };
     membership::etcd(compiled, facts, &mut p);
+    patroni::steps(compiled, facts, &mut p);
     p
 }
 
@@ -340,7 +343,9 @@ fn roll(compiled: &Compiled, out: &mut [Step], source: &[usize], joining: &[Stri
         for (k, s) in out.iter().enumerate() {
             let r = &compiled.resources[source[k]];
             if s.action == Action::Restart && r.component == comp && !(comp == "etcd" && joining.contains(&s.host)) {
-                if let Desired::Service { name, .. } = &r.desired {
+                // a reload (Patroni's) keeps the member up: nothing to roll; the
+                // restarts it leaves owed are rolled by `patroni::steps`
+                if let Desired::Service { name, reload: false, .. } = &r.desired {
                     by_service.entry(name.as_str()).or_default().push(k);
                 }
             }

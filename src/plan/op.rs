@@ -87,7 +87,7 @@ impl Op {
                     g = sh(group),
                 );
                 if let Some(v) = validate {
-                    s.push_str(&format!("RAMPART_FILE=\"$tmp\"; export RAMPART_FILE\nif ! ( {v} ) >&2; then echo \"the new $p failed validation ({}); the old file is untouched\" >&2; exit 1; fi\n", v.replace('"', "'")));
+                    s.push_str(&format!("RAMPART_FILE=\"$tmp\"; export RAMPART_FILE\nif ! ( {v} ) >&2; then printf 'the new %s failed validation (%s); the old file is untouched\\n' \"$p\" {} >&2; exit 1; fi\n", sh(v)));
                 }
                 if !notify.is_empty() {
                     s.push_str(&format!("mkdir -p {PENDING_DIR}\n"));
@@ -213,6 +213,27 @@ mod tests {
         let _ = child.wait();
         drop(stdin);
         assert!(!temp(), "the temp file is removed by the EXIT trap");
+        assert!(!path.exists());
+    }
+
+    /// A validate command with quotes and `$(...)` (like Patroni's) runs once
+    /// and is quoted verbatim in the failure message, never re-run by it.
+    #[test]
+    fn a_failed_validation_names_the_command_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.conf");
+        let body = b"new\n";
+        let v = "x=$(echo 'didn''t'); echo ran >> \"$RAMPART_FILE.count\"; test \"$x\" = nope";
+        let op = Op::WriteFile { path: path.display().to_string(), sha256: crate::util::sha256_hex(body), mode: 0o644, owner: "root".into(), group: "root".into(), expect: None, validate: Some(v.into()), daemon_reload: false, notify: vec![] };
+        let me = std::process::Command::new("id").arg("-un").output().unwrap();
+        let script = op.script().replace("chown root:root", &format!("chown {}", String::from_utf8_lossy(&me.stdout).trim()));
+        let mut child = std::process::Command::new("sh").arg("-c").arg(script).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(body).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(&format!("failed validation ({v}); the old file is untouched")), "{err}");
         assert!(!path.exists());
     }
 

@@ -138,6 +138,10 @@ pub enum RoleResource {
         creates: Option<String>,
         #[serde(default)]
         on_change: Vec<String>,
+        /// Rendered; what the plan says this command does (instead of "its
+        /// `unless` check fails").
+        #[serde(default)]
+        describe: Option<String>,
         /// Rendered; the resource exists only where this renders non-empty
         /// and not `false` (e.g. `{{#if haproxy.tls}}yes{{/if}}`).
         #[serde(default)]
