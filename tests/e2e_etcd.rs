@@ -168,3 +168,49 @@ fn unknown_or_changed_host_keys_are_refused_before_any_command() {
     let inv = inventory_with_known_hosts(dir.path(), &fresh.display().to_string(), "strict");
     assert_eq!(rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]).code, 0);
 }
+
+/// Authentication through ssh-agent (no identity file in the inventory), and
+/// no agent forwarding: the remote session never sees SSH_AUTH_SOCK.
+#[test]
+fn ssh_agent_authenticates_and_is_never_forwarded() {
+    let _lab = lab(3);
+    let dir = tempfile::tempdir().unwrap();
+    let roles = dir.path().join("roles/marker");
+    std::fs::create_dir_all(&roles).unwrap();
+    std::fs::write(roles.join("role.toml"), "[[resources]]\nkind = \"command\"\nname = \"env\"\nrun = \"true\"\nunless = \"env > /tmp/rampart-env\"\n").unwrap();
+    let stack = dir.path().join("stack.toml");
+    std::fs::write(&stack, "[stack]\nname = \"agent\"\n[roles.marker]\nhosts = [\"lab1\"]\n").unwrap();
+    let (roles_dir, stack) = (dir.path().join("roles").display().to_string(), stack.display().to_string());
+    let text = std::fs::read_to_string(lab_inventory()).unwrap();
+    assert!(text.contains("identity = "));
+    let inv = dir.path().join("inv.toml");
+    std::fs::write(&inv, text.lines().filter(|l| !l.starts_with("identity = ")).collect::<Vec<_>>().join("\n")).unwrap();
+    let inv = inv.display().to_string();
+
+    // without an agent and without an identity file: refused, saying why
+    let r = rampart_env(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"], &[("SSH_AUTH_SOCK", "")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("no identity file given and no ssh-agent"), "{}", r.stderr);
+
+    // an agent of our own, holding the lab key
+    let sock = dir.path().join("agent.sock");
+    let out = std::process::Command::new("ssh-agent").arg("-a").arg(&sock).arg("-s").output().expect("ssh-agent (openssh-client)");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let pid: i32 = text.split("SSH_AGENT_PID=").nth(1).and_then(|s| s.split(';').next()).and_then(|s| s.parse().ok()).expect("agent pid");
+    struct Agent(i32);
+    impl Drop for Agent {
+        fn drop(&mut self) {
+            unsafe { libc::kill(self.0, libc::SIGTERM) };
+        }
+    }
+    let _agent = Agent(pid);
+    let sock_s = sock.display().to_string();
+    let add = std::process::Command::new("ssh-add").arg("-q").arg("/var/lib/rampart-lab/id_ed25519").env("SSH_AUTH_SOCK", &sock_s).output().unwrap();
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    let r = rampart_env(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"], &[("SSH_AUTH_SOCK", &sock_s)]);
+    assert!(r.code == 0 || r.code == 2, "agent authentication works: {}", r.all());
+    let env = ssh_ok("lab1", "cat /tmp/rampart-env");
+    assert!(env.contains("SSH_CONNECTION="), "the facts ran in rampart's session: {env}");
+    assert!(!env.contains("SSH_AUTH_SOCK"), "the agent is not forwarded: {env}");
+}

@@ -162,7 +162,8 @@ async fn authenticate(handle: &mut Handle<Checker>, spec: &HostSpec) -> Result<(
             Err(e) => tried.push(format!("cannot load key {} ({e}; encrypted keys need ssh-agent)", id.display())),
         }
     }
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+    // an empty SSH_AUTH_SOCK means no agent, as for OpenSSH
+    if std::env::var_os("SSH_AUTH_SOCK").is_some_and(|v| !v.is_empty()) {
         match russh::keys::agent::client::AgentClient::connect_env().await {
             Ok(mut agent) => {
                 let ids = agent.request_identities().await.unwrap_or_default();
