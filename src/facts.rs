@@ -75,6 +75,38 @@ pub struct HostFacts {
     pub etcd_members: Option<Vec<EtcdMemberFact>>,
     /// Patroni's `/cluster` as this host's Patroni sees it.
     pub patroni: Option<Vec<PatroniMemberFact>>,
+    /// This host's Redis replication role (`INFO replication`), when it runs.
+    pub redis: Option<RedisFact>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedisFact {
+    /// `master` or `slave`.
+    pub role: String,
+    /// The master this replica follows (empty on a master).
+    pub master_host: String,
+    /// A replica's link to its master is up (always true on a master).
+    pub link_up: bool,
+}
+
+/// Parses the `role:`/`master_host:`/`master_link_status:` fields of `INFO replication`.
+pub fn parse_redis_info(text: &str) -> Option<RedisFact> {
+    let mut f = RedisFact::default();
+    let mut link = None;
+    for l in text.split(|c| c == '\n' || c == ' ').map(str::trim) {
+        if let Some(v) = l.strip_prefix("role:") {
+            f.role = v.to_string();
+        } else if let Some(v) = l.strip_prefix("master_host:") {
+            f.master_host = v.to_string();
+        } else if let Some(v) = l.strip_prefix("master_link_status:") {
+            link = Some(v == "up");
+        }
+    }
+    if f.role.is_empty() {
+        return None;
+    }
+    f.link_up = f.role == "master" || link == Some(true);
+    Some(f)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +210,9 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     if compiled.postgres_hosts.iter().any(|h| h == host) {
         s.push_str("if systemctl is-active -q patroni 2>/dev/null; then printf 'T\\t'; curl -sf --max-time 3 http://127.0.0.1:8008/cluster 2>/dev/null | base64 -w0; echo; fi\n");
     }
+    if compiled.redis_hosts.iter().any(|h| h.name == host) {
+        s.push_str("if systemctl is-active -q redis-server 2>/dev/null && [ -r /etc/redis/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\" timeout 5 redis-cli --no-auth-warning -h 127.0.0.1 info replication 2>/dev/null | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '; echo; fi\n");
+    }
     if !packages.is_empty() {
         s.push_str(&format!("dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {} 2>/dev/null\n", packages.join(" ")));
     }
@@ -258,6 +293,9 @@ pub fn parse(out: &str, wanted_packages: &[String]) -> Result<HostFacts, String>
                 let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
                 f.patroni = parse_patroni_cluster(&bytes);
             }
+            "X" => {
+                f.redis = parse_redis_info(parts.next().unwrap_or(""));
+            }
             "END" => ended = true,
             "" => {}
             _ => return Err(bad()),
@@ -315,11 +353,18 @@ mod tests {
         assert!(!p[1].pending_restart && p[1].state == "streaming");
         // an empty answer (etcd not answering) is no member list
         assert!(parse("E\t\nEND\n", &[]).unwrap().etcd_members.is_none());
+        // Redis' replication role, as the facts script flattens it
+        let r = parse("X\trole:slave master_host:198.18.0.11 master_link_status:up \nEND\n", &[]).unwrap().redis.unwrap();
+        assert_eq!((r.role.as_str(), r.master_host.as_str(), r.link_up), ("slave", "198.18.0.11", true));
+        let r = parse("X\trole:slave master_host:198.18.0.11 master_link_status:down \nEND\n", &[]).unwrap().redis.unwrap();
+        assert!(!r.link_up);
+        assert!(parse("X\trole:master \nEND\n", &[]).unwrap().redis.unwrap().link_up);
+        assert!(parse("X\t\nEND\n", &[]).unwrap().redis.is_none());
     }
 
     #[test]
     fn truncated_output_is_an_error() {
         assert!(parse("S\tetcd\tenabled\tactive\n", &[]).unwrap_err().contains("ended early"));
-        assert!(parse("X\twhat\nEND\n", &[]).unwrap_err().contains("line 1"));
+        assert!(parse("Z\twhat\nEND\n", &[]).unwrap_err().contains("line 1"));
     }
 }

@@ -169,32 +169,10 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     ssh_ok("lab2", "touch /tmp/stop-writer");
     let log = writer.join().unwrap();
     assert_eq!(a.code, 0, "{}", a.all());
-    // (start, end, ok) of every write; failures, the longest run of failures
-    // (first failed start to the next good start), the longest wait for a write
-    let mut entries: Vec<(f64, f64, bool)> = log
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f.len() == 3).then(|| (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2] == "ok"))
-        })
-        .collect();
-    entries.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    let failed = entries.iter().filter(|e| !e.2).count();
-    let (mut worst, mut start) = (0.0f64, None::<f64>);
-    for &(t, _, ok) in &entries {
-        match (ok, start) {
-            (false, None) => start = Some(t),
-            (true, Some(s)) => {
-                worst = worst.max(t - s);
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    assert!(start.is_none(), "writes were still failing at the end");
-    let slowest = entries.iter().filter(|e| e.2).map(|e| e.1 - e.0).fold(0.0f64, f64::max);
-    eprintln!("MEASURED rolling PostgreSQL restart with a switchover: {} writes through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s", entries.len());
-    assert!(entries.len() > 50, "the writer ran: {} writes", entries.len());
+    let WriteStats { n, failed, worst, slowest, still_failing } = write_stats(&log);
+    assert!(!still_failing, "writes were still failing at the end");
+    eprintln!("MEASURED rolling PostgreSQL restart with a switchover: {n} writes through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
+    assert!(n > 50, "the writer ran: {n} writes");
     for h in ["lab1", "lab2", "lab3"] {
         assert_eq!(ssh_ok(h, "runuser -u postgres -- psql -XtAc 'show max_connections'").trim(), "150", "{h}");
         assert_eq!(ssh_ok(h, "runuser -u postgres -- psql -XtAc 'show work_mem'").trim(), "8MB", "{h}");
@@ -215,4 +193,169 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     let ms = patroni_members("lab1");
     assert!(!ms.contains("lab3") && ms.matches(':').count() == 2, "{ms}");
     assert_eq!(plan(&tuned_two).code, 0, "plan after the removal is empty");
+}
+
+fn redis_stack(dir: &std::path::Path, name: &str, hosts: &[&str], settings: &str) -> String {
+    let p = dir.join(format!("{name}.toml"));
+    let list = hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
+    std::fs::write(
+        &p,
+        format!(
+            "[stack]\nname = \"redisday2\"\n\n[redis]\nhosts = [{list}]\nmaster = \"lab1\"\npassword = {{ file = \"secrets/redis\" }}\n\
+             [redis.sentinel]\nquorum = 2\nmaster_name = \"mymaster\"\n{settings}\n\
+             [haproxy]\nhosts = [\"lab1\"]\n[haproxy.listen]\nredis_master = 6380\n"
+        ),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+const RCLI: &str = "REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\" redis-cli --no-auth-warning -h 127.0.0.1";
+
+fn redis_role(h: &str) -> String {
+    ssh_ok(h, &format!("{RCLI} info replication | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '")).trim().to_string()
+}
+
+fn sentinel_field(h: &str, field: &str) -> String {
+    ssh_ok(h, &format!("redis-cli -h 127.0.0.1 -p 26379 --raw sentinel master mymaster | sed -n '/^{field}$/{{n;p}}'")).trim().to_string()
+}
+
+fn address(h: &str) -> String {
+    format!("198.18.0.{}", 10 + h.trim_start_matches("lab").parse::<u32>().unwrap())
+}
+
+fn sentinel_master(h: &str) -> String {
+    ssh_ok(h, "redis-cli -h 127.0.0.1 -p 26379 --raw sentinel get-master-addr-by-name mymaster | head -n 1").trim().to_string()
+}
+
+/// lab1 increments a counter through HAProxy (redis_master) every 100 ms until
+/// told to stop; returns the writer's log.
+fn redis_writer(tag: &'static str) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        ssh_ok(
+            "lab1",
+            &format!(
+                "rm -f /tmp/stop-{tag} /tmp/writes-{tag}; export REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\"; while [ ! -e /tmp/stop-{tag} ]; do t=$(date +%s.%N); v=$(timeout 3 redis-cli --no-auth-warning -h 198.18.0.11 -p 6380 incr probe 2>&1); case \"$v\" in ''|*[!0-9]*) r=fail; echo \"$t $v\" >> /tmp/errors-{tag};; *) r=ok;; esac; echo \"$t $(date +%s.%N) $r\" >> /tmp/writes-{tag}; sleep 0.1; done; cat /tmp/writes-{tag}"
+            ),
+        )
+    })
+}
+
+#[test]
+fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leaves() {
+    let _lab = lab(4);
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::copy(format!("{ROOT}/plans/lab-secrets/redis"), secrets.join("redis")).unwrap();
+    let inv = dir.path().join("inv.toml").display().to_string();
+    let r = rampart(&["lab", "inventory", "--out", &inv]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let tuning = "[redis.settings]\nmaxmemory = \"64mb\"\nmaxmemory-policy = \"noeviction\"\n";
+    let three = redis_stack(dir.path(), "three", &["lab1", "lab2", "lab3"], "");
+    let tuned = redis_stack(dir.path(), "tuned", &["lab1", "lab2", "lab3"], tuning);
+    let four = redis_stack(dir.path(), "four", &["lab1", "lab2", "lab3", "lab4"], tuning);
+    let apply = |stack: &str| rampart(&["-i", &inv, "-s", stack, "apply", "--auto-approve"]);
+    let plan = |stack: &str| rampart(&["-i", &inv, "-s", stack, "plan", "--detailed-exitcode"]);
+
+    let a = apply(&three);
+    assert_eq!(a.code, 0, "{}", a.all());
+    assert!(redis_role("lab1").starts_with("role:master"), "{}", redis_role("lab1"));
+    for h in ["lab2", "lab3"] {
+        assert!(redis_role(h).contains("master_link_status:up"), "{h}: {}", redis_role(h));
+    }
+
+    // a setting that needs a restart: replicas first, then the master after a
+    // Sentinel failover, while lab1 writes through HAProxy every 100 ms
+    let p = plan(&tuned);
+    assert_eq!(p.code, 2, "{}", p.all());
+    assert!(p.stdout.contains("the master: Sentinel fails it over to a replica in sync first"), "{}", p.stdout);
+    let order = |h: &str| p.stdout.find(&format!("{h}/service/redis-server")).unwrap_or_else(|| panic!("{h} restarts:\n{}", p.stdout));
+    assert!(p.stdout.contains("rolling restart: member 3 of 3, after lab3/service/redis-server"), "the master restarts last:\n{}", p.stdout);
+    let _ = order("lab1");
+    let writer = redis_writer("roll");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let a = apply(&tuned);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    ssh_ok("lab1", "touch /tmp/stop-roll");
+    let log = writer.join().unwrap();
+    assert_eq!(a.code, 0, "{}", a.all());
+    let acked = log.lines().filter(|l| l.ends_with(" ok")).count() as u64;
+    let WriteStats { n, failed, worst, slowest, still_failing } = write_stats(&log);
+    eprintln!("MEASURED rolling Redis restart with a Sentinel failover: {n} INCRs through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
+    assert!(n > 30 && !still_failing, "the writer ran and ended writing ({n} writes):\n{}\n{}", log.lines().rev().take(8).collect::<Vec<_>>().join("\n"), a.stdout);
+    assert!(worst <= 3.0, "writes failed for {worst:.2}s at most");
+    let new_master = ["lab2", "lab3"].into_iter().find(|h| redis_role(h).starts_with("role:master")).expect("a replica was promoted");
+    let counter: u64 = ssh_ok(new_master, &format!("{RCLI} get probe")).trim().parse().unwrap();
+    assert!(counter >= acked, "no acknowledged write was lost: the counter is {counter}, {acked} INCRs were acknowledged");
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(ssh_ok(h, &format!("{RCLI} config get maxmemory | tail -n 1")).trim(), "67108864", "{h}");
+        assert_eq!(sentinel_master(h), address(new_master), "{h}'s Sentinel follows the new master");
+    }
+    assert!(redis_role("lab1").contains(&format!("master_host:{} master_link_status:up", address(new_master))), "the old master follows the new one: {}", redis_role("lab1"));
+    assert_eq!(plan(&tuned).code, 0, "plan after the rolling restart is empty");
+
+    // a host added: it follows the master the Sentinels name now, not the initial one
+    let a = apply(&four);
+    assert_eq!(a.code, 0, "{}", a.all());
+    assert!(redis_role("lab4").contains(&format!("master_host:{} master_link_status:up", address(new_master))), "{}", redis_role("lab4"));
+    assert_eq!(sentinel_master("lab4"), address(new_master));
+    for h in ["lab1", "lab2", "lab3", "lab4"] {
+        assert_eq!(sentinel_field(h, "num-other-sentinels"), "3", "{h}");
+    }
+    assert_eq!(plan(&four).code, 0, "plan after the join is empty");
+
+    // the current master taken out of the stack: it fails over first, its Redis
+    // and Sentinel stop, and the remaining Sentinels forget it
+    let rest: Vec<&str> = ["lab1", "lab2", "lab3", "lab4"].into_iter().filter(|h| *h != new_master).collect();
+    let without = redis_stack(dir.path(), "without", &rest, tuning);
+    let p = plan(&without);
+    assert_eq!(p.code, 2, "{}", p.all());
+    for want in [format!("{new_master}/redis/leave"), "SENTINEL RESET mymaster".to_string(), format!("- {new_master}/service/redis-server")] {
+        assert!(p.stdout.contains(&want), "plan lacks `{want}`:\n{}", p.stdout);
+    }
+    let writer = redis_writer("leave");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let a = apply(&without);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    ssh_ok("lab1", "touch /tmp/stop-leave");
+    let log = writer.join().unwrap();
+    assert_eq!(a.code, 0, "{}", a.all());
+    let WriteStats { n, failed, worst, .. } = write_stats(&log);
+    eprintln!("MEASURED the Redis master leaving the stack: {n} INCRs through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s)");
+    let mut slow: Vec<(f64, &str)> = a.stdout.lines().filter_map(|l| Some((l.rsplit_once("done (")?.1.trim_end_matches("s)").parse().ok()?, l))).collect();
+    slow.sort_by(|x, y| y.0.total_cmp(&x.0));
+    eprintln!("slowest steps of that apply:\n{}", slow.iter().take(5).map(|x| x.1).collect::<Vec<_>>().join("\n"));
+    assert_ne!(ssh(new_master, "systemctl is-active redis-server").stdout.trim(), "active");
+    assert_ne!(ssh(new_master, "systemctl is-active redis-sentinel").stdout.trim(), "active");
+    let third = rest.iter().copied().find(|h| redis_role(h).starts_with("role:master")).expect("one of the remaining hosts is master");
+    for h in &rest {
+        assert_eq!(sentinel_master(h), address(third), "{h}");
+        assert_eq!(sentinel_field(h, "num-other-sentinels"), "2", "{h} forgot the Sentinel that left");
+        assert_eq!(sentinel_field(h, "num-slaves"), "2", "{h} forgot the replica that left");
+    }
+    assert_eq!(plan(&without).code, 0, "plan after the removal is empty");
+    assert!(ssh(new_master, "test -e /etc/redis/redis.conf.rampart-left && ! test -e /etc/redis/redis.conf").code == 0, "the member's own config is set aside");
+
+    // the removed host added back: seeded afresh, it follows the current master
+    let a = apply(&four);
+    assert_eq!(a.code, 0, "{}", a.all());
+    assert!(redis_role(new_master).contains(&format!("master_host:{} master_link_status:up", address(third))), "{}", redis_role(new_master));
+    for h in ["lab1", "lab2", "lab3", "lab4"] {
+        assert_eq!(sentinel_field(h, "num-other-sentinels"), "3", "{h}");
+    }
+    assert_eq!(plan(&four).code, 0, "plan after adding it back is empty");
+    let a = apply(&without);
+    assert_eq!(a.code, 0, "{}", a.all());
+
+    // with no replica in sync the master cannot fail over: a restart is refused
+    let replicas: Vec<&str> = rest.iter().copied().filter(|h| *h != third).collect();
+    for h in &replicas {
+        ssh_ok(h, "systemctl stop redis-server");
+    }
+    let retuned = redis_stack(dir.path(), "retuned", &rest, "[redis.settings]\nmaxmemory = \"96mb\"\n");
+    let r = rampart(&["-i", &inv, "-s", &retuned, "apply", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains(&format!("{third} is the master and must fail over")) && r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    assert!(!ssh_ok(third, "cat /etc/redis/rampart.conf").contains("96mb"), "a refused plan changes nothing");
 }

@@ -461,3 +461,90 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
     let p = plan(&c, &facts);
     assert!(p.refused.iter().any(|r| r.contains("add lab3 and remove lab4")), "{:?}", p.refused);
 }
+
+fn redis_fact(role: &str, master: &str, up: bool) -> Option<rampart::facts::RedisFact> {
+    Some(rampart::facts::RedisFact { role: role.into(), master_host: master.into(), link_up: up })
+}
+
+#[test]
+fn redis_day2_is_planned_from_the_replication_roles() {
+    let (c, _) = example_with_secrets();
+    let redis: Vec<String> = c.redis_hosts.iter().map(|h| h.name.clone()).collect();
+    assert_eq!(redis, ["node1", "node2", "node3"]);
+    // node2 is master after a failover; rampart.conf changed on every member
+    let base = || -> BTreeMap<String, HostFacts> {
+        let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+        for (h, role) in [("node1", "slave"), ("node2", "master"), ("node3", "slave")] {
+            let f = facts.get_mut(h).unwrap();
+            f.redis = redis_fact(role, if role == "slave" { "10.0.1.12" } else { "" }, true);
+        }
+        facts
+    };
+    let mut facts = base();
+    for h in &redis {
+        facts.get_mut(h).unwrap().files.get_mut("/etc/redis/rampart.conf").unwrap().sha256 = Some("0".repeat(64));
+    }
+    let p = plan(&c, &facts);
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+    let step = |id: &str| p.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}"));
+    let m = step("node2/service/redis-server");
+    assert!(m.reasons.iter().any(|r| r.contains("rolling restart: member 3 of 3, after node3/service/redis-server")), "the master restarts last: {:?}", m.reasons);
+    let failover = m.ops.iter().position(|o| matches!(o, Op::RunCommand { run, .. } if run.contains("sentinel failover") && run.contains("\nme=10.0.1.12\n"))).expect("the master fails over");
+    let restart = m.ops.iter().position(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "restart")).unwrap();
+    assert!(failover < restart, "{:?}", m.ops);
+    for h in ["node1", "node3"] {
+        assert!(!step(&format!("{h}/service/redis-server")).ops.iter().any(|o| matches!(o, Op::RunCommand { .. })), "a replica restarts without a failover");
+    }
+
+    // no replica in sync: the master's restart is refused
+    for h in ["node1", "node3"] {
+        facts.get_mut(h).unwrap().redis = redis_fact("slave", "10.0.1.12", false);
+    }
+    let p = plan(&c, &facts);
+    assert!(p.refused.iter().any(|r| r.contains("node2 is the master and must fail over") && r.contains("no replica is in sync")), "{:?}", p.refused);
+
+    // Sentinels that would restart with one of three already down: refused
+    let mut facts = base();
+    for h in &redis {
+        facts.get_mut(h).unwrap().guards.insert(format!("{h}/command/seed-sentinel-conf"), false);
+    }
+    facts.get_mut("node3").unwrap().services.get_mut("redis-sentinel").unwrap().active = "failed".into();
+    let p = plan(&c, &facts);
+    assert!(p.refused.iter().any(|r| r.contains("restarting Sentinels one at a time would leave 1 of 3 running") && r.contains("node3 down now")), "{:?}", p.refused);
+
+    // a member taken out of the stack: it fails over first, the rest reset their Sentinels one at a time
+    let mut facts = base();
+    let mut node4 = HostFacts::default();
+    let entry = |n: &str| rampart::facts::ManagedEntry { kind: "service".into(), name: n.into(), sha256: None, data: false };
+    node4.state = Some(rampart::facts::HostState {
+        version: 1,
+        stack: c.stack.clone(),
+        resources: [("node4/service/redis-server".to_string(), entry("redis-server")), ("node4/service/redis-sentinel".to_string(), entry("redis-sentinel"))].into(),
+        hosts: vec![],
+    });
+    facts.insert("node4".into(), node4);
+    let p = plan(&c, &facts);
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+    let step = |id: &str| p.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}: {:?}", p.steps.iter().map(|s| &s.id).collect::<Vec<_>>()));
+    let leave = step("node4/redis/leave");
+    assert!(matches!(&leave.ops[0], Op::RunCommand { run, .. } if run.contains("sentinel failover")));
+    for s in ["node4/service/redis-server", "node4/service/redis-sentinel"] {
+        assert!(step(s).deps.contains(&leave.id), "{s} stops after the failover");
+    }
+    let resets: Vec<&rampart::plan::Step> = p.steps.iter().filter(|s| s.id.ends_with("/redis/sentinel-reset")).collect();
+    assert_eq!(resets.len(), 3);
+    assert!(resets[0].deps.contains(&"node4/service/redis-server".to_string()) && resets[0].deps.contains(&"node4/service/redis-sentinel".to_string()));
+    assert!(resets[1].deps.contains(&resets[0].id) && resets[2].deps.contains(&resets[1].id), "one Sentinel at a time");
+    assert!(matches!(&resets[0].ops[0], Op::RunCommand { run, .. } if run.contains("sentinel reset \"$name\"") && run.contains("= 2 ]")));
+    // each host's Sentinel gate (planned when its files change) waits for its reset, not the other way round
+    let mut facts = facts;
+    for h in &redis {
+        facts.get_mut(h).unwrap().files.get_mut("/etc/redis/rampart-seed.sh").unwrap().sha256 = Some("0".repeat(64));
+    }
+    let p = plan(&c, &facts);
+    for h in &redis {
+        let pos = |id: &str| p.steps.iter().position(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}"));
+        let (reset, gate) = (pos(&format!("{h}/redis/sentinel-reset")), pos(&format!("{h}/health/sentinel-quorum")));
+        assert!(reset < gate && p.steps[gate].deps.contains(&p.steps[reset].id), "{h}: the gate comes after the reset");
+    }
+}

@@ -293,6 +293,8 @@ pub struct RedisView {
     pub password_conf: String,
     pub password: String,
     pub sentinel: Option<SentinelView>,
+    /// `[redis.settings]`, each value as a Redis config string.
+    pub settings: Vec<PgParameter>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -335,13 +337,24 @@ pub fn redis(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::S
         members,
         password_conf: redis_quote(&password),
         password,
-        sentinel: r.sentinel.as_ref().map(|s| SentinelView {
-            master_name: s.master_name.clone(),
-            quorum: *s.quorum.get_ref(),
-            down_after_milliseconds: s.down_after_milliseconds.unwrap_or(5000),
-            failover_timeout: 60000,
-        }),
+        sentinel: r.sentinel.as_ref().map(sentinel),
+        settings: r
+            .settings
+            .iter()
+            .map(|(k, v)| PgParameter {
+                name: k.clone(),
+                value: redis_quote(&match v {
+                    toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
+            })
+            .collect(),
     })
+}
+
+pub fn sentinel(s: &crate::model::stack::Sentinel) -> SentinelView {
+    SentinelView { master_name: s.master_name.clone(), quorum: *s.quorum.get_ref(), down_after_milliseconds: s.down_after_milliseconds.unwrap_or(5000), failover_timeout: 60000 }
 }
 
 #[derive(Debug, Clone, Serialize)]

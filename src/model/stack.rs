@@ -63,6 +63,9 @@ pub struct Postgres {
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
 }
+/// Redis directives that rampart writes itself (or that Redis and Sentinel own).
+const REDIS_OWNED: [&str; 16] = ["port", "bind", "protected-mode", "requirepass", "masterauth", "replica-announce-ip", "replicaof", "slaveof", "dir", "logfile", "pidfile", "include", "daemonize", "rename-command", "masteruser", "aclfile"];
+
 fn pg_version() -> u32 {
     15
 }
@@ -101,6 +104,9 @@ pub struct Redis {
     /// The initial master; defaults to the first host.
     pub master: Option<Spanned<String>>,
     pub sentinel: Option<Sentinel>,
+    /// Redis config directives, written to /etc/redis/rampart.conf (a change restarts Redis, rolling).
+    #[serde(default)]
+    pub settings: toml::Table,
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
 }
@@ -447,6 +453,21 @@ impl Validator<'_> {
         if let Some(r) = &raw.redis {
             if r.sentinel.is_none() {
                 self.err(Some(r.hosts.span()), "redis without [redis.sentinel] has no failover; rampart deploys Redis with Sentinel", "add [redis.sentinel] with quorum = 2 (a majority of the hosts)");
+            }
+            for (k, v) in &r.settings {
+                if k.is_empty() || !k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                    self.err(Some(r.hosts.span()), format!("redis.settings: `{}` is not a Redis config directive", k.escape_debug()), "use the directive's name from redis.conf (lowercase letters, digits and -), e.g. maxmemory = \"256mb\"");
+                } else if REDIS_OWNED.contains(&k.as_str()) {
+                    self.err(Some(r.hosts.span()), format!("redis.settings: `{k}` is set by rampart (addresses, password, replication, files)"), "remove it from [redis.settings]");
+                }
+                let ok = match v {
+                    toml::Value::String(s) => !s.chars().any(char::is_control),
+                    toml::Value::Integer(_) | toml::Value::Boolean(_) => true,
+                    _ => false,
+                };
+                if !ok {
+                    self.err(Some(r.hosts.span()), format!("redis.settings.{}: the value must be a one-line string, an integer or a boolean", k.escape_debug()), "write it as Redis would read it, e.g. maxmemory-policy = \"allkeys-lru\"");
+                }
             }
             if let Some(m) = &r.master {
                 if !placement.get("redis").is_some_and(|h| h.contains(m.get_ref())) {

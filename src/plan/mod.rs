@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod membership;
 pub mod patroni;
+pub mod redis;
 pub mod op;
 pub mod saved;
 
@@ -295,7 +296,9 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     }
     // members joining a running etcd start once, after `member add`: not part of a roll
     let joining: Vec<String> = membership::etcd_change(compiled, facts).map(|c| c.joiners.into_iter().map(|m| m.name).collect()).unwrap_or_default();
-    roll(compiled, &mut out, &source, &joining);
+    // Redis' master restarts last, after a failover (`redis::steps`)
+    let last: Vec<String> = redis::master(compiled, facts).into_iter().collect();
+    roll(compiled, &mut out, &source, &joining, &last);
     // what the hosts hold now and no longer should: destroy, in reverse order of kinds
     let mut states = BTreeMap::new();
     let mut refresh = Vec::new();
@@ -327,6 +330,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     let mut p = Plan { format_version: FORMAT_VERSION, stack: compiled.stack.clone(), steps: out, states, stack_hosts: compiled.hosts.clone(), refresh, refused: Vec::new() };
     membership::etcd(compiled, facts, &mut p);
     patroni::steps(compiled, facts, &mut p);
+    redis::steps(compiled, facts, &mut p);
     p
 }
 
@@ -337,7 +341,8 @@ pub const ROLLING: [&str; 3] = ["etcd", "postgres", "redis"];
 /// Sentinel) roll: one member at a time, in host order, each waiting for the
 /// one before it and then for the cluster's health gates (run on its own host)
 /// before it goes down, so at most one member is ever down.
-fn roll(compiled: &Compiled, out: &mut [Step], source: &[usize], joining: &[String]) {
+/// Members on the hosts in `last` (Redis' current master) restart after the others.
+fn roll(compiled: &Compiled, out: &mut [Step], source: &[usize], joining: &[String], last: &[String]) {
     for comp in ROLLING {
         let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (k, s) in out.iter().enumerate() {
@@ -350,7 +355,8 @@ fn roll(compiled: &Compiled, out: &mut [Step], source: &[usize], joining: &[Stri
                 }
             }
         }
-        for (_, ks) in by_service {
+        for (_, mut ks) in by_service {
+            ks.sort_by_key(|&k| last.contains(&out[k].host));
             if ks.len() < 2 {
                 continue;
             }

@@ -88,3 +88,43 @@ pub fn fixture(name: &str) -> String {
 pub fn lab_inventory() -> String {
     format!("{ROOT}/inventory/default.toml")
 }
+
+/// A writer's log: one `start end ok|fail` line per write.
+pub struct WriteStats {
+    pub n: usize,
+    pub failed: usize,
+    /// The longest run of failures: from the first failed write's start to the next good one's.
+    pub worst: f64,
+    /// The longest a successful write took.
+    pub slowest: f64,
+    /// The last writes failed (no good write after them).
+    pub still_failing: bool,
+}
+
+pub fn write_stats(log: &str) -> WriteStats {
+    let mut entries: Vec<(f64, f64, bool)> = log
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            if f.len() != 3 {
+                return None;
+            }
+            Some((f[0].parse().ok()?, f[1].parse().ok()?, f[2] == "ok"))
+        })
+        .collect();
+    entries.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let failed = entries.iter().filter(|e| !e.2).count();
+    let (mut worst, mut start) = (0.0f64, None::<f64>);
+    for &(t, _, ok) in &entries {
+        match (ok, start) {
+            (false, None) => start = Some(t),
+            (true, Some(s)) => {
+                worst = worst.max(t - s);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let slowest = entries.iter().filter(|e| e.2).map(|e| e.1 - e.0).fold(0.0f64, f64::max);
+    WriteStats { n: entries.len(), failed, worst, slowest, still_failing: start.is_some() }
+}

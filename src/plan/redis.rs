@@ -1,0 +1,310 @@
+//! Day-2 steps of a running Redis with Sentinel, derived from the plan's
+//! facts (each member's `INFO replication`, each host's services):
+//! - a restart rolls through the replicas first; the master fails over
+//!   (`SENTINEL FAILOVER`, writes paused meanwhile so none is lost) and
+//!   follows the new master before it restarts last;
+//! - Sentinels restart one at a time (see `roll`), refused when that would
+//!   leave fewer running than a failover needs;
+//! - a host taken out of the stack fails over first if it is the master;
+//!   after its Redis and Sentinel stop, the remaining Sentinels forget it
+//!   (`SENTINEL RESET`), one at a time, each waiting for the others;
+//! - a host added to the stack follows the master the Sentinels name now
+//!   (the redis role's seed script), not the initial one.
+
+use super::{Action, Op, Plan, Step};
+use crate::compile::view::Backend;
+use crate::compile::Compiled;
+use crate::facts::HostFacts;
+use crate::transport::quote::sh;
+use std::collections::BTreeMap;
+
+/// The member that is master now, by its own `INFO replication` (when two
+/// claim it, the one the others follow).
+pub fn master(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<String> {
+    let role = |h: &Backend| facts.get(&h.name).and_then(|f| f.redis.as_ref());
+    let claims: Vec<&Backend> = compiled.redis_hosts.iter().filter(|h| role(h).is_some_and(|r| r.role == "master")).collect();
+    let followers = |m: &Backend| compiled.redis_hosts.iter().filter(|h| role(h).is_some_and(|r| r.master_host == m.address)).count();
+    claims.iter().max_by_key(|m| followers(m)).map(|m| m.name.clone())
+}
+
+fn active(facts: &BTreeMap<String, HostFacts>, host: &str, unit: &str) -> bool {
+    facts.get(host).and_then(|f| f.services.get(unit)).is_some_and(|s| s.active == "active")
+}
+
+const SET_ASIDE: &str = "for f in redis sentinel; do if [ -e /etc/redis/$f.conf ]; then mv -f /etc/redis/$f.conf /etc/redis/$f.conf.rampart-left; fi; done";
+
+fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+
+/// On the master's host: hand the master role to a replica in sync through
+/// Sentinel, writes paused meanwhile (a paused write fails with READONLY
+/// instead of being lost on the old master), then follow the new master.
+/// Does nothing on a host that is not the master (any more).
+/// `me`: this member's address, or None to read it from its rampart.conf;
+/// `others`: the other members' addresses (the first to report `role:master`
+/// is followed at once, before Sentinel's own view catches up).
+pub fn failover_script(name: &str, me: Option<&str>, others: &[String]) -> String {
+    let others = sh(&others.join(" "));
+    let me = match me {
+        Some(a) => sh(a),
+        None => "\"$(sed -n 's/^replica-announce-ip //p' /etc/redis/rampart.conf | head -n 1)\"".to_string(),
+    };
+    format!(
+        r#"set -e
+trap 'exit 129' HUP INT TERM PIPE
+export REDISCLI_AUTH="$(cat /etc/redis/rampart-auth)"
+name={name}
+me={me}
+others={others}
+r() {{ timeout 10 redis-cli --no-auth-warning -h 127.0.0.1 "$@"; }}
+info() {{ r info replication | tr -d '\r'; }}
+# Sentinel has no password: without REDISCLI_AUTH (redis-cli would print `AUTH failed` first)
+sen() {{ (unset REDISCLI_AUTH; timeout 5 redis-cli -h 127.0.0.1 -p 26379 --raw "$@"); }}
+cur() {{ sen sentinel get-master-addr-by-name "$name" 2>/dev/null | head -n 1; }}
+if ! info | grep -qx role:master; then echo "$me is not the master (any more): no failover" >&2; exit 0; fi
+is_master() {{ timeout 2 redis-cli --no-auth-warning -h "$1" info replication 2>/dev/null | tr -d '\r' | grep -qx role:master; }}
+# a member that already claims to be master (a stray) is not the new master
+stray=
+for o in $others; do if is_master "$o"; then stray="$stray $o"; fi; done
+t0=$(date +%s.%N)
+end=$(( $(date +%s) + 120 ))
+r client pause 30000 write >/dev/null
+trap 'r client unpause >/dev/null 2>&1 || true' EXIT
+out=
+until [ "$out" = OK ]; do
+  # Sentinel refuses while no replica is in sync (NOGOODSLAVE) or another failover runs (INPROG)
+  out=$(sen sentinel failover "$name" 2>&1 | head -n 1) || true
+  [ "$out" = OK ] && break
+  c=$(cur)
+  if [ -n "$c" ] && [ "$c" != "$me" ]; then break; fi
+  if [ "$(date +%s)" -ge $end ]; then echo "Sentinel did not fail $name over from $me within 120s (last answer: $out); nothing was restarted" >&2; exit 1; fi
+  sleep 1
+done
+promoted() {{
+  for o in $others; do
+    case " $stray " in *" $o "*) continue ;; esac
+    if is_master "$o"; then c=$o; return 0; fi
+  done
+  c=$(cur) && [ -n "$c" ] && [ "$c" != "$me" ]
+}}
+until promoted; do
+  if [ "$(date +%s)" -ge $end ]; then echo "Sentinel accepted the failover of $name but still names $me after 120s; nothing was restarted" >&2; exit 1; fi
+  sleep 0.1
+done
+# follow the new master now (Sentinel would, some seconds later), so that no
+# client writes to two masters
+r replicaof "$c" 6379 >/dev/null
+r config rewrite >/dev/null
+r client unpause >/dev/null
+trap - EXIT
+until info | grep -qx master_link_status:up; do
+  if [ "$(date +%s)" -ge $end ]; then echo "$me did not sync with the new master $c within 120s" >&2; exit 1; fi
+  sleep 0.2
+done
+# the failover ends when Sentinel has moved the other replicas over; until
+# then the Sentinel leading it must stay up (the others learn the new master
+# from it): wait until every Sentinel that answers names the new master
+for s in 127.0.0.1 $others; do
+  while a=$( (unset REDISCLI_AUTH; timeout 3 redis-cli -h "$s" -p 26379 --raw sentinel get-master-addr-by-name "$name" 2>/dev/null) | head -n 1) && [ -n "$a" ] && [ "$a" != "$c" ]; do
+    if [ "$(date +%s)" -ge $end ]; then echo "the Sentinel on $s still names $a as master, not $c, after 120s" >&2; exit 1; fi
+    sleep 0.2
+  done
+done
+echo "$name: failed over from $me to $c in $(awk "BEGIN {{ printf \"%.1f\", $(date +%s.%N) - $t0 }}")s" >&2
+"#,
+        name = sh(name),
+    )
+}
+
+/// On a remaining member: forget the members that left (`SENTINEL RESET`),
+/// then wait until this Sentinel sees the others and the replicas again.
+pub fn reset_script(name: &str, sentinels: usize, replicas: usize) -> String {
+    format!(
+        r#"set -e
+trap 'exit 129' HUP INT TERM PIPE
+name={name}
+s() {{ timeout 5 redis-cli -h 127.0.0.1 -p 26379 --raw "$@"; }}
+field() {{ s sentinel master "$name" | sed -n "/^$1\$/{{n;p}}"; }}
+s sentinel reset "$name" >/dev/null
+end=$(( $(date +%s) + 90 ))
+until [ "$(field num-other-sentinels)" = {others} ] && [ "$(field num-slaves)" = {replicas} ] && s sentinel ckquorum "$name" 2>/dev/null | grep -q '^OK'; do
+  if [ "$(date +%s)" -ge $end ]; then echo "after SENTINEL RESET this Sentinel sees $(field num-other-sentinels) other Sentinels (want {others}) and $(field num-slaves) replicas (want {replicas}) after 90s" >&2; exit 1; fi
+  sleep 0.5
+done
+"#,
+        name = sh(name),
+        others = sentinels.saturating_sub(1),
+        replicas = replicas,
+    )
+}
+
+pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
+    let Some(sentinel) = compiled.sentinel.as_ref() else { return };
+    let hosts = &compiled.redis_hosts;
+    let name = &sentinel.master_name;
+    let quorum = sentinel.quorum as usize;
+    let in_sync = |h: &Backend| facts.get(&h.name).and_then(|f| f.redis.as_ref()).is_some_and(|r| r.role == "slave" && r.link_up);
+
+    // Sentinels restarting one at a time: each down in turn must leave enough to fail over
+    let sentinels_up = hosts.iter().filter(|h| active(facts, &h.name, "redis-sentinel")).count();
+    let sentinel_restarts = plan.steps.iter().filter(|s| s.action == Action::Restart && hosts.iter().any(|h| s.id == format!("{}/service/redis-sentinel", h.name)) && active(facts, &s.host, "redis-sentinel")).count();
+    let need = quorum.max(majority(hosts.len()));
+    if sentinel_restarts > 0 && sentinels_up.saturating_sub(1) < need {
+        let down: Vec<&str> = hosts.iter().filter(|h| !active(facts, &h.name, "redis-sentinel")).map(|h| h.name.as_str()).collect();
+        plan.refused.push(format!(
+            "redis: restarting Sentinels one at a time would leave {} of {} running, and a failover needs {need} (quorum {quorum}, a majority to authorize it){}. Bring the Sentinels that are down back first, then plan again.",
+            sentinels_up.saturating_sub(1),
+            hosts.len(),
+            if down.is_empty() { String::new() } else { format!(" ({} down now)", down.join(", ")) }
+        ));
+    }
+
+    // the master restarts last (see `roll`), after handing over to a replica in sync
+    if let Some(m) = master(compiled, facts) {
+        let id = format!("{m}/service/redis-server");
+        let others = hosts.iter().filter(|h| h.name != m).count();
+        if let Some(s) = plan.steps.iter_mut().find(|s| s.id == id && s.action == Action::Restart) {
+            if others > 0 {
+                if !hosts.iter().any(|h| h.name != m && in_sync(h)) {
+                    plan.refused.push(format!("redis: {m} is the master and must fail over to a replica before it restarts, but no replica is in sync with it now. Bring a replica back (its `master_link_status` up), then plan again."));
+                }
+                let me = hosts.iter().find(|h| h.name == m).map(|h| h.address.clone()).unwrap_or_default();
+                let others: Vec<String> = hosts.iter().filter(|h| h.name != m).map(|h| h.address.clone()).collect();
+                let at = s.ops.iter().position(|o| matches!(o, Op::Systemctl { .. })).unwrap_or(s.ops.len());
+                s.ops.insert(at, Op::RunCommand { run: failover_script(name, Some(&me), &others), unless: None, creates: None });
+                s.reasons.push("the master: Sentinel fails it over to a replica in sync first (writes paused meanwhile), then it restarts as a replica".into());
+            }
+        }
+    }
+
+    // hosts taken out of the stack: fail over first, then the rest forget them
+    let leaving: Vec<String> = facts
+        .iter()
+        .filter(|(h, f)| !hosts.iter().any(|x| &x.name == *h) && f.state.as_ref().is_some_and(|st| st.resources.contains_key(&format!("{h}/service/redis-server"))))
+        .map(|(h, _)| h.clone())
+        .collect();
+    if leaving.is_empty() {
+        return;
+    }
+    let remaining_up = hosts.iter().filter(|h| active(facts, &h.name, "redis-sentinel")).count();
+    if remaining_up < need {
+        plan.refused.push(format!(
+            "redis: removing {} would leave {remaining_up} Sentinel{} running, and a failover needs {need} (quorum {quorum}, a majority of {}). Bring the remaining Sentinels up first, then plan again.",
+            leaving.join(", "),
+            if remaining_up == 1 { "" } else { "s" },
+            hosts.len()
+        ));
+        return;
+    }
+    let mut stopped = Vec::new();
+    for h in &leaving {
+        let id = format!("{h}/redis/leave");
+        // its address is read on the host (the inventory may no longer name it)
+        let run = failover_script(name, None, &hosts.iter().map(|x| x.address.clone()).collect::<Vec<_>>());
+        // the failover and the two stops go first among the host's steps: the
+        // others' Sentinel resets wait for them, and the host's remaining
+        // steps (an HAProxy that stays) may wait for the others' gates
+        let is_stop = |s: &Step| s.action == Action::Delete && (s.id == format!("{h}/service/redis-sentinel") || s.id == format!("{h}/service/redis-server"));
+        let mut stops: Vec<Step> = Vec::new();
+        let mut k = 0;
+        while k < plan.steps.len() {
+            if is_stop(&plan.steps[k]) {
+                stops.push(plan.steps.remove(k));
+            } else {
+                k += 1;
+            }
+        }
+        if stops.is_empty() {
+            continue;
+        }
+        let first = plan.steps.iter().position(|s| &s.host == h).unwrap_or(plan.steps.len());
+        let mut lead = vec![Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves Redis: if it is the master, Sentinel fails it over to a replica in sync before its Redis and Sentinel stop".into()], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run, unless: None, creates: None }], deps: vec![], retires: None }];
+        let n_stops = stops.len();
+        for (k, mut s) in stops.into_iter().enumerate() {
+            s.deps.push(id.clone());
+            stopped.push(s.id.clone());
+            if k + 1 == n_stops {
+                // the configs Redis and Sentinel wrote belong to a member; set
+                // aside, so that a host added again is seeded afresh
+                s.ops.push(Op::RunCommand { run: SET_ASIDE.into(), unless: None, creates: None });
+                s.reasons.push("its redis.conf and sentinel.conf are set aside (*.rampart-left): a member's state, not to be reused".into());
+            }
+            lead.push(s);
+        }
+        plan.steps.splice(first..first, lead);
+    }
+    let replicas = hosts.iter().filter(|h| active(facts, &h.name, "redis-server")).count().saturating_sub(1);
+    let mut prev: Option<String> = None;
+    for h in hosts.iter().filter(|h| active(facts, &h.name, "redis-sentinel")) {
+        let id = format!("{}/redis/sentinel-reset", h.name);
+        let mut deps = stopped.clone();
+        deps.extend(prev.clone());
+        // before this host's own Sentinel health gate, which waits for the count the reset restores
+        let gate = format!("{}/health/sentinel-quorum", h.name);
+        let at = plan.steps.iter().position(|s| s.id == gate);
+        if let Some(g) = at {
+            plan.steps[g].deps.push(id.clone());
+        }
+        plan.steps.insert(at.unwrap_or(plan.steps.len()), Step {
+            id: id.clone(),
+            host: h.name.clone(),
+            action: Action::Run,
+            reasons: vec![format!("SENTINEL RESET {name}: forget {} (no longer in the stack), one Sentinel at a time, each waiting until it sees the {} others again", leaving.join(", "), remaining_up - 1)],
+            diff: None,
+            sensitive: false,
+            drift: false,
+            ops: vec![Op::RunCommand { run: reset_script(name, remaining_up, replicas), unless: None, creates: None }],
+            deps,
+            retires: None,
+        });
+        prev = Some(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scripts run against stand-ins for `redis-cli` (shell functions
+    /// keeping the roles in files): the failover pauses writes, asks
+    /// Sentinel, follows the new master and unpauses; on a replica it does
+    /// nothing; the reset waits for the counts.
+    #[test]
+    fn failover_and_reset_scripts_drive_redis_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::write(format!("{d}/role"), "master").unwrap();
+        std::fs::write(format!("{d}/cur"), "198.18.0.11").unwrap();
+        let fake = format!(
+            "cat() {{ echo secret; }}\n\
+             timeout() {{ shift; \"$@\"; }}\n\
+             redis-cli() {{ echo \"$*\" >> {d}/calls; case \"$*\" in\n\
+             *'info replication'*) if [ \"$(command cat {d}/role)\" = master ]; then printf 'role:master\\r\\n'; else printf 'role:slave\\r\\nmaster_link_status:up\\r\\n'; fi;;\n\
+             *'get-master-addr-by-name'*) command cat {d}/cur; echo; echo 6379;;\n\
+             *'sentinel failover'*) echo 198.18.0.12 > {d}/cur; echo OK;;\n\
+             *replicaof*) echo slave > {d}/role; echo OK;;\n\
+             *'sentinel master'*) printf 'num-slaves\\n1\\nnum-other-sentinels\\n1\\n';;\n\
+             *ckquorum*) echo 'OK 2 usable Sentinels';;\n\
+             *) echo OK;; esac; }}\n"
+        );
+        let run = |script: &str| std::process::Command::new("bash").arg("-c").arg(format!("{fake}{script}")).output().unwrap();
+        let out = run(&failover_script("mymaster", Some("198.18.0.11"), &["198.18.0.12".to_string()]));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let calls = std::fs::read_to_string(format!("{d}/calls")).unwrap();
+        let pos = |s: &str| calls.find(s).unwrap_or_else(|| panic!("no `{s}` in {calls}"));
+        assert!(pos("client pause 30000 write") < pos("sentinel failover mymaster"));
+        assert!(pos("sentinel failover mymaster") < pos("replicaof 198.18.0.12 6379"));
+        assert!(pos("replicaof 198.18.0.12 6379") < pos("config rewrite"));
+        assert!(pos("config rewrite") < pos("client unpause"));
+        // a second run (now a replica) does nothing
+        std::fs::remove_file(format!("{d}/calls")).unwrap();
+        let out = run(&failover_script("mymaster", Some("198.18.0.11"), &["198.18.0.12".to_string()]));
+        assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not the master"));
+        assert!(!std::fs::read_to_string(format!("{d}/calls")).unwrap().contains("failover"));
+        // the reset waits for what it was told to expect
+        let out = run(&reset_script("mymaster", 2, 1));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read_to_string(format!("{d}/calls")).unwrap().contains("sentinel reset mymaster"));
+    }
+}
