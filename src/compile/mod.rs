@@ -169,7 +169,7 @@ struct Instance {
 }
 
 pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &SecretValues) -> Result<Compiled, Diagnostics> {
-    let mut c = Compiler { inv, stack, roles, hb: crate::render::engine(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new(), data_dirs: BTreeMap::new() };
+    let mut c = Compiler { inv, stack, roles, r: crate::render::Renderer::default(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new(), data_dirs: BTreeMap::new() };
     let mut instances = Vec::new();
     let mut warnings = crate::model::zones::check(stack, inv);
     for comp in stack.placement.keys() {
@@ -312,7 +312,7 @@ struct Compiler<'a> {
     inv: &'a Inventory,
     stack: &'a Stack,
     roles: &'a RoleSet,
-    hb: handlebars::Handlebars<'static>,
+    r: crate::render::Renderer,
     diags: Diagnostics,
     resources: Vec<Resource>,
     by_id: HashMap<ResourceId, usize>,
@@ -334,7 +334,7 @@ fn safe_path(p: &str) -> bool {
 }
 
 impl Compiler<'_> {
-    fn view(&self, inst: &Instance, host: &str, secrets: &SecretValues, wants_hosts: bool) -> serde_json::Value {
+    fn view(&self, inst: &Instance, host: &str, secrets: &SecretValues, wants_hosts: bool) -> handlebars::Context {
         let h = &self.inv.hosts[host];
         // every member of the instance, for roles that list them (skipped otherwise: O(hosts) per host)
         let members: Vec<view::HostView> = if wants_hosts { inst.hosts.iter().filter_map(|n| self.inv.hosts.get(n)).map(view::HostView::of).collect() } else { Vec::new() };
@@ -378,11 +378,11 @@ impl Compiler<'_> {
         if let Some(h) = view::haproxy(self.inv, self.stack, secrets) {
             v["haproxy"] = serde_json::to_value(h).unwrap_or_default();
         }
-        v
+        handlebars::Context::from(v)
     }
 
-    fn render(&mut self, origin: &str, what: &str, template: &str, view: &serde_json::Value) -> Option<String> {
-        match crate::render::render(&self.hb, template, view) {
+    fn render(&mut self, origin: &str, what: &str, template: &str, view: &handlebars::Context) -> Option<String> {
+        match self.r.inline(template, view) {
             Ok(s) => Some(s),
             Err(e) => {
                 self.diags.push(Diagnostic::plain(origin.to_string(), format!("{what}: {e}"), Some("fix the template or give the value it needs".into())));
@@ -530,7 +530,7 @@ impl Compiler<'_> {
         self.barrier.insert(inst.component.clone(), b);
     }
 
-    fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str, view: &serde_json::Value) -> Vec<usize> {
+    fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str, view: &handlebars::Context) -> Vec<usize> {
         let mut out = Vec::new();
         for n in names {
             let n = &self.render(origin, ctx, n, view).unwrap_or_default();
@@ -547,7 +547,7 @@ impl Compiler<'_> {
 
     /// Renders one manifest entry. Returns (kind, name, desired, local key).
     #[allow(clippy::too_many_arguments)]
-    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &serde_json::Value, origin: &str, ctx: &str, secret_list: &[Secret], host: &str) -> Option<(&'static str, String, Desired, String)> {
+    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &handlebars::Context, origin: &str, ctx: &str, secret_list: &[Secret], host: &str) -> Option<(&'static str, String, Desired, String)> {
         let bad = |this: &mut Self, msg: String, help: &str| {
             this.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx} on {host}: {msg}"), Some(help.to_string())));
             None
@@ -651,12 +651,12 @@ impl Compiler<'_> {
         }
     }
 
-    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &serde_json::Value, origin: &str, ctx: &str) -> Option<String> {
+    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &handlebars::Context, origin: &str, ctx: &str) -> Option<String> {
         match (template, content) {
             (Some(t), None) => {
                 let text = role.templates.get(t)?;
                 let name = format!("roles/{}/templates/{t}", role.name);
-                match crate::render::render_named(&mut self.hb, &name, text, view) {
+                match self.r.named(&name, text, view) {
                     Ok(s) => Some(s),
                     Err(e) => {
                         self.diags.push(Diagnostic::plain(name, format!("{ctx}: {e}"), Some("fix the template or give the value it needs".into())));
