@@ -119,6 +119,10 @@ impl Plan {
     }
 }
 
+/// Facts of what a host does not have (borrowed, not cloned: file facts carry content).
+static NO_FILE: crate::facts::FileFact = crate::facts::FileFact { exists: false, is_dir: false, sha256: None, mode: None, owner: None, group: None, content: None };
+static NO_SERVICE: crate::facts::ServiceFact = crate::facts::ServiceFact { enabled: String::new(), active: String::new() };
+
 fn enabled_ok(s: &str) -> bool {
     matches!(s, "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated")
 }
@@ -140,7 +144,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 _ => Some((Action::Create, vec!["not installed".to_string()], vec![Op::AptInstall { packages: vec![name.clone()], no_start: *no_start }], None, false)),
             },
             Desired::Directory { path, mode, owner, group } => {
-                let fact = f.files.get(path).cloned().unwrap_or_default();
+                let fact = f.files.get(path).unwrap_or(&NO_FILE);
                 if !fact.exists {
                     Some((Action::Create, vec!["missing".into()], vec![Op::MakeDir { path: path.clone(), mode: *mode, owner: owner.clone(), group: group.clone() }], None, false))
                 } else {
@@ -160,7 +164,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 }
             }
             Desired::File { path, content, sha256, mode, owner, group, sensitive, validate, daemon_reload, notify } => {
-                let fact = f.files.get(path).cloned().unwrap_or_default();
+                let fact = f.files.get(path).unwrap_or(&NO_FILE);
                 let write = Op::WriteFile {
                     path: path.clone(),
                     sha256: sha256.clone(),
@@ -199,7 +203,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 }
             }
             Desired::Service { name, enabled, running, no_block, reload, restart_on } => {
-                let fact = f.services.get(name).cloned().unwrap_or_default();
+                let fact = f.services.get(name).unwrap_or(&NO_SERVICE);
                 let mut ops = Vec::new();
                 let mut why = Vec::new();
                 let mut action = Action::Update;
