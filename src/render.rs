@@ -52,6 +52,7 @@ pub fn render_named(hb: &mut Handlebars<'static>, name: &str, text: &str, view: 
 /// string) is parsed once, and every render goes through one reused buffer
 /// and comes out as a string of its exact size (handlebars' own output
 /// reserves 8 KiB per render, which compiled files would otherwise keep).
+#[derive(Clone)]
 pub struct Renderer {
     pub hb: Handlebars<'static>,
     buf: Vec<u8>,

@@ -420,8 +420,9 @@ impl Compiler<'_> {
         let mut chains: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut cluster_waits: Vec<(usize, usize)> = Vec::new(); // (health index, position in chain)
         let wants_hosts = role.templates.values().any(|t| t.contains("hosts")) || format!("{:?}", role.manifest).contains("hosts");
+        let mut prepared = self.prepare(inst, &role, secrets, wants_hosts).into_iter();
         for host in &inst.hosts {
-            let view = self.view(inst, host, secrets, wants_hosts);
+            let (view, mut bodies) = prepared.next().expect("one per host");
             for d in &role.manifest.data_dirs {
                 if let Some(d) = self.render(&origin, "data_dirs", d, &view) {
                     if safe_path(&d) && d.matches('/').count() >= 2 {
@@ -441,7 +442,7 @@ impl Compiler<'_> {
                         _ => continue,
                     }
                 }
-                let Some((kind, name, desired, local_key)) = self.desired(&role, rr, &view, &origin, &ctx, secret_list, host) else { continue };
+                let Some((kind, name, desired, local_key)) = self.desired(&role, rr, &view, &origin, &ctx, secret_list, host, bodies[pos].take()) else { continue };
                 let mut deps: Vec<usize> = match chain.last() {
                     Some(&p) => vec![p],
                     None => entry_deps.clone(),
@@ -530,6 +531,52 @@ impl Compiler<'_> {
         self.barrier.insert(inst.component.clone(), b);
     }
 
+    /// Each host's view, and the role's template files rendered with it (by
+    /// manifest position), on every core for large instances. Pure: a view
+    /// depends only on the stack, and rendering only on the view, so the
+    /// result is the same as rendering host after host; errors are kept and
+    /// reported by `body` only for resources that exist (`when`), in order.
+    #[allow(clippy::type_complexity)]
+    fn prepare(&self, inst: &Instance, role: &crate::roles::Role, secrets: &SecretValues, wants_hosts: bool) -> Vec<(handlebars::Context, Vec<Option<Result<String, String>>>)> {
+        let templated: Vec<(usize, String, &String)> = role
+            .manifest
+            .resources
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, rr)| match rr {
+                RoleResource::File { template: Some(t), content: None, .. } | RoleResource::Unit { template: Some(t), content: None, .. } => role.templates.get(t).map(|text| (pos, format!("roles/{}/templates/{t}", role.name), text)),
+                _ => None,
+            })
+            .collect();
+        let n = role.manifest.resources.len();
+        let one = |r: &mut crate::render::Renderer, host: &String| {
+            let view = self.view(inst, host, secrets, wants_hosts);
+            let mut bodies: Vec<Option<Result<String, String>>> = vec![None; n];
+            for (pos, name, text) in &templated {
+                bodies[*pos] = Some(r.named(name, text, &view));
+            }
+            (view, bodies)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        if threads < 2 || inst.hosts.len() < 64 {
+            let mut r = self.r.clone();
+            return inst.hosts.iter().map(|h| one(&mut r, h)).collect();
+        }
+        let chunk = inst.hosts.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = inst
+                .hosts
+                .chunks(chunk)
+                .map(|hosts| {
+                    let mut r = self.r.clone();
+                    let one = &one;
+                    s.spawn(move || hosts.iter().map(|h| one(&mut r, h)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("a render thread panicked")).collect()
+        })
+    }
+
     fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str, view: &handlebars::Context) -> Vec<usize> {
         let mut out = Vec::new();
         for n in names {
@@ -547,7 +594,7 @@ impl Compiler<'_> {
 
     /// Renders one manifest entry. Returns (kind, name, desired, local key).
     #[allow(clippy::too_many_arguments)]
-    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &handlebars::Context, origin: &str, ctx: &str, secret_list: &[Secret], host: &str) -> Option<(&'static str, String, Desired, String)> {
+    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &handlebars::Context, origin: &str, ctx: &str, secret_list: &[Secret], host: &str, rendered: Option<Result<String, String>>) -> Option<(&'static str, String, Desired, String)> {
         let bad = |this: &mut Self, msg: String, help: &str| {
             this.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx} on {host}: {msg}"), Some(help.to_string())));
             None
@@ -589,7 +636,7 @@ impl Compiler<'_> {
                 if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
                     return bad(self, format!("file `{}`: path must be absolute without `..`, owner/group plain names", path.escape_debug()), "fix the role's path, owner or group");
                 }
-                let body = self.body(role, template, content, view, origin, ctx)?;
+                let body = self.body(role, template, content, view, origin, ctx, rendered)?;
                 let mode = mode_of(self, mode, 0o644)?;
                 let validate = match validate {
                     Some(v) => Some(self.render(origin, ctx, v, view)?),
@@ -603,7 +650,7 @@ impl Compiler<'_> {
                 if !unit_name_ok(&name) {
                     return bad(self, format!("unit name `{}` is not a systemd unit name", name.escape_debug()), "write e.g. name = \"myapp.service\"");
                 }
-                let body = self.body(role, template, content, view, origin, ctx)?;
+                let body = self.body(role, template, content, view, origin, ctx, rendered)?;
                 let sensitive = secret_list.iter().any(|s| body.contains(s.expose()));
                 let path = format!("/etc/systemd/system/{name}");
                 Some(("unit", name.clone(), file(path, body, 0o644, None, None, sensitive, None, true), format!("unit:{name}")))
@@ -651,12 +698,14 @@ impl Compiler<'_> {
         }
     }
 
-    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &handlebars::Context, origin: &str, ctx: &str) -> Option<String> {
+    /// A file's content; `rendered` is its template already rendered for this host (see `prepare`).
+    #[allow(clippy::too_many_arguments)]
+    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &handlebars::Context, origin: &str, ctx: &str, rendered: Option<Result<String, String>>) -> Option<String> {
         match (template, content) {
             (Some(t), None) => {
                 let text = role.templates.get(t)?;
                 let name = format!("roles/{}/templates/{t}", role.name);
-                match self.r.named(&name, text, view) {
+                match rendered.unwrap_or_else(|| self.r.named(&name, text, view)) {
                     Ok(s) => Some(s),
                     Err(e) => {
                         self.diags.push(Diagnostic::plain(name, format!("{ctx}: {e}"), Some("fix the template or give the value it needs".into())));
