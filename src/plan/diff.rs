@@ -17,6 +17,21 @@ pub fn unified(path: &str, old: &[u8], new: &[u8]) -> String {
     out
 }
 
+/// `unified` for each `(key, path, old, new)`, in order, split over the
+/// machine's cores when there are many.
+pub fn many(jobs: &[(usize, &str, &[u8], &[u8])]) -> Vec<(usize, String)> {
+    let one = |&(k, path, old, new): &(usize, &str, &[u8], &[u8])| (k, unified(path, old, new));
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    if threads < 2 || jobs.len() < 256 {
+        return jobs.iter().map(one).collect();
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs.chunks(chunk).map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a diff thread panicked")).collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

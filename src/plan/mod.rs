@@ -133,6 +133,8 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     let mut steps: Vec<Option<Step>> = vec![None; n];
     let mut changed = vec![false; n];
     let empty = HostFacts::default();
+    // file diffs, made after the walk (on every core when there are many): (step, path, old, new)
+    let mut diffs: Vec<(usize, &str, &[u8], &[u8])> = Vec::new();
     for &i in &compiled.order {
         let r = &compiled.resources[i];
         let f = facts.get(&r.id.host).unwrap_or(&empty);
@@ -177,17 +179,19 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                     notify: notify.clone(),
                 };
                 if !fact.exists {
-                    let d = (!sensitive).then(|| diff::unified(path, b"", content));
-                    Some((Action::Create, vec![format!("{mode:04o} {owner}:{group}")], vec![write], d, false))
+                    if !sensitive {
+                        diffs.push((i, path, b"", content));
+                    }
+                    Some((Action::Create, vec![format!("{mode:04o} {owner}:{group}")], vec![write], None, false))
                 } else if fact.sha256.as_deref() != Some(sha256.as_str()) {
                     let drift = managed.and_then(|m| m.sha256.as_deref()).is_some_and(|s| Some(s) != fact.sha256.as_deref());
-                    let d = if *sensitive {
-                        None
-                    } else {
-                        Some(match &fact.content {
-                            Some(old) => diff::unified(path, old, content),
-                            None => "(the current file is too large to show a diff)\n".to_string(),
-                        })
+                    let d = match &fact.content {
+                        _ if *sensitive => None,
+                        Some(old) => {
+                            diffs.push((i, path, old, content));
+                            None
+                        }
+                        None => Some("(the current file is too large to show a diff)\n".to_string()),
                     };
                     let why = if *sensitive { "content changed (sensitive value changed)" } else { "content changed" };
                     Some((Action::Update, vec![why.to_string()], vec![write], d, drift))
@@ -273,6 +277,12 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
         }
         changed[i] = steps[i].as_ref().is_some_and(|s| s.action.is_change()) || r.deps.iter().any(|&d| changed[d]);
     }
+    for (i, d) in diff::many(&diffs) {
+        if let Some(s) = steps[i].as_mut() {
+            s.diff = Some(d);
+        }
+    }
+    drop(diffs);
     // steps wait for the nearest steps upstream (through resources without steps)
     let mut nearest: Vec<Vec<usize>> = vec![Vec::new(); n];
     for &i in &compiled.order {
