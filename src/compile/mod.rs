@@ -160,6 +160,13 @@ impl SecretValues {
     }
 }
 
+/// A template file rendered for one host, with its content hash.
+#[derive(Clone)]
+struct Rendered {
+    text: String,
+    sha256: String,
+}
+
 /// One role applied to some hosts.
 struct Instance {
     component: String,
@@ -537,7 +544,7 @@ impl Compiler<'_> {
     /// result is the same as rendering host after host; errors are kept and
     /// reported by `body` only for resources that exist (`when`), in order.
     #[allow(clippy::type_complexity)]
-    fn prepare(&self, inst: &Instance, role: &crate::roles::Role, secrets: &SecretValues, wants_hosts: bool) -> Vec<(handlebars::Context, Vec<Option<Result<String, String>>>)> {
+    fn prepare(&self, inst: &Instance, role: &crate::roles::Role, secrets: &SecretValues, wants_hosts: bool) -> Vec<(handlebars::Context, Vec<Option<Result<Rendered, String>>>)> {
         let templated: Vec<(usize, String, &String)> = role
             .manifest
             .resources
@@ -551,9 +558,9 @@ impl Compiler<'_> {
         let n = role.manifest.resources.len();
         let one = |r: &mut crate::render::Renderer, host: &String| {
             let view = self.view(inst, host, secrets, wants_hosts);
-            let mut bodies: Vec<Option<Result<String, String>>> = vec![None; n];
+            let mut bodies: Vec<Option<Result<Rendered, String>>> = vec![None; n];
             for (pos, name, text) in &templated {
-                bodies[*pos] = Some(r.named(name, text, &view));
+                bodies[*pos] = Some(r.named(name, text, &view).map(|text| Rendered { sha256: crate::util::sha256_hex(text.as_bytes()), text }));
             }
             (view, bodies)
         };
@@ -594,7 +601,7 @@ impl Compiler<'_> {
 
     /// Renders one manifest entry. Returns (kind, name, desired, local key).
     #[allow(clippy::too_many_arguments)]
-    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &handlebars::Context, origin: &str, ctx: &str, secret_list: &[Secret], host: &str, rendered: Option<Result<String, String>>) -> Option<(&'static str, String, Desired, String)> {
+    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &handlebars::Context, origin: &str, ctx: &str, secret_list: &[Secret], host: &str, rendered: Option<Result<Rendered, String>>) -> Option<(&'static str, String, Desired, String)> {
         let bad = |this: &mut Self, msg: String, help: &str| {
             this.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx} on {host}: {msg}"), Some(help.to_string())));
             None
@@ -636,24 +643,24 @@ impl Compiler<'_> {
                 if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
                     return bad(self, format!("file `{}`: path must be absolute without `..`, owner/group plain names", path.escape_debug()), "fix the role's path, owner or group");
                 }
-                let body = self.body(role, template, content, view, origin, ctx, rendered)?;
+                let (body, sha256) = self.body(role, template, content, view, origin, ctx, rendered)?;
                 let mode = mode_of(self, mode, 0o644)?;
                 let validate = match validate {
                     Some(v) => Some(self.render(origin, ctx, v, view)?),
                     None => None,
                 };
                 let sensitive = *sensitive || secret_list.iter().any(|s| body.contains(s.expose()));
-                Some(("file", path.clone(), file(path.clone(), body, mode, owner.clone(), group.clone(), sensitive, validate, false), format!("file:{path}")))
+                Some(("file", path.clone(), file(path.clone(), body, sha256, mode, owner.clone(), group.clone(), sensitive, validate, false), format!("file:{path}")))
             }
             RoleResource::Unit { name, template, content, .. } => {
                 let name = self.render(origin, ctx, name, view)?;
                 if !unit_name_ok(&name) {
                     return bad(self, format!("unit name `{}` is not a systemd unit name", name.escape_debug()), "write e.g. name = \"myapp.service\"");
                 }
-                let body = self.body(role, template, content, view, origin, ctx, rendered)?;
+                let (body, sha256) = self.body(role, template, content, view, origin, ctx, rendered)?;
                 let sensitive = secret_list.iter().any(|s| body.contains(s.expose()));
                 let path = format!("/etc/systemd/system/{name}");
-                Some(("unit", name.clone(), file(path, body, 0o644, None, None, sensitive, None, true), format!("unit:{name}")))
+                Some(("unit", name.clone(), file(path, body, sha256, 0o644, None, None, sensitive, None, true), format!("unit:{name}")))
             }
             RoleResource::Service { name, enabled, running, no_block, reload, .. } => {
                 let name = self.render(origin, ctx, name, view)?;
@@ -698,14 +705,19 @@ impl Compiler<'_> {
         }
     }
 
-    /// A file's content; `rendered` is its template already rendered for this host (see `prepare`).
+    /// A file's content, and its hash when `rendered` (its template already
+    /// rendered for this host, see `prepare`) has it.
     #[allow(clippy::too_many_arguments)]
-    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &handlebars::Context, origin: &str, ctx: &str, rendered: Option<Result<String, String>>) -> Option<String> {
+    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &handlebars::Context, origin: &str, ctx: &str, rendered: Option<Result<Rendered, String>>) -> Option<(String, Option<String>)> {
         match (template, content) {
             (Some(t), None) => {
                 let text = role.templates.get(t)?;
                 let name = format!("roles/{}/templates/{t}", role.name);
-                match rendered.unwrap_or_else(|| self.r.named(&name, text, view)) {
+                let r = match rendered {
+                    Some(r) => r.map(|r| (r.text, Some(r.sha256))),
+                    None => self.r.named(&name, text, view).map(|b| (b, None)),
+                };
+                match r {
                     Ok(s) => Some(s),
                     Err(e) => {
                         self.diags.push(Diagnostic::plain(name, format!("{ctx}: {e}"), Some("fix the template or give the value it needs".into())));
@@ -713,7 +725,7 @@ impl Compiler<'_> {
                     }
                 }
             }
-            (None, Some(c)) => self.render(origin, ctx, c, view),
+            (None, Some(c)) => self.render(origin, ctx, c, view).map(|b| (b, None)),
             _ => {
                 self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: give exactly one of template or content"), Some("keep template = \"x.hbs\" or content = \"...\"".into())));
                 None
@@ -732,10 +744,10 @@ fn unit_name_ok(n: &str) -> bool {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn file(path: String, body: String, mode: u32, owner: Option<String>, group: Option<String>, sensitive: bool, validate: Option<String>, daemon_reload: bool) -> Desired {
+fn file(path: String, body: String, sha256: Option<String>, mode: u32, owner: Option<String>, group: Option<String>, sensitive: bool, validate: Option<String>, daemon_reload: bool) -> Desired {
     let content = body.into_bytes();
     Desired::File {
-        sha256: crate::util::sha256_hex(&content),
+        sha256: sha256.unwrap_or_else(|| crate::util::sha256_hex(&content)),
         content,
         path,
         mode,
