@@ -427,8 +427,15 @@ impl Compiler<'_> {
         let mut chains: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut cluster_waits: Vec<(usize, usize)> = Vec::new(); // (health index, position in chain)
         let wants_hosts = role.templates.values().any(|t| t.contains("hosts")) || format!("{:?}", role.manifest).contains("hosts");
-        let mut prepared = self.prepare(inst, &role, secrets, wants_hosts).into_iter();
-        for host in &inst.hosts {
+        // prepared in batches: views are kept until their host is done, and
+        // with `hosts` each view holds every member
+        let batch = if wants_hosts { 16 } else { 4096 };
+        let mut prepared = Vec::new().into_iter();
+        for (hi, host) in inst.hosts.iter().enumerate() {
+            if hi % batch == 0 {
+                let hosts = &inst.hosts[hi..(hi + batch).min(inst.hosts.len())];
+                prepared = self.prepare(inst, hosts, &role, secrets, wants_hosts).into_iter();
+            }
             let (view, mut bodies) = prepared.next().expect("one per host");
             for d in &role.manifest.data_dirs {
                 if let Some(d) = self.render(&origin, "data_dirs", d, &view) {
@@ -538,13 +545,14 @@ impl Compiler<'_> {
         self.barrier.insert(inst.component.clone(), b);
     }
 
-    /// Each host's view, and the role's template files rendered with it (by
-    /// manifest position), on every core for large instances. Pure: a view
+    /// Each host's view (`hosts`: some of the instance's), and the role's
+    /// template files rendered with it (by manifest position), on every core
+    /// for large instances. Pure: a view
     /// depends only on the stack, and rendering only on the view, so the
     /// result is the same as rendering host after host; errors are kept and
     /// reported by `body` only for resources that exist (`when`), in order.
     #[allow(clippy::type_complexity)]
-    fn prepare(&self, inst: &Instance, role: &crate::roles::Role, secrets: &SecretValues, wants_hosts: bool) -> Vec<(handlebars::Context, Vec<Option<Result<Rendered, String>>>)> {
+    fn prepare(&self, inst: &Instance, hosts: &[String], role: &crate::roles::Role, secrets: &SecretValues, wants_hosts: bool) -> Vec<(handlebars::Context, Vec<Option<Result<Rendered, String>>>)> {
         let templated: Vec<(usize, String, &String)> = role
             .manifest
             .resources
@@ -565,14 +573,13 @@ impl Compiler<'_> {
             (view, bodies)
         };
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-        if threads < 2 || inst.hosts.len() < 64 {
+        if threads < 2 || inst.hosts.len() < 64 || hosts.len() < 2 {
             let mut r = self.r.clone();
-            return inst.hosts.iter().map(|h| one(&mut r, h)).collect();
+            return hosts.iter().map(|h| one(&mut r, h)).collect();
         }
-        let chunk = inst.hosts.len().div_ceil(threads);
+        let chunk = hosts.len().div_ceil(threads);
         std::thread::scope(|s| {
-            let handles: Vec<_> = inst
-                .hosts
+            let handles: Vec<_> = hosts
                 .chunks(chunk)
                 .map(|hosts| {
                     let mut r = self.r.clone();
