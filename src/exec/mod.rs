@@ -79,6 +79,8 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
             })
             .collect(),
     );
+    // steps that a step on another host waits for: each closes its batch
+    let cross: Arc<Vec<bool>> = Arc::new((0..steps.len()).map(|i| (0..steps.len()).any(|j| steps[j].host != steps[i].host && deps[j].contains(&i))).collect());
     let mut tasks = Vec::new();
     let mut hosts = plan.hosts();
     hosts.extend(plan.refresh.iter().filter(|h| plan.states.contains_key(*h)).cloned());
@@ -88,7 +90,7 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
         let mine: Vec<usize> = (0..steps.len()).filter(|&i| steps[i].host == host).collect();
         let session = sessions.get(&host).cloned();
         let why = unreachable.get(&host).cloned().unwrap_or_else(|| "no connection".into());
-        let (steps, deps, shared, events, contents) = (steps.clone(), deps.clone(), shared.clone(), events.clone(), contents.clone());
+        let (steps, deps, cross, shared, events, contents) = (steps.clone(), deps.clone(), cross.clone(), shared.clone(), events.clone(), contents.clone());
         let state = plan.states.get(&host).cloned();
         let stack = plan.stack.clone();
         let stack_hosts = plan.stack_hosts.clone();
@@ -97,31 +99,9 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
             let mut rep = HostReport::default();
             let total = mine.len();
             let mut installed_packages = false;
-            for (k, &i) in mine.iter().enumerate() {
-                let step = &steps[i];
-                // wait for what this step depends on, wherever it runs
-                let blocked = wait_deps(&shared, &deps[i], &steps).await;
-                let outcome = if let Some(b) = blocked {
-                    Status::Skipped(b)
-                } else if let Some(s) = &session {
-                    let _ = events.send(Event::Started { host: host.clone(), id: step.id.clone(), n: k + 1, total, what: step.ops.first().map(Op::describe).unwrap_or_default() });
-                    let t = Instant::now();
-                    let r = run_step(s.as_ref(), step, &contents, installed_packages).await;
-                    installed_packages |= step.ops.iter().any(|o| matches!(o, Op::AptInstall { .. }));
-                    let secs = t.elapsed().as_secs_f64();
-                    match r {
-                        Ok(()) => {
-                            let _ = events.send(Event::Finished { host: host.clone(), id: step.id.clone(), n: k + 1, total, outcome: Outcome::Ok, seconds: secs });
-                            Status::Done
-                        }
-                        Err(e) => {
-                            let _ = events.send(Event::Finished { host: host.clone(), id: step.id.clone(), n: k + 1, total, outcome: Outcome::Failed(e.clone()), seconds: secs });
-                            Status::Failed(e)
-                        }
-                    }
-                } else {
-                    Status::Failed(why.clone())
-                };
+            let mut state_written = false;
+            let record = |rep: &mut HostReport, k: usize, outcome: Status| {
+                let step = &steps[mine[k]];
                 match &outcome {
                     Status::Done => rep.done += 1,
                     Status::Failed(e) => rep.failed.push((step.id.clone(), e.clone())),
@@ -131,20 +111,91 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
                     }
                     Status::Pending => {}
                 }
-                shared.set(i, outcome);
-            }
-            // record what this host now holds: what succeeded, plus what was already right
-            if let (Some(s), Some(desired)) = (&session, state) {
-                let st = shared.status.lock().expect("status lock").clone();
-                let failed_ids: Vec<&str> = mine.iter().filter(|&&i| st[i] != Status::Done).map(|&i| steps[i].id.as_str()).collect();
-                let mut desired = desired;
-                // a removal that did not happen stays managed, to be retried
-                for &i in mine.iter().filter(|&&i| st[i] != Status::Done) {
-                    if let Some(e) = &steps[i].retires {
-                        desired.entry(steps[i].id.clone()).or_insert_with(|| e.clone());
+                shared.set(mine[k], outcome);
+            };
+            let started = |k: usize| {
+                let step = &steps[mine[k]];
+                let _ = events.send(Event::Started { host: host.clone(), id: step.id.clone(), n: k + 1, total, what: step.ops.first().map(Op::describe).unwrap_or_default() });
+            };
+            let finished = |k: usize, r: &Result<(), String>, seconds: f64| {
+                let outcome = match r {
+                    Ok(()) => Outcome::Ok,
+                    Err(e) => Outcome::Failed(e.clone()),
+                };
+                let _ = events.send(Event::Finished { host: host.clone(), id: steps[mine[k]].id.clone(), n: k + 1, total, outcome, seconds });
+            };
+            let mut k = 0;
+            while k < mine.len() {
+                let i = mine[k];
+                let step = &steps[i];
+                // wait for what this step depends on, wherever it runs
+                let blocked = wait_deps(&shared, &deps[i], &steps).await;
+                if let (None, Some(s)) = (&blocked, &session) {
+                    let batch = gather_batch(&mine[k..], &steps, &deps, &cross, &shared, &contents, installed_packages);
+                    if batch.len() >= 2 {
+                        // the host's last steps: its state manifest goes in the same exec,
+                        // written as if they all succeed (the script gets there only if they do)
+                        let body = match (&state, k + batch.len() == mine.len()) {
+                            (Some(desired), true) => {
+                                let mut st = shared.status.lock().expect("status lock").clone();
+                                for (j, _) in &batch {
+                                    st[*j] = Status::Done;
+                                }
+                                state_body(&stack, stack_hosts.clone(), desired.clone(), &mine, &steps, &st).ok()
+                            }
+                            _ => None,
+                        };
+                        started(k);
+                        let t = Instant::now();
+                        let out = run_batch(s.as_ref(), &batch, body.as_deref()).await;
+                        let ran = out.done + usize::from(out.failed.is_some());
+                        let secs = t.elapsed().as_secs_f64() / ran.max(1) as f64;
+                        for m in 0..out.done {
+                            if m > 0 {
+                                started(k + m);
+                            }
+                            finished(k + m, &Ok(()), secs);
+                            record(&mut rep, k + m, Status::Done);
+                        }
+                        if let Some(e) = out.failed {
+                            if out.done > 0 {
+                                started(k + out.done);
+                            }
+                            finished(k + out.done, &Err(e.clone()), secs);
+                            record(&mut rep, k + out.done, Status::Failed(e));
+                        }
+                        state_written = out.state_written;
+                        // steps after a failure were not run: they go round again, one at a time
+                        k += ran;
+                        continue;
                     }
                 }
-                if let Err(e) = write_state(s.as_ref(), &stack, stack_hosts, desired, &failed_ids).await {
+                let outcome = if let Some(b) = blocked {
+                    Status::Skipped(b)
+                } else if let Some(s) = &session {
+                    started(k);
+                    let t = Instant::now();
+                    let r = run_step(s.as_ref(), step, &contents, installed_packages).await;
+                    installed_packages |= step.ops.iter().any(|o| matches!(o, Op::AptInstall { .. }));
+                    finished(k, &r, t.elapsed().as_secs_f64());
+                    match r {
+                        Ok(()) => Status::Done,
+                        Err(e) => Status::Failed(e),
+                    }
+                } else {
+                    Status::Failed(why.clone())
+                };
+                record(&mut rep, k, outcome);
+                k += 1;
+            }
+            // record what this host now holds: what succeeded, plus what was already right
+            if let (Some(s), Some(desired), false) = (&session, state, state_written) {
+                let st = shared.status.lock().expect("status lock").clone();
+                let r = match state_body(&stack, stack_hosts, desired, &mine, &steps, &st) {
+                    Ok(body) => write_state(s.as_ref(), &body).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = r {
                     rep.failed.push((format!("{host}/state"), e));
                 }
             }
@@ -180,57 +231,243 @@ async fn wait_deps(shared: &Shared, deps: &[usize], steps: &[Step]) -> Option<St
     }
 }
 
+/// An op ready to run: the `after_packages` relaxation applied and the
+/// file content (checked against the planned hash) it reads on stdin.
+fn resolve<'a>(op: &Op, step: &Step, contents: &'a HashMap<String, Vec<u8>>, after_packages: bool) -> Result<(Op, &'a [u8]), String> {
+    let mut op = op.clone();
+    // a package installed earlier in this apply may have shipped a file planned as absent
+    if let Op::WriteFile { expect, .. } = &mut op {
+        if expect.is_none() && after_packages {
+            *expect = Some("*".into());
+        }
+    }
+    let stdin: &[u8] = match &op {
+        Op::WriteFile { sha256, .. } => match contents.get(&step.id) {
+            Some(c) if crate::util::sha256_hex(c) == *sha256 => c,
+            Some(_) => return Err("the inputs changed since this plan was made (file content differs); plan again".into()),
+            None => return Err("this file is no longer in the stack; plan again".into()),
+        },
+        _ => b"",
+    };
+    Ok((op, stdin))
+}
+
+/// How a failed op is reported: the tail of its stderr and its exit status.
+fn failure_message(op: &Op, status: i32, stderr: &str) -> String {
+    let tail: Vec<&str> = stderr.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+    if status == crate::plan::op::STALE {
+        format!("stale plan: {}", tail.join("\n"))
+    } else {
+        format!("{} failed (exit {status}): {}", op.describe(), tail.join("\n"))
+    }
+}
+
 async fn run_step(s: &dyn Session, step: &Step, contents: &HashMap<String, Vec<u8>>, after_packages: bool) -> Result<(), String> {
     for op in &step.ops {
-        // a package installed earlier in this apply may have shipped a file planned as absent
-        let relaxed;
-        let op = match op {
-            Op::WriteFile { expect: None, .. } if after_packages => {
-                let mut o = op.clone();
-                if let Op::WriteFile { expect, .. } = &mut o {
-                    *expect = Some("*".into());
-                }
-                relaxed = o;
-                &relaxed
-            }
-            _ => op,
-        };
-        let stdin: &[u8] = match op {
-            Op::WriteFile { sha256, .. } => match contents.get(&step.id) {
-                Some(c) if crate::util::sha256_hex(c) == *sha256 => c,
-                Some(_) => return Err("the inputs changed since this plan was made (file content differs); plan again".into()),
-                None => return Err("this file is no longer in the stack; plan again".into()),
-            },
-            _ => b"",
-        };
+        let (op, stdin) = resolve(op, step, contents, after_packages)?;
         let out = s.exec(&op.script(), stdin).await.map_err(|e| e.to_string())?;
         if !out.ok() {
-            let err = out.stderr_str();
-            let tail: Vec<&str> = err.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
-            let msg = if out.status == crate::plan::op::STALE {
-                format!("stale plan: {}", tail.join("\n"))
-            } else {
-                format!("{} failed (exit {}): {}", op.describe(), out.status, tail.join("\n"))
-            };
-            return Err(msg);
+            return Err(failure_message(&op, out.status, &out.stderr_str()));
         }
     }
     Ok(())
 }
 
-/// Writes the host's state manifest atomically. Entries of steps that did not
-/// succeed stay managed but lose their recorded hash, so the next plan shows
-/// them as changes, never as drift.
-async fn write_state(s: &dyn Session, stack: &str, hosts: Vec<String>, mut desired: BTreeMap<String, crate::facts::ManagedEntry>, failed: &[&str]) -> Result<(), String> {
-    for f in failed {
-        if let Some(e) = desired.get_mut(*f) {
+// ---- batches ---------------------------------------------------------------
+//
+// A host's consecutive steps made only of quick, file-local ops run in one
+// exec (one SSH round trip) instead of one exec per op. The rule:
+//
+// * Batchable ops change files and unit-file state on the host and return at
+//   once: WriteFile (with its validate command and daemon-reload), SetAttrs,
+//   MakeDir, ClearPending, RemoveFile, RemoveDir when not recursive, and
+//   `systemctl enable` / `disable` / `daemon-reload`. Not batched, each in its
+//   own exec as before: AptInstall/AptRemove, RunCommand, Wait (health gates),
+//   every other systemctl verb (start, stop, restart, reload-or-restart,
+//   `disable --now`: service state, and they may block), and recursive
+//   RemoveDir (a data directory: can be long).
+// * A batch starts at a step whose dependencies were waited for as usual.
+//   Each further step joins only if it is batchable, its content checks, and
+//   every dependency is already Done or an earlier step of the batch: a
+//   batch never waits for anything.
+// * A step that a step on another host depends on ends its batch, so other
+//   hosts never wait for more than the quick ops before it.
+// * The script stops at the first failing op; the steps after it were not
+//   run and go back to the one-at-a-time loop (run, or skipped by their deps).
+
+/// Whether `op` may share an exec with its neighbours (see the rule above).
+fn batchable(op: &Op) -> bool {
+    match op {
+        Op::WriteFile { .. } | Op::SetAttrs { .. } | Op::MakeDir { .. } | Op::ClearPending { .. } | Op::RemoveFile { .. } => true,
+        Op::RemoveDir { recursive, .. } => !recursive,
+        Op::Systemctl { verb, .. } => matches!(verb.as_str(), "enable" | "disable" | "daemon-reload"),
+        Op::AptInstall { .. } | Op::AptRemove { .. } | Op::RunCommand { .. } | Op::Wait { .. } => false,
+    }
+}
+
+/// Longest batch script, quoted as it travels (`sh -c '...'` is one argument,
+/// and Linux caps one argument at 128 KiB).
+const BATCH_SCRIPT_MAX: usize = 100_000;
+
+type Batch<'a> = Vec<(usize, Vec<(Op, &'a [u8])>)>;
+
+/// The steps from `rest[0]` on that may run in one exec (see the rule above);
+/// `rest[0]`'s dependencies have finished, none failed. Fewer than two: run
+/// one at a time.
+fn gather_batch<'a>(rest: &[usize], steps: &[Step], deps: &[Vec<usize>], cross: &[bool], shared: &Shared, contents: &'a HashMap<String, Vec<u8>>, after_packages: bool) -> Batch<'a> {
+    let st = shared.status.lock().expect("status lock").clone();
+    let mut out: Batch<'a> = Vec::new();
+    let mut len = 0;
+    for &i in rest {
+        let step = &steps[i];
+        if step.ops.is_empty() || !step.ops.iter().all(batchable) {
+            break;
+        }
+        if !out.is_empty() && !deps[i].iter().all(|&d| st[d] == Status::Done || out.iter().any(|(j, _)| *j == d)) {
+            break;
+        }
+        let Ok(ops) = step.ops.iter().map(|o| resolve(o, step, contents, after_packages)).collect::<Result<Vec<_>, _>>() else {
+            break; // run alone, to fail as it always did
+        };
+        len += ops.iter().map(|(o, d)| crate::transport::quote::sh(&o.script_with_input(&format!("head -c {} <&3", d.len()))).len() + 200).sum::<usize>();
+        if !out.is_empty() && len > BATCH_SCRIPT_MAX {
+            break;
+        }
+        out.push((i, ops));
+        if cross[i] {
+            break;
+        }
+    }
+    out
+}
+
+/// A marker no op prints: a fresh random-looking token per batch.
+fn nonce() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("@rampart-{}", &crate::util::sha256_hex(format!("{t}.{}.{n}", std::process::id()).as_bytes())[..16])
+}
+
+/// The script and stdin of a batch. Contents are concatenated on stdin (moved
+/// to fd 3; the ops themselves get /dev/null) and each write reads exactly its
+/// own length with `head -c N <&3` (GNU head reads no further than N from a
+/// pipe); a misframed content would fail the write's own hash check, never
+/// land. Each op runs in a subshell, so its `set -e`, `exit`, traps and
+/// variables are its own, exactly as in its own exec; the first op to fail
+/// ends the batch with its status. On stderr, `<nonce> B k j` precedes op j
+/// of step k and `<nonce> E k` follows step k; `S` stands for the state
+/// manifest, written last when `state` is given.
+fn batch_script(nonce: &str, batch: &[Vec<(Op, &[u8])>], state: Option<&[u8]>) -> (String, Vec<u8>) {
+    let mut s = String::from("exec 3<&0 </dev/null\ntrap 'exit 129' HUP INT TERM PIPE\n");
+    let mut stdin = Vec::new();
+    // not `( ... ) || exit`: a subshell tested by || would run with set -e off
+    let part = |s: &mut String, begin: String, body: String, end: Option<String>| {
+        s.push_str(&format!("printf '\\n%s\\n' '{nonce} {begin}' >&2\n(\n{body})\nr=$?; [ \"$r\" -eq 0 ] || exit \"$r\"\n"));
+        if let Some(e) = end {
+            s.push_str(&format!("printf '\\n%s\\n' '{nonce} {e}' >&2\n"));
+        }
+    };
+    for (k, ops) in batch.iter().enumerate() {
+        for (j, (op, data)) in ops.iter().enumerate() {
+            let input = format!("head -c {} <&3", data.len());
+            part(&mut s, format!("B {k} {j}"), op.script_with_input(&input), (j + 1 == ops.len()).then(|| format!("E {k}")));
+            stdin.extend_from_slice(data);
+        }
+    }
+    if let Some(body) = state {
+        part(&mut s, "B S".into(), state_script(&format!("head -c {} <&3", body.len())), Some("E S".into()));
+        stdin.extend_from_slice(body);
+    }
+    (s, stdin)
+}
+
+/// What a batch did: `done` steps succeeded, in order; `failed` is the error
+/// of the step after them, when one failed.
+#[derive(Debug, PartialEq)]
+struct BatchOutcome {
+    done: usize,
+    failed: Option<String>,
+    state_written: bool,
+}
+
+/// Reads the markers of a finished batch (see `batch_script`).
+fn parse_batch(nonce: &str, batch: &[Vec<(Op, &[u8])>], out: &crate::transport::ExecOutput) -> BatchOutcome {
+    let err = out.stderr_str();
+    let tag = format!("\n{nonce} ");
+    let mut done = 0;
+    let mut state_written = false;
+    // the op running (step, op) and where its own stderr starts
+    let mut current: Option<(usize, usize)> = None;
+    let mut from = 0;
+    while let Some(at) = err[from..].find(&tag).map(|a| a + from) {
+        let line = err[at + tag.len()..].split('\n').next().unwrap_or("");
+        let w: Vec<&str> = line.split(' ').collect();
+        match w.as_slice() {
+            ["B", "S"] => current = None,
+            ["E", "S"] => state_written = true,
+            ["B", k, j] => current = k.parse().ok().zip(j.parse().ok()),
+            ["E", k] if k.parse() == Ok(done) => done += 1,
+            _ => {}
+        }
+        from = (at + tag.len() + line.len() + 1).min(err.len());
+    }
+    // what the failing op printed: everything after the last marker
+    let own = &err[from..];
+    if done >= batch.len() {
+        return BatchOutcome { done: batch.len(), failed: None, state_written: state_written && out.ok() };
+    }
+    // the first step without its end marker failed, at the last op begun in it
+    let j = match current {
+        Some((k, j)) if k == done && j < batch[done].len() => j,
+        _ => 0,
+    };
+    let op = &batch[done][j].0;
+    let failed = if out.ok() {
+        format!("{} did not report back (the batch ended early); plan again", op.describe())
+    } else {
+        failure_message(op, out.status, own)
+    };
+    BatchOutcome { done, failed: Some(failed), state_written: false }
+}
+
+async fn run_batch(s: &dyn Session, batch: &Batch<'_>, state: Option<&[u8]>) -> BatchOutcome {
+    let ops: Vec<Vec<(Op, &[u8])>> = batch.iter().map(|(_, o)| o.clone()).collect();
+    let nonce = nonce();
+    let (script, stdin) = batch_script(&nonce, &ops, state);
+    match s.exec(&script, &stdin).await {
+        Ok(out) => parse_batch(&nonce, &ops, &out),
+        Err(e) => BatchOutcome { done: 0, failed: Some(e.to_string()), state_written: false },
+    }
+}
+
+/// The host's state manifest: what succeeded, plus what was already right.
+/// Entries of steps that did not succeed stay managed but lose their recorded
+/// hash, so the next plan shows them as changes, never as drift; a removal
+/// that did not happen stays managed, to be retried.
+fn state_body(stack: &str, hosts: Vec<String>, mut desired: BTreeMap<String, crate::facts::ManagedEntry>, mine: &[usize], steps: &[Step], status: &[Status]) -> Result<Vec<u8>, String> {
+    for &i in mine.iter().filter(|&&i| status[i] != Status::Done) {
+        if let Some(e) = &steps[i].retires {
+            desired.entry(steps[i].id.clone()).or_insert_with(|| e.clone());
+        }
+    }
+    for &i in mine.iter().filter(|&&i| status[i] != Status::Done) {
+        if let Some(e) = desired.get_mut(&steps[i].id) {
             e.sha256 = None;
         }
     }
     let st = HostState { version: 1, stack: stack.to_string(), resources: desired, hosts };
-    let body = serde_json::to_vec_pretty(&st).map_err(|e| e.to_string())?;
-    let script = format!("set -e\nmkdir -p {STATE_DIR}\nchmod 0700 {STATE_DIR}\ntmp=$(mktemp {STATE_DIR}/.state.XXXXXX)\ncat > \"$tmp\"\nmv -f \"$tmp\" {STATE_FILE}\n");
-    let out = s.exec(&script, &body).await.map_err(|e| e.to_string())?;
+    serde_json::to_vec_pretty(&st).map_err(|e| e.to_string())
+}
+
+/// Writes the state manifest read by `input` atomically.
+fn state_script(input: &str) -> String {
+    format!("set -e\nmkdir -p {STATE_DIR}\nchmod 0700 {STATE_DIR}\ntmp=$(mktemp {STATE_DIR}/.state.XXXXXX)\n{input} > \"$tmp\"\nmv -f \"$tmp\" {STATE_FILE}\n")
+}
+
+/// Writes the host's state manifest atomically.
+async fn write_state(s: &dyn Session, body: &[u8]) -> Result<(), String> {
+    let out = s.exec(&state_script("cat"), body).await.map_err(|e| e.to_string())?;
     if out.ok() {
         Ok(())
     } else {
