@@ -1,6 +1,7 @@
 //! The executor: walks the plan's steps with as much parallelism as the
 //! edges allow (hosts in parallel; one step at a time per host), skips what
-//! depends on a failure, and reports progress as events.
+//! depends on a failure, and reports progress as events. A host's
+//! consecutive quick file steps share one exec (see "batches" below).
 
 pub mod event;
 
@@ -640,16 +641,74 @@ mod tests {
         let mut w = child.stdin.take().unwrap();
         w.write_all(&stdin[..6 + 1000]).unwrap();
         let t = std::time::Instant::now();
-        while temps(dir.path()).is_empty() && t.elapsed() < std::time::Duration::from_secs(5) {
+        // a is in place and a temp file exists: b's upload is under way
+        let under_way = || a.exists() && !temps(dir.path()).is_empty();
+        while !under_way() && t.elapsed() < std::time::Duration::from_secs(5) {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        assert!(!temps(dir.path()).is_empty(), "b's upload is under way");
+        assert!(under_way(), "b's upload is under way");
         unsafe { libc::kill(-(child.id() as i32), libc::SIGHUP) };
         let _ = child.wait();
         drop(w);
         assert_eq!(std::fs::read(&a).unwrap(), b"whole\n");
         assert!(!b.exists() && !c.exists());
         assert!(temps(dir.path()).is_empty(), "{:?}", temps(dir.path()));
+    }
+
+    fn shared(n: usize) -> Shared {
+        Shared { status: Mutex::new(vec![Status::Pending; n]), tick: watch::channel(0).0 }
+    }
+
+    fn file_step(i: usize, content: &[u8]) -> Step {
+        let op = Op::WriteFile { path: format!("/etc/t/{i}"), sha256: crate::util::sha256_hex(content), mode: 0o644, owner: "root".into(), group: "root".into(), expect: None, validate: None, daemon_reload: false, notify: vec![] };
+        Step { id: format!("h/file/etc/t/{i}"), host: "h".into(), action: crate::plan::Action::Create, reasons: vec![], diff: None, sensitive: false, drift: false, ops: vec![op], deps: vec![], retires: None }
+    }
+
+    /// Many files: batches stay under the kernel's limit on one argument.
+    #[test]
+    fn batches_stay_under_the_argument_limit() {
+        let n = 300;
+        let steps: Vec<Step> = (0..n).map(|i| file_step(i, b"x")).collect();
+        let contents: HashMap<String, Vec<u8>> = steps.iter().map(|s| (s.id.clone(), b"x".to_vec())).collect();
+        let deps = vec![vec![]; n];
+        let cross = vec![false; n];
+        let rest: Vec<usize> = (0..n).collect();
+        let b = gather_batch(&rest, &steps, &deps, &cross, &shared(n), &contents, false);
+        assert!(b.len() > 20 && b.len() < n, "{}", b.len());
+        let ops: Vec<Vec<(Op, &[u8])>> = b.iter().map(|(_, o)| o.clone()).collect();
+        let (script, _) = batch_script(&nonce(), &ops, Some(&[b'x'; 2000]));
+        let line = crate::transport::ssh::command_line(&script, true);
+        assert!(line.len() < 128 * 1024, "{}", line.len());
+    }
+
+    /// A batch ends before a step whose content no longer checks (it then
+    /// fails alone, as before), before a step waiting on a pending one, and
+    /// applies the after-packages relaxation to what it takes.
+    #[test]
+    fn gather_stops_at_what_must_run_alone() {
+        let steps: Vec<Step> = (0..4).map(|i| file_step(i, b"x")).collect();
+        let mut contents: HashMap<String, Vec<u8>> = steps.iter().map(|s| (s.id.clone(), b"x".to_vec())).collect();
+        contents.insert(steps[2].id.clone(), b"changed".to_vec());
+        let rest = [0, 1, 2, 3];
+        let b = gather_batch(&rest, &steps, &vec![vec![]; 4], &[false; 4], &shared(4), &contents, true);
+        assert_eq!(b.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0, 1]);
+        assert!(b.iter().all(|(_, ops)| matches!(&ops[0].0, Op::WriteFile { expect: Some(e), .. } if e == "*")), "after packages: {b:?}");
+        contents.insert(steps[2].id.clone(), b"x".to_vec());
+        // 2 waits for 3 (pending, e.g. on another host); 1 waits for 0 (in the batch)
+        let deps = vec![vec![], vec![0], vec![3], vec![]];
+        let b = gather_batch(&rest, &steps, &deps, &[false; 4], &shared(4), &contents, false);
+        assert_eq!(b.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0, 1]);
+        assert!(matches!(&b[0].1[0].0, Op::WriteFile { expect: None, .. }));
+        let sh = shared(4);
+        sh.set(3, Status::Done);
+        assert_eq!(gather_batch(&rest[..3], &steps, &deps, &[false; 4], &sh, &contents, false).len(), 3, "a dependency already done does not end the batch");
+        sh.set(3, Status::Failed("x".into()));
+        assert_eq!(gather_batch(&rest[..3], &steps, &deps, &[false; 4], &sh, &contents, false).len(), 2, "a failed one does (the step is then skipped)");
+        // a step another host waits for ends its batch; a step that is not quick is never in one
+        assert_eq!(gather_batch(&rest, &steps, &vec![vec![]; 4], &[false, true, false, false], &shared(4), &contents, false).len(), 2);
+        let mut svc = steps.clone();
+        svc[1].ops.push(Op::Systemctl { verb: "restart".into(), unit: "x".into(), no_block: true });
+        assert_eq!(gather_batch(&rest, &svc, &vec![vec![]; 4], &[false; 4], &shared(4), &contents, false).len(), 1);
     }
 
     #[test]
