@@ -149,6 +149,9 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
                         started(k);
                         let t = Instant::now();
                         let out = run_batch(s.as_ref(), &batch, body.as_deref()).await;
+                        // events as for single steps, each started once and finished once, in
+                        // order; the first is started before the exec, the others as the exec's
+                        // markers show them done; each gets an even share of the exec's time
                         let ran = out.done + usize::from(out.failed.is_some());
                         let secs = t.elapsed().as_secs_f64() / ran.max(1) as f64;
                         for m in 0..out.done {
