@@ -664,3 +664,36 @@ async fn cross_host_dependencies_are_never_batched_over() {
     let s4 = h4.scripts();
     assert!(s4[0].contains("p=/etc/t/c0\n") && !s4[0].contains("p=/etc/t/c1\n"), "h3 waits for c0: it ends its batch: {s4:#?}");
 }
+
+/// The benchmark's change run (bench/compare: the group variable changes, so
+/// its ten files change on every host, nothing else): one exec per host for
+/// the whole apply, state manifest included (it was eleven execs and one more).
+#[tokio::test]
+async fn the_benchmark_change_run_is_one_exec_per_host() {
+    let inv = Inventory::parse(Source::new("inventory/default.toml", include_str!("../inventory/default.toml"))).unwrap();
+    let compile_flavor = |flavor: &str| {
+        let text = include_str!("../bench/compare/rampart/stack.toml").replace("flavor = \"blue\"", &format!("flavor = \"{flavor}\""));
+        let stack = Stack::parse(Source::new("stack.toml", &text), &inv).unwrap();
+        let roles = RoleSet::load(Some(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/compare/rampart/roles")))).unwrap();
+        compile(&inv, &stack, &roles, &SecretValues::Values(BTreeMap::new())).unwrap()
+    };
+    let (blue, green) = (compile_flavor("blue"), compile_flavor("green"));
+    // the hosts hold the blue files; the stack now says green
+    let mut facts: BTreeMap<String, HostFacts> = blue.hosts.iter().map(|h| (h.clone(), converged(&blue, h))).collect();
+    for f in facts.values_mut() {
+        f.files.insert("/etc/hademo".into(), FileFact { exists: true, is_dir: true, sha256: None, mode: Some(0o755), owner: Some("root".into()), group: Some("root".into()), content: None });
+    }
+    let p = plan(&green, &facts);
+    for h in &green.hosts {
+        let mine: Vec<_> = p.steps.iter().filter(|s| &s.host == h).collect();
+        assert_eq!(mine.len(), 10, "{h}: {:#?}", mine.iter().map(|s| &s.id).collect::<Vec<_>>());
+        assert!(mine.iter().all(|s| matches!(s.ops.as_slice(), [Op::WriteFile { .. }])));
+    }
+    let fakes: Vec<Arc<FakeHost>> = green.hosts.iter().map(|h| FakeHost::new(h)).collect();
+    let (report, _) = apply_on(&p, &green, &fakes).await;
+    assert!(report.ok(), "{report:?}");
+    for f in &fakes {
+        assert_eq!(f.execs(), 1, "{}: {:#?}", f.name, f.scripts());
+        assert!(f.scripts()[0].contains("/var/lib/rampart/state.json"));
+    }
+}
