@@ -81,7 +81,13 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
             .collect(),
     );
     // steps that a step on another host waits for: each closes its batch
-    let cross: Arc<Vec<bool>> = Arc::new((0..steps.len()).map(|i| (0..steps.len()).any(|j| steps[j].host != steps[i].host && deps[j].contains(&i))).collect());
+    let mut cross = vec![false; steps.len()];
+    for (j, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            cross[d] |= steps[d].host != steps[j].host;
+        }
+    }
+    let cross = Arc::new(cross);
     let mut tasks = Vec::new();
     let mut hosts = plan.hosts();
     hosts.extend(plan.refresh.iter().filter(|h| plan.states.contains_key(*h)).cloned());
