@@ -663,6 +663,11 @@ async fn cross_host_dependencies_are_never_batched_over() {
     assert!(h2.times.lock().unwrap()[b1].0 >= slow_end, "b1 ran after h1's step finished");
     let s4 = h4.scripts();
     assert!(s4[0].contains("p=/etc/t/c0\n") && !s4[0].contains("p=/etc/t/c1\n"), "h3 waits for c0: it ends its batch: {s4:#?}");
+    // a host's last quick step, even alone, takes the state manifest along
+    assert_eq!(s4.len(), 2, "{s4:#?}");
+    assert!(s4[1].contains("p=/etc/t/c1\n") && s4[1].contains("/var/lib/rampart/state.json"));
+    let s3 = fakes[2].scripts();
+    assert!(s3.len() == 1 && s3[0].contains("p=/etc/t/d0\n") && s3[0].contains("/var/lib/rampart/state.json"), "{s3:#?}");
 }
 
 /// The benchmark's change run (bench/compare: the group variable changes, so

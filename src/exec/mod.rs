@@ -139,10 +139,12 @@ pub async fn apply(plan: &Plan, compiled: &Compiled, sessions: &BTreeMap<String,
                 let blocked = wait_deps(&shared, &deps[i], &steps).await;
                 if let (None, Some(s)) = (&blocked, &session) {
                     let batch = gather_batch(&mine[k..], &steps, &deps, &cross, &shared, &contents, installed_packages);
-                    if batch.len() >= 2 {
-                        // the host's last steps: its state manifest goes in the same exec,
-                        // written as if they all succeed (the script gets there only if they do)
-                        let body = match (&state, k + batch.len() == mine.len()) {
+                    // the host's last steps: its state manifest goes in the same exec
+                    // (even after a single step), written as if they all succeed: the
+                    // script gets there only if they do
+                    let last = !batch.is_empty() && k + batch.len() == mine.len() && state.is_some();
+                    if batch.len() >= 2 || last {
+                        let body = match (&state, last) {
                             (Some(desired), true) => {
                                 let mut st = shared.status.lock().expect("status lock").clone();
                                 for (j, _) in &batch {
@@ -304,6 +306,9 @@ async fn run_step(s: &dyn Session, step: &Step, contents: &HashMap<String, Vec<u
 //   hosts never wait for more than the quick ops before it.
 // * The script stops at the first failing op; the steps after it were not
 //   run and go back to the one-at-a-time loop (run, or skipped by their deps).
+// * When a batch holds the host's last steps, the host's state manifest is
+//   written at its end, computed as if they all succeed: the script only gets
+//   there if they did. Otherwise the manifest is written after, as before.
 
 /// Whether `op` may share an exec with its neighbours (see the rule above).
 fn batchable(op: &Op) -> bool {
@@ -323,7 +328,8 @@ type Batch<'a> = Vec<(usize, Vec<(Op, &'a [u8])>)>;
 
 /// The steps from `rest[0]` on that may run in one exec (see the rule above);
 /// `rest[0]`'s dependencies have finished, none failed. Fewer than two: run
-/// one at a time.
+/// one at a time, unless the host's state manifest can come along (a host's
+/// last step).
 fn gather_batch<'a>(rest: &[usize], steps: &[Step], deps: &[Vec<usize>], cross: &[bool], shared: &Shared, contents: &'a HashMap<String, Vec<u8>>, after_packages: bool) -> Batch<'a> {
     let st = shared.status.lock().expect("status lock").clone();
     let mut out: Batch<'a> = Vec::new();
