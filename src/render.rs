@@ -48,6 +48,53 @@ pub fn render_named(hb: &mut Handlebars<'static>, name: &str, text: &str, view: 
     hb.render(name, view).map_err(describe)
 }
 
+/// Renders templates for many hosts: each template (role file or manifest
+/// string) is parsed once, and every render goes through one reused buffer
+/// and comes out as a string of its exact size (handlebars' own output
+/// reserves 8 KiB per render, which compiled files would otherwise keep).
+#[derive(Clone)]
+pub struct Renderer {
+    pub hb: Handlebars<'static>,
+    buf: Vec<u8>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer { hb: engine(), buf: Vec::new() }
+    }
+}
+
+impl Renderer {
+    /// As [`render`], with a context built once per host.
+    pub fn inline(&mut self, template: &str, ctx: &Context) -> Result<String, String> {
+        if !template.contains("{{") {
+            return Ok(template.to_string());
+        }
+        // kept under a name no role template file can have; registered
+        // without a name so rendering and errors are those of `render`
+        let key = format!("\0{template}");
+        if !self.hb.has_template(&key) {
+            let t = handlebars::Template::compile(template).map_err(|e| describe(e.into()))?;
+            self.hb.register_template(&key, t);
+        }
+        self.write(&key, ctx)
+    }
+
+    /// As [`render_named`], with a context built once per host.
+    pub fn named(&mut self, name: &str, text: &str, ctx: &Context) -> Result<String, String> {
+        if !self.hb.has_template(name) {
+            self.hb.register_template_string(name, text).map_err(|e| e.to_string())?;
+        }
+        self.write(name, ctx)
+    }
+
+    fn write(&mut self, name: &str, ctx: &Context) -> Result<String, String> {
+        self.buf.clear();
+        self.hb.render_with_context_to_write(name, ctx, &mut self.buf).map_err(describe)?;
+        String::from_utf8(self.buf.as_slice().to_vec()).map_err(|e| e.to_string())
+    }
+}
+
 fn describe(e: handlebars::RenderError) -> String {
     {
         let reason = e.reason().to_string();

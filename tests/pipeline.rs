@@ -206,7 +206,9 @@ async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_r
     let log = fakes["lab1"].log.lock().unwrap().clone();
     let want = file_content(&c, "lab1/file/etc/default/etcd");
     let (script, stdin) = log.iter().find(|(s, _)| s.contains("p=/etc/default/etcd")).unwrap();
-    assert_eq!(stdin, &want);
+    // the three files went in one batch: their contents one after the other, each read by its length
+    assert!(script.contains(&format!("head -c {} <&3", want.len())), "{script}");
+    assert!(stdin.windows(want.len()).any(|w| w == want.as_slice()), "the content is on stdin");
     assert!(!script.contains("ETCD_INITIAL_CLUSTER"), "content never on the command line");
     // order on lab1: packages, then file, then service; the state manifest last
     let scripts = fakes["lab1"].scripts();
@@ -546,5 +548,244 @@ fn redis_day2_is_planned_from_the_replication_roles() {
         let pos = |id: &str| p.steps.iter().position(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}"));
         let (reset, gate) = (pos(&format!("{h}/redis/sentinel-reset")), pos(&format!("{h}/health/sentinel-quorum")));
         assert!(reset < gate && p.steps[gate].deps.contains(&p.steps[reset].id), "{h}: the gate comes after the reset");
+    }
+}
+
+// ---- batches: a host's consecutive quick file steps share one exec ----
+
+/// A file to write in a hand-made plan: (host, path, content, deps).
+type FileSpec = (&'static str, String, Vec<u8>, Vec<String>);
+
+fn step_id(host: &str, path: &str) -> String {
+    format!("{host}/file/{}", path.trim_start_matches('/'))
+}
+
+fn owner() -> (String, String) {
+    let id = |a: &str| String::from_utf8(std::process::Command::new("id").arg(a).output().unwrap().stdout).unwrap().trim().to_string();
+    (id("-un"), id("-gn"))
+}
+
+/// A plan writing `files` (a step each, in order), with their contents in
+/// the lab's compiled stack and each host's state manifest listing them.
+fn file_plan(files: &[FileSpec], extra: Vec<rampart::plan::Step>) -> (rampart::plan::Plan, Compiled) {
+    let (_, _, mut c) = lab();
+    let (o, g) = owner();
+    let mut p = rampart::plan::Plan { format_version: 1, stack: c.stack.clone(), ..Default::default() };
+    for (host, path, content, deps) in files {
+        let sha256 = rampart::util::sha256_hex(content);
+        let name = path.trim_start_matches('/').to_string();
+        c.resources.push(rampart::compile::Resource {
+            id: rampart::compile::ResourceId { host: host.to_string(), kind: "file".into(), name },
+            component: "test".into(),
+            desired: Desired::File { path: path.clone(), content: content.clone(), sha256: sha256.clone(), mode: 0o644, owner: o.clone(), group: g.clone(), sensitive: false, validate: None, daemon_reload: false, notify: vec![] },
+            deps: vec![],
+        });
+        let op = Op::WriteFile { path: path.clone(), sha256: sha256.clone(), mode: 0o644, owner: o.clone(), group: g.clone(), expect: None, validate: None, daemon_reload: false, notify: vec![] };
+        let id = step_id(host, path);
+        assert_eq!(c.resources.last().unwrap().id.to_string(), id);
+        p.steps.push(rampart::plan::Step { id: id.clone(), host: host.to_string(), action: Action::Create, reasons: vec![], diff: None, sensitive: false, drift: false, ops: vec![op], deps: deps.clone(), retires: None });
+        p.states.entry(host.to_string()).or_default().insert(id, rampart::facts::ManagedEntry { kind: "file".into(), name: path.clone(), sha256: Some(sha256), data: false });
+    }
+    p.steps.extend(extra);
+    (p, c)
+}
+
+async fn apply_on(p: &rampart::plan::Plan, c: &Compiled, fakes: &[Arc<FakeHost>]) -> (exec::Report, Vec<exec::Event>) {
+    let sessions: BTreeMap<String, Arc<dyn Session>> = fakes.iter().map(|f| (f.name.clone(), f.clone() as Arc<dyn Session>)).collect();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = exec::apply(p, c, &sessions, &BTreeMap::new(), tx).await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (report, events)
+}
+
+fn ten_files(host: &'static str) -> Vec<FileSpec> {
+    (0..10).map(|i| (host, format!("/etc/t/f{i}"), format!("file {i}\n").into_bytes(), vec![])).collect()
+}
+
+#[tokio::test]
+async fn ten_file_steps_on_a_host_are_one_exec_with_the_state_manifest() {
+    let files = ten_files("h1");
+    let (p, c) = file_plan(&files, vec![]);
+    let h1 = FakeHost::new("h1");
+    let (report, events) = apply_on(&p, &c, &[h1.clone()]).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.hosts["h1"].done, 10);
+    assert_eq!(h1.execs(), 1, "one round trip for the ten files and the state: {:#?}", h1.scripts());
+    let (script, stdin) = h1.log.lock().unwrap()[0].clone();
+    for (_, path, _, _) in &files {
+        assert!(script.contains(&format!("p={path}\n")), "{path}");
+    }
+    assert!(script.contains("/var/lib/rampart/state.json"));
+    let contents: Vec<u8> = files.iter().flat_map(|f| f.2.clone()).collect();
+    assert_eq!(&stdin[..contents.len()], contents.as_slice(), "the contents, in step order");
+    let state: rampart::facts::HostState = serde_json::from_slice(&stdin[contents.len()..]).unwrap();
+    assert_eq!(state.resources.len(), 10);
+    assert!(state.resources.values().all(|e| e.sha256.is_some()), "all succeeded");
+    // progress still names every step, in order, each started before it finished
+    let mut seen = Vec::new();
+    for e in &events {
+        match e {
+            exec::Event::Started { id, n, .. } => seen.push(format!("start {n} {id}")),
+            exec::Event::Finished { id, n, outcome, .. } => {
+                assert_eq!(outcome, &exec::Outcome::Ok);
+                seen.push(format!("done {n} {id}"));
+            }
+        }
+    }
+    let want: Vec<String> = files.iter().enumerate().flat_map(|(i, f)| [format!("start {} {}", i + 1, step_id("h1", &f.1)), format!("done {} {}", i + 1, step_id("h1", &f.1))]).collect();
+    assert_eq!(seen, want);
+}
+
+#[tokio::test]
+async fn a_failure_in_the_middle_of_a_batch_fails_that_step_only() {
+    let mut files = ten_files("h1");
+    files[7].3 = vec![step_id("h1", "/etc/t/f5")];
+    let (p, c) = file_plan(&files, vec![]);
+    let h1 = FakeHost::new("h1");
+    h1.on("p=/etc/t/f5\n", 1, "");
+    let (report, events) = apply_on(&p, &c, &[h1.clone()]).await;
+    let r = &report.hosts["h1"];
+    assert_eq!(r.failed, vec![(step_id("h1", "/etc/t/f5"), "write /etc/t/f5 failed (exit 1): fake failure".to_string())]);
+    assert_eq!((r.done, r.skipped), (8, 1), "{r:?}");
+    let outcome = |id: &str| {
+        events.iter().filter_map(|e| match e {
+            exec::Event::Finished { id: i, outcome, .. } if i == id => Some(outcome.clone()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+    };
+    for i in [0, 1, 2, 3, 4, 6, 8, 9] {
+        assert_eq!(outcome(&step_id("h1", &format!("/etc/t/f{i}"))), vec![exec::Outcome::Ok], "f{i}");
+    }
+    assert!(matches!(outcome(&step_id("h1", "/etc/t/f7")).as_slice(), [exec::Outcome::Skipped(m)] if m.contains("depends on h1/file/etc/t/f5")));
+    // the batch stopped at f5; f6 then ran on its own, f7 was skipped, f8 and f9 ran with the state
+    let log = h1.log.lock().unwrap().clone();
+    assert_eq!(log.len(), 3, "{:#?}", h1.scripts());
+    assert!(log[0].0.contains("p=/etc/t/f0\n") && log[0].0.contains("p=/etc/t/f5\n"));
+    assert!(log[1].0.contains("p=/etc/t/f6\n") && !log[1].0.contains("p=/etc/t/f8\n"));
+    assert!(!log.iter().skip(1).any(|(s, _)| s.contains("p=/etc/t/f7\n")), "f7 never ran after f5 failed");
+    assert!(log[2].0.contains("p=/etc/t/f8\n") && log[2].0.contains("p=/etc/t/f9\n"));
+    // the state manifest reflects what succeeded
+    let body = &log[2].1[b"file 8\nfile 9\n".len()..];
+    let state: rampart::facts::HostState = serde_json::from_slice(body).unwrap();
+    for (i, e) in (0..10).map(|i| (i, &state.resources[&step_id("h1", &format!("/etc/t/f{i}"))])) {
+        assert_eq!(e.sha256.is_none(), i == 5 || i == 7, "f{i}: {e:?}");
+    }
+}
+
+/// Through the whole executor, on a local `sh`: binary and empty contents
+/// arrive intact, and the state manifest after them.
+#[tokio::test]
+async fn binary_and_empty_contents_arrive_intact_through_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |n: &str| dir.path().join(n).display().to_string();
+    let binary: Vec<u8> = (0..5).flat_map(|_| 0u8..=255).collect();
+    let files: Vec<FileSpec> = vec![("h1", at("bin"), binary.clone(), vec![]), ("h1", at("empty"), vec![], vec![]), ("h1", at("nl"), b"\n\n".to_vec(), vec![]), ("h1", at("empty2"), vec![], vec![]), ("h1", at("tail"), b"\0".to_vec(), vec![])];
+    let (p, c) = file_plan(&files, vec![]);
+    let h1 = FakeHost::new("h1");
+    let state_dir = dir.path().join("state").display().to_string();
+    *h1.handler.lock().unwrap() = Some(Box::new(move |script: &str, stdin: &[u8]| {
+        use std::io::Write;
+        let script = script.replace("/var/lib/rampart", &state_dir);
+        let mut child = std::process::Command::new("sh").arg("-c").arg(script).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut w = child.stdin.take().unwrap();
+        let data = stdin.to_vec();
+        let t = std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
+        let out = child.wait_with_output().unwrap();
+        t.join().unwrap();
+        rampart::transport::ExecOutput { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr }
+    }));
+    let (report, _) = apply_on(&p, &c, &[h1.clone()]).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(h1.execs(), 1);
+    for (_, path, content, _) in &files {
+        assert_eq!(&std::fs::read(path).unwrap(), content, "{path}");
+    }
+    let state: rampart::facts::HostState = serde_json::from_slice(&std::fs::read(dir.path().join("state/state.json")).unwrap()).unwrap();
+    assert_eq!(state.resources.len(), files.len());
+}
+
+/// A step waiting on another host's step is not batched ahead of it, and a
+/// step other hosts wait for ends its batch.
+#[tokio::test]
+async fn cross_host_dependencies_are_never_batched_over() {
+    // h2: b0, b1 (waits for h1's slow command), b2
+    let slow = rampart::plan::Step {
+        id: "h1/command/slow".into(),
+        host: "h1".into(),
+        action: Action::Run,
+        reasons: vec![],
+        diff: None,
+        sensitive: false,
+        drift: false,
+        ops: vec![Op::RunCommand { run: "echo slow-one".into(), unless: None, creates: None }],
+        deps: vec![],
+        retires: None,
+    };
+    let files: Vec<FileSpec> = vec![
+        ("h2", "/etc/t/b0".into(), b"b0".to_vec(), vec![]),
+        ("h2", "/etc/t/b1".into(), b"b1".to_vec(), vec!["h1/command/slow".into()]),
+        ("h2", "/etc/t/b2".into(), b"b2".to_vec(), vec![]),
+        // h3 waits for h4's c0; c0 and c1 are not batched together
+        ("h4", "/etc/t/c0".into(), b"c0".to_vec(), vec![]),
+        ("h4", "/etc/t/c1".into(), b"c1".to_vec(), vec![]),
+        ("h3", "/etc/t/d0".into(), b"d0".to_vec(), vec![step_id("h4", "/etc/t/c0")]),
+    ];
+    let (p, c) = file_plan(&files, vec![slow]);
+    let fakes: Vec<Arc<FakeHost>> = ["h1", "h2", "h3", "h4"].iter().map(|h| FakeHost::new(h)).collect();
+    fakes[0].slow("slow-one", std::time::Duration::from_millis(400));
+    let (report, _) = apply_on(&p, &c, &fakes).await;
+    assert!(report.ok(), "{report:?}");
+    let (h1, h2, h4) = (&fakes[0], &fakes[1], &fakes[3]);
+    let s2 = h2.scripts();
+    assert!(s2[0].contains("p=/etc/t/b0\n") && !s2[0].contains("p=/etc/t/b1\n"), "b0 ran alone, not waiting for h1: {s2:#?}");
+    let b1 = s2.iter().position(|s| s.contains("p=/etc/t/b1\n")).unwrap();
+    assert!(s2[b1].contains("p=/etc/t/b2\n"), "b1 and b2 together once h1 was done");
+    let slow_end = h1.times.lock().unwrap()[0].1;
+    assert!(h2.times.lock().unwrap()[b1].0 >= slow_end, "b1 ran after h1's step finished");
+    let s4 = h4.scripts();
+    assert!(s4[0].contains("p=/etc/t/c0\n") && !s4[0].contains("p=/etc/t/c1\n"), "h3 waits for c0: it ends its batch: {s4:#?}");
+    // a host's last quick step, even alone, takes the state manifest along
+    assert_eq!(s4.len(), 2, "{s4:#?}");
+    assert!(s4[1].contains("p=/etc/t/c1\n") && s4[1].contains("/var/lib/rampart/state.json"));
+    let s3 = fakes[2].scripts();
+    assert!(s3.len() == 1 && s3[0].contains("p=/etc/t/d0\n") && s3[0].contains("/var/lib/rampart/state.json"), "{s3:#?}");
+}
+
+/// The benchmark's change run (bench/compare: the group variable changes, so
+/// its ten files change on every host, nothing else): one exec per host for
+/// the whole apply, state manifest included (it was eleven execs and one more).
+#[tokio::test]
+async fn the_benchmark_change_run_is_one_exec_per_host() {
+    let inv = Inventory::parse(Source::new("inventory/default.toml", include_str!("../inventory/default.toml"))).unwrap();
+    let compile_flavor = |flavor: &str| {
+        let text = include_str!("../bench/compare/rampart/stack.toml").replace("flavor = \"blue\"", &format!("flavor = \"{flavor}\""));
+        let stack = Stack::parse(Source::new("stack.toml", &text), &inv).unwrap();
+        let roles = RoleSet::load(Some(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/compare/rampart/roles")))).unwrap();
+        compile(&inv, &stack, &roles, &SecretValues::Values(BTreeMap::new())).unwrap()
+    };
+    let (blue, green) = (compile_flavor("blue"), compile_flavor("green"));
+    // the hosts hold the blue files; the stack now says green
+    let mut facts: BTreeMap<String, HostFacts> = blue.hosts.iter().map(|h| (h.clone(), converged(&blue, h))).collect();
+    for f in facts.values_mut() {
+        f.files.insert("/etc/hademo".into(), FileFact { exists: true, is_dir: true, sha256: None, mode: Some(0o755), owner: Some("root".into()), group: Some("root".into()), content: None });
+    }
+    let p = plan(&green, &facts);
+    for h in &green.hosts {
+        let mine: Vec<_> = p.steps.iter().filter(|s| &s.host == h).collect();
+        assert_eq!(mine.len(), 10, "{h}: {:#?}", mine.iter().map(|s| &s.id).collect::<Vec<_>>());
+        assert!(mine.iter().all(|s| matches!(s.ops.as_slice(), [Op::WriteFile { .. }])));
+    }
+    let fakes: Vec<Arc<FakeHost>> = green.hosts.iter().map(|h| FakeHost::new(h)).collect();
+    let (report, _) = apply_on(&p, &green, &fakes).await;
+    assert!(report.ok(), "{report:?}");
+    for f in &fakes {
+        assert_eq!(f.execs(), 1, "{}: {:#?}", f.name, f.scripts());
+        assert!(f.scripts()[0].contains("/var/lib/rampart/state.json"));
     }
 }

@@ -164,6 +164,13 @@ impl SecretValues {
     }
 }
 
+/// A template file rendered for one host, with its content hash.
+#[derive(Clone)]
+struct Rendered {
+    text: String,
+    sha256: String,
+}
+
 /// One role applied to some hosts.
 struct Instance {
     component: String,
@@ -173,7 +180,7 @@ struct Instance {
 }
 
 pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &SecretValues) -> Result<Compiled, Diagnostics> {
-    let mut c = Compiler { inv, stack, roles, hb: crate::render::engine(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new(), data_dirs: BTreeMap::new() };
+    let mut c = Compiler { inv, stack, roles, r: crate::render::Renderer::default(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new(), data_dirs: BTreeMap::new() };
     let mut instances = Vec::new();
     let mut warnings = crate::model::zones::check(stack, inv);
     for comp in stack.placement.keys() {
@@ -322,7 +329,7 @@ struct Compiler<'a> {
     inv: &'a Inventory,
     stack: &'a Stack,
     roles: &'a RoleSet,
-    hb: handlebars::Handlebars<'static>,
+    r: crate::render::Renderer,
     diags: Diagnostics,
     resources: Vec<Resource>,
     by_id: HashMap<ResourceId, usize>,
@@ -344,7 +351,7 @@ fn safe_path(p: &str) -> bool {
 }
 
 impl Compiler<'_> {
-    fn view(&self, inst: &Instance, host: &str, secrets: &SecretValues, wants_hosts: bool) -> serde_json::Value {
+    fn view(&self, inst: &Instance, host: &str, secrets: &SecretValues, wants_hosts: bool) -> handlebars::Context {
         let h = &self.inv.hosts[host];
         // every member of the instance, for roles that list them (skipped otherwise: O(hosts) per host)
         let members: Vec<view::HostView> = if wants_hosts { inst.hosts.iter().filter_map(|n| self.inv.hosts.get(n)).map(view::HostView::of).collect() } else { Vec::new() };
@@ -388,11 +395,11 @@ impl Compiler<'_> {
         if let Some(h) = view::haproxy(self.inv, self.stack, secrets) {
             v["haproxy"] = serde_json::to_value(h).unwrap_or_default();
         }
-        v
+        handlebars::Context::from(v)
     }
 
-    fn render(&mut self, origin: &str, what: &str, template: &str, view: &serde_json::Value) -> Option<String> {
-        match crate::render::render(&self.hb, template, view) {
+    fn render(&mut self, origin: &str, what: &str, template: &str, view: &handlebars::Context) -> Option<String> {
+        match self.r.inline(template, view) {
             Ok(s) => Some(s),
             Err(e) => {
                 self.diags.push(Diagnostic::plain(origin.to_string(), format!("{what}: {e}"), Some("fix the template or give the value it needs".into())));
@@ -430,8 +437,16 @@ impl Compiler<'_> {
         let mut chains: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut cluster_waits: Vec<(usize, usize)> = Vec::new(); // (health index, position in chain)
         let wants_hosts = role.templates.values().any(|t| t.contains("hosts")) || format!("{:?}", role.manifest).contains("hosts");
-        for host in &inst.hosts {
-            let view = self.view(inst, host, secrets, wants_hosts);
+        // prepared in batches: views are kept until their host is done, and
+        // with `hosts` each view holds every member
+        let batch = if wants_hosts { 16 } else { 4096 };
+        let mut prepared = Vec::new().into_iter();
+        for (hi, host) in inst.hosts.iter().enumerate() {
+            if hi % batch == 0 {
+                let hosts = &inst.hosts[hi..(hi + batch).min(inst.hosts.len())];
+                prepared = self.prepare(inst, hosts, &role, secrets, wants_hosts).into_iter();
+            }
+            let (view, mut bodies) = prepared.next().expect("one per host");
             for d in &role.manifest.data_dirs {
                 if let Some(d) = self.render(&origin, "data_dirs", d, &view) {
                     if safe_path(&d) && d.matches('/').count() >= 2 {
@@ -451,7 +466,7 @@ impl Compiler<'_> {
                         _ => continue,
                     }
                 }
-                let Some((kind, name, desired, local_key)) = self.desired(&role, rr, &view, &origin, &ctx, secret_list, host) else { continue };
+                let Some((kind, name, desired, local_key)) = self.desired(&role, rr, &view, &origin, &ctx, secret_list, host, bodies[pos].take()) else { continue };
                 let mut deps: Vec<usize> = match chain.last() {
                     Some(&p) => vec![p],
                     None => entry_deps.clone(),
@@ -540,7 +555,53 @@ impl Compiler<'_> {
         self.barrier.insert(inst.component.clone(), b);
     }
 
-    fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str, view: &serde_json::Value) -> Vec<usize> {
+    /// Each host's view (`hosts`: some of the instance's), and the role's
+    /// template files rendered with it (by manifest position), on every core
+    /// for large instances. Pure: a view
+    /// depends only on the stack, and rendering only on the view, so the
+    /// result is the same as rendering host after host; errors are kept and
+    /// reported by `body` only for resources that exist (`when`), in order.
+    #[allow(clippy::type_complexity)]
+    fn prepare(&self, inst: &Instance, hosts: &[String], role: &crate::roles::Role, secrets: &SecretValues, wants_hosts: bool) -> Vec<(handlebars::Context, Vec<Option<Result<Rendered, String>>>)> {
+        let templated: Vec<(usize, String, &String)> = role
+            .manifest
+            .resources
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, rr)| match rr {
+                RoleResource::File { template: Some(t), content: None, .. } | RoleResource::Unit { template: Some(t), content: None, .. } => role.templates.get(t).map(|text| (pos, format!("roles/{}/templates/{t}", role.name), text)),
+                _ => None,
+            })
+            .collect();
+        let n = role.manifest.resources.len();
+        let one = |r: &mut crate::render::Renderer, host: &String| {
+            let view = self.view(inst, host, secrets, wants_hosts);
+            let mut bodies: Vec<Option<Result<Rendered, String>>> = vec![None; n];
+            for (pos, name, text) in &templated {
+                bodies[*pos] = Some(r.named(name, text, &view).map(|text| Rendered { sha256: crate::util::sha256_hex(text.as_bytes()), text }));
+            }
+            (view, bodies)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        if threads < 2 || inst.hosts.len() < 64 || hosts.len() < 2 {
+            let mut r = self.r.clone();
+            return hosts.iter().map(|h| one(&mut r, h)).collect();
+        }
+        let chunk = hosts.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = hosts
+                .chunks(chunk)
+                .map(|hosts| {
+                    let mut r = self.r.clone();
+                    let one = &one;
+                    s.spawn(move || hosts.iter().map(|h| one(&mut r, h)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("a render thread panicked")).collect()
+        })
+    }
+
+    fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str, view: &handlebars::Context) -> Vec<usize> {
         let mut out = Vec::new();
         for n in names {
             let n = &self.render(origin, ctx, n, view).unwrap_or_default();
@@ -557,7 +618,7 @@ impl Compiler<'_> {
 
     /// Renders one manifest entry. Returns (kind, name, desired, local key).
     #[allow(clippy::too_many_arguments)]
-    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &serde_json::Value, origin: &str, ctx: &str, secret_list: &[Secret], host: &str) -> Option<(&'static str, String, Desired, String)> {
+    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &handlebars::Context, origin: &str, ctx: &str, secret_list: &[Secret], host: &str, rendered: Option<Result<Rendered, String>>) -> Option<(&'static str, String, Desired, String)> {
         let bad = |this: &mut Self, msg: String, help: &str| {
             this.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx} on {host}: {msg}"), Some(help.to_string())));
             None
@@ -599,24 +660,24 @@ impl Compiler<'_> {
                 if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
                     return bad(self, format!("file `{}`: path must be absolute without `..`, owner/group plain names", path.escape_debug()), "fix the role's path, owner or group");
                 }
-                let body = self.body(role, template, content, view, origin, ctx)?;
+                let (body, sha256) = self.body(role, template, content, view, origin, ctx, rendered)?;
                 let mode = mode_of(self, mode, 0o644)?;
                 let validate = match validate {
                     Some(v) => Some(self.render(origin, ctx, v, view)?),
                     None => None,
                 };
                 let sensitive = *sensitive || secret_list.iter().any(|s| body.contains(s.expose()));
-                Some(("file", path.clone(), file(path.clone(), body, mode, owner.clone(), group.clone(), sensitive, validate, false), format!("file:{path}")))
+                Some(("file", path.clone(), file(path.clone(), body, sha256, mode, owner.clone(), group.clone(), sensitive, validate, false), format!("file:{path}")))
             }
             RoleResource::Unit { name, template, content, .. } => {
                 let name = self.render(origin, ctx, name, view)?;
                 if !unit_name_ok(&name) {
                     return bad(self, format!("unit name `{}` is not a systemd unit name", name.escape_debug()), "write e.g. name = \"myapp.service\"");
                 }
-                let body = self.body(role, template, content, view, origin, ctx)?;
+                let (body, sha256) = self.body(role, template, content, view, origin, ctx, rendered)?;
                 let sensitive = secret_list.iter().any(|s| body.contains(s.expose()));
                 let path = format!("/etc/systemd/system/{name}");
-                Some(("unit", name.clone(), file(path, body, 0o644, None, None, sensitive, None, true), format!("unit:{name}")))
+                Some(("unit", name.clone(), file(path, body, sha256, 0o644, None, None, sensitive, None, true), format!("unit:{name}")))
             }
             RoleResource::Service { name, enabled, running, no_block, reload, .. } => {
                 let name = self.render(origin, ctx, name, view)?;
@@ -661,12 +722,19 @@ impl Compiler<'_> {
         }
     }
 
-    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &serde_json::Value, origin: &str, ctx: &str) -> Option<String> {
+    /// A file's content, and its hash when `rendered` (its template already
+    /// rendered for this host, see `prepare`) has it.
+    #[allow(clippy::too_many_arguments)]
+    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &handlebars::Context, origin: &str, ctx: &str, rendered: Option<Result<Rendered, String>>) -> Option<(String, Option<String>)> {
         match (template, content) {
             (Some(t), None) => {
                 let text = role.templates.get(t)?;
                 let name = format!("roles/{}/templates/{t}", role.name);
-                match crate::render::render_named(&mut self.hb, &name, text, view) {
+                let r = match rendered {
+                    Some(r) => r.map(|r| (r.text, Some(r.sha256))),
+                    None => self.r.named(&name, text, view).map(|b| (b, None)),
+                };
+                match r {
                     Ok(s) => Some(s),
                     Err(e) => {
                         self.diags.push(Diagnostic::plain(name, format!("{ctx}: {e}"), Some("fix the template or give the value it needs".into())));
@@ -674,7 +742,7 @@ impl Compiler<'_> {
                     }
                 }
             }
-            (None, Some(c)) => self.render(origin, ctx, c, view),
+            (None, Some(c)) => self.render(origin, ctx, c, view).map(|b| (b, None)),
             _ => {
                 self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: give exactly one of template or content"), Some("keep template = \"x.hbs\" or content = \"...\"".into())));
                 None
@@ -693,10 +761,10 @@ fn unit_name_ok(n: &str) -> bool {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn file(path: String, body: String, mode: u32, owner: Option<String>, group: Option<String>, sensitive: bool, validate: Option<String>, daemon_reload: bool) -> Desired {
+fn file(path: String, body: String, sha256: Option<String>, mode: u32, owner: Option<String>, group: Option<String>, sensitive: bool, validate: Option<String>, daemon_reload: bool) -> Desired {
     let content = body.into_bytes();
     Desired::File {
-        sha256: crate::util::sha256_hex(&content),
+        sha256: sha256.unwrap_or_else(|| crate::util::sha256_hex(&content)),
         content,
         path,
         mode,

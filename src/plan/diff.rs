@@ -5,14 +5,31 @@ pub fn unified(path: &str, old: &[u8], new: &[u8]) -> String {
     let old = String::from_utf8_lossy(old);
     let new = String::from_utf8_lossy(new);
     let d = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
-    let mut out = String::new();
     let a = if old.is_empty() { "/dev/null".to_string() } else { format!("{path} (on host)") };
     let b = format!("{path} (planned)");
-    for line in d.unified_diff().context_radius(3).header(&a, &b).to_string().lines() {
+    let text = d.unified_diff().context_radius(3).header(&a, &b).to_string();
+    // sized once: plans keep one diff per changed file
+    let mut out = String::with_capacity(text.len() + 1);
+    for line in text.lines() {
         out.push_str(line);
         out.push('\n');
     }
     out
+}
+
+/// `unified` for each `(key, path, old, new)`, in order, split over the
+/// machine's cores when there are many.
+pub fn many(jobs: &[(usize, &str, &[u8], &[u8])]) -> Vec<(usize, String)> {
+    let one = |&(k, path, old, new): &(usize, &str, &[u8], &[u8])| (k, unified(path, old, new));
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    if threads < 2 || jobs.len() < 256 {
+        return jobs.iter().map(one).collect();
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs.chunks(chunk).map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a diff thread panicked")).collect()
+    })
 }
 
 #[cfg(test)]

@@ -120,6 +120,10 @@ impl Plan {
     }
 }
 
+/// Facts of what a host does not have (borrowed, not cloned: file facts carry content).
+static NO_FILE: crate::facts::FileFact = crate::facts::FileFact { exists: false, is_dir: false, sha256: None, mode: None, owner: None, group: None, content: None };
+static NO_SERVICE: crate::facts::ServiceFact = crate::facts::ServiceFact { enabled: String::new(), active: String::new() };
+
 fn enabled_ok(s: &str) -> bool {
     matches!(s, "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated")
 }
@@ -130,6 +134,8 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     let mut steps: Vec<Option<Step>> = vec![None; n];
     let mut changed = vec![false; n];
     let empty = HostFacts::default();
+    // file diffs, made after the walk (on every core when there are many): (step, path, old, new)
+    let mut diffs: Vec<(usize, &str, &[u8], &[u8])> = Vec::new();
     for &i in &compiled.order {
         let r = &compiled.resources[i];
         let f = facts.get(&r.id.host).unwrap_or(&empty);
@@ -141,7 +147,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 _ => Some((Action::Create, vec!["not installed".to_string()], vec![Op::AptInstall { packages: vec![name.clone()], no_start: *no_start }], None, false)),
             },
             Desired::Directory { path, mode, owner, group } => {
-                let fact = f.files.get(path).cloned().unwrap_or_default();
+                let fact = f.files.get(path).unwrap_or(&NO_FILE);
                 if !fact.exists {
                     Some((Action::Create, vec!["missing".into()], vec![Op::MakeDir { path: path.clone(), mode: *mode, owner: owner.clone(), group: group.clone() }], None, false))
                 } else {
@@ -161,7 +167,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 }
             }
             Desired::File { path, content, sha256, mode, owner, group, sensitive, validate, daemon_reload, notify } => {
-                let fact = f.files.get(path).cloned().unwrap_or_default();
+                let fact = f.files.get(path).unwrap_or(&NO_FILE);
                 let write = Op::WriteFile {
                     path: path.clone(),
                     sha256: sha256.clone(),
@@ -174,17 +180,19 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                     notify: notify.clone(),
                 };
                 if !fact.exists {
-                    let d = (!sensitive).then(|| diff::unified(path, b"", content));
-                    Some((Action::Create, vec![format!("{mode:04o} {owner}:{group}")], vec![write], d, false))
+                    if !sensitive {
+                        diffs.push((i, path, b"", content));
+                    }
+                    Some((Action::Create, vec![format!("{mode:04o} {owner}:{group}")], vec![write], None, false))
                 } else if fact.sha256.as_deref() != Some(sha256.as_str()) {
                     let drift = managed.and_then(|m| m.sha256.as_deref()).is_some_and(|s| Some(s) != fact.sha256.as_deref());
-                    let d = if *sensitive {
-                        None
-                    } else {
-                        Some(match &fact.content {
-                            Some(old) => diff::unified(path, old, content),
-                            None => "(the current file is too large to show a diff)\n".to_string(),
-                        })
+                    let d = match &fact.content {
+                        _ if *sensitive => None,
+                        Some(old) => {
+                            diffs.push((i, path, old, content));
+                            None
+                        }
+                        None => Some("(the current file is too large to show a diff)\n".to_string()),
                     };
                     let why = if *sensitive { "content changed (sensitive value changed)" } else { "content changed" };
                     Some((Action::Update, vec![why.to_string()], vec![write], d, drift))
@@ -200,7 +208,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 }
             }
             Desired::Service { name, enabled, running, no_block, reload, restart_on } => {
-                let fact = f.services.get(name).cloned().unwrap_or_default();
+                let fact = f.services.get(name).unwrap_or(&NO_SERVICE);
                 let mut ops = Vec::new();
                 let mut why = Vec::new();
                 let mut action = Action::Update;
@@ -270,6 +278,12 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
         }
         changed[i] = steps[i].as_ref().is_some_and(|s| s.action.is_change()) || r.deps.iter().any(|&d| changed[d]);
     }
+    for (i, d) in diff::many(&diffs) {
+        if let Some(s) = steps[i].as_mut() {
+            s.diff = Some(d);
+        }
+    }
+    drop(diffs);
     // steps wait for the nearest steps upstream (through resources without steps)
     let mut nearest: Vec<Vec<usize>> = vec![Vec::new(); n];
     for &i in &compiled.order {

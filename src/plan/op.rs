@@ -47,7 +47,15 @@ pub const STALE: i32 = 97;
 
 impl Op {
     /// The script for this op. Every value is quoted by `quote::sh`.
+    /// A file's content is read from stdin with `cat`.
     pub fn script(&self) -> String {
+        self.script_with_input("cat")
+    }
+
+    /// The script for this op, where `input` is the command that prints the
+    /// content of a file to write (`cat` for the whole of stdin; the executor's
+    /// batches use `head -c N <&3`, see `exec::batch_script`). Other ops ignore it.
+    pub fn script_with_input(&self, input: &str) -> String {
         match self {
             Op::AptInstall { packages, no_start } => {
                 let pk = packages.iter().map(|p| sh(p)).collect::<Vec<_>>().join(" ");
@@ -79,7 +87,7 @@ impl Op {
                      if [ -e \"$p\" ]; then cur=$(sha256sum < \"$p\" | cut -d' ' -f1); else cur=absent; fi\n\
                      {recheck}\
                      tmp=\ntrap 'rm -f \"$tmp\"' EXIT\n{SIGNALS}\
-                     rm -f \"$d\"/.rampart.??????\ntmp=$(mktemp \"$d/.rampart.XXXXXX\")\ncat > \"$tmp\"\n\
+                     rm -f \"$d\"/.rampart.??????\ntmp=$(mktemp \"$d/.rampart.XXXXXX\")\n{input} > \"$tmp\"\n\
                      if [ \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" != {sha} ]; then echo \"upload of $p arrived incomplete\" >&2; exit 1; fi\n\
                      chown {o}:{g} \"$tmp\"\nchmod {mode:04o} \"$tmp\"\n",
                     sha = sh(sha256),
@@ -244,6 +252,7 @@ mod tests {
         assert!(s.contains("[ \"$cur\" != absent ]"), "{s}");
         assert!(s.contains("exit 97"), "{s}");
         assert!(s.contains("chmod 0600 \"$tmp\""), "{s}");
+        assert!(s.contains("\ncat > \"$tmp\"\n"), "a lone write reads all of stdin: {s}");
         let pending = s.find(": > /var/lib/rampart/pending/etcd").unwrap();
         let rename = s.find("mv -f \"$tmp\" \"$p\"").unwrap();
         assert!(pending < rename, "the restart is owed before the file changes");

@@ -4,14 +4,27 @@
 use super::{BoxFuture, Connector, ExecOutput, HostSpec, Session, TransportError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Runs a script in place of the rules (e.g. with a local `sh`).
+pub type Handler = Box<dyn Fn(&str, &[u8]) -> ExecOutput + Send + Sync>;
 
 /// Answers: the first rule whose needle occurs in the script decides the reply.
+/// A batch of ops in one exec (see `exec::batch_script`) is answered op by op:
+/// the ops run in order until one whose rule fails, with the markers the real
+/// script prints, so a rule means the same whether its op is batched or not.
 #[derive(Default)]
 pub struct FakeHost {
     pub name: String,
     pub rules: Mutex<Vec<(String, ExecOutput)>>,
-    /// Every (script, stdin) run, in order.
+    /// Scripts containing the needle take this long to answer.
+    pub delays: Mutex<Vec<(String, Duration)>>,
+    /// When set, answers every exec instead of the rules.
+    pub handler: Mutex<Option<Handler>>,
+    /// Every (script, stdin) run, in order (one entry per exec).
     pub log: Mutex<Vec<(String, Vec<u8>)>>,
+    /// When each exec of `log` started and ended.
+    pub times: Mutex<Vec<(Instant, Instant)>>,
 }
 
 impl FakeHost {
@@ -21,17 +34,60 @@ impl FakeHost {
     pub fn on(&self, needle: &str, status: i32, stdout: &str) {
         self.rules.lock().unwrap().push((needle.into(), ExecOutput { status, stdout: stdout.as_bytes().to_vec(), stderr: if status == 0 { vec![] } else { b"fake failure".to_vec() } }));
     }
+    pub fn slow(&self, needle: &str, d: Duration) {
+        self.delays.lock().unwrap().push((needle.into(), d));
+    }
     pub fn scripts(&self) -> Vec<String> {
         self.log.lock().unwrap().iter().map(|(s, _)| s.clone()).collect()
+    }
+    /// How many execs (SSH round trips) were run.
+    pub fn execs(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+    fn rule(&self, script: &str) -> ExecOutput {
+        let rules = self.rules.lock().unwrap();
+        rules.iter().find(|(n, _)| script.contains(n.as_str())).map(|(_, o)| o.clone()).unwrap_or_default()
+    }
+    fn reply(&self, script: &str, stdin: &[u8]) -> ExecOutput {
+        if let Some(h) = self.handler.lock().unwrap().as_ref() {
+            return h(script, stdin);
+        }
+        if !script.starts_with("exec 3<&0 </dev/null\n") {
+            return self.rule(script);
+        }
+        // a batch: `printf '\n%s\n' '<marker>' >&2` before each op, and after each step
+        let mut err = Vec::new();
+        for part in script.split("printf '\\n%s\\n' '").skip(1) {
+            let (marker, body) = part.split_once("' >&2\n").unwrap_or((part, ""));
+            err.extend_from_slice(format!("\n{marker}\n").as_bytes());
+            let o = self.rule(body);
+            if !o.ok() {
+                err.extend_from_slice(&o.stderr);
+                return ExecOutput { status: o.status, stdout: o.stdout, stderr: err };
+            }
+        }
+        ExecOutput { status: 0, stdout: vec![], stderr: err }
     }
 }
 
 impl Session for FakeHost {
     fn exec<'a>(&'a self, script: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
-            self.log.lock().unwrap().push((script.to_string(), stdin.to_vec()));
-            let rules = self.rules.lock().unwrap();
-            Ok(rules.iter().find(|(n, _)| script.contains(n.as_str())).map(|(_, o)| o.clone()).unwrap_or_default())
+            let start = Instant::now();
+            let i = {
+                let mut log = self.log.lock().unwrap();
+                log.push((script.to_string(), stdin.to_vec()));
+                log.len() - 1
+            };
+            let delay = self.delays.lock().unwrap().iter().find(|(n, _)| script.contains(n.as_str())).map(|(_, d)| *d);
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            let out = self.reply(script, stdin);
+            let mut times = self.times.lock().unwrap();
+            times.resize(i + 1, (start, start));
+            times[i] = (start, Instant::now());
+            Ok(out)
         })
     }
     fn host(&self) -> &str {
