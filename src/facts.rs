@@ -77,6 +77,41 @@ pub struct HostFacts {
     pub patroni: Option<Vec<PatroniMemberFact>>,
     /// This host's Redis replication role (`INFO replication`), when it runs.
     pub redis: Option<RedisFact>,
+    /// This host's Qdrant peer and where the shards are, when it answers.
+    pub qdrant: Option<QdrantFact>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QdrantFact {
+    /// This peer's Raft id.
+    pub peer_id: u64,
+    /// Shards held by each peer (by id), over all collections, as this peer sees them.
+    pub shards: BTreeMap<u64, usize>,
+}
+
+/// Reads this peer's id and the shards of every collection from Qdrant's
+/// REST API (argument: its base URL); prints one JSON line.
+pub const QDRANT_PY: &str = r#"import json, sys, urllib.request
+base = sys.argv[1]
+def get(p):
+    with urllib.request.urlopen(base + p, timeout=5) as r:
+        return json.load(r)["result"]
+me = get("/cluster")["peer_id"]
+shards = {}
+for c in get("/collections")["collections"]:
+    info = get("/collections/%s/cluster" % urllib.request.quote(c["name"], safe=""))
+    shards[str(info["peer_id"])] = shards.get(str(info["peer_id"]), 0) + len(info.get("local_shards", []))
+    for r in info.get("remote_shards", []):
+        shards[str(r["peer_id"])] = shards.get(str(r["peer_id"]), 0) + 1
+print(json.dumps({"peer_id": me, "shards": shards}))
+"#;
+
+/// Parses QDRANT_PY's line.
+pub fn parse_qdrant(text: &str) -> Option<QdrantFact> {
+    let v: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
+    let peer_id = v.get("peer_id")?.as_u64()?;
+    let shards = v.get("shards")?.as_object()?.iter().filter_map(|(k, n)| Some((k.parse().ok()?, n.as_u64()? as usize))).collect();
+    Some(QdrantFact { peer_id, shards })
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +248,11 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     if compiled.redis_hosts.iter().any(|h| h.name == host) {
         s.push_str("if systemctl is-active -q redis-server 2>/dev/null && [ -r /etc/redis/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\" timeout 5 redis-cli --no-auth-warning -h 127.0.0.1 info replication 2>/dev/null | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '; echo; fi\n");
     }
+    // a Qdrant peer (of this stack, or one taken out of it): its id and the shards
+    s.push_str(&format!(
+        "if [ -f /etc/rampart/compose/qdrant/compose.yml ] && command -v python3 >/dev/null; then q=$(timeout 20 python3 -c {} http://127.0.0.1:6333 2>/dev/null) && printf 'Q\\t%s\\n' \"$q\"; fi\n",
+        sh(QDRANT_PY)
+    ));
     if !packages.is_empty() {
         s.push_str(&format!("dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {} 2>/dev/null\n", packages.join(" ")));
     }
@@ -293,6 +333,9 @@ pub fn parse(out: &str, wanted_packages: &[String]) -> Result<HostFacts, String>
                 let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
                 f.patroni = parse_patroni_cluster(&bytes);
             }
+            "Q" => {
+                f.qdrant = parse_qdrant(parts.next().unwrap_or(""));
+            }
             "X" => {
                 f.redis = parse_redis_info(parts.next().unwrap_or(""));
             }
@@ -360,6 +403,41 @@ mod tests {
         assert!(!r.link_up);
         assert!(parse("X\trole:master \nEND\n", &[]).unwrap().redis.unwrap().link_up);
         assert!(parse("X\t\nEND\n", &[]).unwrap().redis.is_none());
+    }
+
+    /// QDRANT_PY against a stand-in for Qdrant's REST API (Python's
+    /// http.server on loopback, answering as Qdrant 1.12 does): this peer's
+    /// id and the shards each peer holds, over every collection.
+    #[test]
+    fn qdrant_shards_are_read_from_the_rest_api() {
+        const SERVER: &str = r#"import json, http.server, sys
+R = {
+ "/cluster": {"peer_id": 11, "peers": {"11": {"uri": "http://10.0.0.1:6335/"}, "22": {"uri": "http://10.0.0.2:6335/"}, "33": {"uri": "http://10.0.0.3:6335/"}}},
+ "/collections": {"collections": [{"name": "docs"}, {"name": "a b"}]},
+ "/collections/docs/cluster": {"peer_id": 11, "shard_count": 3, "local_shards": [{"shard_id": 0}, {"shard_id": 2}], "remote_shards": [{"shard_id": 1, "peer_id": 22}, {"shard_id": 0, "peer_id": 33}]},
+ "/collections/a%20b/cluster": {"peer_id": 11, "shard_count": 1, "local_shards": [], "remote_shards": [{"shard_id": 0, "peer_id": 22}]},
+}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = json.dumps({"result": R[self.path], "status": "ok"}).encode() if self.path in R else b"{}"
+        self.send_response(200 if self.path in R else 404); self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_port, flush=True)
+s.serve_forever()
+"#;
+        use std::io::BufRead;
+        let mut server = std::process::Command::new("python3").arg("-c").arg(SERVER).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut port = String::new();
+        std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut port).unwrap();
+        let out = std::process::Command::new("python3").arg("-c").arg(QDRANT_PY).arg(format!("http://127.0.0.1:{}", port.trim())).output().unwrap();
+        let _ = server.kill();
+        let _ = server.wait();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let line = String::from_utf8_lossy(&out.stdout).to_string();
+        let f = parse(&format!("Q\t{}END\n", line), &[]).unwrap().qdrant.unwrap();
+        assert_eq!(f.peer_id, 11);
+        assert_eq!(f.shards, [(11, 2), (22, 2), (33, 1)].into_iter().collect());
     }
 
     #[test]

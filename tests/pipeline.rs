@@ -789,3 +789,36 @@ async fn the_benchmark_change_run_is_one_exec_per_host() {
         assert!(f.scripts()[0].contains("/var/lib/rampart/state.json"));
     }
 }
+
+#[test]
+fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_cluster() {
+    let (c, _) = example_with_secrets();
+    assert_eq!(c.qdrant_hosts, ["node1", "node2", "node3"]);
+    let qfact = |id: u64, shards: &[(u64, usize)]| Some(rampart::facts::QdrantFact { peer_id: id, shards: shards.iter().copied().collect() });
+    let with_node4 = |node4_shards: usize| -> BTreeMap<String, HostFacts> {
+        let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+        let all = [(1, 2), (2, 2), (3, 2), (4, node4_shards)];
+        for (k, h) in ["node1", "node2", "node3"].iter().enumerate() {
+            facts.get_mut(*h).unwrap().qdrant = qfact(k as u64 + 1, &all);
+        }
+        let mut node4 = HostFacts::default();
+        let entry = rampart::facts::ManagedEntry { kind: "service".into(), name: "rampart-qdrant.service".into(), sha256: None, data: false };
+        node4.state = Some(rampart::facts::HostState { version: 1, stack: c.stack.clone(), resources: [("node4/service/rampart-qdrant.service".to_string(), entry)].into(), hosts: vec![] });
+        node4.qdrant = qfact(4, &all);
+        facts.insert("node4".into(), node4);
+        facts
+    };
+    let p = plan(&c, &with_node4(3));
+    assert!(p.refused.iter().any(|r| r.contains("node4 (peer 4) still holds 3 shards") && r.contains("move_shard")), "{:?}", p.refused);
+
+    let p = plan(&c, &with_node4(0));
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+    let rm = p.steps.iter().find(|s| s.id == "node1/qdrant/remove-peer-node4").expect("a remaining peer removes it");
+    assert!(rm.deps.contains(&"node4/service/rampart-qdrant.service".to_string()), "after its Qdrant stops: {:?}", rm.deps);
+    assert!(matches!(&rm.ops[0], Op::RunCommand { run, .. } if run.contains("-X DELETE 'http://127.0.0.1:6333/cluster/peer/4?force=false'")));
+
+    // a leaving peer whose Qdrant does not answer: rampart cannot tell, so it refuses
+    let mut facts = with_node4(0);
+    facts.get_mut("node4").unwrap().qdrant = None;
+    assert!(plan(&c, &facts).refused.iter().any(|r| r.contains("node4 is to leave the cluster, but its Qdrant does not answer")));
+}

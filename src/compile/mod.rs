@@ -102,6 +102,8 @@ pub struct Compiled {
     pub redis_hosts: Vec<view::Backend>,
     /// Sentinel's name for the master and its quorum.
     pub sentinel: Option<view::SentinelView>,
+    /// The Qdrant peers, in stack order.
+    pub qdrant_hosts: Vec<String>,
 }
 
 impl Compiled {
@@ -275,7 +277,8 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
         Vec::new()
     };
     let sentinel = stack.redis.as_ref().filter(|_| !redis_hosts.is_empty()).and_then(|r| r.sentinel.as_ref()).map(view::sentinel);
-    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings, etcd, postgres_hosts, postgres_parameters, redis_hosts, sentinel })
+    let qdrant_hosts = if instances.iter().any(|i| i.component == "qdrant") { stack.hosts_of("qdrant").to_vec() } else { Vec::new() };
+    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings, etcd, postgres_hosts, postgres_parameters, redis_hosts, sentinel, qdrant_hosts })
 }
 
 /// Kahn's algorithm, always taking the lowest ready index: the same order

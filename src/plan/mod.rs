@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod membership;
 pub mod patroni;
+pub mod qdrant;
 pub mod redis;
 pub mod op;
 pub mod saved;
@@ -345,6 +346,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     membership::etcd(compiled, facts, &mut p);
     patroni::steps(compiled, facts, &mut p);
     redis::steps(compiled, facts, &mut p);
+    qdrant::steps(compiled, facts, &mut p);
     p
 }
 
