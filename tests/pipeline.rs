@@ -688,17 +688,7 @@ async fn binary_and_empty_contents_arrive_intact_through_a_batch() {
     let h1 = FakeHost::new("h1");
     let state_dir = dir.path().join("state").display().to_string();
     *h1.handler.lock().unwrap() = Some(Box::new(move |script: &str, stdin: &[u8]| {
-        use std::io::Write;
-        let script = script.replace("/var/lib/rampart", &state_dir);
-        let mut child = std::process::Command::new("sh").arg("-c").arg(script).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-        let mut w = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        let t = std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        t.join().unwrap();
-        rampart::transport::ExecOutput { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr }
+        rampart::transport::fake::run_local_sh(&script.replace("/var/lib/rampart", &state_dir), stdin)
     }));
     let (report, _) = apply_on(&p, &c, &[h1.clone()]).await;
     assert!(report.ok(), "{report:?}");

@@ -510,15 +510,7 @@ mod tests {
 
     /// Runs `script` with the local sh, stdin through a pipe (as sshd gives it).
     fn run(script: &str, stdin: &[u8]) -> crate::transport::ExecOutput {
-        let mut child = Command::new("sh").arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let mut w = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        let t = std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        t.join().unwrap();
-        crate::transport::ExecOutput { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr }
+        crate::transport::fake::run_local_sh(script, stdin)
     }
 
     fn run_batch_locally(batch: &[Vec<(Op, &[u8])>], state: Option<&[u8]>, state_dir: Option<&Path>) -> (BatchOutcome, crate::transport::ExecOutput) {

@@ -111,3 +111,19 @@ impl Connector for FakeConnector {
         })
     }
 }
+
+/// Runs `script` with the local `sh`, `stdin` through a pipe as sshd gives
+/// it: for tests that check a script's real behaviour on this machine.
+pub fn run_local_sh(script: &str, stdin: &[u8]) -> ExecOutput {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh").arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run sh");
+    let mut w = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let t = std::thread::spawn(move || {
+        let _ = w.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait for sh");
+    let _ = t.join();
+    ExecOutput { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr }
+}
