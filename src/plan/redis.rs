@@ -111,6 +111,18 @@ for s in 127.0.0.1 $others; do
     sleep 0.2
   done
 done
+# replicas Sentinel did not move (it skips those it last saw disconnected)
+# follow the new master now, rather than whenever a Sentinel fixes them
+for o in $others; do
+  [ "$o" != "$c" ] || continue
+  if timeout 2 redis-cli --no-auth-warning -h "$o" info replication 2>/dev/null | tr -d '\r' | grep -qx "master_host:$me"; then
+    if timeout 5 redis-cli --no-auth-warning -h "$o" replicaof "$c" 6379 >/dev/null && timeout 5 redis-cli --no-auth-warning -h "$o" config rewrite >/dev/null; then
+      echo "$o: follows $c" >&2
+    else
+      echo "warning: $o still follows $me; Sentinel will move it" >&2
+    fi
+  fi
+done
 echo "$name: failed over from $me to $c in $(awk "BEGIN {{ printf \"%.1f\", $(date +%s.%N) - $t0 }}")s" >&2
 "#,
         name = sh(name),
