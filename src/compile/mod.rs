@@ -271,11 +271,7 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
     let etcd = if instances.iter().any(|i| i.component == "etcd") { view::etcd(inv, stack, "") } else { None };
     let postgres_hosts = if instances.iter().any(|i| i.component == "postgres") { stack.hosts_of("postgres").to_vec() } else { Vec::new() };
     let postgres_parameters = stack.postgres.as_ref().map(|p| view::parameters_json(&p.parameters).to_string()).unwrap_or_else(|| "{}".into());
-    let redis_hosts: Vec<view::Backend> = if instances.iter().any(|i| i.component == "redis") {
-        stack.hosts_of("redis").iter().filter_map(|n| inv.hosts.get(n)).map(|h| view::Backend { name: h.name.clone(), address: h.address.clone(), port: 6379 }).collect()
-    } else {
-        Vec::new()
-    };
+    let redis_hosts = if instances.iter().any(|i| i.component == "redis") { view::redis_members(inv, stack) } else { Vec::new() };
     let sentinel = stack.redis.as_ref().filter(|_| !redis_hosts.is_empty()).and_then(|r| r.sentinel.as_ref()).map(view::sentinel);
     let qdrant_hosts = if instances.iter().any(|i| i.component == "qdrant") { stack.hosts_of("qdrant").to_vec() } else { Vec::new() };
     Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings, etcd, postgres_hosts, postgres_parameters, redis_hosts, sentinel, qdrant_hosts })

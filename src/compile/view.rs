@@ -324,9 +324,14 @@ pub fn redis_quote(s: &str) -> String {
     out
 }
 
+/// The Redis members (port 6379), in stack order.
+pub fn redis_members(inv: &Inventory, stack: &Stack) -> Vec<Backend> {
+    stack.hosts_of("redis").iter().filter_map(|n| inv.hosts.get(n)).map(|h| Backend { name: h.name.clone(), address: h.address.clone(), port: 6379 }).collect()
+}
+
 pub fn redis(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::SecretValues) -> Option<RedisView> {
     let r = stack.redis.as_ref()?;
-    let members: Vec<Backend> = stack.hosts_of("redis").iter().filter_map(|n| inv.hosts.get(n)).map(|h| Backend { name: h.name.clone(), address: h.address.clone(), port: 6379 }).collect();
+    let members = redis_members(inv, stack);
     let master_name = r.master.as_ref().map(|m| m.get_ref().clone()).or_else(|| members.first().map(|m| m.name.clone()))?;
     let initial_master = members.iter().find(|m| m.name == master_name)?.clone();
     let password = secrets.get("redis.password");
