@@ -78,7 +78,8 @@ existing() { local d; for d in "$HOSTS"/lab*; do [[ -d $d && ${d##*/} =~ ^lab[0-
 # $1 is a live process whose command line contains $2 (a kept PID may have been reused)
 pid_is() {
   [[ ${1:-} =~ ^[0-9]+$ ]] && [ -r "/proc/$1/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+  local c; c=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  [[ $c == *"$2"* ]]
 }
 # the kept nspawn PID of host $1, if that process still runs
 nspawn_pid() {
@@ -143,7 +144,8 @@ net_up() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip -4 addr show dev "$BRIDGE" | grep -q " $GW/24 " || ip addr add "$GW/24" dev "$BRIDGE"
+  # (the output is read whole first: with pipefail, `ip | grep -q` fails when grep quits before ip has written all)
+  [[ $(ip -4 addr show dev "$BRIDGE") == *" $GW/24 "* ]] || ip addr add "$GW/24" dev "$BRIDGE"
   # nothing that arrives on the bridge is routed anywhere (whatever the machine's global setting)
   sysctl -qw "net.ipv4.conf.$BRIDGE.forwarding=0" 2>/dev/null || true
   ip link set "$BRIDGE" up
@@ -203,7 +205,7 @@ host_net() {
   fi
   ip link set "$veth" master "$BRIDGE"
   ip link set "$veth" up
-  ip -n "$ns" addr show dev eth0 | grep -q " $(addr "$k")/24 " || ip -n "$ns" addr add "$(addr "$k")/24" dev eth0
+  [[ $(ip -n "$ns" addr show dev eth0) == *" $(addr "$k")/24 "* ]] || ip -n "$ns" addr add "$(addr "$k")/24" dev eth0
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
   ip -n "$ns" route replace default via "$GW"
