@@ -192,7 +192,9 @@ cacher_down() {
   rm -f "$pidf"
 }
 
-# netns rampart-labK with eth0 = K's address, and veth rlabK in the bridge; redone when not whole
+# netns rampart-labK with eth0 = K's address, and veth rlabK in the bridge; redone when not whole.
+# $2 = boot: the host is about to boot, so eth0 keeps only its own address, as after a power loss
+# (the namespace outlives a killed host, and so would a VIP its keepalived held)
 host_net() {
   local k=$1 ns=rampart-lab$1 veth=rlab$1 peer=rlab$1p
   if ! { [ -e "/run/netns/$ns" ] && ip link show "$veth" >/dev/null 2>&1 && ip -n "$ns" link show eth0 >/dev/null 2>&1; }; then
@@ -205,6 +207,7 @@ host_net() {
   fi
   ip link set "$veth" master "$BRIDGE"
   ip link set "$veth" up
+  [ "${2:-}" != boot ] || ip -n "$ns" addr flush dev eth0
   [[ $(ip -n "$ns" addr show dev eth0) == *" $(addr "$k")/24 "* ]] || ip -n "$ns" addr add "$(addr "$k")/24" dev eth0
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
@@ -382,7 +385,7 @@ cmd_up() {
   done
   if [ ${#todo[@]} -gt 0 ]; then
     say "booting $(printf 'lab%s ' "${todo[@]}")"
-    for k in "${todo[@]}"; do host_net "$k"; host_root "$k" "$max"; boot "$k"; done
+    for k in "${todo[@]}"; do host_net "$k" boot; host_root "$k" "$max"; boot "$k"; done
     wait_hosts "${todo[@]}"
   fi
   say "$n hosts up (${#todo[@]} booted) in $(elapsed "$t0") s: $(for k in $(seq 1 "$n"); do printf 'lab%s=%s ' "$k" "$(addr "$k")"; done)"
@@ -466,12 +469,14 @@ cmd_kill() {
 
 cmd_start() {
   need; local k n; k=$(idx "${1:-}"); lock; host_exists "$k"
-  net_up; cacher_up; host_net "$k"
+  net_up; cacher_up
   if running "$k"; then
+    host_net "$k"
     answers "$k" && { say "lab$k already running"; return 0; }
     wait_hosts "$k"; say "lab$k running"; return 0
   fi
   [ -z "$(init_pids "$k")" ] || stop_host "$k" hard   # its nspawn died but the container lives on
+  host_net "$k" boot
   n=$(existing | tail -1)
   host_root "$k" "$n"
   boot "$k"
