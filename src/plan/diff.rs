@@ -4,6 +4,9 @@
 pub fn unified(path: &str, old: &[u8], new: &[u8]) -> String {
     let old = String::from_utf8_lossy(old);
     let new = String::from_utf8_lossy(new);
+    if old.is_empty() {
+        return added(path, &new);
+    }
     let d = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
     let a = if old.is_empty() { "/dev/null".to_string() } else { format!("{path} (on host)") };
     let b = format!("{path} (planned)");
@@ -13,6 +16,28 @@ pub fn unified(path: &str, old: &[u8], new: &[u8]) -> String {
     for line in text.lines() {
         out.push_str(line);
         out.push('\n');
+    }
+    out
+}
+
+/// The diff of a new file (every line added), written directly: what
+/// `similar` writes for it (a test compares them), without its line-by-line diff.
+fn added(path: &str, new: &str) -> String {
+    if new.is_empty() {
+        return String::new();
+    }
+    let lines = new.lines().count();
+    let no_newline = !new.ends_with('\n');
+    let head = format!("--- /dev/null\n+++ {path} (planned)\n@@ -0,0 +1{} @@\n", if lines == 1 { String::new() } else { format!(",{lines}") });
+    let mut out = String::with_capacity(head.len() + new.len() + lines + 2 + if no_newline { 30 } else { 0 });
+    out.push_str(&head);
+    for line in new.lines() {
+        out.push('+');
+        out.push_str(line);
+        out.push('\n');
+    }
+    if no_newline {
+        out.push_str("\\ No newline at end of file\n");
     }
     out
 }
@@ -34,6 +59,19 @@ pub fn many(jobs: &[(usize, &str, &[u8], &[u8])]) -> Vec<(usize, String)> {
 
 #[cfg(test)]
 mod tests {
+    /// What `unified` wrote for a new file before it had `added`: `similar`'s diff from nothing.
+    fn by_similar(path: &str, new: &str) -> String {
+        let text = similar::TextDiff::from_lines("", new).unified_diff().context_radius(3).header("/dev/null", &format!("{path} (planned)")).to_string();
+        text.lines().map(|l| format!("{l}\n")).collect()
+    }
+
+    #[test]
+    fn a_new_file_diff_is_the_one_similar_writes() {
+        for new in ["", "a", "a\n", "a\nb", "a\nb\n", "\n", "\n\n", "x\r\ny\r\n", "one line with spaces  \n", &"# conf line\n".repeat(40), "a\n\nb\n\n"] {
+            assert_eq!(super::unified("/etc/x", b"", new.as_bytes()), by_similar("/etc/x", new), "{new:?}");
+        }
+    }
+
     #[test]
     fn shows_changed_lines() {
         let d = super::unified("/etc/x", b"a\nb\nc\n", b"a\nB\nc\n");
