@@ -312,7 +312,8 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     // members joining a running etcd start once, after `member add`: not part of a roll
     let joining: Vec<String> = membership::etcd_change(compiled, facts).map(|c| c.joiners.into_iter().map(|m| m.name).collect()).unwrap_or_default();
     // Redis' master restarts last, after a failover (`redis::steps`)
-    let last: Vec<String> = redis::master(compiled, facts).into_iter().collect();
+    let redis_master = redis::master(compiled, facts);
+    let last: Vec<String> = redis_master.iter().cloned().collect();
     roll(compiled, &mut out, &source, &joining, &last);
     // what the hosts hold now and no longer should: destroy, in reverse order of kinds
     let mut states = BTreeMap::new();
@@ -345,7 +346,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     let mut p = Plan { format_version: FORMAT_VERSION, stack: compiled.stack.clone(), steps: out, states, stack_hosts: compiled.hosts.clone(), refresh, refused: Vec::new() };
     membership::etcd(compiled, facts, &mut p);
     patroni::steps(compiled, facts, &mut p);
-    redis::steps(compiled, facts, &mut p);
+    redis::steps(compiled, facts, redis_master.as_deref(), &mut p);
     qdrant::steps(compiled, facts, &mut p);
     p
 }

@@ -151,7 +151,8 @@ done
     )
 }
 
-pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
+/// `master`: [`master`] of these facts (the plan has ordered the roll by it).
+pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, master: Option<&str>, plan: &mut Plan) {
     let Some(sentinel) = compiled.sentinel.as_ref() else { return };
     let hosts = &compiled.redis_hosts;
     let name = &sentinel.master_name;
@@ -173,7 +174,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
     }
 
     // the master restarts last (see `roll`), after handing over to a replica in sync
-    if let Some(m) = master(compiled, facts) {
+    if let Some(m) = master {
         let id = format!("{m}/service/redis-server");
         let others = hosts.iter().filter(|h| h.name != m).count();
         if let Some(s) = plan.steps.iter_mut().find(|s| s.id == id && s.action == Action::Restart) {
