@@ -254,6 +254,10 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     let tuning = "[redis.settings]\nmaxmemory = \"64mb\"\nmaxmemory-policy = \"noeviction\"\n";
     let three = redis_stack(dir.path(), "three", &["lab1", "lab2", "lab3"], "");
     let tuned = redis_stack(dir.path(), "tuned", &["lab1", "lab2", "lab3"], tuning);
+    // Sentinel's own setting, changed below at runtime; the later stacks keep it
+    let sentinel = format!("down_after_milliseconds = 4000\n{tuning}");
+    let watched = redis_stack(dir.path(), "watched", &["lab1", "lab2", "lab3"], &sentinel);
+    let tuning = sentinel.as_str();
     let four = redis_stack(dir.path(), "four", &["lab1", "lab2", "lab3", "lab4"], tuning);
     let apply = |stack: &str| rampart(&["-i", &inv, "-s", stack, "apply", "--auto-approve"]);
     let plan = |stack: &str| rampart(&["-i", &inv, "-s", stack, "plan", "--detailed-exitcode"]);
@@ -295,6 +299,33 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     }
     assert!(redis_role("lab1").contains(&format!("master_host:{} master_link_status:up", address(new_master))), "the old master follows the new one: {}", redis_role("lab1"));
     assert_eq!(plan(&tuned).code, 0, "plan after the rolling restart is empty");
+
+    // a Sentinel setting: SENTINEL SET on each Sentinel, no restart, no failover, no failed write
+    let p = plan(&watched);
+    assert_eq!(p.code, 2, "{}", p.all());
+    for h in ["lab1", "lab2", "lab3"] {
+        assert!(p.stdout.contains(&format!("{h}/command/sentinel-settings")), "{h}'s Sentinel is set:\n{}", p.stdout);
+    }
+    assert!(!p.stdout.contains("service/redis-sentinel") && !p.stdout.contains("service/redis-server"), "nothing restarts:\n{}", p.stdout);
+    let pids = |h: &str| ssh_ok(h, "systemctl show -p MainPID --value redis-sentinel redis-server").trim().to_string();
+    let before: Vec<String> = ["lab1", "lab2", "lab3"].map(pids).to_vec();
+    let writer = redis_writer("sentinel");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let a = apply(&watched);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    ssh_ok("lab1", "touch /tmp/stop-sentinel");
+    let log = writer.join().unwrap();
+    assert_eq!(a.code, 0, "{}", a.all());
+    let WriteStats { n, failed, .. } = write_stats(&log);
+    eprintln!("MEASURED a Sentinel setting changed at runtime: {n} INCRs through HAProxy, {failed} failed");
+    assert!(n > 10 && failed == 0, "{failed} of {n} writes failed while only Sentinel settings changed");
+    assert_eq!(["lab1", "lab2", "lab3"].map(pids).to_vec(), before, "no Sentinel or Redis restarted");
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(sentinel_field(h, "down-after-milliseconds"), "4000", "{h}");
+        assert_eq!(sentinel_master(h), address(new_master), "{h}: no failover");
+        assert!(ssh_ok(h, "cat /etc/redis/sentinel.conf").contains("down-after-milliseconds mymaster 4000"), "{h}: Sentinel wrote it to its file");
+    }
+    assert_eq!(plan(&watched).code, 0, "plan after the Sentinel setting is empty");
 
     // a host added: it follows the master the Sentinels name now, not the initial one
     let a = apply(&four);
@@ -354,7 +385,7 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     for h in &replicas {
         ssh_ok(h, "systemctl stop redis-server");
     }
-    let retuned = redis_stack(dir.path(), "retuned", &rest, "[redis.settings]\nmaxmemory = \"96mb\"\n");
+    let retuned = redis_stack(dir.path(), "retuned", &rest, "down_after_milliseconds = 4000\n[redis.settings]\nmaxmemory = \"96mb\"\n");
     let r = rampart(&["-i", &inv, "-s", &retuned, "apply", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains(&format!("{third} is the master and must fail over")) && r.stderr.contains("nothing was changed"), "{}", r.stderr);

@@ -551,6 +551,49 @@ fn redis_day2_is_planned_from_the_replication_roles() {
     }
 }
 
+#[test]
+fn sentinel_settings_change_at_runtime_on_each_sentinel_without_a_restart() {
+    let (c, _) = example_with_secrets();
+    let redis: Vec<String> = c.redis_hosts.iter().map(|h| h.name.clone()).collect();
+    // the facts script checks each Sentinel's live values against the stack's
+    let script = rampart::facts::script(&c, "node1", &[]);
+    assert!(script.contains("sentinel master mymaster") && script.contains("[ \"$(v quorum)\" = 2 ] && [ \"$(v down-after-milliseconds)\" = 5000 ]"), "{script}");
+    // every host converged: its directories there, its commands' guards passing
+    let mut facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged(&c, h))).collect();
+    for h in &c.hosts {
+        let f = facts.get_mut(h).unwrap();
+        for &i in c.host_order(h) {
+            let r = &c.resources[i];
+            match &r.desired {
+                Desired::Directory { path, mode, owner, group } => {
+                    f.files.insert(path.clone(), FileFact { exists: true, is_dir: true, sha256: None, mode: *mode, owner: owner.clone(), group: group.clone(), content: None });
+                }
+                Desired::Command { .. } => {
+                    f.guards.insert(r.id.to_string(), true);
+                }
+                _ => {}
+            }
+        }
+    }
+    let p0 = plan(&c, &facts);
+    assert!(p0.steps.is_empty(), "converged: nothing to do: {:?}", p0.steps.iter().map(|s| &s.id).collect::<Vec<_>>());
+    // the Sentinels hold other values (the stack's down_after_milliseconds changed): the seed file changes too
+    for h in &redis {
+        let f = facts.get_mut(h).unwrap();
+        f.guards.insert(format!("{h}/command/sentinel-settings"), false);
+        f.files.get_mut("/etc/redis/sentinel.conf.seed").unwrap().sha256 = Some("0".repeat(64));
+    }
+    let p = plan(&c, &facts);
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+    for h in &redis {
+        let s = p.steps.iter().find(|s| s.id == format!("{h}/command/sentinel-settings")).unwrap_or_else(|| panic!("{h}: no sentinel-settings step"));
+        assert!(matches!(&s.ops[0], Op::RunCommand { run, .. } if run.contains("sentinel set mymaster quorum 2 down-after-milliseconds 5000 failover-timeout 60000")), "{:?}", s.ops);
+        assert!(s.reasons.iter().any(|r| r.contains("at runtime, no restart")), "{:?}", s.reasons);
+    }
+    let restarts: Vec<&str> = p.steps.iter().filter(|s| s.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb.contains("restart") || verb == "stop"))).map(|s| s.id.as_str()).collect();
+    assert!(restarts.is_empty(), "no Sentinel or Redis restarts for Sentinel settings: {restarts:?}");
+}
+
 // ---- batches: a host's consecutive quick file steps share one exec ----
 
 /// A file to write in a hand-made plan: (host, path, content, deps).
