@@ -113,6 +113,15 @@ lssh() {
 
 # ---------------------------------------------------------------- base image
 
+# apt on the hosts goes through the lab's cacher, one request at a time: with
+# HTTP pipelining, apt-get update was seen waiting forever on a connection the
+# cacher had closed (apt-get and its http method both idle); a stalled
+# transfer times out and is retried
+apt_conf() {
+  printf 'Acquire::http::Proxy "http://%s:3142";\n' "$GW"
+  printf 'Acquire::http::Pipeline-Depth "0";\nAcquire::http::Timeout "30";\nAcquire::Retries "3";\n'
+}
+
 build_base() {
   [ -f "$BASE/.rampart-base-ok" ] && return 0
   local m tmp d; m=$(mirror)
@@ -129,7 +138,7 @@ build_base() {
   rm -f "$tmp"/etc/ssh/ssh_host_* "$tmp/etc/machine-id" "$tmp/var/lib/dbus/machine-id"
   rm -f "$tmp"/etc/apt/sources.list.d/*
   printf 'deb %s %s main\ndeb %s %s-updates main\n' "$m" "$SUITE" "$m" "$SUITE" > "$tmp/etc/apt/sources.list"
-  printf 'Acquire::http::Proxy "http://%s:3142";\n' "$GW" > "$tmp/etc/apt/apt.conf.d/01rampart-lab-proxy"
+  apt_conf > "$tmp/etc/apt/apt.conf.d/01rampart-lab-proxy"
   chroot "$tmp" apt-get clean >/dev/null 2>&1 || true
   touch "$tmp/.rampart-base-ok"
   [ ! -e "$BASE" ] || { umount_under "$BASE"; rm -rf --one-file-system "$BASE"; }
@@ -231,6 +240,7 @@ host_root() {
   mkdir -p "$h/upper" "$h/work" "$r"
   mountpoint -q "$r" || mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$h/upper,workdir=$h/work" "$r"
   echo "lab$k" > "$r/etc/hostname"
+  apt_conf > "$r/etc/apt/apt.conf.d/01rampart-lab-proxy"   # also on hosts made from an older base
   hosts_file "$n" > "$r/etc/hosts"
   mkdir -p "$r/root/.ssh"; chmod 700 "$r/root/.ssh"
   cp "$KEY.pub" "$r/root/.ssh/authorized_keys"; chmod 600 "$r/root/.ssh/authorized_keys"
