@@ -113,10 +113,10 @@ lssh() {
 
 # ---------------------------------------------------------------- base image
 
-# apt on the hosts goes through the lab's cacher, one request at a time: with
-# HTTP pipelining, apt-get update was seen waiting forever on a connection the
-# cacher had closed (apt-get and its http method both idle); a stalled
-# transfer times out and is retried
+# apt on the hosts goes through the lab's cacher, one request at a time, a
+# stalled transfer timed out and retried. (apt-get update was seen waiting
+# forever, apt-get and its http method both idle, on a connection the cacher
+# had closed; it was seen again with these settings, so they do not cure it.)
 apt_conf() {
   printf 'Acquire::http::Proxy "http://%s:3142";\n' "$GW"
   printf 'Acquire::http::Pipeline-Depth "0";\nAcquire::http::Timeout "30";\nAcquire::Retries "3";\n'
