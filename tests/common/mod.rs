@@ -3,11 +3,13 @@
 //! and reset the hosts they use.
 #![allow(dead_code)]
 
+use std::fs::File;
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-static LAB: Mutex<()> = Mutex::new(());
+/// The lab is one per machine: every test that uses it, in any test binary
+/// and any checkout, holds this file lock (flock: released when the process dies).
+const LAB_LOCK: &str = "/run/lock/rampart-lab-tests.lock";
 
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -17,7 +19,7 @@ pub fn bin() -> String {
 
 /// Holds the lab for one test; takes it down when dropped (even on panic).
 pub struct Lab {
-    _guard: MutexGuard<'static, ()>,
+    _guard: File,
     pub up_seconds: f64,
 }
 
@@ -31,7 +33,9 @@ impl Drop for Lab {
 
 /// Fresh lab hosts lab1..labN. Fails the test (never skips) when the lab cannot run.
 pub fn lab(n: u32) -> Lab {
-    let guard = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = std::fs::create_dir_all("/run/lock");
+    let guard = File::options().create(true).truncate(false).write(true).open(LAB_LOCK).unwrap_or_else(|e| panic!("open {LAB_LOCK}: {e}"));
+    guard.lock().unwrap_or_else(|e| panic!("lock {LAB_LOCK}: {e}"));
     let t = Instant::now();
     let out = Command::new(bin()).args(["lab", "up", &n.to_string(), "--fresh"]).output().expect("run rampart lab up");
     assert!(out.status.success(), "lab up failed (the end-to-end tests need Linux, root and the lab's Debian packages; see README):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
