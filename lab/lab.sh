@@ -41,15 +41,29 @@ EOF
   exit 2
 }
 
+# The Debian packages that give the commands the lab uses.
+LAB_DEBS="debootstrap systemd-container iproute2 apt-cacher-ng openssh-client util-linux"
+
+# $1 = install: missing tools are installed with apt-get (root on Debian), saying so in one line
 need() {
   [ "$(uname -s)" = Linux ] || refuse "the lab runs on Linux only"
   [ "$(id -u)" = 0 ] || refuse "the lab needs root (network namespaces, mounts, containers): run it as root or with sudo"
-  local t missing=
+  local t p missing=
   for t in debootstrap systemd-nspawn ip ssh ssh-keygen ssh-keyscan chroot mount umount mountpoint setsid flock timeout sysctl; do
-    command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+    p=$(command -v "$t" 2>/dev/null) && [ -x "$p" ] || missing="$missing $t"   # (command -v also names a file that cannot run)
   done
   [ -x /usr/sbin/apt-cacher-ng ] || missing="$missing apt-cacher-ng"
-  [ -z "$missing" ] || refuse "missing:$missing. Install them: apt-get install debootstrap systemd-container iproute2 apt-cacher-ng openssh-client"
+  if [ -n "$missing" ] && [ "${1:-}" = install ] && command -v apt-get >/dev/null 2>&1 && [ -f /etc/debian_version ]; then
+    say "installing what the lab needs (missing:$missing): apt-get install $LAB_DEBS"
+    local log=/var/log/rampart-lab-apt.log
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $LAB_DEBS >"$log" 2>&1 9>&- \
+           || { DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1 9>&- && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $LAB_DEBS >>"$log" 2>&1 9>&-; }; }; then
+      tail -5 "$log" >&2
+      refuse "apt-get could not install $LAB_DEBS (log: $log)"
+    fi
+    missing=
+  fi
+  [ -z "$missing" ] || refuse "missing:$missing. Install them: apt-get install $LAB_DEBS"
   case "$LAB_DIR" in /?*) ;; *) refuse "RAMPART_LAB_DIR must be an absolute path" ;; esac
   case "$CACHE" in /?*) ;; *) refuse "RAMPART_LAB_CACHE must be an absolute path" ;; esac
   [ "$LAB_DIR" != / ] && [ "$CACHE" != / ] || refuse "RAMPART_LAB_DIR and RAMPART_LAB_CACHE cannot be /"
@@ -250,13 +264,44 @@ host_root() {
   [ -s "$r/etc/ssh/ssh_host_ed25519_key" ] || chroot "$r" ssh-keygen -A >/dev/null
 }
 
+# The cgroup hierarchies a host gets a cgroup of its own in: systemd-nspawn
+# --keep-unit leaves the container in its caller's cgroup, so without this every
+# host's systemd would manage the same payload/system.slice/*.service groups
+# (one host's `systemctl stop` could see another's processes). Hybrid machines
+# have a named systemd v1 hierarchy and a v2 one at unified/; a pure v2 machine
+# has v2 at the top. PID 1's own systemd (if any) is left to place us.
+cg_roots() {
+  local d
+  [ "$(cat /proc/1/comm 2>/dev/null)" != systemd ] || return 0
+  for d in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+    [ -f "$d/cgroup.procs" ] && echo "$d"
+  done
+  [ -d /sys/fs/cgroup/systemd ] || { [ -f /sys/fs/cgroup/cgroup.procs ] && echo /sys/fs/cgroup; }
+  return 0
+}
+cg_dir() { echo "$1/rampart-lab/lab$2"; }
+# removes host $1's cgroups, deepest first (those its systemd made inside too)
+cg_remove() {
+  local r d
+  for r in $(cg_roots); do
+    d=$(cg_dir "$r" "$1")
+    [ -d "$d" ] || continue
+    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    rmdir "$r/rampart-lab" 2>/dev/null || true
+  done
+  return 0
+}
+
 boot() {
-  local k=$1 h; h=$(hdir "$k")
+  local k=$1 h r d cgs=(); h=$(hdir "$k")
   rm -f "$h/init.pid" "$h/pid"
+  cg_remove "$k"
+  for r in $(cg_roots); do d=$(cg_dir "$r" "$k"); mkdir -p "$d"; cgs+=("$d"); done
+  # the launching shell moves into the host's own cgroups, then becomes systemd-nspawn;
   # CAP_NET_ADMIN inside the host's own network namespace: keepalived moves a VIP
-  setsid systemd-nspawn -D "$h/root" --register=no --keep-unit -M "lab$k" -b --capability=CAP_NET_ADMIN \
-    --network-namespace-path="/run/netns/rampart-lab$k" --console=passive \
-    >"$h/console.log" 2>&1 </dev/null 9>&- &
+  H=$h K=$k setsid bash -c 'for d in "$@"; do echo $$ > "$d/cgroup.procs" || exit 1; done
+    exec systemd-nspawn -D "$H/root" --register=no --keep-unit -M "lab$K" -b --capability=CAP_NET_ADMIN --network-namespace-path="/run/netns/rampart-lab$K" --console=passive' \
+    boot "${cgs[@]}" >"$h/console.log" 2>&1 </dev/null 9>&- &
   echo $! > "$h/pid"
 }
 
@@ -334,6 +379,7 @@ remove_host() {
   ip netns del "rampart-lab$k" 2>/dev/null || true
   rm -rf --one-file-system "$h"
   rmdir "/run/systemd/nspawn/propagate/lab$k" 2>/dev/null || true   # nspawn's own leftover (empty)
+  cg_remove "$k"
   kh_del "$k"
 }
 
@@ -358,7 +404,7 @@ cmd_up() {
   local n=${1:-} fresh=${2:-}
   [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || refuse "up takes a host count from 1 to 200"
   [ -z "$fresh" ] || [ "$fresh" = --fresh ] || refuse "up N [--fresh]"
-  need; lock
+  need install; lock
   local t0=$EPOCHREALTIME k todo=() max
   mkdir -p "$HOSTS"
   [ -f "$KEY" ] && [ -f "$KEY.pub" ] || { rm -f "$KEY" "$KEY.pub"; ssh-keygen -q -t ed25519 -N '' -C rampart-lab -f "$KEY"; }
@@ -415,6 +461,7 @@ cmd_down() {
   umount_under "$HOSTS"
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^rlab[0-9]+$' || true); do ip link del "$l" 2>/dev/null || true; done
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^rampart-lab[0-9]+$' || true); do ip netns del "$ns" 2>/dev/null || true; done
+  for l in $(cg_roots); do [ ! -d "$l/rampart-lab" ] || find "$l/rampart-lab" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
   cacher_down
   ip link del "$BRIDGE" 2>/dev/null || true
   rm -rf --one-file-system "$HOSTS" "$ACNG" "$KH" "$KH.tmp" "$LAB_DIR/.kh.lock"
@@ -478,7 +525,7 @@ cmd_kill() {
 }
 
 cmd_start() {
-  need; local k n; k=$(idx "${1:-}"); lock; host_exists "$k"
+  need install; local k n; k=$(idx "${1:-}"); lock; host_exists "$k"
   net_up; cacher_up
   if running "$k"; then
     host_net "$k"

@@ -35,6 +35,7 @@ fn lab_variant(seed: &str, dir: &std::path::Path) -> (String, Vec<(String, Strin
     }
     if let Some(tls) = t.get_mut("haproxy").and_then(|h| h.get_mut("tls")).and_then(|v| v.as_table_mut()) {
         let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+        need_tool("openssl", "openssl");
         let out = std::process::Command::new("openssl")
             .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=egide.lab", "-keyout"])
             .arg(&key)

@@ -1,6 +1,8 @@
 //! The pure layers end to end, without SSH: files -> compile -> facts ->
 //! plan -> executor (on a recording fake transport).
 
+mod common;
+
 use rampart::compile::{compile, Compiled, Desired, SecretValues};
 use rampart::diag::Source;
 use rampart::exec;
@@ -358,6 +360,7 @@ fn compose_files_pass_docker_compose_config() {
     for id in ["node1/file/etc/rampart/compose/qdrant/compose.yml", "node2/file/etc/rampart/compose/qdrant/compose.yml", "node1/file/etc/rampart/compose/backend/compose.yml"] {
         let f = dir.path().join("compose.yml");
         std::fs::write(&f, file_content(&c, id)).unwrap();
+        common::need_tool("docker-compose", "docker-compose");
         let out = std::process::Command::new("docker-compose").arg("-f").arg(&f).args(["config", "-q"]).output().expect("docker-compose is needed by this test: apt-get install docker-compose");
         assert!(out.status.success(), "{id}: {}", String::from_utf8_lossy(&out.stderr));
     }

@@ -3,6 +3,8 @@
 //! termination, readiness routing and least-connections, migrations before
 //! the rollout, zone warnings and alert rules, each checked where it is made.
 
+mod common;
+
 use assert_cmd::Command;
 use rampart::compile::{compile, Compiled, Desired, SecretValues};
 use rampart::diag::Source;
@@ -147,6 +149,7 @@ fn strict_validation_refuses_a_stack_that_a_zone_loss_would_break() {
 /// `promtool` (Debian's prometheus package; .ci/run installs it) checks and
 /// evaluates the generated rules against synthetic series.
 fn promtool(args: &[&str], dir: &std::path::Path) -> (bool, String) {
+    common::need_tool("promtool", "prometheus");
     let out = std::process::Command::new("promtool").args(args).current_dir(dir).output().expect("promtool is needed: apt-get install prometheus");
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }

@@ -31,11 +31,17 @@ impl Drop for Lab {
     }
 }
 
+/// The machine-wide lab lock alone, for a test that must not run while another uses the lab.
+pub fn lab_lock() -> File {
+    let _ = std::fs::create_dir_all("/run/lock");
+    let f = File::options().create(true).truncate(false).write(true).open(LAB_LOCK).unwrap_or_else(|e| panic!("open {LAB_LOCK}: {e}"));
+    f.lock().unwrap_or_else(|e| panic!("lock {LAB_LOCK}: {e}"));
+    f
+}
+
 /// Fresh lab hosts lab1..labN. Fails the test (never skips) when the lab cannot run.
 pub fn lab(n: u32) -> Lab {
-    let _ = std::fs::create_dir_all("/run/lock");
-    let guard = File::options().create(true).truncate(false).write(true).open(LAB_LOCK).unwrap_or_else(|e| panic!("open {LAB_LOCK}: {e}"));
-    guard.lock().unwrap_or_else(|e| panic!("lock {LAB_LOCK}: {e}"));
+    let guard = lab_lock();
     let t = Instant::now();
     let out = Command::new(bin()).args(["lab", "up", &n.to_string(), "--fresh"]).output().expect("run rampart lab up");
     assert!(out.status.success(), "lab up failed (the end-to-end tests need Linux, root and the lab's Debian packages; see README):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -131,4 +137,32 @@ pub fn write_stats(log: &str) -> WriteStats {
     }
     let slowest = entries.iter().filter(|e| e.2).map(|e| e.1 - e.0).fold(0.0f64, f64::max);
     WriteStats { n: entries.len(), failed, worst, slowest, still_failing: start.is_some() }
+}
+
+/// Makes sure a command the test runs exists: when it is missing and we are
+/// root on Debian, installs its package with apt-get (saying so), as `rampart
+/// lab up` does for the lab's own tools; otherwise fails the test naming the package.
+pub fn need_tool(cmd: &str, package: &str) {
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let found = || Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().map(|o| o.status.success()).unwrap_or(false);
+    if found() {
+        return;
+    }
+    let _g = APT.lock().unwrap_or_else(|e| e.into_inner());
+    if !found() && std::path::Path::new("/etc/debian_version").exists() {
+        eprintln!("installing {package} (for `{cmd}`): apt-get install {package}");
+        let install = || {
+            Command::new("apt-get")
+                .args(["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", package])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        };
+        if !install() {
+            let _ = Command::new("apt-get").args(["-o", "DPkg::Lock::Timeout=300", "update", "-q"]).output();
+            install();
+        }
+    }
+    assert!(found(), "`{cmd}` is needed by this test and could not be installed: apt-get install {package} (as root)");
 }
