@@ -19,6 +19,9 @@ HOSTS=$LAB_DIR/hosts
 KEY=$LAB_DIR/id_ed25519
 KH=$LAB_DIR/known_hosts
 ACNG=$LAB_DIR/acng
+# the lab's apt cacher: a port of its own, so that a machine's own apt-cacher-ng
+# (Debian starts one on 3142 when it is installed) never answers in its place
+ACNG_PORT=3143
 SUITE=bookworm
 # LAB.md's package set, plus psmisc: the keepalived role checks haproxy with killall
 PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,python3,sudo,ca-certificates,procps,curl,psmisc
@@ -132,7 +135,7 @@ lssh() {
 # forever, apt-get and its http method both idle, on a connection the cacher
 # had closed; it was seen again with these settings, so they do not cure it.)
 apt_conf() {
-  printf 'Acquire::http::Proxy "http://%s:3142";\n' "$GW"
+  printf 'Acquire::http::Proxy "http://%s:%s";\n' "$GW" "$ACNG_PORT"
   printf 'Acquire::http::Pipeline-Depth "0";\nAcquire::http::Timeout "30";\nAcquire::Retries "3";\n'
 }
 
@@ -179,8 +182,8 @@ net_up() {
 cacher_up() {
   local pidf=$ACNG/pid p i m
   p=$(cat "$pidf" 2>/dev/null || true)
-  if pid_is "$p" apt-cacher-ng && (exec 3<>"/dev/tcp/$GW/3142") 2>/dev/null; then return 0; fi
-  if (exec 3<>"/dev/tcp/$GW/3142") 2>/dev/null; then say "reusing the apt cacher already on $GW:3142"; return 0; fi
+  if pid_is "$p" apt-cacher-ng && (exec 3<>"/dev/tcp/$GW/$ACNG_PORT") 2>/dev/null; then return 0; fi
+  if (exec 3<>"/dev/tcp/$GW/$ACNG_PORT") 2>/dev/null; then say "reusing the apt cacher already on $GW:$ACNG_PORT"; return 0; fi
   if pid_is "$p" apt-cacher-ng; then kill -TERM "$p" 2>/dev/null || true; sleep 0.5; fi
   m=$(mirror)
   mkdir -p "$ACNG/conf" "$CACHE/apt"
@@ -190,7 +193,7 @@ cacher_up() {
 CacheDir: $CACHE/apt
 LogDir: $ACNG
 SupportDir: /usr/lib/apt-cacher-ng
-Port: 3142
+Port: $ACNG_PORT
 BindAddress: $GW
 SocketPath: $ACNG/socket
 PidFile: $ACNG/acng.pid
@@ -199,9 +202,9 @@ ExThreshold: 4
 EOF
   setsid /usr/sbin/apt-cacher-ng -c "$ACNG/conf" ForeGround=1 >"$ACNG/stdout.log" 2>&1 </dev/null 9>&- &
   echo $! > "$pidf"
-  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/3142") 2>/dev/null && return 0; sleep 0.2; done
+  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/$ACNG_PORT") 2>/dev/null && return 0; sleep 0.2; done
   tail -5 "$ACNG/stdout.log" >&2 || true
-  die "apt-cacher-ng did not start on $GW:3142 (logs in $ACNG)"
+  die "apt-cacher-ng did not start on $GW:$ACNG_PORT (logs in $ACNG)"
 }
 
 cacher_down() {
@@ -302,7 +305,10 @@ boot() {
   H=$h K=$k setsid bash -c 'for d in "$@"; do echo $$ > "$d/cgroup.procs" || exit 1; done
     exec systemd-nspawn -D "$H/root" --register=no --keep-unit -M "lab$K" -b --capability=CAP_NET_ADMIN --network-namespace-path="/run/netns/rampart-lab$K" --console=passive' \
     boot "${cgs[@]}" >"$h/console.log" 2>&1 </dev/null 9>&- &
-  echo $! > "$h/pid"
+  local p=$! i
+  echo "$p" > "$h/pid"
+  # until the launcher has become systemd-nspawn, `running` would call the host stopped
+  for i in $(seq 1 100); do pid_is "$p" "systemd-nspawn -D $h/root" && break; [ -d "/proc/$p" ] || break; sleep 0.05; done
 }
 
 # known_hosts line for host $1 from its own key file
