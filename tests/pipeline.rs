@@ -225,6 +225,32 @@ fn minimal_stacks_have_no_guard_over_an_empty_list_and_converge_to_an_empty_plan
     assert_eq!(on_change.iter().map(|&i| c.resources[i].id.to_string()).collect::<Vec<_>>(), vec!["lab1/file/etc/patroni/rampart-databases.sql"]);
 }
 
+#[test]
+fn client_networks_reach_both_pg_hba_lists_and_a_change_reloads_patroni() {
+    let before = lab_stack(ETCD_PG);
+    let with = lab_stack(&ETCD_PG.replace("replication_password", "client_networks = [\"10.20.0.0/16\", \"2001:db8::/32\"]\nreplication_password"));
+    let cfg = String::from_utf8(file_content(&with, "lab2/file/etc/patroni/config.yml")).unwrap();
+    let (boot, live) = cfg.split_once("\npostgresql:\n").unwrap();
+    for part in [boot, live] {
+        let hba = &part[part.find("  pg_hba:\n").unwrap_or_else(|| panic!("no pg_hba in {part}"))..];
+        for line in ["    - host all all 198.18.0.11/32 scram-sha-256\n", "    - host all all 10.20.0.0/16 scram-sha-256\n", "    - host all all 2001:db8::/32 scram-sha-256\n"] {
+            assert!(hba.contains(line), "{line} in {hba}");
+        }
+    }
+    let old = String::from_utf8(file_content(&before, "lab2/file/etc/patroni/config.yml")).unwrap();
+    assert!(!old.contains("10.20.0.0/16"));
+    // on a running cluster: config.yml changes and Patroni reloads (it rewrites pg_hba.conf), no restart
+    let facts: BTreeMap<String, HostFacts> = before.hosts.iter().map(|h| (h.clone(), converged_guards_hold(&before, h))).collect();
+    let p = plan(&with, &facts);
+    for h in ["lab1", "lab2", "lab3"] {
+        let f = p.steps.iter().find(|s| s.id == format!("{h}/file/etc/patroni/config.yml")).unwrap_or_else(|| panic!("{:#?}", p.steps));
+        assert_eq!(f.action, Action::Update);
+        let svc = p.steps.iter().find(|s| s.id == format!("{h}/service/patroni")).unwrap();
+        assert!(svc.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "reload-or-restart")), "{:?}", svc.ops);
+        assert!(!svc.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "restart")), "{:?}", svc.ops);
+    }
+}
+
 #[tokio::test]
 async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_rest() {
     let (_, _, c) = lab();
