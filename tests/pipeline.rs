@@ -178,7 +178,7 @@ const HAPROXY_PG: &str = "[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgre
 fn lab_stack(text: &str) -> Compiled {
     let inv = Inventory::parse(Source::new("inventory/default.toml", include_str!("../inventory/default.toml"))).unwrap();
     let stack = Stack::parse(Source::new("stack.toml", text), &inv).unwrap_or_else(|d| panic!("{d:?}"));
-    let m: BTreeMap<String, rampart::model::secret::Secret> = ["postgres.superuser_password", "postgres.replication_password", "postgres.databases.app.password"].iter().map(|k| (k.to_string(), rampart::model::secret::Secret::new("pw"))).collect();
+    let m: BTreeMap<String, rampart::model::secret::Secret> = ["postgres.superuser_password", "postgres.replication_password", "postgres.databases.app.password", "redis.password"].iter().map(|k| (k.to_string(), rampart::model::secret::Secret::new("pw"))).collect();
     compile(&inv, &stack, &RoleSet::load(None).unwrap(), &SecretValues::Values(m)).unwrap_or_else(|d| panic!("{d:?}"))
 }
 
@@ -202,7 +202,13 @@ fn converged_guards_hold(c: &Compiled, host: &str) -> HostFacts {
 #[test]
 fn minimal_stacks_have_no_guard_over_an_empty_list_and_converge_to_an_empty_plan() {
     let etcd = include_str!("fixtures/etcd.toml").to_string();
-    for text in [etcd, ETCD_PG.to_string(), format!("{ETCD_PG}{HAPROXY_PG}")] {
+    let others = [
+        format!("{ETCD_PG}[pgbouncer]\nhosts = \"data\"\n"),
+        format!("{ETCD_PG}[backup.postgres]\nschedule = \"0 2 * * *\"\nkeep_days = 7\n"),
+        "[stack]\nname = \"e2e\"\n[haproxy]\nhosts = \"edge\"\n".to_string(),
+        "[stack]\nname = \"e2e\"\n[redis]\nhosts = \"data\"\npassword = { env = \"R\" }\n[redis.sentinel]\nquorum = 2\n".to_string(),
+    ];
+    for text in [etcd, ETCD_PG.to_string(), format!("{ETCD_PG}{HAPROXY_PG}")].into_iter().chain(others) {
         let c = lab_stack(&text);
         for r in &c.resources {
             if let Desired::Command { run, unless, .. } = &r.desired {
