@@ -1,7 +1,9 @@
 //! Issue "rampart core", end to end on 3 real lab hosts over real SSH:
 //! apply the etcd stack from scratch, a second plan is empty and a second
 //! apply touches nothing, drift is shown and repaired, unknown or changed
-//! host keys are refused before any command runs.
+//! host keys are refused before any command runs; the same hosts then grow
+//! to etcd + PostgreSQL (no databases) and + HAProxy, each converging to an
+//! empty plan, with a client outside the stack admitted by client_networks.
 
 mod common;
 use common::*;
@@ -106,6 +108,70 @@ fn etcd_cluster_end_to_end() {
     }
     let health = ssh_ok("lab1", "etcdctl --endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379 endpoint health 2>&1");
     assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+
+    // Issue 13: every valid stack converges to an empty plan, not only the
+    // examples. The same stack grows on the same hosts: etcd + postgres with
+    // no [[postgres.databases]], then client_networks, then + haproxy.
+    let dir = tempfile::tempdir().unwrap();
+    let grown = dir.path().join("stack.toml");
+    let grown_s = grown.display().to_string();
+    let etcd_text = std::fs::read_to_string(&stack).unwrap() + "heartbeat_interval = 150\nelection_timeout = 1500\n";
+    let postgres = format!("[postgres]\nhosts = \"data\"\nsuperuser_password = {{ file = \"{ROOT}/plans/lab-secrets/pg_superuser\" }}\nreplication_password = {{ file = \"{ROOT}/plans/lab-secrets/pg_replication\" }}\n");
+    let apply_then_quiet = |text: &str, what: &str| {
+        std::fs::write(&grown, text).unwrap();
+        let t = Instant::now();
+        let a = rampart(&["-i", &inv, "-s", &grown_s, "apply", "--auto-approve"]);
+        assert_eq!(a.code, 0, "{what}: apply failed:\n{}", a.all());
+        eprintln!("{what}: apply {:.1}s", t.elapsed().as_secs_f64());
+        let p = rampart(&["-i", &inv, "-s", &grown_s, "plan", "--detailed-exitcode"]);
+        assert_eq!(p.code, 0, "{what}: the plan after apply is not empty:\n{}", p.all());
+    };
+    // this machine is 198.18.0.1 on the lab bridge: outside the stack
+    let superuser = std::fs::read_to_string(format!("{ROOT}/plans/lab-secrets/pg_superuser")).unwrap().trim_end().to_string();
+    let any_writable = "host=198.18.0.11,198.18.0.12,198.18.0.13 port=5432 user=postgres dbname=postgres target_session_attrs=read-write";
+
+    apply_then_quiet(&format!("{etcd_text}{postgres}"), "etcd + postgres, no databases");
+    let r = psql_here("host=198.18.0.11 port=5432 user=postgres dbname=postgres", &superuser, "select 1");
+    assert_ne!(r.code, 0, "a client outside the stack connected with no client_networks: {}", r.all());
+    assert!(r.stderr.contains("no pg_hba.conf entry for host \"198.18.0.1\""), "refused by pg_hba: {}", r.all());
+
+    // client_networks admits it once Patroni has reloaded (pg_hba.conf rewritten, no restart)
+    let pg_started = |h: &str| ssh_ok(h, "systemctl show -p ActiveEnterTimestampMonotonic --value patroni").trim().to_string();
+    let before_pg: Vec<String> = ["lab1", "lab2", "lab3"].iter().map(|h| pg_started(h)).collect();
+    let with_clients = postgres.replace("superuser_password", "client_networks = [\"198.18.0.1/32\"]\nsuperuser_password");
+    apply_then_quiet(&format!("{etcd_text}{with_clients}"), "etcd + postgres + client_networks");
+    let t = Instant::now();
+    let r = loop {
+        let r = psql_here(any_writable, &superuser, "select pg_is_in_recovery()");
+        if r.code == 0 || t.elapsed().as_secs() > 30 {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(r.code, 0, "client_networks = [\"198.18.0.1/32\"] admits this machine: {}", r.all());
+    assert_eq!(r.stdout.trim(), "f", "target_session_attrs=read-write reached the leader: {}", r.all());
+    eprintln!("client admitted {:.1}s after the apply", t.elapsed().as_secs_f64());
+    for h in ["lab1", "lab2", "lab3"] {
+        assert!(ssh_ok(h, "cat /var/lib/postgresql/15/patroni/pg_hba.conf").contains("host all all 198.18.0.1/32 scram-sha-256"), "{h}");
+    }
+    let after_pg: Vec<String> = ["lab1", "lab2", "lab3"].iter().map(|h| pg_started(h)).collect();
+    assert_eq!(before_pg, after_pg, "a pg_hba change reloads Patroni, never restarts it");
+
+    // + HAProxy routing to the primary: quiet too, and it reaches the leader
+    apply_then_quiet(&format!("{etcd_text}{with_clients}[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n"), "etcd + postgres + haproxy");
+    let r = psql_here("host=198.18.0.12 port=5000 user=postgres dbname=postgres", &superuser, "select pg_is_in_recovery()");
+    assert_eq!((r.code, r.stdout.trim()), (0, "f"), "through HAProxy to the leader: {}", r.all());
+}
+
+/// `psql` on this machine, as the PostgreSQL superuser.
+fn psql_here(conninfo: &str, password: &str, sql: &str) -> Run {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-At", "-d", &format!("{conninfo} connect_timeout=5"), "-c", sql])
+        .env("PGPASSWORD", password)
+        .env("PGPASSFILE", "/dev/null")
+        .output()
+        .expect("psql (apt-get install postgresql-client)");
+    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
 }
 
 /// Writes an inventory like the lab's but with another known_hosts file.

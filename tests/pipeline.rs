@@ -172,6 +172,93 @@ fn dropped_resources_are_destroyed_services_first() {
     assert_eq!(p.counts().destroy, 3);
 }
 
+/// The minimal PostgreSQL stack of issue 13 on the lab hosts: etcd and
+/// Patroni, no `[[postgres.databases]]`.
+const ETCD_PG: &str = "[stack]\nname = \"e2e\"\n[etcd]\nhosts = \"data\"\n[postgres]\nhosts = \"data\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\n";
+const HAPROXY_PG: &str = "[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n";
+
+fn lab_stack(text: &str) -> Compiled {
+    let inv = Inventory::parse(Source::new("inventory/default.toml", include_str!("../inventory/default.toml"))).unwrap();
+    let stack = Stack::parse(Source::new("stack.toml", text), &inv).unwrap_or_else(|d| panic!("{d:?}"));
+    let m: BTreeMap<String, rampart::model::secret::Secret> = ["postgres.superuser_password", "postgres.replication_password", "postgres.databases.app.password", "redis.password"].iter().map(|k| (k.to_string(), rampart::model::secret::Secret::new("pw"))).collect();
+    compile(&inv, &stack, &RoleSet::load(None).unwrap(), &SecretValues::Values(m)).unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+/// `converged`, with the directories in place and every command's guard holding.
+fn converged_guards_hold(c: &Compiled, host: &str) -> HostFacts {
+    let mut f = converged(c, host);
+    for &i in c.host_order(host) {
+        match &c.resources[i].desired {
+            Desired::Command { .. } => {
+                f.guards.insert(c.resources[i].id.to_string(), true);
+            }
+            Desired::Directory { path, mode, owner, group } => {
+                f.files.insert(path.clone(), FileFact { exists: true, is_dir: true, sha256: None, mode: *mode, owner: owner.clone(), group: group.clone(), content: None });
+            }
+            _ => {}
+        }
+    }
+    f
+}
+
+#[test]
+fn minimal_stacks_have_no_guard_over_an_empty_list_and_converge_to_an_empty_plan() {
+    let etcd = include_str!("fixtures/etcd.toml").to_string();
+    let others = [
+        format!("{ETCD_PG}[pgbouncer]\nhosts = \"data\"\n"),
+        format!("{ETCD_PG}[backup.postgres]\nschedule = \"0 2 * * *\"\nkeep_days = 7\n"),
+        "[stack]\nname = \"e2e\"\n[haproxy]\nhosts = \"edge\"\n".to_string(),
+        "[stack]\nname = \"e2e\"\n[redis]\nhosts = \"data\"\npassword = { env = \"R\" }\n[redis.sentinel]\nquorum = 2\n".to_string(),
+    ];
+    for text in [etcd, ETCD_PG.to_string(), format!("{ETCD_PG}{HAPROXY_PG}")].into_iter().chain(others) {
+        let c = lab_stack(&text);
+        for r in &c.resources {
+            if let Desired::Command { run, unless, .. } = &r.desired {
+                let all = format!("{run} {}", unless.as_deref().unwrap_or(""));
+                assert!(!all.replace(' ', "").contains("in()"), "{}: an SQL list that is empty never matches: {all}", r.id);
+            }
+        }
+        // no databases: nothing to create, so no command whose check fails forever
+        assert!(c.index_of("lab1/command/create-databases").is_none(), "{text}");
+        assert!(c.index_of("lab1/file/etc/patroni/rampart-databases.sql").is_none(), "{text}");
+        let facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), converged_guards_hold(&c, h))).collect();
+        let p = plan(&c, &facts);
+        assert!(p.steps.is_empty(), "{text}\n{:#?}", p.steps);
+    }
+    // with a database, the command and its SQL are there, the guard names it
+    let c = lab_stack(&format!("{ETCD_PG}[[postgres.databases]]\nname = \"app\"\nowner = \"app\"\npassword = {{ env = \"C\" }}\n"));
+    let r = &c.resources[c.index_of("lab1/command/create-databases").expect("created when there are databases")];
+    let Desired::Command { unless, on_change, .. } = &r.desired else { panic!() };
+    assert!(unless.as_deref().unwrap().contains("datname in ('app')\")\" = 1"), "{unless:?}");
+    assert_eq!(on_change.iter().map(|&i| c.resources[i].id.to_string()).collect::<Vec<_>>(), vec!["lab1/file/etc/patroni/rampart-databases.sql"]);
+}
+
+#[test]
+fn client_networks_reach_both_pg_hba_lists_and_a_change_reloads_patroni() {
+    let before = lab_stack(ETCD_PG);
+    let with = lab_stack(&ETCD_PG.replace("replication_password", "client_networks = [\"10.20.0.0/16\", \"2001:db8::/32\"]\nreplication_password"));
+    let cfg = String::from_utf8(file_content(&with, "lab2/file/etc/patroni/config.yml")).unwrap();
+    let (boot, live) = cfg.split_once("\npostgresql:\n").unwrap();
+    for part in [boot, live] {
+        let hba = &part[part.find("  pg_hba:\n").unwrap_or_else(|| panic!("no pg_hba in {part}"))..];
+        for line in ["    - host all all 198.18.0.11/32 scram-sha-256\n", "    - host all all 10.20.0.0/16 scram-sha-256\n", "    - host all all 2001:db8::/32 scram-sha-256\n"] {
+            assert!(hba.contains(line), "{line} in {hba}");
+        }
+    }
+    let old = String::from_utf8(file_content(&before, "lab2/file/etc/patroni/config.yml")).unwrap();
+    assert!(!old.contains("10.20.0.0/16"));
+    // on a running cluster: config.yml changes and Patroni reloads (it rewrites pg_hba.conf), no restart
+    let facts: BTreeMap<String, HostFacts> = before.hosts.iter().map(|h| (h.clone(), converged_guards_hold(&before, h))).collect();
+    let p = plan(&with, &facts);
+    for h in ["lab1", "lab2", "lab3"] {
+        let f = p.steps.iter().find(|s| s.id == format!("{h}/file/etc/patroni/config.yml")).unwrap_or_else(|| panic!("{:#?}", p.steps));
+        assert_eq!(f.action, Action::Update);
+        let svc = p.steps.iter().find(|s| s.id == format!("{h}/service/patroni")).unwrap();
+        assert!(svc.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "reload-or-restart")), "{:?}", svc.ops);
+        assert!(!svc.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "restart")), "{:?}", svc.ops);
+    }
+}
+
 #[tokio::test]
 async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_rest() {
     let (_, _, c) = lab();

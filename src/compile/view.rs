@@ -137,6 +137,8 @@ pub struct PostgresView {
     pub is_first: bool,
     /// Addresses allowed to connect (every host of the stack).
     pub client_addresses: Vec<String>,
+    /// Networks outside the stack allowed to connect (`client_networks`, validated CIDRs).
+    pub client_networks: Vec<String>,
     pub superuser_password: String,
     pub replication_password: String,
     pub databases: Vec<PgDatabase>,
@@ -197,6 +199,7 @@ pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super
         dynamic_config_json: serde_json::json!({"postgresql": {"parameters": parameters_json(&p.parameters)}}).to_string(),
         parameters_text: p.parameters.iter().map(|(k, v)| format!("{k}={}", toml_to_pg(v))).collect::<Vec<_>>().join(", "),
         client_addresses,
+        client_networks: p.client_networks.iter().map(|c| c.get_ref().clone()).collect(),
         superuser_password: secrets.get("postgres.superuser_password"),
         replication_password: secrets.get("postgres.replication_password"),
         database_names_sql: p.databases.iter().map(|d| sql_literal(&d.name)).collect::<Vec<_>>().join(","),

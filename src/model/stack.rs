@@ -60,6 +60,9 @@ pub struct Postgres {
     pub databases: Vec<Database>,
     #[serde(default)]
     pub parameters: toml::Table,
+    /// Networks (CIDRs) outside the stack allowed to connect (pg_hba `host all all CIDR scram-sha-256`).
+    #[serde(default)]
+    pub client_networks: Vec<Spanned<String>>,
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
 }
@@ -449,6 +452,11 @@ impl Validator<'_> {
                     self.err(Some(p.hosts.span()), format!("database `{}` / owner `{}`: names must be letters, digits, - and _", d.name.escape_debug(), d.owner.escape_debug()), "rename them");
                 }
             }
+            for c in &p.client_networks {
+                if let Err(why) = parse_cidr(c.get_ref()) {
+                    self.err(Some(c.span()), format!("postgres.client_networks: `{}` {why}", c.get_ref().escape_debug()), "write networks in CIDR form, e.g. client_networks = [\"10.20.0.0/16\", \"192.0.2.7/32\", \"2001:db8::/32\"]");
+                }
+            }
         }
         if let Some(r) = &raw.redis {
             if r.sentinel.is_none() {
@@ -668,6 +676,37 @@ impl Validator<'_> {
     }
 }
 
+/// An IPv4 or IPv6 network in CIDR form (`10.20.0.0/16`, `2001:db8::/32`),
+/// with no host bits set; the error says what is wrong with it.
+pub fn parse_cidr(s: &str) -> Result<(std::net::IpAddr, u32), String> {
+    use std::net::IpAddr;
+    let Some((addr, len)) = s.split_once('/') else {
+        return Err(match s.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => format!("has no prefix length: for this one address write `{s}/32`"),
+            Ok(IpAddr::V6(_)) => format!("has no prefix length: for this one address write `{s}/128`"),
+            Err(_) => "is not an IPv4 or IPv6 network (host names are not allowed: pg_hba would look them up)".into(),
+        });
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| format!("is not a network: `{}` is not an IPv4 or IPv6 address", addr.escape_debug()))?;
+    let max: u32 = if ip.is_ipv4() { 32 } else { 128 };
+    let len: u32 = match len.parse::<u32>() {
+        Ok(n) if n <= max && len.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => return Err(format!("has prefix length `{}`; it must be a number from 0 to {max}", len.escape_debug())),
+    };
+    let bits: u128 = match ip {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    };
+    // the host part: the low (max - len) bits of the address
+    let host_mask: u128 = if len == max { 0 } else { u128::MAX >> (128 - (max - len)) };
+    if bits & host_mask != 0 {
+        let net = bits & !host_mask;
+        let net: IpAddr = if ip.is_ipv4() { IpAddr::V4((net as u32).into()) } else { IpAddr::V6(net.into()) };
+        return Err(format!("has host bits set after /{len}: the network is {net}/{len}"));
+    }
+    Ok((ip, len))
+}
+
 /// A cycle in a "waits for" map, printed from its first member back to it.
 pub fn find_cycle(deps: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
     fn visit(n: &str, deps: &BTreeMap<String, Vec<String>>, state: &mut BTreeMap<String, u8>, stack: &mut Vec<String>) -> Option<Vec<String>> {
@@ -700,4 +739,30 @@ pub fn find_cycle(deps: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cidr;
+
+    #[test]
+    fn cidrs_are_checked_with_the_reason() {
+        assert_eq!(parse_cidr("10.20.0.0/16").unwrap(), ("10.20.0.0".parse().unwrap(), 16));
+        assert_eq!(parse_cidr("192.0.2.7/32").unwrap().1, 32);
+        assert_eq!(parse_cidr("0.0.0.0/0").unwrap().1, 0);
+        assert_eq!(parse_cidr("2001:db8::/32").unwrap().1, 32);
+        assert_eq!(parse_cidr("::/0").unwrap().1, 0);
+        assert_eq!(parse_cidr("2001:db8::7/128").unwrap().1, 128);
+        assert!(parse_cidr("192.0.2.7").unwrap_err().contains("write `192.0.2.7/32`"));
+        assert!(parse_cidr("2001:db8::7").unwrap_err().contains("write `2001:db8::7/128`"));
+        assert!(parse_cidr("bastion").unwrap_err().contains("host names are not allowed"));
+        assert!(parse_cidr("10.20.0.0/33").unwrap_err().contains("from 0 to 32"));
+        assert!(parse_cidr("2001:db8::/129").unwrap_err().contains("from 0 to 128"));
+        assert!(parse_cidr("10.20.0.0/+8").unwrap_err().contains("from 0 to 32"));
+        assert!(parse_cidr("10.20.0.0/").unwrap_err().contains("prefix length"));
+        assert!(parse_cidr("app-tier/24").unwrap_err().contains("`app-tier` is not an IPv4 or IPv6 address"));
+        assert!(parse_cidr("10.0.0.0/8 trust").unwrap_err().contains("prefix length"));
+        assert!(parse_cidr("10.20.0.5/16").unwrap_err().contains("the network is 10.20.0.0/16"));
+        assert!(parse_cidr("2001:db8::1/64").unwrap_err().contains("the network is 2001:db8::/64"));
+    }
 }
