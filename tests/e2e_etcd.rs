@@ -165,6 +165,7 @@ fn etcd_cluster_end_to_end() {
 
 /// `psql` on this machine, as the PostgreSQL superuser.
 fn psql_here(conninfo: &str, password: &str, sql: &str) -> Run {
+    need_tool("psql", "postgresql-client");
     let out = std::process::Command::new("psql")
         .args(["-X", "-At", "-d", &format!("{conninfo} connect_timeout=5"), "-c", sql])
         .env("PGPASSWORD", password)
