@@ -132,6 +132,7 @@ pub fn saved(l: &Loaded, p: &Plan, g: &Gathered) -> SavedPlan {
         rampart_version: env!("CARGO_PKG_VERSION").into(),
         inputs: inputs(l, &salt),
         salt,
+        sources: l.sources.clone(),
         facts: g.facts.iter().map(|(h, f)| (h.clone(), FactsDigest::of(f))).collect(),
         plan: p.clone(),
     }
