@@ -150,7 +150,11 @@ async fn from_file(g: &Globals, f: &PathBuf, json: bool, held: &mut Held) -> Res
         printer::out(&format!("Applying {}, made from {}.\n", f.display(), sources.describe()));
     }
     let recorded = Globals { inventory: Some(sources.inventory.clone()), stack: Some(sources.stack.clone()), roles: sources.roles.clone() };
-    let l = load(&recorded, true).map_err(|d| fail(&d))?;
+    let l = load(&recorded, true).map_err(|d| {
+        let code = fail(&d);
+        printer::err(&format!("{} was made from these files: put them back, or make a new plan.\n", f.display()));
+        code
+    })?;
     warn(&l.compiled.warnings);
     let now = super::plan::inputs(&l, &saved.salt);
     let mut changed = Vec::new();
