@@ -100,6 +100,38 @@ pub async fn acquire_all(sessions: &BTreeMap<String, Arc<dyn Session>>, me: &Hol
     }
 }
 
+/// The locks one run holds. Taken host by host as the run meets its hosts
+/// (the stack's, then any taken out of it), always before their facts are
+/// read; released together by `release`, which the run calls on every exit.
+pub struct Held {
+    pub me: Holder,
+    pub break_lock: bool,
+    sessions: BTreeMap<String, Arc<dyn Session>>,
+}
+
+impl Held {
+    pub fn new(command: &str, break_lock: bool) -> Held {
+        Held { me: Holder::me(command), break_lock, sessions: BTreeMap::new() }
+    }
+
+    /// Takes the lock on every host of `sessions` not held yet, or on none of them.
+    pub async fn take(&mut self, sessions: &BTreeMap<String, Arc<dyn Session>>) -> Result<(), String> {
+        let new: BTreeMap<String, Arc<dyn Session>> = sessions.iter().filter(|(h, _)| !self.sessions.contains_key(*h)).map(|(h, s)| (h.clone(), s.clone())).collect();
+        acquire_all(&new, &self.me, self.break_lock).await?;
+        self.sessions.extend(new);
+        Ok(())
+    }
+
+    /// The hosts locked so far.
+    pub fn hosts(&self) -> Vec<String> {
+        self.sessions.keys().cloned().collect()
+    }
+
+    pub async fn release(self) {
+        release_all(&self.sessions, &self.me).await;
+    }
+}
+
 pub async fn release_all(sessions: &BTreeMap<String, Arc<dyn Session>>, me: &Holder) {
     let script = release_script(&me.token);
     let mut tasks = Vec::new();

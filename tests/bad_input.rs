@@ -99,3 +99,48 @@ fn examples_validate() {
         assert!(out.status.success(), "{s}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// `apply FILE` with a bad saved plan: refused with the file and the fix,
+/// before any host is contacted.
+#[test]
+fn bad_saved_plans_are_refused_naming_the_file_and_the_fix() {
+    use rampart::plan::saved::{absolute, FactsDigest, Inputs, SavedPlan, Sources, SAVED_FORMAT};
+    let dir = tempfile::tempdir().unwrap();
+    let apply = |args: &[&str]| {
+        let out = Command::cargo_bin("rampart").unwrap().current_dir(dir.path()).args(args).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    std::fs::write(dir.path().join("old.json"), r#"{"format": 1, "rampart_version": "0.0.9", "salt": "s", "inputs": {}, "facts": {}, "plan": {}}"#).unwrap();
+    let (code, err) = apply(&["apply", "old.json"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("old.json: this plan file has format 1 (made by rampart 0.0.9)") && err.contains("Make the plan again: rampart plan --out FILE"), "{err}");
+    std::fs::write(dir.path().join("junk.json"), "plan: yes").unwrap();
+    let (code, err) = apply(&["apply", "junk.json"]);
+    assert!(code == 1 && err.contains("junk.json: not a rampart plan file"), "{err}");
+
+    // a plan recording its files: other ones passed are refused, naming both
+    for f in ["inv.toml", "stack.toml", "other.toml"] {
+        std::fs::write(dir.path().join(f), "").unwrap();
+    }
+    let sources = Sources { inventory: absolute(&dir.path().join("inv.toml")), stack: absolute(&dir.path().join("stack.toml")), roles: None };
+    let saved = SavedPlan {
+        format: SAVED_FORMAT,
+        rampart_version: "test".into(),
+        salt: "s".into(),
+        sources: sources.clone(),
+        inputs: Inputs { inventory_sha256: String::new(), stack_sha256: String::new(), roles_sha256: String::new(), secrets_keyed_sha256: String::new() },
+        facts: [("a".to_string(), FactsDigest::default())].into_iter().collect(),
+        plan: Default::default(),
+    };
+    std::fs::write(dir.path().join("p.json"), serde_json::to_vec(&saved).unwrap()).unwrap();
+    let (code, err) = apply(&["-s", "other.toml", "apply", "p.json"]);
+    assert_eq!(code, 1);
+    let other = absolute(&dir.path().join("other.toml"));
+    assert!(err.contains(&format!("-s: the plan was made from {}, you passed {}", sources.stack.display(), other.display())), "{err}");
+    assert!(!err.contains("stale"), "{err}");
+    // the recorded files are the ones loaded: a recorded file that is gone is named
+    std::fs::remove_file(dir.path().join("stack.toml")).unwrap();
+    let (code, err) = apply(&["apply", "p.json"]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&sources.stack.display().to_string()) && err.contains("p.json was made from these files: put them back, or make a new plan."), "{err}");
+}

@@ -945,3 +945,73 @@ fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_
     facts.get_mut("node4").unwrap().qdrant = None;
     assert!(plan(&c, &facts).refused.iter().any(|r| r.contains("node4 is to leave the cluster, but its Qdrant does not answer")));
 }
+
+/// apply and destroy: the lock is taken on every host before any host's facts
+/// are read (so two operators never plan from the same facts), and a refusal
+/// on one host reads nothing anywhere and gives back the locks it took.
+#[tokio::test]
+async fn the_apply_lock_is_taken_on_every_host_before_any_fact_is_read() {
+    use rampart::gather::gather_locked;
+    use rampart::lock::Held;
+    use rampart::transport::fake::FakeConnector;
+    use rampart::transport::Connector;
+    const LOCK: &str = "mkdir /var/lib/rampart/lock";
+    const RELEASE: &str = "rm -rf /var/lib/rampart/lock";
+    let (inv, _, c) = lab();
+    let hosts = c.hosts.clone();
+    let fakes = |held_on: Option<&str>| {
+        let mut conn = FakeConnector::default();
+        for h in &hosts {
+            let f = FakeHost::new(h);
+            if Some(h.as_str()) == held_on {
+                f.on(LOCK, 0, "HELD\n{\"who\":\"ops@elsewhere\",\"machine\":\"elsewhere\",\"pid\":4242,\"since\":1700000000,\"command\":\"apply\",\"token\":\"t\"}\n");
+            } else {
+                f.on(LOCK, 0, "ACQUIRED\n");
+            }
+            f.on("echo END", 0, "END\n");
+            conn.hosts.insert(h.clone(), f);
+        }
+        // the last host is slow to answer the lock: a run that read a host's facts as soon as it held that host's lock would read before it
+        conn.hosts[hosts.last().unwrap()].slow(LOCK, std::time::Duration::from_millis(300));
+        conn
+    };
+
+    let conn = fakes(None);
+    let f = conn.hosts.clone();
+    let conn: Arc<dyn Connector> = Arc::new(conn);
+    let mut held = Held::new("apply", false);
+    let g = gather_locked(conn, &inv, std::path::Path::new("."), &c, &hosts, &mut held).await.unwrap();
+    assert!(g.failed.is_empty(), "{:?}", g.failed);
+    assert_eq!(g.facts.keys().cloned().collect::<Vec<_>>(), hosts);
+    assert_eq!(held.hosts(), hosts);
+    let when = |h: &str, needle: &str| {
+        let i = f[h].scripts().iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{h}: {needle} not run"));
+        f[h].times.lock().unwrap()[i]
+    };
+    let last_lock = hosts.iter().map(|h| when(h, LOCK).1).max().unwrap();
+    let first_read = hosts.iter().map(|h| when(h, "echo END").0).min().unwrap();
+    assert!(last_lock <= first_read, "a host's facts were read before every host was locked");
+    for h in &hosts {
+        assert_eq!(f[h].execs(), 2, "{h}: one lock, one facts read");
+    }
+    held.release().await;
+    for h in &hosts {
+        let last = f[h].scripts().last().unwrap().clone();
+        assert!(last.contains(RELEASE), "{h}: released at the end: {last}");
+    }
+
+    let conn = fakes(Some("lab2"));
+    let f = conn.hosts.clone();
+    let conn: Arc<dyn Connector> = Arc::new(conn);
+    let mut held = Held::new("apply", false);
+    let e = gather_locked(conn, &inv, std::path::Path::new("."), &c, &hosts, &mut held).await.err().expect("refused");
+    assert!(e.contains("lab2: another apply or destroy holds the lock: ops@elsewhere (pid 4242"), "{e}");
+    assert!(held.hosts().is_empty());
+    for h in &hosts {
+        let scripts = f[h].scripts();
+        assert!(!scripts.iter().any(|s| s.contains("echo END")), "{h}: no facts read when refused");
+        if h != "lab2" {
+            assert!(scripts.last().unwrap().contains(RELEASE), "{h}: the lock taken is given back");
+        }
+    }
+}

@@ -1,7 +1,8 @@
 use super::context::{fail, load, warn, Globals, Loaded};
 use crate::exec::{self, Event, Report};
 use crate::gather::Gathered;
-use crate::plan::saved::{FactsDigest, SavedPlan, SAVED_FORMAT};
+use crate::lock::Held;
+use crate::plan::saved::{self, FactsDigest, SavedPlan};
 use crate::plan::Plan;
 use crate::printer::{self, Style};
 use std::io::IsTerminal;
@@ -26,20 +27,31 @@ pub struct Args {
 }
 
 pub async fn run(g: &Globals, a: Args) -> i32 {
-    let l = match load(g, true) {
-        Ok(l) => l,
-        Err(d) => return fail(&d),
-    };
-    warn(&l.compiled.warnings);
-    let (plan, gathered) = match &a.plan_file {
-        Some(f) => match from_file(&l, f).await {
+    // Taken before any fact is read, held through the plan, the question and
+    // the apply, and released here whatever the way out.
+    let mut held = Held::new("apply", a.break_lock);
+    let code = locked(g, &a, &mut held).await;
+    held.release().await;
+    code
+}
+
+async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
+    let (l, plan, gathered) = match &a.plan_file {
+        Some(f) => match from_file(g, f, a.json, held).await {
             Ok(x) => x,
             Err(code) => return code,
         },
-        None => match super::plan::make(&l, &a.target).await {
-            Ok(x) => x,
-            Err(code) => return code,
-        },
+        None => {
+            let l = match load(g, true) {
+                Ok(l) => l,
+                Err(d) => return fail(&d),
+            };
+            warn(&l.compiled.warnings);
+            match super::plan::make(&l, &a.target, Some(held)).await {
+                Ok((p, gathered)) => (l, p, gathered),
+                Err(code) => return code,
+            }
+        }
     };
     let style = Style::detect();
     if !a.json {
@@ -56,13 +68,7 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
     if !a.auto_approve && a.plan_file.is_none() && !confirm("apply", "Do you want to perform these actions?") {
         return super::EXIT_ERROR;
     }
-    let me = crate::lock::Holder::me("apply");
-    if let Err(e) = crate::lock::acquire_all(&gathered.sessions, &me, a.break_lock).await {
-        printer::err(&format!("error: refusing to apply; nothing was changed.\n{e}\n"));
-        return super::EXIT_ERROR;
-    }
     let report = execute(&l, &plan, &gathered, a.json, style).await;
-    crate::lock::release_all(&gathered.sessions, &me).await;
     if report.ok() {
         super::EXIT_OK
     } else {
@@ -123,24 +129,40 @@ pub async fn execute(l: &Loaded, plan: &Plan, g: &Gathered, json: bool, style: S
     report
 }
 
-/// Reads a saved plan and checks that nothing it relied on changed.
-async fn from_file(l: &Loaded, f: &PathBuf) -> Result<(Plan, Gathered), i32> {
+/// Reads a saved plan, loads the files it was made from, takes the lock and
+/// checks that nothing it relied on changed.
+async fn from_file(g: &Globals, f: &PathBuf, json: bool, held: &mut Held) -> Result<(Loaded, Plan, Gathered), i32> {
     let refuse = |msg: String| {
         printer::err(&format!("error: {}: {msg}\n", f.display()));
         super::EXIT_ERROR
     };
     let body = std::fs::read(f).map_err(|e| refuse(format!("cannot read: {e}")))?;
-    let saved: SavedPlan = serde_json::from_slice(&body).map_err(|e| refuse(format!("not a rampart plan file ({e})")))?;
-    if saved.format != SAVED_FORMAT {
-        return Err(refuse(format!("plan file format {} is not {SAVED_FORMAT}; make the plan again with this rampart", saved.format)));
+    let saved: SavedPlan = saved::parse(&body).map_err(refuse)?;
+    let sources = saved.sources.resolve(g.inventory.as_deref(), g.stack.as_deref(), g.roles.as_deref()).map_err(|wrong| {
+        refuse(format!(
+            "refusing the plan: {}.\nApply it without -i/-s/--roles (it records its files) or with the same ones, or make a new plan from these.",
+            wrong.join(";\n  ")
+        ))
+    })?;
+    if json {
+        printer::out(&format!("{}\n", serde_json::json!({"event": "sources", "plan": f, "inventory": sources.inventory, "stack": sources.stack, "roles": sources.roles})));
+    } else {
+        printer::out(&format!("Applying {}, made from {}.\n", f.display(), sources.describe()));
     }
-    let now = super::plan::inputs(l, &saved.salt);
+    let recorded = Globals { inventory: Some(sources.inventory.clone()), stack: Some(sources.stack.clone()), roles: sources.roles.clone() };
+    let l = load(&recorded, true).map_err(|d| {
+        let code = fail(&d);
+        printer::err(&format!("{} was made from these files: put them back, or make a new plan.\n", f.display()));
+        code
+    })?;
+    warn(&l.compiled.warnings);
+    let now = super::plan::inputs(&l, &saved.salt);
     let mut changed = Vec::new();
     if now.inventory_sha256 != saved.inputs.inventory_sha256 {
-        changed.push("the inventory file".to_string());
+        changed.push(format!("the contents of the inventory {}", sources.inventory.display()));
     }
     if now.stack_sha256 != saved.inputs.stack_sha256 {
-        changed.push("the stack file".to_string());
+        changed.push(format!("the contents of the stack {}", sources.stack.display()));
     }
     if now.roles_sha256 != saved.inputs.roles_sha256 {
         changed.push("the roles".to_string());
@@ -152,7 +174,7 @@ async fn from_file(l: &Loaded, f: &PathBuf) -> Result<(Plan, Gathered), i32> {
         return Err(refuse(format!("refusing a stale plan: {} changed since it was made. Run `rampart plan` again.", changed.join(", "))));
     }
     let hosts: Vec<String> = saved.facts.keys().cloned().collect();
-    let g = crate::gather::gather(super::plan::connector(), &l.inv, &l.inv_base, &l.compiled, &hosts).await;
+    let g = super::plan::read(&l, &hosts, Some(held)).await?;
     if !g.failed.is_empty() {
         let list: Vec<String> = g.failed.iter().map(|(h, e)| format!("{h}: {e}")).collect();
         return Err(refuse(format!("cannot read the hosts to check the plan:\n  {}", list.join("\n  "))));
@@ -167,5 +189,5 @@ async fn from_file(l: &Loaded, f: &PathBuf) -> Result<(Plan, Gathered), i32> {
     if !diffs.is_empty() {
         return Err(refuse(format!("refusing a stale plan: the hosts changed since it was made:\n  {}\nRun `rampart plan` again.", diffs.join("\n  "))));
     }
-    Ok((saved.plan, g))
+    Ok((l, saved.plan, g))
 }

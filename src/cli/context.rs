@@ -5,6 +5,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::inventory::Inventory;
 use crate::model::stack::Stack;
 use crate::printer;
+use crate::plan::saved::{absolute, Sources};
 use crate::roles::RoleSet;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ pub struct Loaded {
     pub compiled: Compiled,
     /// Folder of the inventory file (relative identity/known_hosts paths).
     pub inv_base: PathBuf,
+    /// The files loaded, as absolute paths (recorded in saved plans).
+    pub sources: Sources,
 }
 
 fn pick(given: &Option<PathBuf>, default: &str, flag: &str) -> Result<PathBuf, Diagnostics> {
@@ -75,7 +78,8 @@ pub fn load(g: &Globals, with_secrets: bool) -> Result<Loaded, Diagnostics> {
     };
     let compiled = compile::compile(&inv, &stack, &roles, &secrets)?;
     let inv_base = inv_path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(Loaded { inv, stack, roles, compiled, inv_base })
+    let sources = Sources { inventory: absolute(&inv_path), stack: absolute(&stack_path), roles: g.roles.as_deref().map(absolute) };
+    Ok(Loaded { inv, stack, roles, compiled, inv_base, sources })
 }
 
 /// Prints diagnostics and returns the error exit code.

@@ -1,5 +1,5 @@
 use super::context::{fail, load, stack_hosts, Globals};
-use crate::gather::gather;
+use crate::lock::Held;
 use crate::plan::{destroy_steps, Plan, FORMAT_VERSION};
 use crate::printer::{self, Style};
 use std::collections::BTreeMap;
@@ -18,12 +18,24 @@ pub struct Args {
 }
 
 pub async fn run(g: &Globals, a: Args) -> i32 {
+    // Taken before any fact is read, held through the question and the
+    // destroy, and released here whatever the way out.
+    let mut held = Held::new("destroy", a.break_lock);
+    let code = locked(g, &a, &mut held).await;
+    held.release().await;
+    code
+}
+
+async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
     let l = match load(g, false) {
         Ok(l) => l,
         Err(d) => return fail(&d),
     };
     let hosts = stack_hosts(&l);
-    let gathered = gather(super::plan::connector(), &l.inv, &l.inv_base, &l.compiled, &hosts).await;
+    let gathered = match super::plan::read(&l, &hosts, Some(held)).await {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
     if !gathered.failed.is_empty() {
         for (h, e) in &gathered.failed {
             printer::err(&format!("error: {h}: {e}\n"));
@@ -50,13 +62,7 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
     if !a.auto_approve && !super::apply::confirm("destroy", "Destroy everything listed above?") {
         return super::EXIT_ERROR;
     }
-    let me = crate::lock::Holder::me("destroy");
-    if let Err(e) = crate::lock::acquire_all(&gathered.sessions, &me, a.break_lock).await {
-        printer::err(&format!("error: refusing to destroy; nothing was changed.\n{e}\n"));
-        return super::EXIT_ERROR;
-    }
     let report = super::apply::execute(&l, &plan, &gathered, false, style).await;
-    crate::lock::release_all(&gathered.sessions, &me).await;
     if report.ok() {
         super::EXIT_OK
     } else {

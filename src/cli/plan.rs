@@ -1,5 +1,6 @@
 use super::context::{fail, load, stack_hosts, warn, Globals, Loaded};
-use crate::gather::{gather, Gathered};
+use crate::gather::{gather, gather_locked, Gathered};
+use crate::lock::Held;
 use crate::plan::saved::{keyed, new_salt, FactsDigest, Inputs, SavedPlan, SAVED_FORMAT};
 use crate::plan::{self, Plan};
 use crate::printer::{self, Style};
@@ -27,10 +28,24 @@ pub fn connector() -> Arc<dyn Connector> {
     Arc::new(crate::transport::ssh::SshConnector::default())
 }
 
-/// Connects, reads facts and plans. On failure prints why and returns the exit code.
-pub async fn make(l: &Loaded, targets: &[String]) -> Result<(Plan, Gathered), i32> {
+/// Reads `hosts`' facts; with `lock`, takes the apply lock on them first.
+/// A lock refusal is printed and its exit code returned.
+pub async fn read(l: &Loaded, hosts: &[String], lock: Option<&mut Held>) -> Result<Gathered, i32> {
+    match lock {
+        None => Ok(gather(connector(), &l.inv, &l.inv_base, &l.compiled, hosts).await),
+        Some(held) => gather_locked(connector(), &l.inv, &l.inv_base, &l.compiled, hosts, held).await.map_err(|e| {
+            printer::err(&format!("error: refusing to {}; nothing was changed.\n{e}\n", held.me.command));
+            super::EXIT_ERROR
+        }),
+    }
+}
+
+/// Connects, reads facts and plans; with `lock` (apply), takes the apply lock
+/// on every host before reading anything. On failure prints why and returns
+/// the exit code (the caller releases the lock).
+pub async fn make(l: &Loaded, targets: &[String], mut lock: Option<&mut Held>) -> Result<(Plan, Gathered), i32> {
     let hosts = stack_hosts(l);
-    let g = gather(connector(), &l.inv, &l.inv_base, &l.compiled, &hosts).await;
+    let g = read(l, &hosts, lock.as_deref_mut()).await?;
     if !g.failed.is_empty() {
         let mut s = String::new();
         for (h, e) in &g.failed {
@@ -41,7 +56,7 @@ pub async fn make(l: &Loaded, targets: &[String]) -> Result<(Plan, Gathered), i3
         return Err(super::EXIT_ERROR);
     }
     let mut g = g;
-    leftovers(l, &hosts, &mut g).await;
+    leftovers(l, &hosts, &mut g, lock).await?;
     let mut p = plan::plan(&l.compiled, &g.facts);
     if !p.refused.is_empty() {
         let mut s = String::new();
@@ -67,7 +82,8 @@ pub async fn make(l: &Loaded, targets: &[String]) -> Result<(Plan, Gathered), i3
 /// Hosts that held this stack at the last apply but are no longer in it are
 /// read too, so the plan removes what rampart put there (and, for etcd, their
 /// membership). One that cannot be reached is a warning: its files stay.
-async fn leftovers(l: &Loaded, placed: &[String], g: &mut Gathered) {
+/// With `lock`, they are locked before their facts are read (a refusal is an error).
+async fn leftovers(l: &Loaded, placed: &[String], g: &mut Gathered, lock: Option<&mut Held>) -> Result<(), i32> {
     let mut left: Vec<String> = g
         .facts
         .values()
@@ -87,7 +103,15 @@ async fn leftovers(l: &Loaded, placed: &[String], g: &mut Gathered) {
         known
     });
     if !left.is_empty() {
-        let more = gather(connector(), &l.inv, &l.inv_base, &l.compiled, &left).await;
+        let more = match read(l, &left, lock).await {
+            Ok(m) => m,
+            Err(code) => {
+                if !warnings.is_empty() {
+                    printer::err(&warnings);
+                }
+                return Err(code);
+            }
+        };
         for (h, e) in more.failed {
             warnings.push_str(&format!("warning: {h} was taken out of the stack and cannot be reached ({e}): what rampart put there stays until it can be.\n"));
         }
@@ -101,6 +125,7 @@ async fn leftovers(l: &Loaded, placed: &[String], g: &mut Gathered) {
     if !warnings.is_empty() {
         printer::err(&warnings);
     }
+    Ok(())
 }
 
 /// Keeps only the targets' steps and what they need (no destroys, no state rewrite beyond them).
@@ -132,6 +157,7 @@ pub fn saved(l: &Loaded, p: &Plan, g: &Gathered) -> SavedPlan {
         rampart_version: env!("CARGO_PKG_VERSION").into(),
         inputs: inputs(l, &salt),
         salt,
+        sources: l.sources.clone(),
         facts: g.facts.iter().map(|(h, f)| (h.clone(), FactsDigest::of(f))).collect(),
         plan: p.clone(),
     }
@@ -152,7 +178,7 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
         Err(d) => return fail(&d),
     };
     warn(&l.compiled.warnings);
-    let (p, gathered) = match make(&l, &a.target).await {
+    let (p, gathered) = match make(&l, &a.target, None).await {
         Ok(x) => x,
         Err(code) => return code,
     };
