@@ -500,7 +500,10 @@ impl Validator<'_> {
                 self.err(span, format!("postgres version {} is not supported; Debian bookworm ships 15", p.version), "write version = 15");
             }
             if let Some(k) = p.synchronous_node_count {
-                if k as usize >= n("postgres").max(1) {
+                if k == 0 {
+                    let span = self.at(&["postgres", "synchronous_node_count"], Some(p.hosts.span()));
+                    self.err(span, "synchronous_node_count 0 is out of range", "write synchronous_node_count = 1 or more (Patroni needs at least one synchronous standby), or leave it out");
+                } else if k as usize >= n("postgres").max(1) {
                     let span = self.at(&["postgres", "synchronous_node_count"], Some(p.hosts.span()));
                     self.err(span, format!("synchronous_node_count = {k} needs more than {k} postgres hosts"), "lower it or add hosts");
                 }
@@ -669,6 +672,10 @@ impl Validator<'_> {
             }
         }
         if let Some(k) = &raw.keepalived {
+            if k.virtual_router_id == 0 {
+                let span = self.at(&["keepalived", "virtual_router_id"], Some(k.vip.span()));
+                self.err(span, "virtual_router_id 0 is out of range", "write virtual_router_id from 1 to 255, unique on the network segment (51 is the default)");
+            }
             if k.vip.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
                 self.err(Some(k.vip.span()), format!("keepalived vip `{}` is not an IPv4 address", k.vip.get_ref().escape_debug()), "write vip = \"10.0.1.100\"");
             }
@@ -731,6 +738,16 @@ impl Validator<'_> {
         }
         let mut seen: BTreeMap<(String, u16), String> = BTreeMap::new();
         for (comp, port, span) in claims {
+            if port == 0 {
+                let span = match comp.as_str() {
+                    "pgbouncer" => self.at(&["pgbouncer", "port"], span),
+                    // the stats port's claim carries the hosts' span; listen ports carry their own
+                    "haproxy" if raw.haproxy.as_ref().is_some_and(|h| span == Some(h.hosts.span())) => self.at(&["haproxy", "stats_port"], span),
+                    _ => span,
+                };
+                self.diags.push(self.src.diag(span, "port 0 is not a port", Some("write a port from 1 to 65535".into())));
+                continue;
+            }
             for host in placement.get(&comp).into_iter().flatten() {
                 if let Some(other) = seen.get(&(host.clone(), port)) {
                     let msg = if other == &comp {
