@@ -6,6 +6,23 @@ use std::path::Path;
 
 const INV: &str = "[defaults]\nuser = \"root\"\n\n[hosts.a]\naddress = \"10.0.0.1\"\n[hosts.b]\naddress = \"10.0.0.2\"\n[hosts.c]\naddress = \"10.0.0.3\"\n[hosts.d]\naddress = \"10.0.0.4\"\n\n[groups]\nthree = [\"a\", \"b\", \"c\"]\ntwo = [\"a\", \"b\"]\nfour = [\"a\", \"b\", \"c\", \"d\"]\n";
 
+macro_rules! pg {
+    ($tail:literal) => {
+        concat!("[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[postgres]\nhosts = \"three\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\n", $tail)
+    };
+}
+const PG_BOUNCER_STACK_HEAD_NL: &str = pg!("[[postgres.databases]]\nname = \"app\"\nowner = \"app\"\npassword = { env = \"C\" }\n[pgbouncer]\nhosts = \"three\"\npool_mode = \"transaction\\nadmin_users = x\"\n");
+const PG_BOUNCER_STACK_HEAD_TYPO: &str = pg!("[[postgres.databases]]\nname = \"app\"\nowner = \"app\"\npassword = { env = \"C\" }\n[pgbouncer]\nhosts = \"three\"\npool_mode = \"sesion\"\n");
+const PG_PARAM_SPACE: &str = pg!("[postgres.parameters]\n\"work mem\" = \"8MB\"\n");
+const PG_PARAM_NL: &str = pg!("[postgres.parameters]\n\"x\\nport: 1\" = 1\n");
+const PG_PARAM_OWNED: &str = pg!("[postgres.parameters]\nlisten_addresses = \"*\"\n");
+const PG_PARAM_VALUE_NL: &str = pg!("[postgres.parameters]\nwork_mem = \"8MB\\\"\\nport: \\\"5433\"\n");
+const PG_PARAM_WAL: &str = pg!("[postgres.parameters]\nwal_level = \"minimal\"\n");
+const BACKUP_MONDAY_DOM: &str = pg!("[backup.postgres]\nschedule = \"0 2 1 * MON\"\nkeep_days = 7\n");
+const BACKUP_HOUR: &str = pg!("[backup.postgres]\nschedule = \"0 25 * * *\"\nkeep_days = 7\n");
+const BACKUP_DAY_NAME: &str = pg!("[backup.postgres]\nschedule = \"0 2 * * MONDAY\"\nkeep_days = 7\n");
+const BACKUP_KEEP0: &str = pg!("[backup.postgres]\nschedule = \"0 2 * * *\"\nkeep_days = 0\n");
+
 struct Case {
     name: &'static str,
     inv: &'static str,
@@ -19,6 +36,23 @@ fn run(dir: &Path, inv: &str, stack: &str) -> (i32, String) {
     std::fs::write(dir.join("stack.toml"), stack).unwrap();
     let out = Command::cargo_bin("rampart").unwrap().current_dir(dir).args(["-i", "inv.toml", "-s", "stack.toml", "validate"]).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The diagnostics of an output, each from its `error:`/`warning:` line to the next.
+fn diagnostics(out: &str) -> Vec<String> {
+    let mut blocks: Vec<String> = Vec::new();
+    for line in out.lines() {
+        if line.starts_with("error: ") || line.starts_with("warning: ") {
+            blocks.push(String::new());
+        } else if line.ends_with("nothing was contacted.") {
+            continue;
+        }
+        if let Some(b) = blocks.last_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    blocks
 }
 
 #[test]
@@ -35,10 +69,10 @@ fn every_bad_input_is_refused_with_position_and_fix() {
         Case { name: "even etcd", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"two\"\n", expect: &["stack.toml:4:9", "odd number", "use 1 or 3 hosts"] },
         Case { name: "four etcd", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"four\"\n", expect: &["odd number", "use 3 or 5 hosts"] },
         Case { name: "postgres without etcd", inv: INV, stack: "[stack]\nname = \"x\"\n[postgres]\nhosts = \"three\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\n", expect: &["stack.toml:4:", "needs an etcd cluster", "add an [etcd] table"] },
-        Case { name: "literal secret", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[redis]\nhosts = \"three\"\npassword = \"hunter2\"\n", expect: &["stack.toml:7:", "never written literally"] },
+        Case { name: "literal secret", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[redis]\nhosts = \"three\"\npassword = \"hunter2\"\n", expect: &["stack.toml:7:12", "[redis] password: secrets are never written literally", "7 | password = ****\n  |            ^^^^\n", "write `password = { env = \"NAME\" }`", "or `password = { file = \"path\" }`"] },
         Case { name: "sentinel quorum too high", inv: INV, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 4\n", expect: &["stack.toml:7:10", "quorum 4 is impossible with 3 Sentinels", "a majority (2)"] },
-        Case { name: "redis setting owned by rampart", inv: INV, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n[redis.settings]\nreplicaof = \"10.9.9.9 6379\"\n", expect: &["stack.toml:4:", "`replicaof` is set by rampart", "remove it from [redis.settings]"] },
-        Case { name: "redis setting injecting a line", inv: INV, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n[redis.settings]\nmaxmemory = \"1mb\\nslaveof 10.9.9.9 6379\"\n", expect: &["stack.toml:4:", "redis.settings.maxmemory: the value must be a one-line string"] },
+        Case { name: "redis setting owned by rampart", inv: INV, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n[redis.settings]\nreplicaof = \"10.9.9.9 6379\"\n", expect: &["stack.toml:10:1", "[redis.settings] replicaof: `replicaof` is set by rampart", "10 | replicaof = \"10.9.9.9 6379\"\n   | ^^^^^^^^^\n", "remove it from [redis.settings]"] },
+        Case { name: "redis setting injecting a line", inv: INV, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n[redis.settings]\nmaxmemory = \"1mb\\nslaveof 10.9.9.9 6379\"\n", expect: &["stack.toml:10:13", "[redis.settings] maxmemory: the value must be a one-line string", "   |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n", "write it as Redis would read it"] },
         Case { name: "qdrant rf too high", inv: INV, stack: "[stack]\nname = \"x\"\n[qdrant]\nhosts = \"two\"\nimage = \"q\"\nreplication_factor = 3\nshard_number = 3\n", expect: &["stack.toml:6:22", "replication_factor 3 is impossible with 2 peers"] },
         Case { name: "port clash", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"three\"\ncommand = \"x\"\nport = 9000\n[services.b]\nhosts = [\"c\"]\ncommand = \"y\"\nport = 9000\n", expect: &["stack.toml:10:8", "both want port 9000 on host c"] },
         Case { name: "service port on etcd port", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[services.a]\nhosts = \"a\"\ncommand = \"x\"\nport = 2379\n", expect: &["stack.toml:8:8", "port 2379 on host a"] },
@@ -56,9 +90,34 @@ fn every_bad_input_is_refused_with_position_and_fix() {
         Case { name: "bad health path", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\ncommand = \"c\"\nport = 1\nhealth = \"health; reboot\"\n", expect: &["is not an HTTP path"] },
         Case { name: "etcd election timeout too short", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 300\n", expect: &["stack.toml:5:22", "below 5 x heartbeat_interval", "at least 1500"] },
         Case { name: "unknown jump host", inv: "[hosts.a]\naddress = \"10.0.0.1\"\nproxy_jump = \"bastoin\"\n[hosts.bastion]\naddress = \"10.0.0.9\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:3:14", "proxy_jump `bastoin` is not a host", "did you mean `bastion`"] },
-        Case { name: "client network prefix too long", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[postgres]\nhosts = \"three\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\nclient_networks = [\"10.20.0.0/16\", \"10.20.0.0/33\"]\n", expect: &["stack.toml:9:36", "postgres.client_networks: `10.20.0.0/33`", "from 0 to 32", "e.g. client_networks = [\"10.20.0.0/16\""] },
+        Case { name: "client network prefix too long", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[postgres]\nhosts = \"three\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\nclient_networks = [\"10.20.0.0/16\", \"10.20.0.0/33\"]\n", expect: &["stack.toml:9:36", "[postgres] client_networks: `10.20.0.0/33`", "from 0 to 32", "e.g. client_networks = [\"10.20.0.0/16\""] },
         Case { name: "client network that is a name", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[postgres]\nhosts = \"three\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\nclient_networks = [\"bastion\"]\n", expect: &["stack.toml:9:20", "`bastion` is not an IPv4 or IPv6 network", "write networks in CIDR form"] },
         Case { name: "client network with host bits", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[postgres]\nhosts = \"three\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\nclient_networks = [\"10.20.0.5/16\"]\n", expect: &["stack.toml:9:20", "the network is 10.20.0.0/16"] },
+        // issue 13, item 7: values that used to get through or be mis-reported
+        Case { name: "pool_mode injecting a line", inv: INV, stack: PG_BOUNCER_STACK_HEAD_NL, expect: &["stack.toml:15:13", "[pgbouncer] pool_mode: pool_mode `transaction\\nadmin_users = x` is not a PgBouncer pool mode", "15 | pool_mode = \"transaction\\nadmin_users = x\"\n   |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n", "write pool_mode = \"session\", \"transaction\" (the default) or \"statement\""] },
+        Case { name: "pool_mode typo", inv: INV, stack: PG_BOUNCER_STACK_HEAD_TYPO, expect: &["stack.toml:15:13", "[pgbouncer] pool_mode: pool_mode `sesion` is not a PgBouncer pool mode", "did you mean `session`?"] },
+        Case { name: "postgres parameter name with a space", inv: INV, stack: PG_PARAM_SPACE, expect: &["stack.toml:10:1", "[postgres.parameters] \"work mem\": `work mem` is not a PostgreSQL setting name", "10 | \"work mem\" = \"8MB\"\n   | ^^^^^^^^^^\n", "letters, digits and _, with a `.` for an extension's settings"] },
+        Case { name: "postgres parameter name injecting YAML", inv: INV, stack: PG_PARAM_NL, expect: &["stack.toml:10:1", "`x\\nport: 1` is not a PostgreSQL setting name"] },
+        Case { name: "postgres parameter owned by Patroni", inv: INV, stack: PG_PARAM_OWNED, expect: &["stack.toml:10:1", "[postgres.parameters] listen_addresses: `listen_addresses` is set by rampart: Patroni sets it", "remove it from [postgres.parameters]"] },
+        Case { name: "postgres parameter value with a newline", inv: INV, stack: PG_PARAM_VALUE_NL, expect: &["stack.toml:10:12", "[postgres.parameters] work_mem: the value must be a one-line string, a number or a boolean", "10 | work_mem = \"8MB\\\"\\nport: \\\"5433\"\n   |            ^^^^^^^^^^^^^^^^^^^^^\n", "write it as postgresql.conf would read it"] },
+        Case { name: "wal_level below replica", inv: INV, stack: PG_PARAM_WAL, expect: &["stack.toml:10:13", "[postgres.parameters] wal_level: replication needs wal_level replica or logical", "write wal_level = \"replica\""] },
+        Case { name: "backup schedule with a day name", inv: INV, stack: BACKUP_MONDAY_DOM, expect: &["stack.toml:10:12", "[backup.postgres] schedule: `0 2 1 * MON` is not a schedule systemd can run exactly: it restricts both the day of month (`1`) and the day of week (`MON`)", "10 | schedule = \"0 2 1 * MON\"\n   |            ^^^^^^^^^^^^^\n", "restrict the day of month or the day of week, not both"] },
+        Case { name: "backup schedule hour out of range", inv: INV, stack: BACKUP_HOUR, expect: &["stack.toml:10:12", "[backup.postgres] schedule: `0 25 * * *` is not a schedule systemd can run exactly: hour 25 is out of range 0-23", "e.g. schedule = \"0 2 * * *\""] },
+        Case { name: "backup schedule unknown day name", inv: INV, stack: BACKUP_DAY_NAME, expect: &["stack.toml:10:12", "day of week `MONDAY` is not a number from 0 to 7 or a name (SUN-SAT)"] },
+        Case { name: "backup keep_days 0", inv: INV, stack: BACKUP_KEEP0, expect: &["stack.toml:11:13", "[backup.postgres] keep_days: keep_days 0 is out of range", "write keep_days from 1 to 3650"] },
+        Case { name: "heartbeat that overflowed 5 x", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 4000000000\n", expect: &["stack.toml:5:22", "[etcd] heartbeat_interval: etcd heartbeat_interval 4000000000 ms is out of range", "5 | heartbeat_interval = 4000000000\n  |                      ^^^^^^^^^^\n", "write a heartbeat_interval from 10 to 10000 ms"] },
+        Case { name: "heartbeat 0", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 0\n", expect: &["stack.toml:5:22", "heartbeat_interval 0 ms is out of range"] },
+        Case { name: "election timeout too long", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nelection_timeout = 4294967295\n", expect: &["stack.toml:5:20", "[etcd] election_timeout: etcd election_timeout 4294967295 ms is out of range", "from 50 to 50000 ms"] },
+        Case { name: "sentinel down_after 0", inv: INV, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\ndown_after_milliseconds = 0\n", expect: &["stack.toml:8:27", "[redis.sentinel] down_after_milliseconds: down_after_milliseconds 0 is out of range", "write a value from 100 to 600000 ms"] },
+        Case { name: "type error names table and key", inv: INV, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = \"two\"\n", expect: &["stack.toml:7:10", "[redis.sentinel] quorum: expected a whole number from 0 to 4294967295, found string \"two\"", "7 | quorum = \"two\"\n  |          ^^^^^\n", "write a number without quotes, e.g. `quorum = 3`"] },
+        Case { name: "port out of range", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\ncommand = \"c\"\nport = 70000\n", expect: &["stack.toml:6:8", "[services.a] port: integer `70000` is out of range: expected a whole number from 0 to 65535", "write a number without quotes"] },
+        Case { name: "hosts of the wrong type", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = 5\n", expect: &["stack.toml:4:9", "[etcd] hosts: hosts must name a group or host", "write `hosts = \"GROUP\"` or `hosts = [\"host1\", \"host2\"]`"] },
+        Case { name: "boolean as a string in the inventory", inv: "[defaults]\nsudo = \"yes\"\n[hosts.a]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:8", "[defaults] sudo: expected true or false, found string \"yes\"", "2 | sudo = \"yes\"\n  |        ^^^^^\n", "write `sudo = true` or `sudo = false`, without quotes"] },
+        Case { name: "connect_timeout 0", inv: "[defaults]\nconnect_timeout = 0\n[hosts.a]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:19", "[defaults] connect_timeout: connect_timeout 0 is out of range", "write connect_timeout from 1 to 600"] },
+        Case { name: "missing key", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nafter = []\n", expect: &["stack.toml:3:1", "[etcd]: missing field `hosts`", "3 | [etcd]\n  | ^^^^^^\n", "add `hosts = ...` to this table"] },
+        Case { name: "service port 0", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\ncommand = \"c\"\nport = 0\n", expect: &["stack.toml:6:8", "[services.a] port: port 0 is not a port", "write a port from 1 to 65535"] },
+        Case { name: "virtual_router_id 0", inv: INV, stack: "[stack]\nname = \"x\"\n[keepalived]\nhosts = \"two\"\nvip = \"10.0.0.100\"\ninterface = \"eth0\"\nvirtual_router_id = 0\n", expect: &["stack.toml:7:21", "[keepalived] virtual_router_id: virtual_router_id 0 is out of range", "from 1 to 255"] },
+        Case { name: "synchronous_node_count 0", inv: INV, stack: pg!("synchronous_node_count = 0\n"), expect: &["stack.toml:9:26", "[postgres] synchronous_node_count: synchronous_node_count 0 is out of range", "write synchronous_node_count = 1 or more"] },
         Case { name: "bad host key policy", inv: "[defaults]\nhost_key_policy = \"trust\"\n[hosts.a]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:", "accept-new"] },
     ];
     assert!(cases.len() >= 25);
@@ -78,8 +137,52 @@ fn every_bad_input_is_refused_with_position_and_fix() {
         if err.contains("panicked") {
             failures.push(format!("{}: panicked:\n{err}", c.name));
         }
+        // every diagnostic with a position names its table and key, quotes
+        // its line with a caret, and says what to write
+        for block in diagnostics(&err) {
+            let head = block.lines().next().unwrap_or_default();
+            let rest = head.split_once(": ").map(|(_, r)| r).unwrap_or_default();
+            let parts: Vec<&str> = rest.splitn(4, ':').collect();
+            let positioned = parts.len() == 4 && parts[1].parse::<usize>().is_ok() && parts[2].parse::<usize>().is_ok();
+            if positioned && !(block.contains("\n   |") || block.contains("\n  |")) || positioned && !block.contains('^') {
+                failures.push(format!("{}: no quoted line with a caret:\n{block}", c.name));
+            }
+            if positioned && !parts[3].trim_start().starts_with('[') && c.name != "toml syntax" {
+                failures.push(format!("{}: names no [table] key:\n{block}", c.name));
+            }
+            if !block.contains(" = help: ") {
+                failures.push(format!("{}: no help line:\n{block}", c.name));
+            }
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A literal secret names its key and how to reference it, wherever it is,
+/// and its value never appears in the output (nor in the quoted line).
+#[test]
+fn literal_secrets_name_their_key_and_are_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[postgres]\nhosts = \"three\"\n";
+    for (stack, key, line) in [
+        (format!("{pg}superuser_password = \"hunter2\"\nreplication_password = {{ env = \"B\" }}\n"), "[postgres] superuser_password", "7 | superuser_password = ****\n"),
+        (format!("{pg}superuser_password = {{ env = \"A\" }}\nreplication_password = 'hunter2'\n"), "[postgres] replication_password", "8 | replication_password = ****\n"),
+        (format!("{pg}superuser_password = {{ env = \"A\" }}\nreplication_password = {{ env = \"B\" }}\n[[postgres.databases]]\nname = \"app\"\nowner = \"app\"\npassword = \"hunter2\" # app\n"), "[postgres.databases] password (entry 1)", "12 | password = **** # app\n"),
+        ("[stack]\nname = \"x\"\n[haproxy]\nhosts = \"three\"\ntls = { cert = \"hunter2\", key = { env = \"K\" }, listens = [\"a\"] }\n".to_string(), "[haproxy.tls] cert", "5 | tls = { cert = ****, key = { env = \"K\" }, listens = [\"a\"] }\n"),
+        ("[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = 12345678\n".to_string(), "[redis] password", "5 | password = ****\n"),
+    ] {
+        let (code, err) = run(dir.path(), INV, &stack);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(&format!("{key}: secrets are never written literally")), "{err}");
+        assert!(err.contains(line), "{err}");
+        assert!(err.contains("{ env = \"NAME\" }") && err.contains("{ file = \"path\" }"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("12345678"), "the secret was echoed:\n{err}");
+    }
+    // a syntax error on a secret's line quotes the line with the value masked
+    let (code, err) = run(dir.path(), INV, "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = \"hunter2\n");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("stack.toml:5:") && err.contains("5 | password = ****"), "{err}");
+    assert!(!err.contains("hunter2"), "the secret was echoed:\n{err}");
 }
 
 #[test]

@@ -1015,3 +1015,58 @@ async fn the_apply_lock_is_taken_on_every_host_before_any_fact_is_read() {
         }
     }
 }
+
+/// The example stack with `[postgres.parameters]`, a pool mode and a
+/// weekday backup schedule added, compiled with secrets.
+fn example_tuned() -> Compiled {
+    let inv = Inventory::parse(Source::new("inventory/example.toml", include_str!("../inventory/example.toml"))).unwrap();
+    let text = include_str!("../plans/example.toml").replace("schedule = \"0 2 * * *\"", "schedule = \"30 1 * * MON-FRI\"").replace("[pgbouncer]\n", "[pgbouncer]\npool_mode = \"session\"\n")
+        + "\n[postgres.parameters]\n\"pg_stat_statements.max\" = 5000\napplication_name = 'a \"quoted\" # not: a comment \\ {x} [y] & *z'\njit = false\nwork_mem = \"8MB\"\n";
+    let stack = Stack::parse(Source::new("plans/example.toml", text), &inv).unwrap();
+    let roles = RoleSet::load(None).unwrap();
+    let m = ["postgres.superuser_password", "postgres.replication_password", "postgres.databases.aegis.password", "redis.password"].iter().map(|k| (k.to_string(), rampart::model::secret::Secret::new("s"))).collect();
+    compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap()
+}
+
+#[test]
+fn postgres_parameters_are_yaml_strings_pool_mode_and_weekday_schedule_render_exactly() {
+    let c = example_tuned();
+    let body = String::from_utf8(file_content(&c, "node1/file/etc/patroni/config.yml")).unwrap();
+    let tricky = "a \"quoted\" # not: a comment \\ {x} [y] & *z";
+    let want = [("pg_stat_statements.max", "5000"), ("application_name", tricky), ("jit", "off"), ("work_mem", "8MB")];
+    // each parameter is one line `"name": "value"`, both JSON strings (a subset of YAML's double-quoted scalars)
+    for (name, value) in want {
+        let prefix = format!("        {}: ", serde_json::to_string(name).unwrap());
+        let line = body.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no line for {name}:\n{body}"));
+        let parsed: String = serde_json::from_str(&line[prefix.len()..]).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(parsed, value, "{line}");
+    }
+    // and the whole document parses as YAML to the same values, where PyYAML is at hand
+    let yaml = std::process::Command::new("python3")
+        .args(["-c", "import json,sys,yaml; d=yaml.safe_load(sys.stdin.read()); print(json.dumps(d['bootstrap']['dcs']['postgresql']['parameters']))"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut p| {
+            use std::io::Write;
+            p.stdin.take().unwrap().write_all(body.as_bytes())?;
+            p.wait_with_output()
+        });
+    match yaml {
+        Ok(out) if out.status.success() => {
+            let got: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+            for (name, value) in want {
+                assert_eq!(got.get(name), Some(&serde_json::Value::String(value.into())), "{name} in {got:?}");
+            }
+            assert_eq!(got.get("wal_level"), Some(&serde_json::Value::String("replica".into())));
+        }
+        Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named") => eprintln!("PyYAML is not installed: checked the lines as JSON strings only"),
+        Ok(out) => panic!("the rendered config.yml is not YAML: {}\n{body}", String::from_utf8_lossy(&out.stderr)),
+        Err(e) => eprintln!("python3 is not available ({e}): checked the lines as JSON strings only"),
+    }
+    let ini = String::from_utf8(file_content(&c, "node3/file/etc/pgbouncer/pgbouncer.ini")).unwrap();
+    assert!(ini.lines().any(|l| l == "pool_mode = session"), "{ini}");
+    let timer = String::from_utf8(file_content(&c, "node1/unit/rampart-pg-backup.timer")).unwrap();
+    assert!(timer.lines().any(|l| l == "OnCalendar=Mon..Fri *-*-* 01:30:00"), "{timer}");
+}

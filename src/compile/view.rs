@@ -518,68 +518,18 @@ pub fn backup(stack: &Stack) -> Option<BackupView> {
     let b = stack.backup.as_ref()?.postgres.as_ref()?.get_ref();
     let p = stack.postgres.as_ref()?;
     Some(BackupView {
-        on_calendar: cron_to_calendar(&b.schedule).unwrap_or_else(|| "daily".into()),
+        // the stack refuses a schedule it cannot translate exactly; an empty
+        // OnCalendar= would make systemd refuse the timer, never run it daily
+        on_calendar: crate::model::cron::to_calendar(&b.schedule).unwrap_or_default(),
         keep_days: b.keep_days,
         databases: p.databases.iter().map(|d| d.name.clone()).collect(),
         dir: "/var/backups/rampart/postgres".into(),
     })
 }
 
-/// A 5-field cron expression as a systemd calendar event
-/// (`0 2 * * *` -> `*-*-* 02:00:00`). None when it cannot be expressed.
-pub fn cron_to_calendar(cron: &str) -> Option<String> {
-    let f: Vec<&str> = cron.split_whitespace().collect();
-    if f.len() != 5 {
-        return None;
-    }
-    fn field(s: &str, width: usize) -> Option<String> {
-        if s == "*" {
-            return Some("*".into());
-        }
-        if let Some(step) = s.strip_prefix("*/") {
-            step.parse::<u32>().ok()?;
-            return Some(format!("0/{step}"));
-        }
-        let mut parts = Vec::new();
-        for p in s.split(',') {
-            if let Some((a, b)) = p.split_once('-') {
-                let (a, b) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
-                parts.push(format!("{a:0width$}..{b:0width$}"));
-            } else {
-                parts.push(format!("{:0width$}", p.parse::<u32>().ok()?));
-            }
-        }
-        Some(parts.join(","))
-    }
-    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    let dow = if f[4] == "*" {
-        String::new()
-    } else {
-        let mut out = Vec::new();
-        for p in f[4].split(',') {
-            if let Some((a, b)) = p.split_once('-') {
-                out.push(format!("{}..{}", days.get(a.parse::<usize>().ok()?)?, days.get(b.parse::<usize>().ok()?)?));
-            } else {
-                out.push(days.get(p.parse::<usize>().ok()?)?.to_string());
-            }
-        }
-        format!("{} ", out.join(","))
-    };
-    Some(format!("{dow}*-{}-{} {}:{}:00", field(f[3], 2)?, field(f[2], 2)?, field(f[1], 2)?, field(f[0], 2)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cron_conversion() {
-        assert_eq!(cron_to_calendar("0 2 * * *").unwrap(), "*-*-* 02:00:00");
-        assert_eq!(cron_to_calendar("*/15 * * * 1-5").unwrap(), "Mon..Fri *-*-* *:0/15:00");
-        assert_eq!(cron_to_calendar("30 4 1 * 0").unwrap(), "Sun *-*-01 04:30:00");
-        assert!(cron_to_calendar("0 2 * *").is_none());
-        assert!(cron_to_calendar("x 2 * * *").is_none());
-    }
 
     #[test]
     fn quoting() {

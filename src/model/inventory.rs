@@ -7,6 +7,10 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
+/// Seconds to wait for a host's SSH handshake, and how often to try.
+const CONNECT_TIMEOUT: std::ops::RangeInclusive<u64> = 1..=600;
+const CONNECT_ATTEMPTS: std::ops::RangeInclusive<u64> = 1..=20;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawInventory {
@@ -107,8 +111,13 @@ impl Inventory {
             connect_attempts: d.connect_attempts.unwrap_or(3).max(1),
             user: user.clone(),
         };
+        for (key, value, range) in [("connect_timeout", d.connect_timeout, CONNECT_TIMEOUT), ("connect_attempts", d.connect_attempts.map(u64::from), CONNECT_ATTEMPTS)] {
+            if let Some(v) = value.filter(|v| !range.contains(v)) {
+                diags.push(src.diag(src.find(&["defaults", key]), format!("{key} {v} is out of range"), Some(format!("write {key} from {} to {}", range.start(), range.end()))));
+            }
+        }
         if !valid_name(&defaults.user) {
-            diags.push(src.diag(None, format!("[defaults] user `{}` is not a valid user name", defaults.user), Some("use letters, digits, - and _".into())));
+            diags.push(src.diag(src.find(&["defaults", "user"]), format!("[defaults] user `{}` is not a valid user name", defaults.user), Some("use letters, digits, - and _".into())));
         }
         let mut hosts = BTreeMap::new();
         let mut jumps: Vec<(String, Spanned<String>)> = Vec::new();
@@ -132,12 +141,12 @@ impl Inventory {
             }
             if let Some(u) = &h.user {
                 if !valid_name(u) {
-                    diags.push(src.diag(Some(span.clone()), format!("host {name}: user `{}` is not a valid user name", u.escape_debug()), None));
+                    diags.push(src.diag(src.find(&["hosts", &name, "user"]).or(Some(span.clone())), format!("host {name}: user `{}` is not a valid user name", u.escape_debug()), Some("use letters, digits, - and _".into())));
                 }
             }
             if let Some(z) = &h.zone {
                 if !valid_name(z) {
-                    diags.push(src.diag(Some(span.clone()), format!("host {name}: zone `{}` is not allowed", z.escape_debug()), Some("use letters, digits, - and _".into())));
+                    diags.push(src.diag(src.find(&["hosts", &name, "zone"]).or(Some(span.clone())), format!("host {name}: zone `{}` is not allowed", z.escape_debug()), Some("use letters, digits, - and _".into())));
                 }
             }
             if let Some(j) = h.proxy_jump.clone().or_else(|| default_jump.clone()) {

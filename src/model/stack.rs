@@ -67,7 +67,44 @@ pub struct Postgres {
     pub after: Vec<Spanned<String>>,
 }
 /// Redis directives that rampart writes itself (or that Redis and Sentinel own).
+/// etcd's bounds (ms): heartbeats faster than 10 ms only add load; etcd refuses an election timeout above 50 s.
+const ETCD_HEARTBEAT: std::ops::RangeInclusive<u32> = 10..=10_000;
+const ETCD_ELECTION: std::ops::RangeInclusive<u32> = 50..=50_000;
+/// Sentinel's down-after-milliseconds (ms).
+const SENTINEL_DOWN_AFTER: std::ops::RangeInclusive<u64> = 100..=600_000;
+/// Days a PostgreSQL backup is kept.
+const BACKUP_KEEP_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
 const REDIS_OWNED: [&str; 16] = ["port", "bind", "protected-mode", "requirepass", "masterauth", "replica-announce-ip", "replicaof", "slaveof", "dir", "logfile", "pidfile", "include", "daemonize", "rename-command", "masteruser", "aclfile"];
+
+/// PostgreSQL settings that rampart or Patroni set, and why.
+const PG_OWNED: [(&str, &str); 17] = [
+    ("listen_addresses", "Patroni sets it from postgresql.listen"),
+    ("port", "rampart serves PostgreSQL on 5432 (HAProxy and PgBouncer reach it there)"),
+    ("data_directory", "Patroni sets it from postgresql.data_dir"),
+    ("hba_file", "rampart writes pg_hba through Patroni"),
+    ("ident_file", "Patroni manages the configuration files"),
+    ("config_file", "Patroni manages the configuration files"),
+    ("external_pid_file", "Patroni manages the server process"),
+    ("unix_socket_directories", "rampart sets /var/run/postgresql (PgBouncer and the tools connect there)"),
+    ("cluster_name", "Patroni sets it to the stack's name"),
+    ("hot_standby", "Patroni needs replicas to serve reads; rampart sets it on"),
+    ("wal_log_hints", "pg_rewind needs it; rampart sets it on"),
+    ("password_encryption", "rampart's pg_hba uses scram-sha-256"),
+    ("primary_conninfo", "Patroni sets it on each replica"),
+    ("primary_slot_name", "Patroni manages replication slots"),
+    ("synchronous_standby_names", "Patroni manages it; use synchronous_mode and synchronous_node_count"),
+    ("restore_command", "Patroni manages recovery"),
+    ("recovery_target", "Patroni manages recovery"),
+];
+
+/// A PostgreSQL setting name: letters, digits and `_`, with `.` for an
+/// extension's namespace (`pg_stat_statements.max`).
+pub fn valid_guc_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 100 && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !p.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// PgBouncer's pool modes.
+pub const POOL_MODES: [&str; 3] = ["session", "transaction", "statement"];
 
 fn pg_version() -> u32 {
     15
@@ -276,7 +313,8 @@ impl Stack {
         };
         let mut v = Validator { src: &src, inv, diags: Diagnostics::default(), placement: BTreeMap::new() };
         if !valid_name(&raw.stack.name) {
-            v.err(None, format!("stack name `{}` is not allowed", raw.stack.name.escape_debug()), "use letters, digits, - and _");
+            let span = v.at(&["stack", "name"], None);
+            v.err(span, format!("stack name `{}` is not allowed", raw.stack.name.escape_debug()), "use letters, digits, - and _");
         }
         let mut afters: BTreeMap<String, Vec<Spanned<String>>> = BTreeMap::new();
         // the single-table components: where each runs, and what it waits for
@@ -387,6 +425,16 @@ impl Validator<'_> {
         self.diags.push(self.src.diag(span, msg, Some(help.into())));
     }
 
+    /// The span of the value at a key path, else `fallback`.
+    fn at(&self, path: &[&str], fallback: Option<Range<usize>>) -> Option<Range<usize>> {
+        self.src.find(path).or(fallback)
+    }
+
+    /// The span of the key itself at a key path, else `fallback`.
+    fn key_at(&self, path: &[&str], fallback: Option<Range<usize>>) -> Option<Range<usize>> {
+        self.src.find_key(path).or(fallback)
+    }
+
     fn place(&mut self, component: &str, hosts: &Spanned<HostsRef>) {
         let names: Vec<&String> = match hosts.get_ref() {
             HostsRef::One(s) => vec![s],
@@ -409,12 +457,12 @@ impl Validator<'_> {
                         Some(s) => format!("did you mean `{s}`? groups and hosts in {}: {}", self.inv.source.path, known.join(", ")),
                         None => format!("name a group or host of {}: {}", self.inv.source.path, known.join(", ")),
                     };
-                    self.err(Some(hosts.span()), format!("{component}: `{}` is neither a group nor a host of the inventory", n.escape_debug()), help);
+                    self.err(Some(hosts.span()), format!("`{}` is neither a group nor a host of the inventory", n.escape_debug()), help);
                 }
             }
         }
         if out.is_empty() && matches!(hosts.get_ref(), HostsRef::Many(v) if v.is_empty()) {
-            self.err(Some(hosts.span()), format!("{component}: hosts is empty"), "name a group or at least one host");
+            self.err(Some(hosts.span()), "hosts is empty", "name a group or at least one host");
         }
         // inventory order (sorted names) so member lists are stable
         out.sort();
@@ -426,9 +474,20 @@ impl Validator<'_> {
         if let Some(e) = &raw.etcd {
             let hb = e.heartbeat_interval.as_ref().map(|v| *v.get_ref()).unwrap_or(100);
             let el = e.election_timeout.as_ref().map(|v| *v.get_ref()).unwrap_or(1000);
-            if hb == 0 || el < 5 * hb {
+            let mut in_range = true;
+            if let Some(h) = e.heartbeat_interval.as_ref().filter(|_| !(ETCD_HEARTBEAT.contains(&hb))) {
+                in_range = false;
+                self.err(Some(h.span()), format!("etcd heartbeat_interval {hb} ms is out of range"), format!("write a heartbeat_interval from {} to {} ms; 100 is etcd's default", ETCD_HEARTBEAT.start(), ETCD_HEARTBEAT.end()));
+            }
+            if let Some(t) = e.election_timeout.as_ref().filter(|_| !(ETCD_ELECTION.contains(&el))) {
+                in_range = false;
+                self.err(Some(t.span()), format!("etcd election_timeout {el} ms is out of range"), format!("write an election_timeout from {} to {} ms; 1000 is etcd's default", ETCD_ELECTION.start(), ETCD_ELECTION.end()));
+            }
+            // both are in range here, so 5 x heartbeat cannot overflow (u64 all the same)
+            let min_election = 5 * u64::from(hb);
+            if in_range && u64::from(el) < min_election {
                 let span = e.election_timeout.as_ref().or(e.heartbeat_interval.as_ref()).map(|v| v.span());
-                self.err(span, format!("etcd election_timeout {el} ms is below 5 x heartbeat_interval ({hb} ms); etcd refuses to start"), format!("raise election_timeout to at least {}", 5 * hb.max(1)));
+                self.err(span, format!("etcd election_timeout {el} ms is below 5 x heartbeat_interval ({hb} ms); etcd refuses to start"), format!("raise election_timeout to at least {min_election}"));
             }
             let c = n("etcd");
             if c > 0 && c % 2 == 0 {
@@ -440,22 +499,64 @@ impl Validator<'_> {
                 self.err(Some(p.hosts.span()), "postgres (Patroni) needs an etcd cluster as its DCS, and the stack has none", "add an [etcd] table with hosts = \"...\" (3 or 5 hosts)");
             }
             if p.version != 15 {
-                self.err(Some(p.hosts.span()), format!("postgres version {} is not supported; Debian bookworm ships 15", p.version), "write version = 15");
+                let span = self.at(&["postgres", "version"], Some(p.hosts.span()));
+                self.err(span, format!("postgres version {} is not supported; Debian bookworm ships 15", p.version), "write version = 15");
             }
             if let Some(k) = p.synchronous_node_count {
-                if k as usize >= n("postgres").max(1) {
-                    self.err(Some(p.hosts.span()), format!("synchronous_node_count = {k} needs more than {k} postgres hosts"), "lower it or add hosts");
+                if k == 0 {
+                    let span = self.at(&["postgres", "synchronous_node_count"], Some(p.hosts.span()));
+                    self.err(span, "synchronous_node_count 0 is out of range", "write synchronous_node_count = 1 or more (Patroni needs at least one synchronous standby), or leave it out");
+                } else if k as usize >= n("postgres").max(1) {
+                    let span = self.at(&["postgres", "synchronous_node_count"], Some(p.hosts.span()));
+                    self.err(span, format!("synchronous_node_count = {k} needs more than {k} postgres hosts"), "lower it or add hosts");
                 }
             }
-            for d in &p.databases {
-                if !valid_name(&d.name) || !valid_name(&d.owner) {
-                    self.err(Some(p.hosts.span()), format!("database `{}` / owner `{}`: names must be letters, digits, - and _", d.name.escape_debug(), d.owner.escape_debug()), "rename them");
+            for (i, d) in p.databases.iter().enumerate() {
+                let i = i.to_string();
+                for (key, value) in [("name", &d.name), ("owner", &d.owner)] {
+                    if !valid_name(value) {
+                        let span = self.at(&["postgres", "databases", &i, key], Some(p.hosts.span()));
+                        self.err(span, format!("database {key} `{}` is not allowed", value.escape_debug()), "use letters, digits, - and _ (at most 63)");
+                    }
                 }
             }
             for c in &p.client_networks {
                 if let Err(why) = parse_cidr(c.get_ref()) {
-                    self.err(Some(c.span()), format!("postgres.client_networks: `{}` {why}", c.get_ref().escape_debug()), "write networks in CIDR form, e.g. client_networks = [\"10.20.0.0/16\", \"192.0.2.7/32\", \"2001:db8::/32\"]");
+                    self.err(Some(c.span()), format!("`{}` {why}", c.get_ref().escape_debug()), "write networks in CIDR form, e.g. client_networks = [\"10.20.0.0/16\", \"192.0.2.7/32\", \"2001:db8::/32\"]");
                 }
+            }
+            for (k, v) in &p.parameters {
+                let kspan = self.key_at(&["postgres", "parameters", k], Some(p.hosts.span()));
+                let vspan = self.at(&["postgres", "parameters", k], kspan.clone());
+                if !valid_guc_name(k) {
+                    self.err(kspan, format!("`{}` is not a PostgreSQL setting name", k.escape_debug()), "use the setting's name from postgresql.conf: letters, digits and _, with a `.` for an extension's settings (e.g. pg_stat_statements.max = 5000)");
+                    continue;
+                }
+                let lower = k.to_ascii_lowercase();
+                if let Some((_, why)) = PG_OWNED.iter().find(|(n, _)| *n == lower || (*n == "recovery_target" && lower.starts_with(n))) {
+                    self.err(kspan, format!("`{k}` is set by rampart: {why}"), "remove it from [postgres.parameters]");
+                    continue;
+                }
+                let ok = match v {
+                    toml::Value::String(s) => !s.chars().any(char::is_control),
+                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => true,
+                    _ => false,
+                };
+                if !ok {
+                    self.err(vspan, "the value must be a one-line string, a number or a boolean", format!("write it as postgresql.conf would read it, e.g. {k} = \"8MB\" or {k} = 100"));
+                } else if lower == "wal_level" && !matches!(v.as_str(), Some("replica" | "logical")) {
+                    self.err(vspan, "replication needs wal_level replica or logical", "write wal_level = \"replica\" (the default) or \"logical\"");
+                }
+            }
+        }
+        if let Some(b) = &raw.pgbouncer {
+            if let Some(m) = b.pool_mode.as_deref().filter(|m| !POOL_MODES.contains(m)) {
+                let span = self.at(&["pgbouncer", "pool_mode"], Some(b.hosts.span()));
+                let help = match did_you_mean(m, POOL_MODES) {
+                    Some(s) => format!("did you mean `{s}`? write pool_mode = \"session\", \"transaction\" (the default) or \"statement\""),
+                    None => "write pool_mode = \"session\", \"transaction\" (the default) or \"statement\"".to_string(),
+                };
+                self.err(span, format!("pool_mode `{}` is not a PgBouncer pool mode", m.escape_debug()), help);
             }
         }
         if let Some(r) = &raw.redis {
@@ -463,10 +564,11 @@ impl Validator<'_> {
                 self.err(Some(r.hosts.span()), "redis without [redis.sentinel] has no failover; rampart deploys Redis with Sentinel", "add [redis.sentinel] with quorum = 2 (a majority of the hosts)");
             }
             for (k, v) in &r.settings {
+                let kspan = self.key_at(&["redis", "settings", k], Some(r.hosts.span()));
                 if k.is_empty() || !k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-                    self.err(Some(r.hosts.span()), format!("redis.settings: `{}` is not a Redis config directive", k.escape_debug()), "use the directive's name from redis.conf (lowercase letters, digits and -), e.g. maxmemory = \"256mb\"");
+                    self.err(kspan.clone(), format!("`{}` is not a Redis config directive", k.escape_debug()), "use the directive's name from redis.conf (lowercase letters, digits and -), e.g. maxmemory = \"256mb\"");
                 } else if REDIS_OWNED.contains(&k.as_str()) {
-                    self.err(Some(r.hosts.span()), format!("redis.settings: `{k}` is set by rampart (addresses, password, replication, files)"), "remove it from [redis.settings]");
+                    self.err(kspan.clone(), format!("`{k}` is set by rampart (addresses, password, replication, files)"), "remove it from [redis.settings]");
                 }
                 let ok = match v {
                     toml::Value::String(s) => !s.chars().any(char::is_control),
@@ -474,7 +576,8 @@ impl Validator<'_> {
                     _ => false,
                 };
                 if !ok {
-                    self.err(Some(r.hosts.span()), format!("redis.settings.{}: the value must be a one-line string, an integer or a boolean", k.escape_debug()), "write it as Redis would read it, e.g. maxmemory-policy = \"allkeys-lru\"");
+                    let span = self.at(&["redis", "settings", k], kspan);
+                    self.err(span, "the value must be a one-line string, an integer or a boolean", "write it as Redis would read it, e.g. maxmemory-policy = \"allkeys-lru\"");
                 }
             }
             if let Some(m) = &r.master {
@@ -488,8 +591,13 @@ impl Validator<'_> {
                 if c > 0 && (q == 0 || q > c) {
                     self.err(Some(s.quorum.span()), format!("sentinel quorum {q} is impossible with {c} Sentinels"), format!("use a quorum from 1 to {c}; a majority ({}) is usual", c / 2 + 1));
                 }
+                if let Some(ms) = s.down_after_milliseconds.filter(|ms| !SENTINEL_DOWN_AFTER.contains(ms)) {
+                    let span = self.at(&["redis", "sentinel", "down_after_milliseconds"], Some(s.quorum.span()));
+                    self.err(span, format!("down_after_milliseconds {ms} is out of range"), format!("write a value from {} to {} ms; 5000 is rampart's default", SENTINEL_DOWN_AFTER.start(), SENTINEL_DOWN_AFTER.end()));
+                }
                 if !valid_name(&s.master_name) {
-                    self.err(Some(s.quorum.span()), format!("sentinel master_name `{}` is not allowed", s.master_name.escape_debug()), "use letters, digits, - and _");
+                    let span = self.at(&["redis", "sentinel", "master_name"], Some(s.quorum.span()));
+                    self.err(span, format!("sentinel master_name `{}` is not allowed", s.master_name.escape_debug()), "use letters, digits, - and _");
                 }
             }
         }
@@ -500,42 +608,49 @@ impl Validator<'_> {
                 self.err(Some(q.replication_factor.span()), format!("qdrant replication_factor {rf} is impossible with {c} peers"), format!("use 1 to {c}, or add hosts"));
             }
             if q.shard_number == 0 {
-                self.err(Some(q.replication_factor.span()), "qdrant shard_number must be at least 1", "write shard_number = 3 (it is fixed when a collection is created)");
+                let span = self.at(&["qdrant", "shard_number"], Some(q.replication_factor.span()));
+                self.err(span, "qdrant shard_number must be at least 1", "write shard_number = 3 (it is fixed when a collection is created)");
             }
         }
         for (name, s) in &raw.services {
             match (&s.image, &s.command) {
-                (Some(_), Some(_)) | (None, None) => self.err(Some(name.span()), format!("services.{}: give exactly one of image (compose) or command (systemd)", name.get_ref()), "keep `image = \"...\"` or `command = \"...\"`"),
+                (Some(_), Some(_)) | (None, None) => self.err(Some(name.span()), "give exactly one of image (compose) or command (systemd)", "keep `image = \"...\"` or `command = \"...\"`"),
                 _ => {}
             }
             if let Some(b) = &s.balance {
                 if !matches!(b.get_ref().as_str(), "roundrobin" | "leastconn" | "source") {
-                    self.err(Some(b.span()), format!("services.{}: balance `{}` is not one rampart writes", name.get_ref(), b.get_ref().escape_debug()), "write balance = \"roundrobin\", \"leastconn\" or \"source\"");
+                    self.err(Some(b.span()), format!("balance `{}` is not one rampart writes", b.get_ref().escape_debug()), "write balance = \"roundrobin\", \"leastconn\" or \"source\"");
                 }
             }
             if let Some(m) = &s.migrate {
                 if m.get_ref().contains('\n') || m.get_ref().trim().is_empty() {
-                    self.err(Some(m.span()), format!("services.{}: migrate must be one non-empty line", name.get_ref()), "write the migration command on one line");
+                    self.err(Some(m.span()), "migrate must be one non-empty line", "write the migration command on one line");
                 }
             }
-            for h in s.health.iter().chain(s.ready.iter()) {
+            let sn = name.get_ref().as_str();
+            for (key, h) in [("health", &s.health), ("ready", &s.ready)] {
+                let Some(h) = h else { continue };
                 if !h.starts_with('/') || h.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
-                    self.err(Some(name.span()), format!("services.{}: health `{}` is not an HTTP path", name.get_ref(), h.escape_debug()), "write a path like \"/health\"");
+                    let span = self.at(&["services", sn, key], Some(name.span()));
+                    self.err(span, format!("{key} `{}` is not an HTTP path", h.escape_debug()), "write a path like \"/health\"");
                 }
             }
             for k in s.env.keys() {
                 if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    self.err(Some(name.span()), format!("services.{}: env name `{}` is not allowed", name.get_ref(), k.escape_debug()), "use letters, digits and _");
+                    let span = self.key_at(&["services", sn, "env", k], Some(name.span()));
+                    self.err(span, format!("env name `{}` is not allowed", k.escape_debug()), "use letters, digits and _");
                 }
             }
             for (k, v) in &s.env {
                 if v.contains('\n') || v.contains('\0') {
-                    self.err(Some(name.span()), format!("services.{}: env {k} holds a newline", name.get_ref()), "write the value on one line");
+                    let span = self.at(&["services", sn, "env", k], Some(name.span()));
+                    self.err(span, format!("env {} holds a newline", k.escape_debug()), "write the value on one line");
                 }
             }
             if let Some(c) = &s.command {
                 if c.contains('\n') || c.trim().is_empty() {
-                    self.err(Some(name.span()), format!("services.{}: command must be one non-empty line", name.get_ref()), "write the command on one line");
+                    let span = self.at(&["services", sn, "command"], Some(name.span()));
+                    self.err(span, "command must be one non-empty line", "write the command on one line");
                 }
             }
         }
@@ -549,22 +664,26 @@ impl Validator<'_> {
                 if !ok {
                     let mut known = vec!["postgres_primary", "postgres_replicas", "redis_master"];
                     known.extend(raw.services.keys().map(|s| s.get_ref().as_str()));
-                    self.err(Some(k.span()), format!("haproxy.listen.{} routes to nothing in this stack", k.get_ref().escape_debug()), format!("use one of: {}, and make sure that component is in the stack", known.join(", ")));
+                    self.err(Some(k.span()), format!("`{}` routes to nothing in this stack", k.get_ref().escape_debug()), format!("use one of: {}, and make sure that component is in the stack", known.join(", ")));
                 }
             }
             if let Some(t) = &h.tls {
                 for l in t.listens.get_ref() {
                     if !raw.services.keys().any(|s| s.get_ref() == l.get_ref()) || !h.listen.keys().any(|k| k.get_ref() == l.get_ref()) {
                         let known: Vec<&str> = h.listen.keys().map(|k| k.get_ref().as_str()).filter(|k| raw.services.keys().any(|s| s.get_ref() == k)).collect();
-                        self.err(Some(l.span()), format!("haproxy.tls: `{}` is not an app service listener of [haproxy.listen]", l.get_ref().escape_debug()), format!("TLS terminates HTTP listeners only; name one of: {}", if known.is_empty() { "(none)".to_string() } else { known.join(", ") }));
+                        self.err(Some(l.span()), format!("`{}` is not an app service listener of [haproxy.listen]", l.get_ref().escape_debug()), format!("TLS terminates HTTP listeners only; name one of: {}", if known.is_empty() { "(none)".to_string() } else { known.join(", ") }));
                     }
                 }
                 if t.listens.get_ref().is_empty() {
-                    self.err(Some(t.listens.span()), "haproxy.tls.listens is empty", "name the listeners to serve over TLS, e.g. listens = [\"vault\"]");
+                    self.err(Some(t.listens.span()), "listens is empty", "name the listeners to serve over TLS, e.g. listens = [\"vault\"]");
                 }
             }
         }
         if let Some(k) = &raw.keepalived {
+            if k.virtual_router_id == 0 {
+                let span = self.at(&["keepalived", "virtual_router_id"], Some(k.vip.span()));
+                self.err(span, "virtual_router_id 0 is out of range", "write virtual_router_id from 1 to 255, unique on the network segment (51 is the default)");
+            }
             if k.vip.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
                 self.err(Some(k.vip.span()), format!("keepalived vip `{}` is not an IPv4 address", k.vip.get_ref().escape_debug()), "write vip = \"10.0.1.100\"");
             }
@@ -577,8 +696,14 @@ impl Validator<'_> {
                 if raw.postgres.is_none() {
                     self.err(Some(pb.span()), "backup.postgres needs a [postgres] in the stack", "add [postgres] or remove [backup.postgres]");
                 }
-                if pb.get_ref().schedule.split_whitespace().count() != 5 {
-                    self.err(Some(pb.span()), format!("backup schedule `{}` is not a 5-field cron expression", pb.get_ref().schedule.escape_debug()), "write schedule = \"0 2 * * *\"");
+                if let Err(why) = super::cron::to_calendar(&pb.get_ref().schedule) {
+                    let span = self.at(&["backup", "postgres", "schedule"], Some(pb.span()));
+                    self.err(span, format!("`{}` is not a schedule systemd can run exactly: {why}", pb.get_ref().schedule.escape_debug()), "write a 5-field cron schedule systemd can run exactly: minute hour day-of-month month day-of-week, e.g. schedule = \"0 2 * * *\" (02:00 daily) or \"0 2 * * MON\"; restrict the day of month or the day of week, not both");
+                }
+                let keep = pb.get_ref().keep_days;
+                if !BACKUP_KEEP_DAYS.contains(&keep) {
+                    let span = self.at(&["backup", "postgres", "keep_days"], Some(pb.span()));
+                    self.err(span, format!("keep_days {keep} is out of range"), format!("write keep_days from {} to {}", BACKUP_KEEP_DAYS.start(), BACKUP_KEEP_DAYS.end()));
                 }
             }
         }
@@ -621,6 +746,16 @@ impl Validator<'_> {
         }
         let mut seen: BTreeMap<(String, u16), String> = BTreeMap::new();
         for (comp, port, span) in claims {
+            if port == 0 {
+                let span = match comp.as_str() {
+                    "pgbouncer" => self.at(&["pgbouncer", "port"], span),
+                    // the stats port's claim carries the hosts' span; listen ports carry their own
+                    "haproxy" if raw.haproxy.as_ref().is_some_and(|h| span == Some(h.hosts.span())) => self.at(&["haproxy", "stats_port"], span),
+                    _ => span,
+                };
+                self.diags.push(self.src.diag(span, "port 0 is not a port", Some("write a port from 1 to 65535".into())));
+                continue;
+            }
             for host in placement.get(&comp).into_iter().flatten() {
                 if let Some(other) = seen.get(&(host.clone(), port)) {
                     let msg = if other == &comp {
@@ -658,7 +793,7 @@ impl Validator<'_> {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("name one of: {}", placement.keys().cloned().collect::<Vec<_>>().join(", ")),
                     };
-                    self.err(Some(a.span()), format!("{comp}: after names `{}`, which is not in this stack", name.escape_debug()), help);
+                    self.err(Some(a.span()), format!("after names `{}`, which is not in this stack", name.escape_debug()), help);
                 } else if !deps.contains(name) {
                     deps.push(name.clone());
                 }
