@@ -18,13 +18,21 @@ use std::time::Instant;
 fn peak_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let dir = std::env::temp_dir().join(format!("rampart-scale-{}", std::process::id()));
     let role = dir.join("roles/demo/templates");
     std::fs::create_dir_all(&role).unwrap();
@@ -35,14 +43,29 @@ fn main() {
     manifest.push_str("[[resources]]\nkind = \"service\"\nname = \"haproxy\"\nrestart_on = [\"file:/etc/hademo/conf-01.cfg\"]\n");
     manifest.push_str("[[resources]]\nkind = \"health\"\nname = \"up\"\ntcp = \"127.0.0.1:80\"\n");
     std::fs::write(dir.join("roles/demo/role.toml"), manifest).unwrap();
-    std::fs::write(role.join("conf.hbs"), "# {{host.name}} {{host.address}} {{vars.color}}\n".repeat(40)).unwrap();
+    std::fs::write(
+        role.join("conf.hbs"),
+        "# {{host.name}} {{host.address}} {{vars.color}}\n".repeat(40),
+    )
+    .unwrap();
 
     let mut inv = String::from("[defaults]\nuser = \"root\"\n");
     for i in 0..n {
-        inv.push_str(&format!("[hosts.h{i}]\naddress = \"10.{}.{}.{}\"\n", (i >> 16) & 255, (i >> 8) & 255, i & 255));
+        inv.push_str(&format!(
+            "[hosts.h{i}]\naddress = \"10.{}.{}.{}\"\n",
+            (i >> 16) & 255,
+            (i >> 8) & 255,
+            i & 255
+        ));
     }
     // one role instance per host (so member lists stay per host, as in a fleet of single boxes)
-    let stack = format!("[stack]\nname = \"scale\"\n[roles.demo]\nhosts = [{}]\nvars = {{ color = \"blue\" }}\n", (0..n).map(|i| format!("\"h{i}\"")).collect::<Vec<_>>().join(","));
+    let stack = format!(
+        "[stack]\nname = \"scale\"\n[roles.demo]\nhosts = [{}]\nvars = {{ color = \"blue\" }}\n",
+        (0..n)
+            .map(|i| format!("\"h{i}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
 
     let t = Instant::now();
     let inv = Inventory::parse(Source::new("inv.toml", inv)).expect("inventory");
@@ -53,7 +76,11 @@ fn main() {
     let c = compile(&inv, &stack, &roles, &SecretValues::Values(BTreeMap::new())).expect("compile");
     let compile_t = t.elapsed();
 
-    let fresh: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), HostFacts::default())).collect();
+    let fresh: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), HostFacts::default()))
+        .collect();
     let t = Instant::now();
     let p = rampart::plan::plan(&c, &fresh);
     let plan_fresh = t.elapsed();
@@ -72,11 +99,35 @@ fn main() {
                 Desired::Package { name, .. } => {
                     f.packages.insert(name.clone(), Some("1".into()));
                 }
-                Desired::File { path, sha256, mode, owner, group, .. } => {
-                    f.files.insert(path.clone(), FileFact { exists: true, is_dir: false, sha256: Some(sha256.clone()), mode: Some(*mode), owner: Some(owner.clone()), group: Some(group.clone()), content: None });
+                Desired::File {
+                    path,
+                    sha256,
+                    mode,
+                    owner,
+                    group,
+                    ..
+                } => {
+                    f.files.insert(
+                        path.clone(),
+                        FileFact {
+                            exists: true,
+                            is_dir: false,
+                            sha256: Some(sha256.clone()),
+                            mode: Some(*mode),
+                            owner: Some(owner.clone()),
+                            group: Some(group.clone()),
+                            content: None,
+                        },
+                    );
                 }
                 Desired::Service { name, .. } => {
-                    f.services.insert(name.clone(), ServiceFact { enabled: "enabled".into(), active: "active".into() });
+                    f.services.insert(
+                        name.clone(),
+                        ServiceFact {
+                            enabled: "enabled".into(),
+                            active: "active".into(),
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -89,8 +140,19 @@ fn main() {
     let peak_converged = peak_mb();
     let _ = std::fs::remove_dir_all(&dir);
     let base = parse + compile_t;
-    println!("hosts: {n}; resources: {}; steps planned (fresh): {}; steps planned (converged): {}", c.resources.len(), steps_fresh, p2.steps.len());
-    println!("parse {:.3}s, compile {:.3}s, plan fresh {:.3}s, plan converged {:.3}s", parse.as_secs_f64(), compile_t.as_secs_f64(), plan_fresh.as_secs_f64(), plan_noop.as_secs_f64());
+    println!(
+        "hosts: {n}; resources: {}; steps planned (fresh): {}; steps planned (converged): {}",
+        c.resources.len(),
+        steps_fresh,
+        p2.steps.len()
+    );
+    println!(
+        "parse {:.3}s, compile {:.3}s, plan fresh {:.3}s, plan converged {:.3}s",
+        parse.as_secs_f64(),
+        compile_t.as_secs_f64(),
+        plan_fresh.as_secs_f64(),
+        plan_noop.as_secs_f64()
+    );
     println!(
         "compile + plan: fresh {:.3}s, converged {:.3}s; peak memory: fresh {:.0} MB, converged {:.0} MB{}",
         (base + plan_fresh).as_secs_f64(),

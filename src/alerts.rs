@@ -25,12 +25,22 @@ fn q(s: &str) -> String {
 
 /// The Prometheus alert name prefix: the stack name in CamelCase.
 fn prefix(stack: &str) -> String {
-    let p: String = stack.split(['-', '_']).filter(|p| !p.is_empty()).map(|p| {
-        let mut c = p.chars();
-        c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
-    }).collect();
+    let p: String = stack
+        .split(['-', '_'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
     // alert names start with a letter
-    if p.starts_with(|c: char| c.is_ascii_digit()) { format!("S{p}") } else { p }
+    if p.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("S{p}")
+    } else {
+        p
+    }
 }
 
 /// `count(... == 1)`, 0 when nothing matches.
@@ -41,20 +51,57 @@ fn up_count(selector: &str) -> String {
 pub fn rules(stack: &Stack) -> String {
     let p = prefix(&stack.name);
     let mut rules: Vec<Rule> = Vec::new();
-    let mut rule = |name: &str, expr: String, for_: &'static str, severity: &'static str, summary: String| {
-        rules.push(Rule { name: format!("{p}{name}"), expr, for_, severity, summary });
-    };
+    let mut rule =
+        |name: &str, expr: String, for_: &'static str, severity: &'static str, summary: String| {
+            rules.push(Rule {
+                name: format!("{p}{name}"),
+                expr,
+                for_,
+                severity,
+                summary,
+            });
+        };
     if stack.etcd.is_some() {
         let n = stack.hosts_of("etcd").len();
         let quorum = n / 2 + 1;
-        rule("EtcdMembersBelowMinimum", format!("{} < {n}", up_count("up{job=\"etcd\"}")), "1m", "warning", format!("fewer than {n} etcd members are up; the cluster tolerates {} more loss(es)", n - quorum));
+        rule(
+            "EtcdMembersBelowMinimum",
+            format!("{} < {n}", up_count("up{job=\"etcd\"}")),
+            "1m",
+            "warning",
+            format!(
+                "fewer than {n} etcd members are up; the cluster tolerates {} more loss(es)",
+                n - quorum
+            ),
+        );
         rule("EtcdQuorumLost", format!("{} < {quorum}", up_count("up{job=\"etcd\"}")), "30s", "critical", format!("fewer than {quorum} of {n} etcd members are up: no quorum, Patroni cannot elect a leader"));
-        rule("EtcdNoLeader", "max(etcd_server_has_leader{job=\"etcd\"}) < 1".into(), "30s", "critical", "no etcd member sees a leader".into());
+        rule(
+            "EtcdNoLeader",
+            "max(etcd_server_has_leader{job=\"etcd\"}) < 1".into(),
+            "30s",
+            "critical",
+            "no etcd member sees a leader".into(),
+        );
     }
     if stack.postgres.is_some() {
         let n = stack.hosts_of("postgres").len();
-        rule("PatroniMembersBelowMinimum", format!("{} < {n}", up_count("patroni_postgres_running{job=\"patroni\"}")), "1m", "warning", format!("fewer than {n} PostgreSQL members are running"));
-        rule("PatroniNoPrimary", "(sum(patroni_primary{job=\"patroni\"}) or vector(0)) < 1".into(), "30s", "critical", "no Patroni member is the primary: writes fail".into());
+        rule(
+            "PatroniMembersBelowMinimum",
+            format!(
+                "{} < {n}",
+                up_count("patroni_postgres_running{job=\"patroni\"}")
+            ),
+            "1m",
+            "warning",
+            format!("fewer than {n} PostgreSQL members are running"),
+        );
+        rule(
+            "PatroniNoPrimary",
+            "(sum(patroni_primary{job=\"patroni\"}) or vector(0)) < 1".into(),
+            "30s",
+            "critical",
+            "no Patroni member is the primary: writes fail".into(),
+        );
         rule(
             "PostgresReplicationLag",
             "max(patroni_xlog_location{job=\"patroni\"}) - min(patroni_xlog_replayed_location{job=\"patroni\"} unless on(scope, name) patroni_primary{job=\"patroni\"} == 1) > 1048576".into(),
@@ -65,9 +112,28 @@ pub fn rules(stack: &Stack) -> String {
     }
     if let Some(r) = &stack.redis {
         let n = stack.hosts_of("redis").len();
-        rule("RedisNoMaster", format!("{} < 1", up_count("redis_instance_info{job=\"redis\", role=\"master\"}")), "30s", "critical", "no Redis server is master".into());
+        rule(
+            "RedisNoMaster",
+            format!(
+                "{} < 1",
+                up_count("redis_instance_info{job=\"redis\", role=\"master\"}")
+            ),
+            "30s",
+            "critical",
+            "no Redis server is master".into(),
+        );
         if n > 1 {
-            rule("RedisReplicasBelowMinimum", format!("{} < {}", up_count("redis_instance_info{job=\"redis\", role=\"slave\"}"), n - 1), "1m", "warning", format!("fewer than {} Redis replicas are attached", n - 1));
+            rule(
+                "RedisReplicasBelowMinimum",
+                format!(
+                    "{} < {}",
+                    up_count("redis_instance_info{job=\"redis\", role=\"slave\"}"),
+                    n - 1
+                ),
+                "1m",
+                "warning",
+                format!("fewer than {} Redis replicas are attached", n - 1),
+            );
         }
         if let Some(s) = &r.sentinel {
             let quorum = *s.quorum.get_ref();
@@ -82,27 +148,71 @@ pub fn rules(stack: &Stack) -> String {
     }
     if stack.qdrant.is_some() {
         let n = stack.hosts_of("qdrant").len();
-        rule("QdrantPeersBelowMinimum", format!("(min(cluster_peers_total{{job=\"qdrant\"}}) or vector(0)) < {n}"), "1m", "warning", format!("a Qdrant peer sees fewer than {n} peers"));
+        rule(
+            "QdrantPeersBelowMinimum",
+            format!("(min(cluster_peers_total{{job=\"qdrant\"}}) or vector(0)) < {n}"),
+            "1m",
+            "warning",
+            format!("a Qdrant peer sees fewer than {n} peers"),
+        );
     }
     for name in stack.services.keys() {
         let n = stack.hosts_of(&format!("services.{name}")).len();
         let job = format!("service_{}", name.replace('-', "_"));
         let sel = format!("up{{job={}}}", q(&job));
-        rule(&format!("Service{}BelowMinimum", prefix(name)), format!("{} < {n}", up_count(&sel)), "1m", "warning", format!("fewer than {n} replicas of {name} are up"));
-        rule(&format!("Service{}Down", prefix(name)), format!("{} < 1", up_count(&sel)), "1m", "critical", format!("no replica of {name} is up"));
+        rule(
+            &format!("Service{}BelowMinimum", prefix(name)),
+            format!("{} < {n}", up_count(&sel)),
+            "1m",
+            "warning",
+            format!("fewer than {n} replicas of {name} are up"),
+        );
+        rule(
+            &format!("Service{}Down", prefix(name)),
+            format!("{} < 1", up_count(&sel)),
+            "1m",
+            "critical",
+            format!("no replica of {name} is up"),
+        );
     }
-    rule("InstanceDown", "up{job=~\"etcd|patroni|redis|sentinel|qdrant|haproxy|service_.*\"} == 0".into(), "1m", "warning", "{{ $labels.job }} on {{ $labels.instance }} is down".into());
+    rule(
+        "InstanceDown",
+        "up{job=~\"etcd|patroni|redis|sentinel|qdrant|haproxy|service_.*\"} == 0".into(),
+        "1m",
+        "warning",
+        "{{ $labels.job }} on {{ $labels.instance }} is down".into(),
+    );
 
     let mut out = String::new();
-    let _ = writeln!(out, "# Prometheus alert rules for stack {}, written by `rampart alerts`.", stack.name);
-    let _ = writeln!(out, "# Scrape jobs expected: etcd, patroni, redis, sentinel, qdrant, haproxy, service_NAME.");
-    let _ = writeln!(out, "groups:\n  - name: {}\n    rules:", q(&format!("rampart-{}", stack.name)));
+    let _ = writeln!(
+        out,
+        "# Prometheus alert rules for stack {}, written by `rampart alerts`.",
+        stack.name
+    );
+    let _ = writeln!(
+        out,
+        "# Scrape jobs expected: etcd, patroni, redis, sentinel, qdrant, haproxy, service_NAME."
+    );
+    let _ = writeln!(
+        out,
+        "groups:\n  - name: {}\n    rules:",
+        q(&format!("rampart-{}", stack.name))
+    );
     for r in rules {
         let _ = writeln!(out, "      - alert: {}", r.name);
         let _ = writeln!(out, "        expr: {}", q(&r.expr));
         let _ = writeln!(out, "        for: {}", r.for_);
-        let _ = writeln!(out, "        labels:\n          severity: {}\n          stack: {}", r.severity, q(&stack.name));
-        let _ = writeln!(out, "        annotations:\n          summary: {}", q(&r.summary));
+        let _ = writeln!(
+            out,
+            "        labels:\n          severity: {}\n          stack: {}",
+            r.severity,
+            q(&stack.name)
+        );
+        let _ = writeln!(
+            out,
+            "        annotations:\n          summary: {}",
+            q(&r.summary)
+        );
     }
     out
 }

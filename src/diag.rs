@@ -13,7 +13,13 @@ pub struct Source {
 }
 
 /// Keys whose values are secrets: a quoted line never shows their value.
-const SECRET_KEYS: [&str; 5] = ["superuser_password", "replication_password", "password", "cert", "key"];
+const SECRET_KEYS: [&str; 5] = [
+    "superuser_password",
+    "replication_password",
+    "password",
+    "cert",
+    "key",
+];
 
 /// One step of a key path: a table key or an index into an array.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +30,10 @@ pub enum Seg {
 
 impl Source {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
-        Source { path: path.into(), text: text.into() }
+        Source {
+            path: path.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column of a byte offset.
@@ -32,7 +41,12 @@ impl Source {
         let offset = self.floor(offset);
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         (line, col)
     }
 
@@ -44,11 +58,28 @@ impl Source {
         o
     }
 
-    pub fn diag(&self, span: Option<Range<usize>>, message: impl Into<String>, help: Option<String>) -> Diagnostic {
-        let (line, col) = span.clone().map(|s| self.position(s.start)).unwrap_or((0, 0));
+    pub fn diag(
+        &self,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Diagnostic {
+        let (line, col) = span
+            .clone()
+            .map(|s| self.position(s.start))
+            .unwrap_or((0, 0));
         let key = span.as_ref().and_then(|s| self.key_at(s.start));
         let snippet = span.map(|s| self.snippet(s, false));
-        Diagnostic { file: self.path.clone(), line, col, key, message: message.into(), snippet, help, warning: false }
+        Diagnostic {
+            file: self.path.clone(),
+            line,
+            col,
+            key,
+            message: message.into(),
+            snippet,
+            help,
+            warning: false,
+        }
     }
 
     /// The key path at a byte offset: the innermost key whose key or value
@@ -69,7 +100,10 @@ impl Source {
             return None;
         }
         let (doc, _) = toml::de::DeTable::parse_recoverable(&self.text);
-        let header_table = lookup(doc.get_ref(), &path).is_some_and(|v| matches!(v.get_ref(), toml::de::DeValue::Table(_)) && !self.text.get(v.span()).is_some_and(|t| t.starts_with('{')));
+        let header_table = lookup(doc.get_ref(), &path).is_some_and(|v| {
+            matches!(v.get_ref(), toml::de::DeValue::Table(_))
+                && !self.text.get(v.span()).is_some_and(|t| t.starts_with('{'))
+        });
         Some(describe_path(&path, header_table))
     }
 
@@ -77,7 +111,14 @@ impl Source {
     /// path; numbers index arrays (`["postgres", "databases", "0", "name"]`).
     pub fn find(&self, path: &[&str]) -> Option<Range<usize>> {
         let (doc, _) = toml::de::DeTable::parse_recoverable(&self.text);
-        let segs: Vec<Seg> = path.iter().map(|p| p.parse::<usize>().map(Seg::Index).unwrap_or_else(|_| Seg::Key(p.to_string()))).collect();
+        let segs: Vec<Seg> = path
+            .iter()
+            .map(|p| {
+                p.parse::<usize>()
+                    .map(Seg::Index)
+                    .unwrap_or_else(|_| Seg::Key(p.to_string()))
+            })
+            .collect();
         lookup(doc.get_ref(), &segs).map(|v| v.span())
     }
 
@@ -85,9 +126,22 @@ impl Source {
     pub fn find_key(&self, path: &[&str]) -> Option<Range<usize>> {
         let (doc, _) = toml::de::DeTable::parse_recoverable(&self.text);
         let (last, parent) = path.split_last()?;
-        let segs: Vec<Seg> = parent.iter().map(|p| p.parse::<usize>().map(Seg::Index).unwrap_or_else(|_| Seg::Key(p.to_string()))).collect();
-        let t = if segs.is_empty() { Some(doc.get_ref()) } else { lookup(doc.get_ref(), &segs).and_then(|v| v.get_ref().as_table()) }?;
-        t.iter().find(|(k, _)| k.get_ref() == last).map(|(k, _)| k.span())
+        let segs: Vec<Seg> = parent
+            .iter()
+            .map(|p| {
+                p.parse::<usize>()
+                    .map(Seg::Index)
+                    .unwrap_or_else(|_| Seg::Key(p.to_string()))
+            })
+            .collect();
+        let t = if segs.is_empty() {
+            Some(doc.get_ref())
+        } else {
+            lookup(doc.get_ref(), &segs).and_then(|v| v.get_ref().as_table())
+        }?;
+        t.iter()
+            .find(|(k, _)| k.get_ref() == last)
+            .map(|(k, _)| k.span())
     }
 
     /// The line holding `span.start`, with carets under the span (up to the
@@ -97,11 +151,21 @@ impl Source {
         let start = self.floor(span.start);
         let end = self.floor(span.end.max(span.start));
         let line_start = self.text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let line_end = self.text[start..].find('\n').map(|i| start + i).unwrap_or(self.text.len());
+        let line_end = self.text[start..]
+            .find('\n')
+            .map(|i| start + i)
+            .unwrap_or(self.text.len());
         let raw = self.text[line_start..line_end].trim_end_matches('\r');
         let chars: Vec<char> = raw.chars().collect();
-        let c0 = self.text[line_start..start].chars().count().min(chars.len());
-        let c1 = self.text[line_start..end.min(line_end).max(start)].chars().count().min(chars.len()).max(c0);
+        let c0 = self.text[line_start..start]
+            .chars()
+            .count()
+            .min(chars.len());
+        let c1 = self.text[line_start..end.min(line_end).max(start)]
+            .chars()
+            .count()
+            .min(chars.len())
+            .max(c0);
         let mut regions = secret_regions(&chars);
         if mask_span && c1 > c0 {
             regions.push((c0, c1));
@@ -109,7 +173,12 @@ impl Source {
         let (text, map) = mask(&chars, regions);
         let (s, e) = (map(c0, false), map(c1, true));
         let (line, _) = self.position(start);
-        Snippet { line, text, start: s, len: e.saturating_sub(s).max(1) }
+        Snippet {
+            line,
+            text,
+            start: s,
+            len: e.saturating_sub(s).max(1),
+        }
     }
 }
 
@@ -117,11 +186,20 @@ fn contains(span: &Range<usize>, offset: usize) -> bool {
     span.start <= offset && (offset < span.end || span.is_empty() && offset == span.start)
 }
 
-fn search_table(t: &toml::de::DeTable<'_>, offset: usize, path: &mut Vec<Seg>, best: &mut Option<(usize, Vec<Seg>)>) {
+fn search_table(
+    t: &toml::de::DeTable<'_>,
+    offset: usize,
+    path: &mut Vec<Seg>,
+    best: &mut Option<(usize, Vec<Seg>)>,
+) {
     for (k, v) in t.iter() {
         path.push(Seg::Key(k.get_ref().to_string()));
         for span in [k.span(), v.span()] {
-            if contains(&span, offset) && best.as_ref().is_none_or(|(len, p)| span.len() < *len || span.len() == *len && path.len() > p.len()) {
+            if contains(&span, offset)
+                && best.as_ref().is_none_or(|(len, p)| {
+                    span.len() < *len || span.len() == *len && path.len() > p.len()
+                })
+            {
                 *best = Some((span.len(), path.clone()));
             }
         }
@@ -130,14 +208,24 @@ fn search_table(t: &toml::de::DeTable<'_>, offset: usize, path: &mut Vec<Seg>, b
     }
 }
 
-fn search_value(v: &toml::de::DeValue<'_>, offset: usize, path: &mut Vec<Seg>, best: &mut Option<(usize, Vec<Seg>)>) {
+fn search_value(
+    v: &toml::de::DeValue<'_>,
+    offset: usize,
+    path: &mut Vec<Seg>,
+    best: &mut Option<(usize, Vec<Seg>)>,
+) {
     match v {
         toml::de::DeValue::Table(t) => search_table(t, offset, path, best),
         toml::de::DeValue::Array(a) => {
             for (i, item) in a.iter().enumerate() {
                 path.push(Seg::Index(i));
                 // an entry of an array of tables counts as itself; a scalar in a list belongs to its key
-                if matches!(item.get_ref(), toml::de::DeValue::Table(_)) && contains(&item.span(), offset) && best.as_ref().is_none_or(|(len, _)| item.span().len() < *len) {
+                if matches!(item.get_ref(), toml::de::DeValue::Table(_))
+                    && contains(&item.span(), offset)
+                    && best
+                        .as_ref()
+                        .is_none_or(|(len, _)| item.span().len() < *len)
+                {
                     *best = Some((item.span().len(), path.clone()));
                 }
                 search_value(item.get_ref(), offset, path, best);
@@ -148,13 +236,18 @@ fn search_value(v: &toml::de::DeValue<'_>, offset: usize, path: &mut Vec<Seg>, b
     }
 }
 
-fn lookup<'a, 'i>(t: &'a toml::de::DeTable<'i>, path: &[Seg]) -> Option<&'a toml::Spanned<toml::de::DeValue<'i>>> {
+fn lookup<'a, 'i>(
+    t: &'a toml::de::DeTable<'i>,
+    path: &[Seg],
+) -> Option<&'a toml::Spanned<toml::de::DeValue<'i>>> {
     let (first, rest) = path.split_first()?;
     let Seg::Key(k) = first else { return None };
     let mut cur = t.iter().find(|(kk, _)| kk.get_ref() == k).map(|(_, v)| v)?;
     for seg in rest {
         cur = match (seg, cur.get_ref()) {
-            (Seg::Key(k), toml::de::DeValue::Table(t)) => t.iter().find(|(kk, _)| kk.get_ref() == k).map(|(_, v)| v)?,
+            (Seg::Key(k), toml::de::DeValue::Table(t)) => {
+                t.iter().find(|(kk, _)| kk.get_ref() == k).map(|(_, v)| v)?
+            }
             (Seg::Index(i), toml::de::DeValue::Array(a)) => a.get(*i)?,
             _ => return None,
         };
@@ -163,7 +256,10 @@ fn lookup<'a, 'i>(t: &'a toml::de::DeTable<'i>, path: &[Seg]) -> Option<&'a toml
 }
 
 fn key_text(k: &str) -> String {
-    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         k.to_string()
     } else {
         format!("\"{}\"", k.escape_debug())
@@ -181,14 +277,28 @@ pub fn describe_path(path: &[Seg], header_table: bool) -> String {
     }
     let mut table: Vec<String> = Vec::new();
     let mut entry = None;
-    let split = if header_table { path.len() } else { path.len().saturating_sub(1) };
+    let split = if header_table {
+        path.len()
+    } else {
+        path.len().saturating_sub(1)
+    };
     for seg in &path[..split] {
         match seg {
             Seg::Key(k) => table.push(key_text(k)),
             Seg::Index(i) => entry = Some(i + 1),
         }
     }
-    let key = if header_table { None } else { path.last().and_then(|s| if let Seg::Key(k) = s { Some(key_text(k)) } else { None }) };
+    let key = if header_table {
+        None
+    } else {
+        path.last().and_then(|s| {
+            if let Seg::Key(k) = s {
+                Some(key_text(k))
+            } else {
+                None
+            }
+        })
+    };
     let mut out = match (table.is_empty(), key) {
         (true, Some(k)) => k,
         (false, Some(k)) => format!("[{}] {k}", table.join(".")),
@@ -206,8 +316,17 @@ fn secret_regions(chars: &[char]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        let word_start = i == 0 || !(chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == '_' || chars[i - 1] == '-');
-        let hit = word_start.then(|| SECRET_KEYS.iter().find(|k| chars[i..].starts_with(&k.chars().collect::<Vec<_>>()))).flatten();
+        let word_start = i == 0
+            || !(chars[i - 1].is_ascii_alphanumeric()
+                || chars[i - 1] == '_'
+                || chars[i - 1] == '-');
+        let hit = word_start
+            .then(|| {
+                SECRET_KEYS
+                    .iter()
+                    .find(|k| chars[i..].starts_with(&k.chars().collect::<Vec<_>>()))
+            })
+            .flatten();
         let Some(k) = hit else {
             i += 1;
             continue;
@@ -259,7 +378,10 @@ fn secret_regions(chars: &[char]) -> Vec<(usize, usize)> {
 /// Replaces each region with `****`; returns the text and a map of old char
 /// columns to new ones (a column inside a region goes to its start, or with
 /// `end`, to its end).
-fn mask(chars: &[char], mut regions: Vec<(usize, usize)>) -> (String, impl Fn(usize, bool) -> usize) {
+fn mask(
+    chars: &[char],
+    mut regions: Vec<(usize, usize)>,
+) -> (String, impl Fn(usize, bool) -> usize) {
     regions.sort();
     let mut merged: Vec<(usize, usize)> = Vec::new();
     for (a, b) in regions {
@@ -321,25 +443,61 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn plain(file: impl Into<String>, message: impl Into<String>, help: Option<String>) -> Self {
-        Diagnostic { file: file.into(), line: 0, col: 0, key: None, message: message.into(), snippet: None, help, warning: false }
+    pub fn plain(
+        file: impl Into<String>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Self {
+        Diagnostic {
+            file: file.into(),
+            line: 0,
+            col: 0,
+            key: None,
+            message: message.into(),
+            snippet: None,
+            help,
+            warning: false,
+        }
     }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = if self.warning { "warning" } else { "error" };
-        let key = self.key.as_ref().map(|k| format!("{k}: ")).unwrap_or_default();
+        let key = self
+            .key
+            .as_ref()
+            .map(|k| format!("{k}: "))
+            .unwrap_or_default();
         if self.line > 0 {
-            write!(f, "{level}: {}:{}:{}: {key}{}", self.file, self.line, self.col, self.message)?;
+            write!(
+                f,
+                "{level}: {}:{}:{}: {key}{}",
+                self.file, self.line, self.col, self.message
+            )?;
         } else {
             write!(f, "{level}: {}: {key}{}", self.file, self.message)?;
         }
-        let width = self.snippet.as_ref().map(|s| s.line.to_string().len()).unwrap_or(1);
+        let width = self
+            .snippet
+            .as_ref()
+            .map(|s| s.line.to_string().len())
+            .unwrap_or(1);
         if let Some(s) = &self.snippet {
             let pad = " ".repeat(width);
-            let lead: String = s.text.chars().take(s.start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-            write!(f, "\n{pad} |\n{} | {}\n{pad} | {lead}{}", s.line, s.text, "^".repeat(s.len))?;
+            let lead: String = s
+                .text
+                .chars()
+                .take(s.start)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            write!(
+                f,
+                "\n{pad} |\n{} | {}\n{pad} | {lead}{}",
+                s.line,
+                s.text,
+                "^".repeat(s.len)
+            )?;
         }
         if let Some(h) = &self.help {
             write!(f, "\n{} = help: {h}", " ".repeat(width))?;
@@ -374,7 +532,11 @@ impl fmt::Display for Diagnostics {
         }
         let n = self.0.iter().filter(|d| !d.warning).count();
         if n > 0 {
-            write!(f, "{n} error{} found; nothing was contacted.", if n == 1 { "" } else { "s" })?;
+            write!(
+                f,
+                "{n} error{} found; nothing was contacted.",
+                if n == 1 { "" } else { "s" }
+            )?;
         }
         Ok(())
     }
@@ -389,47 +551,101 @@ impl std::error::Error for Diagnostics {}
 pub fn from_toml(src: &Source, err: &toml::de::Error) -> Diagnostic {
     let msg = err.message().trim().to_string();
     let span = err.span();
-    let key = span.as_ref().map(|s| src.path_at(s.start)).and_then(|p| p.iter().rev().find_map(|s| if let Seg::Key(k) = s { Some(key_text(k)) } else { None })).unwrap_or_else(|| "key".into());
+    let key = span
+        .as_ref()
+        .map(|s| src.path_at(s.start))
+        .and_then(|p| {
+            p.iter().rev().find_map(|s| {
+                if let Seg::Key(k) = s {
+                    Some(key_text(k))
+                } else {
+                    None
+                }
+            })
+        })
+        .unwrap_or_else(|| "key".into());
     let mut message = msg.clone();
     let mut help = None;
     let mut secret = false;
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         if let Some((bad, tail)) = rest.split_once('`') {
-            let expected: Vec<String> = tail.split('`').skip(1).step_by(2).map(str::to_string).collect();
-            help = Some(match did_you_mean(bad, expected.iter().map(String::as_str)) {
-                Some(best) => format!("did you mean `{best}`? known keys here: {}", expected.join(", ")),
-                None => format!("remove `{bad}`; known keys here: {}", expected.join(", ")),
-            });
+            let expected: Vec<String> = tail
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            help = Some(
+                match did_you_mean(bad, expected.iter().map(String::as_str)) {
+                    Some(best) => format!(
+                        "did you mean `{best}`? known keys here: {}",
+                        expected.join(", ")
+                    ),
+                    None => format!("remove `{bad}`; known keys here: {}", expected.join(", ")),
+                },
+            );
         }
     } else if let Some(rest) = msg.strip_prefix("unknown variant `") {
         if let Some((bad, tail)) = rest.split_once('`') {
-            let expected: Vec<String> = tail.split('`').skip(1).step_by(2).map(str::to_string).collect();
-            help = Some(match did_you_mean(bad, expected.iter().map(String::as_str)) {
-                Some(best) => format!("did you mean `{best}`? allowed: {}", expected.join(", ")),
-                None => format!("allowed: {}", expected.join(", ")),
-            });
+            let expected: Vec<String> = tail
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            help = Some(
+                match did_you_mean(bad, expected.iter().map(String::as_str)) {
+                    Some(best) => {
+                        format!("did you mean `{best}`? allowed: {}", expected.join(", "))
+                    }
+                    None => format!("allowed: {}", expected.join(", ")),
+                },
+            );
         }
-    } else if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split_once('`')).map(|(f, _)| f.to_string()) {
-        help = Some(format!("add `{field} = ...` to this table; the README lists every key of each table"));
+    } else if let Some(field) = msg
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(f, _)| f.to_string())
+    {
+        help = Some(format!(
+            "add `{field} = ...` to this table; the README lists every key of each table"
+        ));
     } else if msg.contains("never written literally") || msg.starts_with("a secret is either") {
         secret = true;
         help = Some(format!("write `{key} = {{ env = \"NAME\" }}` (read from the environment) or `{key} = {{ file = \"path\" }}` (a file readable only by you); the value is not shown here"));
-    } else if let Some((what, rest)) = msg.strip_prefix("invalid type: ").map(|r| ("type", r)).or_else(|| msg.strip_prefix("invalid value: ").map(|r| ("value", r))) {
+    } else if let Some((what, rest)) = msg
+        .strip_prefix("invalid type: ")
+        .map(|r| ("type", r))
+        .or_else(|| msg.strip_prefix("invalid value: ").map(|r| ("value", r)))
+    {
         if let Some((found, expected)) = rest.rsplit_once(", expected ") {
             let (want, h) = expected_help(expected, &key);
-            message = if what == "type" { format!("expected {want}, found {found}") } else { format!("{found} is out of range: expected {want}") };
+            message = if what == "type" {
+                format!("expected {want}, found {found}")
+            } else {
+                format!("{found} is out of range: expected {want}")
+            };
             help = Some(h);
         }
-    } else if let Some(name) = msg.strip_prefix("data did not match any variant of untagged enum ") {
+    } else if let Some(name) = msg.strip_prefix("data did not match any variant of untagged enum ")
+    {
         if name.starts_with("HostsRef") {
             message = "hosts must name a group or host of the inventory, or list them".into();
-            help = Some(format!("write `{key} = \"GROUP\"` or `{key} = [\"host1\", \"host2\"]`"));
+            help = Some(format!(
+                "write `{key} = \"GROUP\"` or `{key} = [\"host1\", \"host2\"]`"
+            ));
         }
     }
     if help.is_none() {
         help = Some(if msg.contains("is not an environment variable name") {
             format!("write `{key} = {{ env = \"NAME\" }}` with a variable name of letters, digits and _")
-        } else if span.as_ref().is_some_and(|s| src.path_at(s.start).is_empty()) || msg.starts_with("invalid") || msg.starts_with("unclosed") || msg.starts_with("expected") {
+        } else if span
+            .as_ref()
+            .is_some_and(|s| src.path_at(s.start).is_empty())
+            || msg.starts_with("invalid")
+            || msg.starts_with("unclosed")
+            || msg.starts_with("expected")
+        {
             "fix the TOML at the caret: `key = value` one per line, strings in double quotes, tables as [name] (see https://toml.io)".to_string()
         } else {
             "see the README for the keys of each table and what they take".to_string()
@@ -453,8 +669,15 @@ fn expected_help(expected: &str, key: &str) -> (String, String) {
         _ => None,
     };
     if let Some(r) = range {
-        let want = if r.is_empty() { "a whole number".to_string() } else { format!("a whole number from {r}") };
-        return (want, format!("write a number without quotes, e.g. `{key} = 3`"));
+        let want = if r.is_empty() {
+            "a whole number".to_string()
+        } else {
+            format!("a whole number from {r}")
+        };
+        return (
+            want,
+            format!("write a number without quotes, e.g. `{key} = 3`"),
+        );
     }
     match expected {
         "a boolean" => ("true or false".into(), format!("write `{key} = true` or `{key} = false`, without quotes")),
@@ -466,7 +689,10 @@ fn expected_help(expected: &str, key: &str) -> (String, String) {
 }
 
 /// The closest candidate within a small edit distance.
-pub fn did_you_mean<'a>(bad: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    bad: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(bad, c), c))
@@ -495,18 +721,36 @@ mod tests {
         assert_eq!(at("quorum").as_deref(), Some("[redis.sentinel] quorum"));
         assert_eq!(at("\"b\"]").as_deref(), Some("[redis] hosts"));
         assert_eq!(at("\"x\"").as_deref(), Some("[stack] name"));
-        assert_eq!(at("\"b\"\n[serv").as_deref(), Some("[postgres.databases] name (entry 2)"));
+        assert_eq!(
+            at("\"b\"\n[serv").as_deref(),
+            Some("[postgres.databases] name (entry 2)")
+        );
         assert_eq!(at("\"1\"").as_deref(), Some("[services.\"we b\".env] A"));
-        assert_eq!(s.find(&["redis", "sentinel", "quorum"]).map(|r| &s.text[r]), Some("4"));
-        assert_eq!(s.find(&["postgres", "databases", "1", "name"]).map(|r| &s.text[r]), Some("\"b\""));
-        assert_eq!(s.find_key(&["services", "we b", "env", "A"]).map(|r| &s.text[r]), Some("A"));
+        assert_eq!(
+            s.find(&["redis", "sentinel", "quorum"]).map(|r| &s.text[r]),
+            Some("4")
+        );
+        assert_eq!(
+            s.find(&["postgres", "databases", "1", "name"])
+                .map(|r| &s.text[r]),
+            Some("\"b\"")
+        );
+        assert_eq!(
+            s.find_key(&["services", "we b", "env", "A"])
+                .map(|r| &s.text[r]),
+            Some("A")
+        );
         assert_eq!(s.find(&["redis", "nope"]), None);
     }
 
     #[test]
     fn rendering_quotes_the_line_with_a_caret_under_the_value() {
         let s = Source::new("stack.toml", "[redis.sentinel]\nquorum = 4\n");
-        let d = s.diag(s.find(&["redis", "sentinel", "quorum"]), "sentinel quorum 4 is impossible with 3 Sentinels", Some("use a quorum from 1 to 3".into()));
+        let d = s.diag(
+            s.find(&["redis", "sentinel", "quorum"]),
+            "sentinel quorum 4 is impossible with 3 Sentinels",
+            Some("use a quorum from 1 to 3".into()),
+        );
         assert_eq!(
             d.to_string(),
             "error: stack.toml:2:10: [redis.sentinel] quorum: sentinel quorum 4 is impossible with 3 Sentinels\n  |\n2 | quorum = 4\n  |          ^\n  = help: use a quorum from 1 to 3"
@@ -547,7 +791,10 @@ mod tests {
             s.snippet(o..o + n.len(), false)
         };
         assert_eq!(line("password").text, "password = **** # x");
-        assert_eq!(line("tls").text, "tls = { cert = ****, key = { env = \"K\" } }");
+        assert_eq!(
+            line("tls").text,
+            "tls = { cert = ****, key = { env = \"K\" } }"
+        );
         assert_eq!(line("superuser_password").text, "superuser_password = ****");
         assert_eq!(line("name").text, "name = \"keyring\"");
         // a caret under a masked value sits under the mask

@@ -110,7 +110,12 @@ print(json.dumps({"peer_id": me, "shards": shards}))
 pub fn parse_qdrant(text: &str) -> Option<QdrantFact> {
     let v: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
     let peer_id = v.get("peer_id")?.as_u64()?;
-    let shards = v.get("shards")?.as_object()?.iter().filter_map(|(k, n)| Some((k.parse().ok()?, n.as_u64()? as usize))).collect();
+    let shards = v
+        .get("shards")?
+        .as_object()?
+        .iter()
+        .filter_map(|(k, n)| Some((k.parse().ok()?, n.as_u64()? as usize)))
+        .collect();
     Some(QdrantFact { peer_id, shards })
 }
 
@@ -171,7 +176,12 @@ pub fn parse_etcd_members(text: &str) -> Option<Vec<EtcdMemberFact>> {
         if f.len() < 4 {
             return None;
         }
-        v.push(EtcdMemberFact { id: f[0].to_string(), status: f[1].to_string(), name: f[2].to_string(), peer_url: f[3].split(' ').next().unwrap_or("").to_string() });
+        v.push(EtcdMemberFact {
+            id: f[0].to_string(),
+            status: f[1].to_string(),
+            name: f[2].to_string(),
+            peer_url: f[3].split(' ').next().unwrap_or("").to_string(),
+        });
     }
     (!v.is_empty()).then_some(v)
 }
@@ -184,10 +194,25 @@ pub fn parse_patroni_cluster(body: &[u8]) -> Option<Vec<PatroniMemberFact>> {
         members
             .iter()
             .map(|m| PatroniMemberFact {
-                name: m.get("name").and_then(|x| x.as_str()).unwrap_or("").to_string(),
-                role: m.get("role").and_then(|x| x.as_str()).unwrap_or("").to_string(),
-                state: m.get("state").and_then(|x| x.as_str()).unwrap_or("").to_string(),
-                pending_restart: m.get("pending_restart").and_then(|x| x.as_bool()).unwrap_or(false),
+                name: m
+                    .get("name")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                role: m
+                    .get("role")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                state: m
+                    .get("state")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                pending_restart: m
+                    .get("pending_restart")
+                    .and_then(|x| x.as_bool())
+                    .unwrap_or(false),
             })
             .collect(),
     )
@@ -215,7 +240,9 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
                 paths.insert(path.clone());
             }
             Desired::Service { name, .. } => s.push_str(&format!("s {}\n", sh(name))),
-            Desired::Command { unless, creates, .. } => {
+            Desired::Command {
+                unless, creates, ..
+            } => {
                 let id = sh(&r.id.to_string());
                 let mut conds = Vec::new();
                 if let Some(c) = creates {
@@ -227,7 +254,10 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
                 if conds.is_empty() {
                     s.push_str(&format!("g {id} 0\n"));
                 } else {
-                    s.push_str(&format!("if {}; then g {id} 1; else g {id} 0; fi\n", conds.join(" || ")));
+                    s.push_str(&format!(
+                        "if {}; then g {id} 1; else g {id} 0; fi\n",
+                        conds.join(" || ")
+                    ));
                 }
             }
             Desired::Health { .. } | Desired::Barrier => {}
@@ -236,7 +266,11 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     for p in &paths {
         s.push_str(&format!("f {}\n", sh(p)));
     }
-    if let Some(e) = compiled.etcd.as_ref().filter(|e| e.members.iter().any(|m| m.name == host)) {
+    if let Some(e) = compiled
+        .etcd
+        .as_ref()
+        .filter(|e| e.members.iter().any(|m| m.name == host))
+    {
         s.push_str(&format!(
             "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s member list 2>/dev/null | base64 -w0; echo; fi\n",
             sh(&e.data_dir)
@@ -256,7 +290,9 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     if !packages.is_empty() {
         s.push_str(&format!("dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {} 2>/dev/null\n", packages.join(" ")));
     }
-    s.push_str(&format!("if [ -f {STATE_FILE} ]; then printf 'M\\t'; base64 -w0 < {STATE_FILE}; echo; fi\n"));
+    s.push_str(&format!(
+        "if [ -f {STATE_FILE} ]; then printf 'M\\t'; base64 -w0 < {STATE_FILE}; echo; fi\n"
+    ));
     s.push_str(&format!("if [ -d {PENDING_DIR} ]; then for p in {PENDING_DIR}/*; do [ -e \"$p\" ] && printf 'R\\t%s\\n' \"${{p##*/}}\"; done; fi\n"));
     s.push_str("echo END\n");
     s
@@ -272,7 +308,13 @@ pub fn parse(out: &str, wanted_packages: &[String]) -> Result<HostFacts, String>
     for (n, line) in out.lines().enumerate() {
         let mut parts = line.split('\t');
         let tag = parts.next().unwrap_or("");
-        let bad = || format!("facts line {}: cannot read `{}`", n + 1, line.chars().take(120).collect::<String>());
+        let bad = || {
+            format!(
+                "facts line {}: cannot read `{}`",
+                n + 1,
+                line.chars().take(120).collect::<String>()
+            )
+        };
         match tag {
             "F" | "D" => {
                 let path = parts.next().ok_or_else(bad)?.to_string();
@@ -315,11 +357,22 @@ pub fn parse(out: &str, wanted_packages: &[String]) -> Result<HostFacts, String>
                 let status = parts.next().unwrap_or("");
                 let version = parts.next().unwrap_or("");
                 let installed = status.starts_with("ii") || status.starts_with("hi");
-                f.packages.insert(name, if installed { Some(version.to_string()) } else { None });
+                f.packages.insert(
+                    name,
+                    if installed {
+                        Some(version.to_string())
+                    } else {
+                        None
+                    },
+                );
             }
             "M" => {
                 let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
-                let st: HostState = serde_json::from_slice(&bytes).map_err(|e| format!("{STATE_FILE} on the host is damaged ({e}); move it away and plan again"))?;
+                let st: HostState = serde_json::from_slice(&bytes).map_err(|e| {
+                    format!(
+                        "{STATE_FILE} on the host is damaged ({e}); move it away and plan again"
+                    )
+                })?;
                 f.state = Some(st);
             }
             "R" => {
@@ -366,7 +419,11 @@ mod tests {
                    P\tetcd-client\tun \t\n\
                    R\tetcd\n\
                    END\n";
-        let f = parse(out, &["etcd-server".into(), "etcd-client".into(), "curl".into()]).unwrap();
+        let f = parse(
+            out,
+            &["etcd-server".into(), "etcd-client".into(), "curl".into()],
+        )
+        .unwrap();
         let e = &f.files["/etc/default/etcd"];
         assert!(e.exists && !e.is_dir);
         assert_eq!(e.mode, Some(0o644));
@@ -389,19 +446,54 @@ mod tests {
         let f = parse(&out, &[]).unwrap();
         let m = f.etcd_members.unwrap();
         assert_eq!(m.len(), 2);
-        assert_eq!((m[0].name.as_str(), m[0].status.as_str(), m[0].peer_url.as_str()), ("lab1", "started", "http://198.18.0.11:2380"));
-        assert_eq!((m[1].name.as_str(), m[1].status.as_str(), m[1].peer_url.as_str()), ("", "unstarted", "http://198.18.0.14:2380"));
+        assert_eq!(
+            (
+                m[0].name.as_str(),
+                m[0].status.as_str(),
+                m[0].peer_url.as_str()
+            ),
+            ("lab1", "started", "http://198.18.0.11:2380")
+        );
+        assert_eq!(
+            (
+                m[1].name.as_str(),
+                m[1].status.as_str(),
+                m[1].peer_url.as_str()
+            ),
+            ("", "unstarted", "http://198.18.0.14:2380")
+        );
         let p = f.patroni.unwrap();
         assert!(p[0].pending_restart && p[0].role == "leader");
         assert!(!p[1].pending_restart && p[1].state == "streaming");
         // an empty answer (etcd not answering) is no member list
         assert!(parse("E\t\nEND\n", &[]).unwrap().etcd_members.is_none());
         // Redis' replication role, as the facts script flattens it
-        let r = parse("X\trole:slave master_host:198.18.0.11 master_link_status:up \nEND\n", &[]).unwrap().redis.unwrap();
-        assert_eq!((r.role.as_str(), r.master_host.as_str(), r.link_up), ("slave", "198.18.0.11", true));
-        let r = parse("X\trole:slave master_host:198.18.0.11 master_link_status:down \nEND\n", &[]).unwrap().redis.unwrap();
+        let r = parse(
+            "X\trole:slave master_host:198.18.0.11 master_link_status:up \nEND\n",
+            &[],
+        )
+        .unwrap()
+        .redis
+        .unwrap();
+        assert_eq!(
+            (r.role.as_str(), r.master_host.as_str(), r.link_up),
+            ("slave", "198.18.0.11", true)
+        );
+        let r = parse(
+            "X\trole:slave master_host:198.18.0.11 master_link_status:down \nEND\n",
+            &[],
+        )
+        .unwrap()
+        .redis
+        .unwrap();
         assert!(!r.link_up);
-        assert!(parse("X\trole:master \nEND\n", &[]).unwrap().redis.unwrap().link_up);
+        assert!(
+            parse("X\trole:master \nEND\n", &[])
+                .unwrap()
+                .redis
+                .unwrap()
+                .link_up
+        );
         assert!(parse("X\t\nEND\n", &[]).unwrap().redis.is_none());
     }
 
@@ -427,22 +519,43 @@ print(s.server_port, flush=True)
 s.serve_forever()
 "#;
         use std::io::BufRead;
-        let mut server = std::process::Command::new("python3").arg("-c").arg(SERVER).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut server = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(SERVER)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut port = String::new();
-        std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut port).unwrap();
-        let out = std::process::Command::new("python3").arg("-c").arg(QDRANT_PY).arg(format!("http://127.0.0.1:{}", port.trim())).output().unwrap();
+        std::io::BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(QDRANT_PY)
+            .arg(format!("http://127.0.0.1:{}", port.trim()))
+            .output()
+            .unwrap();
         let _ = server.kill();
         let _ = server.wait();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let line = String::from_utf8_lossy(&out.stdout).to_string();
-        let f = parse(&format!("Q\t{}END\n", line), &[]).unwrap().qdrant.unwrap();
+        let f = parse(&format!("Q\t{}END\n", line), &[])
+            .unwrap()
+            .qdrant
+            .unwrap();
         assert_eq!(f.peer_id, 11);
         assert_eq!(f.shards, [(11, 2), (22, 2), (33, 1)].into_iter().collect());
     }
 
     #[test]
     fn truncated_output_is_an_error() {
-        assert!(parse("S\tetcd\tenabled\tactive\n", &[]).unwrap_err().contains("ended early"));
+        assert!(parse("S\tetcd\tenabled\tactive\n", &[])
+            .unwrap_err()
+            .contains("ended early"));
         assert!(parse("Z\twhat\nEND\n", &[]).unwrap_err().contains("line 1"));
     }
 }

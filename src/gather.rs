@@ -25,18 +25,25 @@ pub struct Gathered {
 
 pub fn host_spec(inv: &Inventory, name: &str, base: &Path) -> HostSpec {
     let h = &inv.hosts[name];
-    let jump = h.proxy_jump.as_deref().filter(|j| *j != name && inv.hosts.contains_key(*j)).map(|j| {
-        let mut s = host_spec(inv, j, base);
-        s.jump = None;
-        Box::new(s)
-    });
+    let jump = h
+        .proxy_jump
+        .as_deref()
+        .filter(|j| *j != name && inv.hosts.contains_key(*j))
+        .map(|j| {
+            let mut s = host_spec(inv, j, base);
+            s.jump = None;
+            Box::new(s)
+        });
     let d = &inv.defaults;
     HostSpec {
         name: h.name.clone(),
         address: h.address.clone(),
         port: h.port,
         user: h.user.clone(),
-        identity: h.identity.as_deref().map(|p| crate::model::expand_path(p, base)),
+        identity: h
+            .identity
+            .as_deref()
+            .map(|p| crate::model::expand_path(p, base)),
         known_hosts: crate::model::expand_path(&d.known_hosts, base),
         host_key_policy: d.host_key_policy,
         sudo: inv.sudo_for(h),
@@ -62,16 +69,31 @@ fn facts_query(compiled: &Compiled, h: &str) -> (String, Vec<String>) {
 }
 
 /// Runs the facts script on one connected host.
-async fn read_facts(name: &str, session: &Arc<dyn Session>, script: &str, wanted: &[String]) -> Result<HostFacts, String> {
+async fn read_facts(
+    name: &str,
+    session: &Arc<dyn Session>,
+    script: &str,
+    wanted: &[String],
+) -> Result<HostFacts, String> {
     let out = session.exec(script, b"").await.map_err(|e| e.to_string())?;
     if !out.ok() {
-        return Err(format!("{name}: reading facts failed (exit {}): {}", out.status, out.stderr_str().trim()));
+        return Err(format!(
+            "{name}: reading facts failed (exit {}): {}",
+            out.status,
+            out.stderr_str().trim()
+        ));
     }
     facts::parse(&out.stdout_str(), wanted).map_err(|e| format!("{name}: {e}"))
 }
 
 /// Connects to `hosts` and gathers facts for the compiled resources.
-pub async fn gather(connector: Arc<dyn Connector>, inv: &Inventory, base: &Path, compiled: &Compiled, hosts: &[String]) -> Gathered {
+pub async fn gather(
+    connector: Arc<dyn Connector>,
+    inv: &Inventory,
+    base: &Path,
+    compiled: &Compiled,
+    hosts: &[String],
+) -> Gathered {
     // bounds the hosts being connected or read at once (the connector bounds attempts)
     let sem = Arc::new(Semaphore::new(4 * CONNECT_PARALLEL));
     let mut tasks = Vec::new();
@@ -91,7 +113,11 @@ pub async fn gather(connector: Arc<dyn Connector>, inv: &Inventory, base: &Path,
             (spec.name.clone(), parsed, Some(session))
         }));
     }
-    let mut g = Gathered { sessions: BTreeMap::new(), facts: BTreeMap::new(), failed: BTreeMap::new() };
+    let mut g = Gathered {
+        sessions: BTreeMap::new(),
+        facts: BTreeMap::new(),
+        failed: BTreeMap::new(),
+    };
     for t in tasks {
         match t.await {
             Ok((name, res, session)) => {
@@ -119,7 +145,14 @@ pub async fn gather(connector: Arc<dyn Connector>, inv: &Inventory, base: &Path,
 /// takes the apply lock on all that answered (all or none: `Err` is the
 /// refusal, naming the holders, and no fact was read anywhere), and only
 /// then reads their facts. Hosts that cannot be reached are in `failed`.
-pub async fn gather_locked(connector: Arc<dyn Connector>, inv: &Inventory, base: &Path, compiled: &Compiled, hosts: &[String], lock: &mut Held) -> Result<Gathered, String> {
+pub async fn gather_locked(
+    connector: Arc<dyn Connector>,
+    inv: &Inventory,
+    base: &Path,
+    compiled: &Compiled,
+    hosts: &[String],
+    lock: &mut Held,
+) -> Result<Gathered, String> {
     let sem = Arc::new(Semaphore::new(4 * CONNECT_PARALLEL));
     let mut tasks = Vec::new();
     for h in hosts {
@@ -132,7 +165,11 @@ pub async fn gather_locked(connector: Arc<dyn Connector>, inv: &Inventory, base:
             (spec.name.clone(), session.map_err(|e| e.to_string()))
         }));
     }
-    let mut g = Gathered { sessions: BTreeMap::new(), facts: BTreeMap::new(), failed: BTreeMap::new() };
+    let mut g = Gathered {
+        sessions: BTreeMap::new(),
+        facts: BTreeMap::new(),
+        failed: BTreeMap::new(),
+    };
     for t in tasks {
         match t.await {
             Ok((name, Ok(s))) => {

@@ -23,13 +23,20 @@ pub struct Holder {
 
 impl Holder {
     pub fn me(command: &str) -> Holder {
-        let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into());
-        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+        let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
         Holder {
             who: format!("{user}@{machine}"),
             machine,
             pid: std::process::id(),
-            since: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            since: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             command: command.to_string(),
             token: crate::plan::saved::new_salt(),
         }
@@ -37,13 +44,24 @@ impl Holder {
 
     /// A holder on this machine whose process is gone: a killed run.
     pub fn is_stale_here(&self) -> bool {
-        let here = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default();
+        let here = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
         self.machine == here && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
     }
 
     pub fn describe(&self) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        format!("{} (pid {}, `rampart {}`) since {} s ago", self.who, self.pid, self.command, now.saturating_sub(self.since))
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        format!(
+            "{} (pid {}, `rampart {}`) since {} s ago",
+            self.who,
+            self.pid,
+            self.command,
+            now.saturating_sub(self.since)
+        )
     }
 }
 
@@ -57,11 +75,18 @@ pub fn acquire_script(break_lock: bool) -> String {
 }
 
 pub fn release_script(token: &str) -> String {
-    format!("if grep -q {} {LOCK_DIR}/owner 2>/dev/null; then rm -rf {LOCK_DIR}; fi\n", crate::transport::quote::sh(token))
+    format!(
+        "if grep -q {} {LOCK_DIR}/owner 2>/dev/null; then rm -rf {LOCK_DIR}; fi\n",
+        crate::transport::quote::sh(token)
+    )
 }
 
 /// Takes the lock on every host, or none: on any refusal the ones taken are released.
-pub async fn acquire_all(sessions: &BTreeMap<String, Arc<dyn Session>>, me: &Holder, break_lock: bool) -> Result<(), String> {
+pub async fn acquire_all(
+    sessions: &BTreeMap<String, Arc<dyn Session>>,
+    me: &Holder,
+    break_lock: bool,
+) -> Result<(), String> {
     let body = serde_json::to_vec(me).unwrap_or_default();
     let script = acquire_script(break_lock);
     let mut taken = Vec::new();
@@ -111,12 +136,23 @@ pub struct Held {
 
 impl Held {
     pub fn new(command: &str, break_lock: bool) -> Held {
-        Held { me: Holder::me(command), break_lock, sessions: BTreeMap::new() }
+        Held {
+            me: Holder::me(command),
+            break_lock,
+            sessions: BTreeMap::new(),
+        }
     }
 
     /// Takes the lock on every host of `sessions` not held yet, or on none of them.
-    pub async fn take(&mut self, sessions: &BTreeMap<String, Arc<dyn Session>>) -> Result<(), String> {
-        let new: BTreeMap<String, Arc<dyn Session>> = sessions.iter().filter(|(h, _)| !self.sessions.contains_key(*h)).map(|(h, s)| (h.clone(), s.clone())).collect();
+    pub async fn take(
+        &mut self,
+        sessions: &BTreeMap<String, Arc<dyn Session>>,
+    ) -> Result<(), String> {
+        let new: BTreeMap<String, Arc<dyn Session>> = sessions
+            .iter()
+            .filter(|(h, _)| !self.sessions.contains_key(*h))
+            .map(|(h, s)| (h.clone(), s.clone()))
+            .collect();
         acquire_all(&new, &self.me, self.break_lock).await?;
         self.sessions.extend(new);
         Ok(())
@@ -155,13 +191,21 @@ mod tests {
         h.pid = u32::MAX - 1;
         assert!(h.is_stale_here());
         h.machine = "elsewhere".into();
-        assert!(!h.is_stale_here(), "another machine's pid cannot be judged here");
+        assert!(
+            !h.is_stale_here(),
+            "another machine's pid cannot be judged here"
+        );
     }
 
     #[test]
     fn scripts_parse() {
         for s in [acquire_script(true), release_script("ab'c")] {
-            let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&s).output().unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(&s)
+                .output()
+                .unwrap();
             assert!(out.status.success(), "{s}");
         }
     }

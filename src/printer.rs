@@ -13,7 +13,9 @@ pub struct Style {
 
 impl Style {
     pub fn detect() -> Style {
-        Style { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Style {
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
     }
     pub fn plain() -> Style {
         Style { color: false }
@@ -61,7 +63,12 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
             Action::Wait => "2",
         };
         let drift = if step.drift { " (drift)" } else { "" };
-        s.push_str(&format!("  {} {}{}\n", style.paint(code, step.action.glyph()), step.id, style.paint("31", drift)));
+        s.push_str(&format!(
+            "  {} {}{}\n",
+            style.paint(code, step.action.glyph()),
+            step.id,
+            style.paint("31", drift)
+        ));
         for r in &step.reasons {
             s.push_str(&format!("      {r}\n"));
         }
@@ -82,17 +89,36 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
         }
     }
     let c = plan.counts();
-    s.push_str(&format!("\nPlan: {} to add, {} to change, {} to destroy.\n", c.add, c.change, c.destroy));
+    s.push_str(&format!(
+        "\nPlan: {} to add, {} to change, {} to destroy.\n",
+        c.add, c.change, c.destroy
+    ));
     s
 }
 
 /// One progress line per event (plain mode: good in logs and pipes).
 pub fn event_line(e: &Event) -> Option<String> {
     match e {
-        Event::Started { host, id, n, total, what } => Some(format!("{host} [{n}/{total}] {id}: {what}...\n")),
-        Event::Finished { host, id, n, total, outcome, seconds } => Some(match outcome {
+        Event::Started {
+            host,
+            id,
+            n,
+            total,
+            what,
+        } => Some(format!("{host} [{n}/{total}] {id}: {what}...\n")),
+        Event::Finished {
+            host,
+            id,
+            n,
+            total,
+            outcome,
+            seconds,
+        } => Some(match outcome {
             Outcome::Ok => format!("{host} [{n}/{total}] {id}: done ({seconds:.1}s)\n"),
-            Outcome::Failed(m) => format!("{host} [{n}/{total}] {id}: FAILED: {}\n", m.replace('\n', "\n    ")),
+            Outcome::Failed(m) => format!(
+                "{host} [{n}/{total}] {id}: FAILED: {}\n",
+                m.replace('\n', "\n    ")
+            ),
             Outcome::Skipped(m) => format!("{host} [{n}/{total}] {id}: {m}\n"),
         }),
     }
@@ -101,8 +127,18 @@ pub fn event_line(e: &Event) -> Option<String> {
 pub fn summary(report: &Report, style: Style) -> String {
     let mut s = String::from("\nApply summary:\n");
     for (host, r) in &report.hosts {
-        let state = if r.failed.is_empty() && r.skipped == 0 { style.paint("32", "ok") } else { style.paint("31", "FAILED") };
-        s.push_str(&format!("  {host}: {state}, {} done, {} failed, {} skipped, {:.1}s\n", r.done, r.failed.len(), r.skipped, r.seconds));
+        let state = if r.failed.is_empty() && r.skipped == 0 {
+            style.paint("32", "ok")
+        } else {
+            style.paint("31", "FAILED")
+        };
+        s.push_str(&format!(
+            "  {host}: {state}, {} done, {} failed, {} skipped, {:.1}s\n",
+            r.done,
+            r.failed.len(),
+            r.skipped,
+            r.seconds
+        ));
         for (id, e) in &r.failed {
             s.push_str(&format!("    {id}: {}\n", e.replace('\n', "\n      ")));
         }
@@ -126,7 +162,10 @@ pub struct LiveProgress {
 impl LiveProgress {
     pub fn new(hosts: &[(String, usize)]) -> LiveProgress {
         let multi = indicatif::MultiProgress::new();
-        let style = indicatif::ProgressStyle::with_template("{prefix:>12} [{pos}/{len}] {elapsed:>4} {wide_msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let style = indicatif::ProgressStyle::with_template(
+            "{prefix:>12} [{pos}/{len}] {elapsed:>4} {wide_msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
         let mut bars = std::collections::BTreeMap::new();
         for (h, n) in hosts {
             let b = multi.add(indicatif::ProgressBar::new(*n as u64));

@@ -1,7 +1,9 @@
 //! Handlebars rendering: strict mode, no HTML escaping, few helpers.
 //! Templates only format; topology is computed in `compile::view`.
 
-use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
 
 /// A renderer with the project's settings and helpers registered.
 pub fn engine() -> Handlebars<'static> {
@@ -14,8 +16,16 @@ pub fn engine() -> Handlebars<'static> {
 }
 
 /// `{{sh value}}`: the value quoted as one POSIX shell word.
-fn sh_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let v = h.param(0).ok_or(RenderErrorReason::ParamNotFoundForIndex("sh", 0))?;
+fn sh_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let v = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("sh", 0))?;
     let s = match v.value() {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -25,8 +35,16 @@ fn sh_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out
 }
 
 /// `{{json value}}`: the value as a JSON literal (also valid YAML and TOML strings).
-fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let v = h.param(0).ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+fn json_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let v = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
     out.write(&v.value().to_string())?;
     Ok(())
 }
@@ -41,9 +59,15 @@ pub fn render(hb: &Handlebars, template: &str, view: &serde_json::Value) -> Resu
 }
 
 /// Renders a template registered under `name` (parsed once, rendered per host).
-pub fn render_named(hb: &mut Handlebars<'static>, name: &str, text: &str, view: &serde_json::Value) -> Result<String, String> {
+pub fn render_named(
+    hb: &mut Handlebars<'static>,
+    name: &str,
+    text: &str,
+    view: &serde_json::Value,
+) -> Result<String, String> {
     if !hb.has_template(name) {
-        hb.register_template_string(name, text).map_err(|e| e.to_string())?;
+        hb.register_template_string(name, text)
+            .map_err(|e| e.to_string())?;
     }
     hb.render(name, view).map_err(describe)
 }
@@ -67,7 +91,11 @@ pub struct Renderer {
 
 impl Default for Renderer {
     fn default() -> Self {
-        Renderer { hb: engine(), buf: Vec::new(), plain: Default::default() }
+        Renderer {
+            hb: engine(),
+            buf: Vec::new(),
+            plain: Default::default(),
+        }
     }
 }
 
@@ -88,7 +116,33 @@ enum Part {
 
 /// Names that handlebars does not read as a path when alone in `{{ }}`: the
 /// helpers [`engine`] has (its built-ins and ours), literals and keywords.
-const NOT_PATHS: &[&str] = &["if", "unless", "each", "with", "lookup", "raw", "log", "eq", "ne", "gt", "gte", "lt", "lte", "and", "or", "not", "len", "sh", "json", "this", "else", "true", "false", "null", "undefined"];
+const NOT_PATHS: &[&str] = &[
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "raw",
+    "log",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "and",
+    "or",
+    "not",
+    "len",
+    "sh",
+    "json",
+    "this",
+    "else",
+    "true",
+    "false",
+    "null",
+    "undefined",
+];
 
 impl Plain {
     /// The pieces of `template` when it is only text and `{{a.b.c}}` lookups
@@ -109,7 +163,8 @@ impl Plain {
             let segs: Vec<String> = path.split('.').map(str::to_string).collect();
             let ident = |s: &String| {
                 let mut c = s.chars();
-                matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
+                    && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             };
             if !segs.iter().all(ident) || NOT_PATHS.contains(&segs[0].as_str()) {
                 return None;
@@ -138,7 +193,11 @@ impl Plain {
             text_len += rest.len();
             parts.push(Part::Text(rest.to_string()));
         }
-        Some(Plain { parts, paths, text_len })
+        Some(Plain {
+            parts,
+            paths,
+            text_len,
+        })
     }
 
     /// The text, or `None` when a path does not lead to a string, number or
@@ -153,11 +212,24 @@ impl Plain {
             values.push(match v {
                 serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
                 serde_json::Value::Number(n) => std::borrow::Cow::Owned(n.to_string()),
-                serde_json::Value::Bool(b) => std::borrow::Cow::Borrowed(if *b { "true" } else { "false" }),
+                serde_json::Value::Bool(b) => {
+                    std::borrow::Cow::Borrowed(if *b { "true" } else { "false" })
+                }
                 _ => return None,
             });
         }
-        let len = self.text_len + self.parts.iter().map(|p| if let Part::Var(i) = p { values[*i].len() } else { 0 }).sum::<usize>();
+        let len = self.text_len
+            + self
+                .parts
+                .iter()
+                .map(|p| {
+                    if let Part::Var(i) = p {
+                        values[*i].len()
+                    } else {
+                        0
+                    }
+                })
+                .sum::<usize>();
         let mut out = String::with_capacity(len);
         for p in &self.parts {
             match p {
@@ -181,7 +253,8 @@ impl Renderer {
         if !self.hb.has_template(&key) {
             let t = handlebars::Template::compile(template).map_err(|e| describe(e.into()))?;
             self.hb.register_template(&key, t);
-            self.plain.insert(key.clone(), Plain::parse(template).map(std::sync::Arc::new));
+            self.plain
+                .insert(key.clone(), Plain::parse(template).map(std::sync::Arc::new));
         }
         self.write(&key, ctx)
     }
@@ -189,8 +262,13 @@ impl Renderer {
     /// As [`render_named`], with a context built once per host.
     pub fn named(&mut self, name: &str, text: &str, ctx: &Context) -> Result<String, String> {
         if !self.hb.has_template(name) {
-            self.hb.register_template_string(name, text).map_err(|e| e.to_string())?;
-            self.plain.insert(name.to_string(), Plain::parse(text).map(std::sync::Arc::new));
+            self.hb
+                .register_template_string(name, text)
+                .map_err(|e| e.to_string())?;
+            self.plain.insert(
+                name.to_string(),
+                Plain::parse(text).map(std::sync::Arc::new),
+            );
         }
         self.write(name, ctx)
     }
@@ -202,7 +280,9 @@ impl Renderer {
             }
         }
         self.buf.clear();
-        self.hb.render_with_context_to_write(name, ctx, &mut self.buf).map_err(describe)?;
+        self.hb
+            .render_with_context_to_write(name, ctx, &mut self.buf)
+            .map_err(describe)?;
         String::from_utf8(self.buf.as_slice().to_vec()).map_err(|e| e.to_string())
     }
 }
@@ -225,7 +305,10 @@ mod tests {
     #[test]
     fn no_html_escaping() {
         let hb = engine();
-        assert_eq!(render(&hb, "{{a}}", &json!({"a": "<x&y>\"'"})).unwrap(), "<x&y>\"'");
+        assert_eq!(
+            render(&hb, "{{a}}", &json!({"a": "<x&y>\"'"})).unwrap(),
+            "<x&y>\"'"
+        );
     }
 
     #[test]
@@ -238,13 +321,19 @@ mod tests {
     #[test]
     fn sh_helper_quotes() {
         let hb = engine();
-        assert_eq!(render(&hb, "echo {{sh a}}", &json!({"a": "$(id)"})).unwrap(), "echo '$(id)'");
+        assert_eq!(
+            render(&hb, "echo {{sh a}}", &json!({"a": "$(id)"})).unwrap(),
+            "echo '$(id)'"
+        );
     }
 
     /// Every template handlebars renders, next to the fast path's text when it takes one.
     fn both(template: &str, data: &serde_json::Value) -> (Result<String, String>, Option<String>) {
         let hb = engine();
-        (hb.render_template(template, data).map_err(describe), Plain::parse(template).and_then(|p| p.render(data)))
+        (
+            hb.render_template(template, data).map_err(describe),
+            Plain::parse(template).and_then(|p| p.render(data)),
+        )
     }
 
     #[test]
@@ -270,12 +359,43 @@ mod tests {
             assert_eq!(fast.as_deref(), Some(hb.as_deref().unwrap()), "{t:?}");
         }
         // plain shape, but a value that is not text: handlebars' answer (an error or its own rendering) is used
-        for t in ["{{host.none}}", "{{host.list}}", "{{host.obj}}", "{{host.missing}}", "{{nope.x}}", "{{host.name.x}}"] {
+        for t in [
+            "{{host.none}}",
+            "{{host.list}}",
+            "{{host.obj}}",
+            "{{host.missing}}",
+            "{{nope.x}}",
+            "{{host.name.x}}",
+        ] {
             assert!(Plain::parse(t).is_some(), "{t:?}");
             assert_eq!(both(t, &data).1, None, "{t:?}");
         }
         // anything else is handlebars' alone
-        for t in ["{{#if host.on}}y{{/if}}", "{{sh host.name}}", "{{json vars.color}}", "{{! comment }}", "{{~name}}", "{{name~}}", "{{{name}}}", "\\{{name}}", "{{ name }}", "{{this}}", "{{this.name}}", "{{../name}}", "{{@root.name}}", "{{host.[name]}}", "{{len}}", "{{true}}", "{{else}}", "{{1}}", "a }} {{name}}", "{{name}} }}", "{{name", "{{>partial}}", "{{host/name}}"] {
+        for t in [
+            "{{#if host.on}}y{{/if}}",
+            "{{sh host.name}}",
+            "{{json vars.color}}",
+            "{{! comment }}",
+            "{{~name}}",
+            "{{name~}}",
+            "{{{name}}}",
+            "\\{{name}}",
+            "{{ name }}",
+            "{{this}}",
+            "{{this.name}}",
+            "{{../name}}",
+            "{{@root.name}}",
+            "{{host.[name]}}",
+            "{{len}}",
+            "{{true}}",
+            "{{else}}",
+            "{{1}}",
+            "a }} {{name}}",
+            "{{name}} }}",
+            "{{name",
+            "{{>partial}}",
+            "{{host/name}}",
+        ] {
             assert_eq!(Plain::parse(t), None, "{t:?} must go through handlebars");
         }
     }
@@ -288,12 +408,23 @@ mod tests {
         let e = r.named("u", "a\n{{host.nope}}", &ctx).unwrap_err();
         assert!(e.contains("line 2") && e.contains("host.nope"), "{e}");
         assert_eq!(r.inline("{{host.name}}-x", &ctx).unwrap(), "lab1-x");
-        assert_eq!(r.inline("[{{host.list}}]", &ctx).unwrap(), render(&engine(), "[{{host.list}}]", &json!({"host": {"list": [1]}})).unwrap());
+        assert_eq!(
+            r.inline("[{{host.list}}]", &ctx).unwrap(),
+            render(
+                &engine(),
+                "[{{host.list}}]",
+                &json!({"host": {"list": [1]}})
+            )
+            .unwrap()
+        );
     }
 
     #[test]
     fn json_helper_quotes() {
         let hb = engine();
-        assert_eq!(render(&hb, "k: {{json a}}", &json!({"a": "x\"y"})).unwrap(), "k: \"x\\\"y\"");
+        assert_eq!(
+            render(&hb, "k: {{json a}}", &json!({"a": "x\"y"})).unwrap(),
+            "k: \"x\\\"y\""
+        );
     }
 }

@@ -42,8 +42,12 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
         s.push_str(ETCD_PROBE);
     }
     if on("postgres") {
-        s.push_str("echo \"patroni|$(curl -s -m 3 http://127.0.0.1:8008/patroni | tr -d '\\n')\"\n");
-        s.push_str("echo \"cluster|$(curl -s -m 3 http://127.0.0.1:8008/cluster | tr -d '\\n')\"\n");
+        s.push_str(
+            "echo \"patroni|$(curl -s -m 3 http://127.0.0.1:8008/patroni | tr -d '\\n')\"\n",
+        );
+        s.push_str(
+            "echo \"cluster|$(curl -s -m 3 http://127.0.0.1:8008/cluster | tr -d '\\n')\"\n",
+        );
     }
     if on("redis") {
         s.push_str("echo \"redis|$(REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth 2>/dev/null)\" timeout 3 redis-cli --no-auth-warning -h 127.0.0.1 info replication 2>&1 | tr -d '\\r' | grep -E '^(role|master_host|connected_slaves|master_link_status):' | tr '\\n' ' ')\"\n");
@@ -57,8 +61,15 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
     }
     for (name, svc) in &stack.services {
         if on(&format!("services.{name}")) {
-            let url = format!("http://127.0.0.1:{}{}", svc.port.get_ref(), svc.health.clone().unwrap_or_else(|| "/".into()));
-            s.push_str(&format!("echo \"app|{name}|$(curl -s -o /dev/null -m 3 -w '%{{http_code}}' {})\"\n", sh(&url)));
+            let url = format!(
+                "http://127.0.0.1:{}{}",
+                svc.port.get_ref(),
+                svc.health.clone().unwrap_or_else(|| "/".into())
+            );
+            s.push_str(&format!(
+                "echo \"app|{name}|$(curl -s -o /dev/null -m 3 -w '%{{http_code}}' {})\"\n",
+                sh(&url)
+            ));
         }
     }
     if let Some(k) = stack.keepalived.as_ref().filter(|_| on("keepalived")) {
@@ -81,14 +92,28 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
     let mut out = Vec::new();
     let lines = |h: &str, tag: &str| -> Vec<String> {
         match probes.get(h) {
-            Some(Ok(o)) => o.lines().filter(|l| l.starts_with(&format!("{tag}|"))).map(str::to_string).collect(),
+            Some(Ok(o)) => o
+                .lines()
+                .filter(|l| l.starts_with(&format!("{tag}|")))
+                .map(str::to_string)
+                .collect(),
             _ => vec![],
         }
     };
     let unreachable = |h: &str| -> Option<MemberHealth> {
         match probes.get(h) {
-            Some(Err(e)) => Some(MemberHealth { host: h.into(), healthy: false, role: "unreachable".into(), detail: e.clone() }),
-            None => Some(MemberHealth { host: h.into(), healthy: false, role: "unreachable".into(), detail: "not probed".into() }),
+            Some(Err(e)) => Some(MemberHealth {
+                host: h.into(),
+                healthy: false,
+                role: "unreachable".into(),
+                detail: e.clone(),
+            }),
+            None => Some(MemberHealth {
+                host: h.into(),
+                healthy: false,
+                role: "unreachable".into(),
+                detail: "not probed".into(),
+            }),
             _ => None,
         }
     };
@@ -97,31 +122,66 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
         for h in stack.hosts_of("etcd") {
             members.push(unreachable(h).unwrap_or_else(|| {
                 let l = lines(h, "etcd").into_iter().next().unwrap_or_default();
-                MemberHealth { host: h.clone(), healthy: field(&l, 1) == "up", role: field(&l, 2).into(), detail: field(&l, 3).into() }
+                MemberHealth {
+                    host: h.clone(),
+                    healthy: field(&l, 1) == "up",
+                    role: field(&l, 2).into(),
+                    detail: field(&l, 3).into(),
+                }
             }));
         }
         let leaders = members.iter().filter(|m| m.role == "leader").count();
-        out.push(ComponentHealth { component: "etcd".into(), healthy: members.iter().all(|m| m.healthy) && leaders == 1, note: (leaders != 1).then(|| format!("{leaders} leaders")), members });
+        out.push(ComponentHealth {
+            component: "etcd".into(),
+            healthy: members.iter().all(|m| m.healthy) && leaders == 1,
+            note: (leaders != 1).then(|| format!("{leaders} leaders")),
+            members,
+        });
     }
     if stack.postgres.is_some() {
         // the cluster view from the first member that answers
-        let cluster = stack.hosts_of("postgres").iter().find_map(|h| lines(h, "cluster").into_iter().next().and_then(|l| serde_json::from_str::<serde_json::Value>(l.splitn(2, '|').nth(1)?).ok()));
+        let cluster = stack.hosts_of("postgres").iter().find_map(|h| {
+            lines(h, "cluster").into_iter().next().and_then(|l| {
+                serde_json::from_str::<serde_json::Value>(l.splitn(2, '|').nth(1)?).ok()
+            })
+        });
         let mut members = Vec::new();
         for h in stack.hosts_of("postgres") {
-            let m = cluster.as_ref().and_then(|c| c["members"].as_array()).and_then(|a| a.iter().find(|m| m["name"] == h.as_str()).cloned());
+            let m = cluster
+                .as_ref()
+                .and_then(|c| c["members"].as_array())
+                .and_then(|a| a.iter().find(|m| m["name"] == h.as_str()).cloned());
             members.push(match (unreachable(h), m) {
                 (_, Some(m)) => {
                     let role = m["role"].as_str().unwrap_or("?").to_string();
                     let state = m["state"].as_str().unwrap_or("?").to_string();
-                    let lag = m.get("lag").map(|l| format!(", lag {l}")).unwrap_or_default();
-                    MemberHealth { host: h.clone(), healthy: state == "running" || state == "streaming", role, detail: format!("{state}, timeline {}{lag}", m["timeline"]) }
+                    let lag = m
+                        .get("lag")
+                        .map(|l| format!(", lag {l}"))
+                        .unwrap_or_default();
+                    MemberHealth {
+                        host: h.clone(),
+                        healthy: state == "running" || state == "streaming",
+                        role,
+                        detail: format!("{state}, timeline {}{lag}", m["timeline"]),
+                    }
                 }
                 (Some(u), None) => u,
-                (None, None) => MemberHealth { host: h.clone(), healthy: false, role: "absent".into(), detail: "not in Patroni's cluster view".into() },
+                (None, None) => MemberHealth {
+                    host: h.clone(),
+                    healthy: false,
+                    role: "absent".into(),
+                    detail: "not in Patroni's cluster view".into(),
+                },
             });
         }
         let leaders = members.iter().filter(|m| m.role == "leader").count();
-        out.push(ComponentHealth { component: "postgres".into(), healthy: members.iter().all(|m| m.healthy) && leaders == 1, note: (leaders != 1).then(|| format!("{leaders} leaders")), members });
+        out.push(ComponentHealth {
+            component: "postgres".into(),
+            healthy: members.iter().all(|m| m.healthy) && leaders == 1,
+            note: (leaders != 1).then(|| format!("{leaders} leaders")),
+            members,
+        });
     }
     if stack.redis.is_some() {
         let mut members = Vec::new();
@@ -134,17 +194,45 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
             }
             let l = lines(h, "redis").into_iter().next().unwrap_or_default();
             let info = field(&l, 1);
-            let role = info.split_whitespace().find_map(|kv| kv.strip_prefix("role:")).unwrap_or("down").to_string();
+            let role = info
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("role:"))
+                .unwrap_or("down")
+                .to_string();
             let healthy = role == "master" || info.contains("master_link_status:up");
-            members.push(MemberHealth { host: h.clone(), healthy, role, detail: info.trim().to_string() });
+            members.push(MemberHealth {
+                host: h.clone(),
+                healthy,
+                role,
+                detail: info.trim().to_string(),
+            });
             let s = lines(h, "sentinel").into_iter().next().unwrap_or_default();
-            sentinel.push(MemberHealth { host: h.clone(), healthy: field(&s, 2).starts_with("OK"), role: "sentinel".into(), detail: format!("master {}; {}", field(&s, 1), field(&s, 2).trim()) });
+            sentinel.push(MemberHealth {
+                host: h.clone(),
+                healthy: field(&s, 2).starts_with("OK"),
+                role: "sentinel".into(),
+                detail: format!("master {}; {}", field(&s, 1), field(&s, 2).trim()),
+            });
         }
         let masters = members.iter().filter(|m| m.role == "master").count();
-        out.push(ComponentHealth { component: "redis".into(), healthy: members.iter().all(|m| m.healthy) && masters == 1, note: (masters != 1).then(|| format!("{masters} masters")), members });
+        out.push(ComponentHealth {
+            component: "redis".into(),
+            healthy: members.iter().all(|m| m.healthy) && masters == 1,
+            note: (masters != 1).then(|| format!("{masters} masters")),
+            members,
+        });
         if stack.redis.as_ref().is_some_and(|r| r.sentinel.is_some()) {
-            let named: std::collections::BTreeSet<String> = sentinel.iter().filter(|m| m.healthy).map(|m| m.detail.split(';').next().unwrap_or("").to_string()).collect();
-            out.push(ComponentHealth { component: "sentinel".into(), healthy: sentinel.iter().all(|m| m.healthy) && named.len() == 1, note: (named.len() > 1).then(|| "Sentinels disagree on the master".into()), members: sentinel });
+            let named: std::collections::BTreeSet<String> = sentinel
+                .iter()
+                .filter(|m| m.healthy)
+                .map(|m| m.detail.split(';').next().unwrap_or("").to_string())
+                .collect();
+            out.push(ComponentHealth {
+                component: "sentinel".into(),
+                healthy: sentinel.iter().all(|m| m.healthy) && named.len() == 1,
+                note: (named.len() > 1).then(|| "Sentinels disagree on the master".into()),
+                members: sentinel,
+            });
         }
     }
     if stack.haproxy.is_some() {
@@ -157,35 +245,83 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
             let rows = lines(h, "haproxy");
             let mut by_listen: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for r in &rows {
-                by_listen.entry(field(r, 1).to_string()).or_default().push(format!("{} {}", field(r, 2), field(r, 3)));
+                by_listen
+                    .entry(field(r, 1).to_string())
+                    .or_default()
+                    .push(format!("{} {}", field(r, 2), field(r, 3)));
             }
-            let ok = !rows.is_empty() && by_listen.values().all(|b| b.iter().any(|s| s.ends_with(" UP")));
-            let detail = by_listen.iter().map(|(l, b)| format!("{l}: {}", b.join(", "))).collect::<Vec<_>>().join("; ");
-            members.push(MemberHealth { host: h.clone(), healthy: ok, role: "haproxy".into(), detail });
+            let ok = !rows.is_empty()
+                && by_listen
+                    .values()
+                    .all(|b| b.iter().any(|s| s.ends_with(" UP")));
+            let detail = by_listen
+                .iter()
+                .map(|(l, b)| format!("{l}: {}", b.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            members.push(MemberHealth {
+                host: h.clone(),
+                healthy: ok,
+                role: "haproxy".into(),
+                detail,
+            });
         }
-        out.push(ComponentHealth { component: "haproxy".into(), healthy: members.iter().all(|m| m.healthy), note: None, members });
+        out.push(ComponentHealth {
+            component: "haproxy".into(),
+            healthy: members.iter().all(|m| m.healthy),
+            note: None,
+            members,
+        });
     }
     for name in stack.services.keys() {
         let comp = format!("services.{name}");
         let mut members = Vec::new();
         for h in stack.hosts_of(&comp) {
             members.push(unreachable(h).unwrap_or_else(|| {
-                let code = lines(h, "app").into_iter().find(|l| field(l, 1) == name).map(|l| field(&l, 2).to_string()).unwrap_or_default();
-                MemberHealth { host: h.clone(), healthy: code.starts_with('2'), role: "app".into(), detail: format!("health {code}") }
+                let code = lines(h, "app")
+                    .into_iter()
+                    .find(|l| field(l, 1) == name)
+                    .map(|l| field(&l, 2).to_string())
+                    .unwrap_or_default();
+                MemberHealth {
+                    host: h.clone(),
+                    healthy: code.starts_with('2'),
+                    role: "app".into(),
+                    detail: format!("health {code}"),
+                }
             }));
         }
-        out.push(ComponentHealth { component: comp, healthy: members.iter().all(|m| m.healthy), note: None, members });
+        out.push(ComponentHealth {
+            component: comp,
+            healthy: members.iter().all(|m| m.healthy),
+            note: None,
+            members,
+        });
     }
     if stack.keepalived.is_some() {
         let mut members = Vec::new();
         for h in stack.hosts_of("keepalived") {
             members.push(unreachable(h).unwrap_or_else(|| {
                 let l = lines(h, "vip").into_iter().next().unwrap_or_default();
-                MemberHealth { host: h.clone(), healthy: true, role: if field(&l, 1) == "held" { "holds VIP".into() } else { "backup".into() }, detail: String::new() }
+                MemberHealth {
+                    host: h.clone(),
+                    healthy: true,
+                    role: if field(&l, 1) == "held" {
+                        "holds VIP".into()
+                    } else {
+                        "backup".into()
+                    },
+                    detail: String::new(),
+                }
             }));
         }
         let holders = members.iter().filter(|m| m.role == "holds VIP").count();
-        out.push(ComponentHealth { component: "keepalived".into(), healthy: holders == 1 && members.iter().all(|m| m.healthy), note: (holders != 1).then(|| format!("{holders} hosts hold the VIP")), members });
+        out.push(ComponentHealth {
+            component: "keepalived".into(),
+            healthy: holders == 1 && members.iter().all(|m| m.healthy),
+            note: (holders != 1).then(|| format!("{holders} hosts hold the VIP")),
+            members,
+        });
     }
     out
 }
@@ -193,9 +329,19 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
 pub fn text(comps: &[ComponentHealth]) -> String {
     let mut s = String::new();
     for c in comps {
-        s.push_str(&format!("{} {}\n", c.component, if c.healthy { "healthy" } else { "UNHEALTHY" }));
+        s.push_str(&format!(
+            "{} {}\n",
+            c.component,
+            if c.healthy { "healthy" } else { "UNHEALTHY" }
+        ));
         for m in &c.members {
-            s.push_str(&format!("  {:<10} {:<5} {:<11} {}\n", m.host, if m.healthy { "ok" } else { "BAD" }, m.role, m.detail));
+            s.push_str(&format!(
+                "  {:<10} {:<5} {:<11} {}\n",
+                m.host,
+                if m.healthy { "ok" } else { "BAD" },
+                m.role,
+                m.detail
+            ));
         }
         if let Some(n) = &c.note {
             s.push_str(&format!("  ({n})\n"));
@@ -204,7 +350,13 @@ pub fn text(comps: &[ComponentHealth]) -> String {
     s
 }
 
-pub async fn run(inv: &Inventory, base: &Path, stack: &Stack, connector: Arc<dyn Connector>, json: bool) -> i32 {
+pub async fn run(
+    inv: &Inventory,
+    base: &Path,
+    stack: &Stack,
+    connector: Arc<dyn Connector>,
+    json: bool,
+) -> i32 {
     let mut hosts: Vec<String> = stack.placement.values().flatten().cloned().collect();
     hosts.sort();
     hosts.dedup();
@@ -215,7 +367,11 @@ pub async fn run(inv: &Inventory, base: &Path, stack: &Stack, connector: Arc<dyn
         let c = connector.clone();
         tasks.push(tokio::spawn(async move {
             let r = match c.connect(&spec).await {
-                Ok(s) => s.exec(&script, b"").await.map(|o| o.stdout_str()).map_err(|e| e.to_string()),
+                Ok(s) => s
+                    .exec(&script, b"")
+                    .await
+                    .map(|o| o.stdout_str())
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             (spec.name, r)
@@ -230,7 +386,13 @@ pub async fn run(inv: &Inventory, base: &Path, stack: &Stack, connector: Arc<dyn
     let comps = evaluate(stack, &probes);
     let ok = comps.iter().all(|c| c.healthy);
     if json {
-        printer::out(&format!("{}\n", serde_json::to_string_pretty(&serde_json::json!({"format_version": 1, "healthy": ok, "components": comps})).unwrap_or_default()));
+        printer::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"format_version": 1, "healthy": ok, "components": comps})
+            )
+            .unwrap_or_default()
+        ));
     } else {
         printer::out(&text(&comps));
     }

@@ -16,11 +16,14 @@ const PG_BOUNCER_STACK_HEAD_TYPO: &str = pg!("[[postgres.databases]]\nname = \"a
 const PG_PARAM_SPACE: &str = pg!("[postgres.parameters]\n\"work mem\" = \"8MB\"\n");
 const PG_PARAM_NL: &str = pg!("[postgres.parameters]\n\"x\\nport: 1\" = 1\n");
 const PG_PARAM_OWNED: &str = pg!("[postgres.parameters]\nlisten_addresses = \"*\"\n");
-const PG_PARAM_VALUE_NL: &str = pg!("[postgres.parameters]\nwork_mem = \"8MB\\\"\\nport: \\\"5433\"\n");
+const PG_PARAM_VALUE_NL: &str =
+    pg!("[postgres.parameters]\nwork_mem = \"8MB\\\"\\nport: \\\"5433\"\n");
 const PG_PARAM_WAL: &str = pg!("[postgres.parameters]\nwal_level = \"minimal\"\n");
-const BACKUP_MONDAY_DOM: &str = pg!("[backup.postgres]\nschedule = \"0 2 1 * MON\"\nkeep_days = 7\n");
+const BACKUP_MONDAY_DOM: &str =
+    pg!("[backup.postgres]\nschedule = \"0 2 1 * MON\"\nkeep_days = 7\n");
 const BACKUP_HOUR: &str = pg!("[backup.postgres]\nschedule = \"0 25 * * *\"\nkeep_days = 7\n");
-const BACKUP_DAY_NAME: &str = pg!("[backup.postgres]\nschedule = \"0 2 * * MONDAY\"\nkeep_days = 7\n");
+const BACKUP_DAY_NAME: &str =
+    pg!("[backup.postgres]\nschedule = \"0 2 * * MONDAY\"\nkeep_days = 7\n");
 const BACKUP_KEEP0: &str = pg!("[backup.postgres]\nschedule = \"0 2 * * *\"\nkeep_days = 0\n");
 
 struct Case {
@@ -34,8 +37,16 @@ struct Case {
 fn run(dir: &Path, inv: &str, stack: &str) -> (i32, String) {
     std::fs::write(dir.join("inv.toml"), inv).unwrap();
     std::fs::write(dir.join("stack.toml"), stack).unwrap();
-    let out = Command::cargo_bin("rampart").unwrap().current_dir(dir).args(["-i", "inv.toml", "-s", "stack.toml", "validate"]).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::cargo_bin("rampart")
+        .unwrap()
+        .current_dir(dir)
+        .args(["-i", "inv.toml", "-s", "stack.toml", "validate"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The diagnostics of an output, each from its `error:`/`warning:` line to the next.
@@ -143,8 +154,12 @@ fn every_bad_input_is_refused_with_position_and_fix() {
             let head = block.lines().next().unwrap_or_default();
             let rest = head.split_once(": ").map(|(_, r)| r).unwrap_or_default();
             let parts: Vec<&str> = rest.splitn(4, ':').collect();
-            let positioned = parts.len() == 4 && parts[1].parse::<usize>().is_ok() && parts[2].parse::<usize>().is_ok();
-            if positioned && !(block.contains("\n   |") || block.contains("\n  |")) || positioned && !block.contains('^') {
+            let positioned = parts.len() == 4
+                && parts[1].parse::<usize>().is_ok()
+                && parts[2].parse::<usize>().is_ok();
+            if positioned && !(block.contains("\n   |") || block.contains("\n  |"))
+                || positioned && !block.contains('^')
+            {
                 failures.push(format!("{}: no quoted line with a caret:\n{block}", c.name));
             }
             if positioned && !parts[3].trim_start().starts_with('[') && c.name != "toml syntax" {
@@ -179,9 +194,16 @@ fn literal_secrets_name_their_key_and_are_never_echoed() {
         assert!(!err.contains("hunter2") && !err.contains("12345678"), "the secret was echoed:\n{err}");
     }
     // a syntax error on a secret's line quotes the line with the value masked
-    let (code, err) = run(dir.path(), INV, "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = \"hunter2\n");
+    let (code, err) = run(
+        dir.path(),
+        INV,
+        "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = \"hunter2\n",
+    );
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("stack.toml:5:") && err.contains("5 | password = ****"), "{err}");
+    assert!(
+        err.contains("stack.toml:5:") && err.contains("5 | password = ****"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"), "the secret was echoed:\n{err}");
 }
 
@@ -190,16 +212,34 @@ fn all_problems_are_reported_together() {
     let dir = tempfile::tempdir().unwrap();
     let (code, err) = run(dir.path(), INV, "[stack]\nname = \"x\"\n[etcd]\nhosts = \"two\"\n[redis]\nhosts = \"nope\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\n");
     assert_eq!(code, 1);
-    assert!(err.contains("odd number") && err.contains("`nope`"), "{err}");
-    assert!(err.contains("2 errors found; nothing was contacted."), "{err}");
+    assert!(
+        err.contains("odd number") && err.contains("`nope`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 errors found; nothing was contacted."),
+        "{err}"
+    );
 }
 
 #[test]
 fn examples_validate() {
     let root = env!("CARGO_MANIFEST_DIR");
-    for (i, s) in [("inventory/default.toml", "plans/default.toml"), ("inventory/example.toml", "plans/example.toml")] {
-        let out = Command::cargo_bin("rampart").unwrap().current_dir(root).args(["-i", i, "-s", s, "validate"]).output().unwrap();
-        assert!(out.status.success(), "{s}: {}", String::from_utf8_lossy(&out.stderr));
+    for (i, s) in [
+        ("inventory/default.toml", "plans/default.toml"),
+        ("inventory/example.toml", "plans/example.toml"),
+    ] {
+        let out = Command::cargo_bin("rampart")
+            .unwrap()
+            .current_dir(root)
+            .args(["-i", i, "-s", s, "validate"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{s}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -210,40 +250,81 @@ fn bad_saved_plans_are_refused_naming_the_file_and_the_fix() {
     use rampart::plan::saved::{absolute, FactsDigest, Inputs, SavedPlan, Sources, SAVED_FORMAT};
     let dir = tempfile::tempdir().unwrap();
     let apply = |args: &[&str]| {
-        let out = Command::cargo_bin("rampart").unwrap().current_dir(dir.path()).args(args).output().unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = Command::cargo_bin("rampart")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     std::fs::write(dir.path().join("old.json"), r#"{"format": 1, "rampart_version": "0.0.9", "salt": "s", "inputs": {}, "facts": {}, "plan": {}}"#).unwrap();
     let (code, err) = apply(&["apply", "old.json"]);
     assert_eq!(code, 1);
-    assert!(err.contains("old.json: this plan file has format 1 (made by rampart 0.0.9)") && err.contains("Make the plan again: rampart plan --out FILE"), "{err}");
+    assert!(
+        err.contains("old.json: this plan file has format 1 (made by rampart 0.0.9)")
+            && err.contains("Make the plan again: rampart plan --out FILE"),
+        "{err}"
+    );
     std::fs::write(dir.path().join("junk.json"), "plan: yes").unwrap();
     let (code, err) = apply(&["apply", "junk.json"]);
-    assert!(code == 1 && err.contains("junk.json: not a rampart plan file"), "{err}");
+    assert!(
+        code == 1 && err.contains("junk.json: not a rampart plan file"),
+        "{err}"
+    );
 
     // a plan recording its files: other ones passed are refused, naming both
     for f in ["inv.toml", "stack.toml", "other.toml"] {
         std::fs::write(dir.path().join(f), "").unwrap();
     }
-    let sources = Sources { inventory: absolute(&dir.path().join("inv.toml")), stack: absolute(&dir.path().join("stack.toml")), roles: None };
+    let sources = Sources {
+        inventory: absolute(&dir.path().join("inv.toml")),
+        stack: absolute(&dir.path().join("stack.toml")),
+        roles: None,
+    };
     let saved = SavedPlan {
         format: SAVED_FORMAT,
         rampart_version: "test".into(),
         salt: "s".into(),
         sources: sources.clone(),
-        inputs: Inputs { inventory_sha256: String::new(), stack_sha256: String::new(), roles_sha256: String::new(), secrets_keyed_sha256: String::new() },
-        facts: [("a".to_string(), FactsDigest::default())].into_iter().collect(),
+        inputs: Inputs {
+            inventory_sha256: String::new(),
+            stack_sha256: String::new(),
+            roles_sha256: String::new(),
+            secrets_keyed_sha256: String::new(),
+        },
+        facts: [("a".to_string(), FactsDigest::default())]
+            .into_iter()
+            .collect(),
         plan: Default::default(),
     };
-    std::fs::write(dir.path().join("p.json"), serde_json::to_vec(&saved).unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("p.json"),
+        serde_json::to_vec(&saved).unwrap(),
+    )
+    .unwrap();
     let (code, err) = apply(&["-s", "other.toml", "apply", "p.json"]);
     assert_eq!(code, 1);
     let other = absolute(&dir.path().join("other.toml"));
-    assert!(err.contains(&format!("-s: the plan was made from {}, you passed {}", sources.stack.display(), other.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "-s: the plan was made from {}, you passed {}",
+            sources.stack.display(),
+            other.display()
+        )),
+        "{err}"
+    );
     assert!(!err.contains("stale"), "{err}");
     // the recorded files are the ones loaded: a recorded file that is gone is named
     std::fs::remove_file(dir.path().join("stack.toml")).unwrap();
     let (code, err) = apply(&["apply", "p.json"]);
     assert_eq!(code, 1);
-    assert!(err.contains(&sources.stack.display().to_string()) && err.contains("p.json was made from these files: put them back, or make a new plan."), "{err}");
+    assert!(
+        err.contains(&sources.stack.display().to_string())
+            && err.contains("p.json was made from these files: put them back, or make a new plan."),
+        "{err}"
+    );
 }

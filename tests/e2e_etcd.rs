@@ -10,7 +10,15 @@ use common::*;
 use std::time::Instant;
 
 fn mtimes() -> Vec<String> {
-    ["lab1", "lab2", "lab3"].iter().map(|h| ssh_ok(h, "stat -c '%n %Y' /etc/default/etcd /var/lib/rampart/state.json")).collect()
+    ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| {
+            ssh_ok(
+                h,
+                "stat -c '%n %Y' /etc/default/etcd /var/lib/rampart/state.json",
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -18,7 +26,13 @@ fn etcd_cluster_end_to_end() {
     let _lab = lab(3);
     let inv = lab_inventory();
     let stack = fixture("etcd.toml");
-    let args = |rest: &[&str]| -> Vec<String> { ["-i", &inv, "-s", &stack].iter().chain(rest.iter()).map(|s| s.to_string()).collect() };
+    let args = |rest: &[&str]| -> Vec<String> {
+        ["-i", &inv, "-s", &stack]
+            .iter()
+            .chain(rest.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
     let run = |rest: &[&str]| {
         let a = args(rest);
         rampart(&a.iter().map(String::as_str).collect::<Vec<_>>())
@@ -30,8 +44,16 @@ fn etcd_cluster_end_to_end() {
 
     let p = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(p.code, 2, "changes expected:\n{}", p.all());
-    assert!(p.stdout.contains("+ lab1/package/etcd-server"), "{}", p.stdout);
-    assert!(p.stdout.contains("+ lab1/file/etc/default/etcd"), "{}", p.stdout);
+    assert!(
+        p.stdout.contains("+ lab1/package/etcd-server"),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout.contains("+ lab1/file/etc/default/etcd"),
+        "{}",
+        p.stdout
+    );
     assert!(p.stdout.contains("to add"), "{}", p.stdout);
 
     let t = Instant::now();
@@ -41,7 +63,10 @@ fn etcd_cluster_end_to_end() {
     eprintln!("first apply of the etcd stack: {apply_secs:.1}s");
 
     for h in ["lab1", "lab2", "lab3"] {
-        let health = ssh_ok(h, "etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1");
+        let health = ssh_ok(
+            h,
+            "etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1",
+        );
         assert!(health.contains("is healthy"), "{h}: {health}");
         let members = ssh_ok(h, "etcdctl --endpoints=http://127.0.0.1:2379 member list");
         assert_eq!(members.lines().count(), 3, "{h}: {members}");
@@ -63,13 +88,32 @@ fn etcd_cluster_end_to_end() {
     assert_eq!(before, mtimes(), "a no-op apply rewrote files");
 
     // a managed file edited by hand: shown as drift with its diff, then put back
-    ssh_ok("lab2", "sed -i 's/^ETCD_HEARTBEAT_INTERVAL=.*/ETCD_HEARTBEAT_INTERVAL=\"999\"/' /etc/default/etcd");
+    ssh_ok(
+        "lab2",
+        "sed -i 's/^ETCD_HEARTBEAT_INTERVAL=.*/ETCD_HEARTBEAT_INTERVAL=\"999\"/' /etc/default/etcd",
+    );
     let p3 = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(p3.code, 2, "{}", p3.all());
-    assert!(p3.stdout.contains("~ lab2/file/etc/default/etcd (drift)"), "{}", p3.stdout);
-    assert!(p3.stdout.contains("-ETCD_HEARTBEAT_INTERVAL=\"999\""), "{}", p3.stdout);
-    assert!(p3.stdout.contains("+ETCD_HEARTBEAT_INTERVAL=\"100\""), "{}", p3.stdout);
-    assert!(p3.stdout.contains("lab2/service/etcd"), "the config change restarts etcd on lab2: {}", p3.stdout);
+    assert!(
+        p3.stdout.contains("~ lab2/file/etc/default/etcd (drift)"),
+        "{}",
+        p3.stdout
+    );
+    assert!(
+        p3.stdout.contains("-ETCD_HEARTBEAT_INTERVAL=\"999\""),
+        "{}",
+        p3.stdout
+    );
+    assert!(
+        p3.stdout.contains("+ETCD_HEARTBEAT_INTERVAL=\"100\""),
+        "{}",
+        p3.stdout
+    );
+    assert!(
+        p3.stdout.contains("lab2/service/etcd"),
+        "the config change restarts etcd on lab2: {}",
+        p3.stdout
+    );
     assert!(!p3.stdout.contains("lab1/service/etcd"), "{}", p3.stdout);
     let a3 = run(&["apply", "--auto-approve"]);
     assert_eq!(a3.code, 0, "{}", a3.all());
@@ -80,12 +124,33 @@ fn etcd_cluster_end_to_end() {
 
     // a setting every member needs: a rolling restart, one member down at a time
     let rolled = std::env::temp_dir().join(format!("rampart-e2e-etcd-{}.toml", std::process::id()));
-    std::fs::write(&rolled, std::fs::read_to_string(&stack).unwrap() + "heartbeat_interval = 150\nelection_timeout = 1500\n").unwrap();
+    std::fs::write(
+        &rolled,
+        std::fs::read_to_string(&stack).unwrap()
+            + "heartbeat_interval = 150\nelection_timeout = 1500\n",
+    )
+    .unwrap();
     let rolled_s = rolled.display().to_string();
     let p4 = rampart(&["-i", &inv, "-s", &rolled_s, "plan"]);
-    assert!(p4.stdout.contains("rolling restart: member 3 of 3, after lab2/service/etcd"), "{}", p4.stdout);
-    let started = |h: &str| ssh_ok(h, "systemctl show -p ActiveEnterTimestampMonotonic --value etcd").trim().parse::<u64>().unwrap();
-    let before: Vec<u64> = ["lab1", "lab2", "lab3"].iter().map(|h| started(h)).collect();
+    assert!(
+        p4.stdout
+            .contains("rolling restart: member 3 of 3, after lab2/service/etcd"),
+        "{}",
+        p4.stdout
+    );
+    let started = |h: &str| {
+        ssh_ok(
+            h,
+            "systemctl show -p ActiveEnterTimestampMonotonic --value etcd",
+        )
+        .trim()
+        .parse::<u64>()
+        .unwrap()
+    };
+    let before: Vec<u64> = ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| started(h))
+        .collect();
     // lab3 watches how many member processes answer, every 0.2 s, while the apply runs
     let watcher = std::thread::spawn(|| {
         ssh_ok("lab3", "rm -f /tmp/stop-watch; min=3; end=$(( $(date +%s) + 120 )); while [ ! -e /tmp/stop-watch ] && [ $(date +%s) -lt $end ]; do n=0; for a in 11 12 13; do curl -sf --max-time 0.5 http://198.18.0.$a:2379/version >/dev/null && n=$((n+1)); done; [ $n -lt $min ] && min=$n; sleep 0.2; done; echo $min")
@@ -96,12 +161,21 @@ fn etcd_cluster_end_to_end() {
     let min_up: u32 = watcher.join().unwrap().trim().parse().unwrap();
     let _ = std::fs::remove_file(&rolled);
     assert_eq!(a4.code, 0, "{}", a4.all());
-    let after: Vec<u64> = ["lab1", "lab2", "lab3"].iter().map(|h| started(h)).collect();
+    let after: Vec<u64> = ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| started(h))
+        .collect();
     for k in 0..3 {
         assert!(after[k] > before[k], "member {} was restarted", k + 1);
     }
-    assert!(after[0] < after[1] && after[1] < after[2], "one after another, in host order: {after:?}");
-    assert!(min_up >= 2, "at most one member was down at any time; saw {min_up} of 3 answering");
+    assert!(
+        after[0] < after[1] && after[1] < after[2],
+        "one after another, in host order: {after:?}"
+    );
+    assert!(
+        min_up >= 2,
+        "at most one member was down at any time; saw {min_up} of 3 answering"
+    );
     eprintln!("MEASURED rolling etcd restart: members back {:.1}s and {:.1}s apart; fewest members answering: {min_up}", (after[1] - after[0]) as f64 / 1e6, (after[2] - after[1]) as f64 / 1e6);
     for h in ["lab1", "lab2", "lab3"] {
         assert!(ssh_ok(h, "cat /etc/default/etcd").contains("ETCD_HEARTBEAT_INTERVAL=\"150\""));
@@ -115,7 +189,8 @@ fn etcd_cluster_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let grown = dir.path().join("stack.toml");
     let grown_s = grown.display().to_string();
-    let etcd_text = std::fs::read_to_string(&stack).unwrap() + "heartbeat_interval = 150\nelection_timeout = 1500\n";
+    let etcd_text = std::fs::read_to_string(&stack).unwrap()
+        + "heartbeat_interval = 150\nelection_timeout = 1500\n";
     let postgres = format!("[postgres]\nhosts = \"data\"\nsuperuser_password = {{ file = \"{ROOT}/plans/lab-secrets/pg_superuser\" }}\nreplication_password = {{ file = \"{ROOT}/plans/lab-secrets/pg_replication\" }}\n");
     let apply_then_quiet = |text: &str, what: &str| {
         std::fs::write(&grown, text).unwrap();
@@ -124,22 +199,63 @@ fn etcd_cluster_end_to_end() {
         assert_eq!(a.code, 0, "{what}: apply failed:\n{}", a.all());
         eprintln!("{what}: apply {:.1}s", t.elapsed().as_secs_f64());
         let p = rampart(&["-i", &inv, "-s", &grown_s, "plan", "--detailed-exitcode"]);
-        assert_eq!(p.code, 0, "{what}: the plan after apply is not empty:\n{}", p.all());
+        assert_eq!(
+            p.code,
+            0,
+            "{what}: the plan after apply is not empty:\n{}",
+            p.all()
+        );
     };
     // this machine is 198.18.0.1 on the lab bridge: outside the stack
-    let superuser = std::fs::read_to_string(format!("{ROOT}/plans/lab-secrets/pg_superuser")).unwrap().trim_end().to_string();
+    let superuser = std::fs::read_to_string(format!("{ROOT}/plans/lab-secrets/pg_superuser"))
+        .unwrap()
+        .trim_end()
+        .to_string();
     let any_writable = "host=198.18.0.11,198.18.0.12,198.18.0.13 port=5432 user=postgres dbname=postgres target_session_attrs=read-write";
 
-    apply_then_quiet(&format!("{etcd_text}{postgres}"), "etcd + postgres, no databases");
-    let r = psql_here("host=198.18.0.11 port=5432 user=postgres dbname=postgres", &superuser, "select 1");
-    assert_ne!(r.code, 0, "a client outside the stack connected with no client_networks: {}", r.all());
-    assert!(r.stderr.contains("no pg_hba.conf entry for host \"198.18.0.1\""), "refused by pg_hba: {}", r.all());
+    apply_then_quiet(
+        &format!("{etcd_text}{postgres}"),
+        "etcd + postgres, no databases",
+    );
+    let r = psql_here(
+        "host=198.18.0.11 port=5432 user=postgres dbname=postgres",
+        &superuser,
+        "select 1",
+    );
+    assert_ne!(
+        r.code,
+        0,
+        "a client outside the stack connected with no client_networks: {}",
+        r.all()
+    );
+    assert!(
+        r.stderr
+            .contains("no pg_hba.conf entry for host \"198.18.0.1\""),
+        "refused by pg_hba: {}",
+        r.all()
+    );
 
     // client_networks admits it once Patroni has reloaded (pg_hba.conf rewritten, no restart)
-    let pg_started = |h: &str| ssh_ok(h, "systemctl show -p ActiveEnterTimestampMonotonic --value patroni").trim().to_string();
-    let before_pg: Vec<String> = ["lab1", "lab2", "lab3"].iter().map(|h| pg_started(h)).collect();
-    let with_clients = postgres.replace("superuser_password", "client_networks = [\"198.18.0.1/32\"]\nsuperuser_password");
-    apply_then_quiet(&format!("{etcd_text}{with_clients}"), "etcd + postgres + client_networks");
+    let pg_started = |h: &str| {
+        ssh_ok(
+            h,
+            "systemctl show -p ActiveEnterTimestampMonotonic --value patroni",
+        )
+        .trim()
+        .to_string()
+    };
+    let before_pg: Vec<String> = ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| pg_started(h))
+        .collect();
+    let with_clients = postgres.replace(
+        "superuser_password",
+        "client_networks = [\"198.18.0.1/32\"]\nsuperuser_password",
+    );
+    apply_then_quiet(
+        &format!("{etcd_text}{with_clients}"),
+        "etcd + postgres + client_networks",
+    );
     let t = Instant::now();
     let r = loop {
         let r = psql_here(any_writable, &superuser, "select pg_is_in_recovery()");
@@ -148,39 +264,88 @@ fn etcd_cluster_end_to_end() {
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     };
-    assert_eq!(r.code, 0, "client_networks = [\"198.18.0.1/32\"] admits this machine: {}", r.all());
-    assert_eq!(r.stdout.trim(), "f", "target_session_attrs=read-write reached the leader: {}", r.all());
-    eprintln!("client admitted {:.1}s after the apply", t.elapsed().as_secs_f64());
+    assert_eq!(
+        r.code,
+        0,
+        "client_networks = [\"198.18.0.1/32\"] admits this machine: {}",
+        r.all()
+    );
+    assert_eq!(
+        r.stdout.trim(),
+        "f",
+        "target_session_attrs=read-write reached the leader: {}",
+        r.all()
+    );
+    eprintln!(
+        "client admitted {:.1}s after the apply",
+        t.elapsed().as_secs_f64()
+    );
     for h in ["lab1", "lab2", "lab3"] {
-        assert!(ssh_ok(h, "cat /var/lib/postgresql/15/patroni/pg_hba.conf").contains("host all all 198.18.0.1/32 scram-sha-256"), "{h}");
+        assert!(
+            ssh_ok(h, "cat /var/lib/postgresql/15/patroni/pg_hba.conf")
+                .contains("host all all 198.18.0.1/32 scram-sha-256"),
+            "{h}"
+        );
     }
-    let after_pg: Vec<String> = ["lab1", "lab2", "lab3"].iter().map(|h| pg_started(h)).collect();
-    assert_eq!(before_pg, after_pg, "a pg_hba change reloads Patroni, never restarts it");
+    let after_pg: Vec<String> = ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| pg_started(h))
+        .collect();
+    assert_eq!(
+        before_pg, after_pg,
+        "a pg_hba change reloads Patroni, never restarts it"
+    );
 
     // + HAProxy routing to the primary: quiet too, and it reaches the leader
     apply_then_quiet(&format!("{etcd_text}{with_clients}[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n"), "etcd + postgres + haproxy");
-    let r = psql_here("host=198.18.0.12 port=5000 user=postgres dbname=postgres", &superuser, "select pg_is_in_recovery()");
-    assert_eq!((r.code, r.stdout.trim()), (0, "f"), "through HAProxy to the leader: {}", r.all());
+    let r = psql_here(
+        "host=198.18.0.12 port=5000 user=postgres dbname=postgres",
+        &superuser,
+        "select pg_is_in_recovery()",
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "f"),
+        "through HAProxy to the leader: {}",
+        r.all()
+    );
 }
 
 /// `psql` on this machine, as the PostgreSQL superuser.
 fn psql_here(conninfo: &str, password: &str, sql: &str) -> Run {
     need_tool("psql", "postgresql-client");
     let out = std::process::Command::new("psql")
-        .args(["-X", "-At", "-d", &format!("{conninfo} connect_timeout=5"), "-c", sql])
+        .args([
+            "-X",
+            "-At",
+            "-d",
+            &format!("{conninfo} connect_timeout=5"),
+            "-c",
+            sql,
+        ])
         .env("PGPASSWORD", password)
         .env("PGPASSFILE", "/dev/null")
         .output()
         .expect("psql (apt-get install postgresql-client)");
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 /// Writes an inventory like the lab's but with another known_hosts file.
 fn inventory_with_known_hosts(dir: &std::path::Path, known_hosts: &str, policy: &str) -> String {
     let text = std::fs::read_to_string(lab_inventory()).unwrap();
     let text = text
-        .replace("known_hosts = \"/var/lib/rampart-lab/known_hosts\"", &format!("known_hosts = \"{known_hosts}\""))
-        .replace("host_key_policy = \"strict\"", &format!("host_key_policy = \"{policy}\""));
+        .replace(
+            "known_hosts = \"/var/lib/rampart-lab/known_hosts\"",
+            &format!("known_hosts = \"{known_hosts}\""),
+        )
+        .replace(
+            "host_key_policy = \"strict\"",
+            &format!("host_key_policy = \"{policy}\""),
+        );
     let p = dir.join("inv.toml");
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
@@ -195,7 +360,11 @@ fn unknown_or_changed_host_keys_are_refused_before_any_command() {
     std::fs::create_dir_all(&roles).unwrap();
     std::fs::write(roles.join("role.toml"), "[[resources]]\nkind = \"command\"\nname = \"m\"\nrun = \"true\"\nunless = \"touch /tmp/rampart-ran\"\n").unwrap();
     let stack = dir.path().join("stack.toml");
-    std::fs::write(&stack, "[stack]\nname = \"keys\"\n[roles.marker]\nhosts = [\"lab1\"]\n").unwrap();
+    std::fs::write(
+        &stack,
+        "[stack]\nname = \"keys\"\n[roles.marker]\nhosts = [\"lab1\"]\n",
+    )
+    .unwrap();
     let roles_dir = dir.path().join("roles").display().to_string();
     let stack = stack.display().to_string();
 
@@ -205,24 +374,48 @@ fn unknown_or_changed_host_keys_are_refused_before_any_command() {
     let inv = inventory_with_known_hosts(dir.path(), &empty.display().to_string(), "strict");
     let r = rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("lab1") && r.stderr.contains("no key for 198.18.0.11"), "{}", r.stderr);
-    assert_eq!(ssh("lab1", "test -e /tmp/rampart-ran").code, 1, "a command ran before the host key was accepted");
+    assert!(
+        r.stderr.contains("lab1") && r.stderr.contains("no key for 198.18.0.11"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        ssh("lab1", "test -e /tmp/rampart-ran").code,
+        1,
+        "a command ran before the host key was accepted"
+    );
 
     // changed: known_hosts holds another key for the address
     let changed = dir.path().join("known_hosts_changed");
     let other = dir.path().join("otherkey");
-    let kg = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other).status().unwrap();
+    let kg = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
     assert!(kg.success());
     let pubkey = std::fs::read_to_string(other.with_extension("pub")).unwrap();
     let mut parts = pubkey.split_whitespace();
     let (kt, kb) = (parts.next().unwrap(), parts.next().unwrap());
-    std::fs::write(&changed, format!("# another host's key\n198.18.0.11 {kt} {kb}\n")).unwrap();
+    std::fs::write(
+        &changed,
+        format!("# another host's key\n198.18.0.11 {kt} {kb}\n"),
+    )
+    .unwrap();
     for policy in ["strict", "accept-new"] {
         let inv = inventory_with_known_hosts(dir.path(), &changed.display().to_string(), policy);
         let r = rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]);
         assert_eq!(r.code, 1, "{policy}: {}", r.all());
-        assert!(r.stderr.contains("has changed") && r.stderr.contains("line 2"), "{policy}: {}", r.stderr);
-        assert_eq!(ssh("lab1", "test -e /tmp/rampart-ran").code, 1, "{policy}: a command ran with a changed host key");
+        assert!(
+            r.stderr.contains("has changed") && r.stderr.contains("line 2"),
+            "{policy}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            ssh("lab1", "test -e /tmp/rampart-ran").code,
+            1,
+            "{policy}: a command ran with a changed host key"
+        );
     }
 
     // accept-new records an unknown key, then strict accepts it
@@ -231,9 +424,19 @@ fn unknown_or_changed_host_keys_are_refused_before_any_command() {
     let r = rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let recorded = std::fs::read_to_string(&fresh).unwrap();
-    assert_eq!(recorded.lines().filter(|l| l.contains("198.18.0.11")).count(), 1, "{recorded}");
+    assert_eq!(
+        recorded
+            .lines()
+            .filter(|l| l.contains("198.18.0.11"))
+            .count(),
+        1,
+        "{recorded}"
+    );
     let inv = inventory_with_known_hosts(dir.path(), &fresh.display().to_string(), "strict");
-    assert_eq!(rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]).code, 0);
+    assert_eq!(
+        rampart(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"]).code,
+        0
+    );
 }
 
 /// Authentication through ssh-agent (no identity file in the inventory), and
@@ -246,25 +449,56 @@ fn ssh_agent_authenticates_and_is_never_forwarded() {
     std::fs::create_dir_all(&roles).unwrap();
     std::fs::write(roles.join("role.toml"), "[[resources]]\nkind = \"command\"\nname = \"env\"\nrun = \"true\"\nunless = \"env > /tmp/rampart-env\"\n").unwrap();
     let stack = dir.path().join("stack.toml");
-    std::fs::write(&stack, "[stack]\nname = \"agent\"\n[roles.marker]\nhosts = [\"lab1\"]\n").unwrap();
-    let (roles_dir, stack) = (dir.path().join("roles").display().to_string(), stack.display().to_string());
+    std::fs::write(
+        &stack,
+        "[stack]\nname = \"agent\"\n[roles.marker]\nhosts = [\"lab1\"]\n",
+    )
+    .unwrap();
+    let (roles_dir, stack) = (
+        dir.path().join("roles").display().to_string(),
+        stack.display().to_string(),
+    );
     let text = std::fs::read_to_string(lab_inventory()).unwrap();
     assert!(text.contains("identity = "));
     let inv = dir.path().join("inv.toml");
-    std::fs::write(&inv, text.lines().filter(|l| !l.starts_with("identity = ")).collect::<Vec<_>>().join("\n")).unwrap();
+    std::fs::write(
+        &inv,
+        text.lines()
+            .filter(|l| !l.starts_with("identity = "))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
     let inv = inv.display().to_string();
 
     // without an agent and without an identity file: refused, saying why
-    let r = rampart_env(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"], &[("SSH_AUTH_SOCK", "")]);
+    let r = rampart_env(
+        &["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"],
+        &[("SSH_AUTH_SOCK", "")],
+    );
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("no identity file given and no ssh-agent"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no identity file given and no ssh-agent"),
+        "{}",
+        r.stderr
+    );
 
     // an agent of our own, holding the lab key
     let sock = dir.path().join("agent.sock");
-    let out = std::process::Command::new("ssh-agent").arg("-a").arg(&sock).arg("-s").output().expect("ssh-agent (openssh-client)");
+    let out = std::process::Command::new("ssh-agent")
+        .arg("-a")
+        .arg(&sock)
+        .arg("-s")
+        .output()
+        .expect("ssh-agent (openssh-client)");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let pid: i32 = text.split("SSH_AGENT_PID=").nth(1).and_then(|s| s.split(';').next()).and_then(|s| s.parse().ok()).expect("agent pid");
+    let pid: i32 = text
+        .split("SSH_AGENT_PID=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.parse().ok())
+        .expect("agent pid");
     struct Agent(i32);
     impl Drop for Agent {
         fn drop(&mut self) {
@@ -273,11 +507,33 @@ fn ssh_agent_authenticates_and_is_never_forwarded() {
     }
     let _agent = Agent(pid);
     let sock_s = sock.display().to_string();
-    let add = std::process::Command::new("ssh-add").arg("-q").arg("/var/lib/rampart-lab/id_ed25519").env("SSH_AUTH_SOCK", &sock_s).output().unwrap();
-    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
-    let r = rampart_env(&["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"], &[("SSH_AUTH_SOCK", &sock_s)]);
-    assert!(r.code == 0 || r.code == 2, "agent authentication works: {}", r.all());
+    let add = std::process::Command::new("ssh-add")
+        .arg("-q")
+        .arg("/var/lib/rampart-lab/id_ed25519")
+        .env("SSH_AUTH_SOCK", &sock_s)
+        .output()
+        .unwrap();
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let r = rampart_env(
+        &["-i", &inv, "-s", &stack, "--roles", &roles_dir, "plan"],
+        &[("SSH_AUTH_SOCK", &sock_s)],
+    );
+    assert!(
+        r.code == 0 || r.code == 2,
+        "agent authentication works: {}",
+        r.all()
+    );
     let env = ssh_ok("lab1", "cat /tmp/rampart-env");
-    assert!(env.contains("SSH_CONNECTION="), "the facts ran in rampart's session: {env}");
-    assert!(!env.contains("SSH_AUTH_SOCK"), "the agent is not forwarded: {env}");
+    assert!(
+        env.contains("SSH_CONNECTION="),
+        "the facts ran in rampart's session: {env}"
+    );
+    assert!(
+        !env.contains("SSH_AUTH_SOCK"),
+        "the agent is not forwarded: {env}"
+    );
 }

@@ -6,16 +6,36 @@ mod common;
 use common::*;
 
 fn members(h: &str) -> Vec<String> {
-    let out = ssh_ok(h, "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list");
-    let mut v: Vec<String> = out.lines().map(|l| format!("{} {}", l.split(", ").nth(2).unwrap_or("?"), l.split(", ").nth(1).unwrap_or("?"))).collect();
+    let out = ssh_ok(
+        h,
+        "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list",
+    );
+    let mut v: Vec<String> = out
+        .lines()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l.split(", ").nth(2).unwrap_or("?"),
+                l.split(", ").nth(1).unwrap_or("?")
+            )
+        })
+        .collect();
     v.sort();
     v
 }
 
 fn etcd_stack(dir: &std::path::Path, name: &str, hosts: &[&str], extra: &str) -> String {
     let p = dir.join(format!("{name}.toml"));
-    let list = hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
-    std::fs::write(&p, format!("[stack]\nname = \"grow\"\n\n[etcd]\nhosts = [{list}]\n{extra}")).unwrap();
+    let list = hosts
+        .iter()
+        .map(|h| format!("\"{h}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    std::fs::write(
+        &p,
+        format!("[stack]\nname = \"grow\"\n\n[etcd]\nhosts = [{list}]\n{extra}"),
+    )
+    .unwrap();
     p.display().to_string()
 }
 
@@ -27,15 +47,33 @@ fn etcd_grows_to_five_and_shrinks_to_three_by_editing_the_stack() {
     let r = rampart(&["lab", "inventory", "--out", &inv]);
     assert_eq!(r.code, 0, "{}", r.all());
     let three = etcd_stack(dir.path(), "three", &["lab1", "lab2", "lab3"], "");
-    let five = etcd_stack(dir.path(), "five", &["lab1", "lab2", "lab3", "lab4", "lab5"], "");
+    let five = etcd_stack(
+        dir.path(),
+        "five",
+        &["lab1", "lab2", "lab3", "lab4", "lab5"],
+        "",
+    );
     let apply = |stack: &str| rampart(&["-i", &inv, "-s", stack, "apply", "--auto-approve"]);
     let plan = |stack: &str| rampart(&["-i", &inv, "-s", stack, "plan", "--detailed-exitcode"]);
 
     let a = apply(&three);
     assert_eq!(a.code, 0, "{}", a.all());
-    assert_eq!(members("lab1"), vec!["lab1 started", "lab2 started", "lab3 started"]);
-    let started = |h: &str| ssh_ok(h, "systemctl show -p ActiveEnterTimestampMonotonic --value etcd").trim().to_string();
-    let before: Vec<String> = ["lab1", "lab2", "lab3"].iter().map(|h| started(h)).collect();
+    assert_eq!(
+        members("lab1"),
+        vec!["lab1 started", "lab2 started", "lab3 started"]
+    );
+    let started = |h: &str| {
+        ssh_ok(
+            h,
+            "systemctl show -p ActiveEnterTimestampMonotonic --value etcd",
+        )
+        .trim()
+        .to_string()
+    };
+    let before: Vec<String> = ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| started(h))
+        .collect();
 
     // lab1 writes a key every 0.3 s for the whole change: every write needs a quorum
     let writer = std::thread::spawn(|| {
@@ -45,26 +83,62 @@ fn etcd_grows_to_five_and_shrinks_to_three_by_editing_the_stack() {
     // 3 -> 5: the plan adds each new member before its first start, restarts nobody
     let p = plan(&five);
     assert_eq!(p.code, 2, "{}", p.all());
-    for want in ["lab4/member/etcd-join", "lab5/member/etcd-join", "etcdctl member add lab4 (the cluster has 3 members)", "etcdctl member add lab5 (the cluster has 4 members)"] {
-        assert!(p.stdout.contains(want), "plan lacks `{want}`:\n{}", p.stdout);
+    for want in [
+        "lab4/member/etcd-join",
+        "lab5/member/etcd-join",
+        "etcdctl member add lab4 (the cluster has 3 members)",
+        "etcdctl member add lab5 (the cluster has 4 members)",
+    ] {
+        assert!(
+            p.stdout.contains(want),
+            "plan lacks `{want}`:\n{}",
+            p.stdout
+        );
     }
-    assert!(!p.stdout.contains("lab1/service/etcd"), "the running members are not restarted:\n{}", p.stdout);
+    assert!(
+        !p.stdout.contains("lab1/service/etcd"),
+        "the running members are not restarted:\n{}",
+        p.stdout
+    );
     let a = apply(&five);
     assert_eq!(a.code, 0, "{}", a.all());
     for h in ["lab1", "lab4", "lab5"] {
-        assert_eq!(members(h), vec!["lab1 started", "lab2 started", "lab3 started", "lab4 started", "lab5 started"], "{h}");
+        assert_eq!(
+            members(h),
+            vec![
+                "lab1 started",
+                "lab2 started",
+                "lab3 started",
+                "lab4 started",
+                "lab5 started"
+            ],
+            "{h}"
+        );
     }
-    let health = ssh_ok("lab1", "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 endpoint health --cluster 2>&1");
+    let health = ssh_ok(
+        "lab1",
+        "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 endpoint health --cluster 2>&1",
+    );
     assert_eq!(health.matches("is healthy").count(), 5, "{health}");
-    assert!(ssh_ok("lab4", "cat /var/lib/rampart/etcd-join.env").contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""));
+    assert!(ssh_ok("lab4", "cat /var/lib/rampart/etcd-join.env")
+        .contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""));
     let p = plan(&five);
     assert_eq!(p.code, 0, "plan after growing is empty:\n{}", p.all());
 
     // 5 -> 3: removed from a remaining member, one at a time, then stopped
     let p = plan(&three);
     assert_eq!(p.code, 2, "{}", p.all());
-    for want in ["lab1/member/etcd-remove-lab4", "lab1/member/etcd-remove-lab5", "- lab4/service/etcd", "- lab5/service/etcd"] {
-        assert!(p.stdout.contains(want), "plan lacks `{want}`:\n{}", p.stdout);
+    for want in [
+        "lab1/member/etcd-remove-lab4",
+        "lab1/member/etcd-remove-lab5",
+        "- lab4/service/etcd",
+        "- lab5/service/etcd",
+    ] {
+        assert!(
+            p.stdout.contains(want),
+            "plan lacks `{want}`:\n{}",
+            p.stdout
+        );
     }
     let a = apply(&three);
     assert_eq!(a.code, 0, "{}", a.all());
@@ -74,35 +148,79 @@ fn etcd_grows_to_five_and_shrinks_to_three_by_editing_the_stack() {
         let mut it = counts.split_whitespace().map(|x| x.parse().unwrap());
         (it.next().unwrap(), it.next().unwrap())
     };
-    eprintln!("MEASURED etcd 3 -> 5 -> 3 with a write every 0.3 s: {ok} writes succeeded, {bad} failed");
-    assert!(bad == 0 && ok > 10, "every write found a quorum ({ok} ok, {bad} failed at {})", ssh("lab1", "cat /tmp/writer-failures").stdout);
+    eprintln!(
+        "MEASURED etcd 3 -> 5 -> 3 with a write every 0.3 s: {ok} writes succeeded, {bad} failed"
+    );
+    assert!(
+        bad == 0 && ok > 10,
+        "every write found a quorum ({ok} ok, {bad} failed at {})",
+        ssh("lab1", "cat /tmp/writer-failures").stdout
+    );
     for h in ["lab1", "lab2", "lab3"] {
-        assert_eq!(members(h), vec!["lab1 started", "lab2 started", "lab3 started"], "{h}");
+        assert_eq!(
+            members(h),
+            vec!["lab1 started", "lab2 started", "lab3 started"],
+            "{h}"
+        );
     }
     for h in ["lab4", "lab5"] {
-        assert_ne!(ssh(h, "systemctl is-active etcd").stdout.trim(), "active", "{h}'s etcd is stopped");
+        assert_ne!(
+            ssh(h, "systemctl is-active etcd").stdout.trim(),
+            "active",
+            "{h}'s etcd is stopped"
+        );
     }
-    let after: Vec<String> = ["lab1", "lab2", "lab3"].iter().map(|h| started(h)).collect();
-    assert_eq!(before, after, "the members that stayed were never restarted");
+    let after: Vec<String> = ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| started(h))
+        .collect();
+    assert_eq!(
+        before, after,
+        "the members that stayed were never restarted"
+    );
     let p = plan(&three);
     assert_eq!(p.code, 0, "plan after shrinking is empty:\n{}", p.all());
 
     // a restart while one of three members is down would leave one: refused
     ssh_ok("lab3", "systemctl stop etcd");
-    let slower = etcd_stack(dir.path(), "slower", &["lab1", "lab2", "lab3"], "heartbeat_interval = 150\nelection_timeout = 1500\n");
+    let slower = etcd_stack(
+        dir.path(),
+        "slower",
+        &["lab1", "lab2", "lab3"],
+        "heartbeat_interval = 150\nelection_timeout = 1500\n",
+    );
     let conf_before = ssh_ok("lab1", "cat /etc/default/etcd");
     let r = rampart(&["-i", &inv, "-s", &slower, "apply", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("would leave 1 of 3 running") && r.stderr.contains("lab3 down now") && r.stderr.contains("nothing was changed"), "{}", r.stderr);
-    assert_eq!(conf_before, ssh_ok("lab1", "cat /etc/default/etcd"), "a refused plan changes nothing");
+    assert!(
+        r.stderr.contains("would leave 1 of 3 running")
+            && r.stderr.contains("lab3 down now")
+            && r.stderr.contains("nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        conf_before,
+        ssh_ok("lab1", "cat /etc/default/etcd"),
+        "a refused plan changes nothing"
+    );
     ssh_ok("lab3", "systemctl start etcd");
     let r = rampart(&["-i", &inv, "-s", &slower, "plan"]);
-    assert_eq!(r.code, 0, "with every member back the same change is planned: {}", r.all());
+    assert_eq!(
+        r.code,
+        0,
+        "with every member back the same change is planned: {}",
+        r.all()
+    );
 }
 
 fn pg_stack(dir: &std::path::Path, name: &str, pg_hosts: &[&str], parameters: &str) -> String {
     let p = dir.join(format!("{name}.toml"));
-    let list = pg_hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
+    let list = pg_hosts
+        .iter()
+        .map(|h| format!("\"{h}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     std::fs::write(
         &p,
         format!(
@@ -133,23 +251,47 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     let inv = lab_inventory();
     let two = pg_stack(dir.path(), "two", &["lab1", "lab2"], "");
     let three = pg_stack(dir.path(), "three", &["lab1", "lab2", "lab3"], "");
-    let tuned = pg_stack(dir.path(), "tuned", &["lab1", "lab2", "lab3"], "[postgres.parameters]\nmax_connections = 150\nwork_mem = \"8MB\"\n");
-    let tuned_two = pg_stack(dir.path(), "tuned_two", &["lab1", "lab2"], "[postgres.parameters]\nmax_connections = 150\nwork_mem = \"8MB\"\n");
+    let tuned = pg_stack(
+        dir.path(),
+        "tuned",
+        &["lab1", "lab2", "lab3"],
+        "[postgres.parameters]\nmax_connections = 150\nwork_mem = \"8MB\"\n",
+    );
+    let tuned_two = pg_stack(
+        dir.path(),
+        "tuned_two",
+        &["lab1", "lab2"],
+        "[postgres.parameters]\nmax_connections = 150\nwork_mem = \"8MB\"\n",
+    );
     let apply = |stack: &str| rampart(&["-i", &inv, "-s", stack, "apply", "--auto-approve"]);
     let plan = |stack: &str| rampart(&["-i", &inv, "-s", stack, "plan", "--detailed-exitcode"]);
 
     let a = apply(&two);
     assert_eq!(a.code, 0, "{}", a.all());
     let ms = patroni_members("lab1");
-    assert!(ms.contains("lab1:") && ms.contains("lab2:") && !ms.contains("lab3"), "{ms}");
+    assert!(
+        ms.contains("lab1:") && ms.contains("lab2:") && !ms.contains("lab3"),
+        "{ms}"
+    );
 
     // a replica added by editing the stack: it joins and streams
     let a = apply(&three);
     assert_eq!(a.code, 0, "{}", a.all());
-    assert!(a.stdout.contains("joins the running cluster as a replica"), "{}", a.stdout);
+    assert!(
+        a.stdout.contains("joins the running cluster as a replica"),
+        "{}",
+        a.stdout
+    );
     let ms = patroni_members("lab2");
-    assert_eq!(ms.matches(":streaming").count() + ms.matches(":running").count(), 3, "{ms}");
-    assert!(ms.contains("lab3:streaming") || ms.contains("lab3:running"), "{ms}");
+    assert_eq!(
+        ms.matches(":streaming").count() + ms.matches(":running").count(),
+        3,
+        "{ms}"
+    );
+    assert!(
+        ms.contains("lab3:streaming") || ms.contains("lab3:running"),
+        "{ms}"
+    );
     assert_eq!(plan(&three).code, 0, "plan after the join is empty");
 
     // a setting that needs a restart: through Patroni's REST API, then a rolling
@@ -157,7 +299,12 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     let p = plan(&tuned);
     assert_eq!(p.code, 2, "{}", p.all());
     assert!(p.stdout.contains("PATCH /config (Patroni's dynamic configuration, for every member): max_connections=150, work_mem=8MB"), "{}", p.stdout);
-    assert!(p.stdout.contains("it switches over to a healthy replica first"), "{}", p.stdout);
+    assert!(
+        p.stdout
+            .contains("it switches over to a healthy replica first"),
+        "{}",
+        p.stdout
+    );
     let leader_before = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print([m[\"name\"] for m in json.load(sys.stdin)[\"members\"] if m[\"role\"]==\"leader\"][0])'").trim().to_string();
     ssh_ok(&leader_before, "cd / && runuser -u postgres -- psql -X -q -d app -c 'create table if not exists w(id serial primary key, at timestamptz default now()); grant all on w, w_id_seq to app'");
     let writer = std::thread::spawn(|| {
@@ -169,19 +316,47 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     ssh_ok("lab2", "touch /tmp/stop-writer");
     let log = writer.join().unwrap();
     assert_eq!(a.code, 0, "{}", a.all());
-    let WriteStats { n, failed, worst, slowest, still_failing } = write_stats(&log);
+    let WriteStats {
+        n,
+        failed,
+        worst,
+        slowest,
+        still_failing,
+    } = write_stats(&log);
     assert!(!still_failing, "writes were still failing at the end");
     eprintln!("MEASURED rolling PostgreSQL restart with a switchover: {n} writes through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
     assert!(n > 50, "the writer ran: {n} writes");
     for h in ["lab1", "lab2", "lab3"] {
-        assert_eq!(ssh_ok(h, "runuser -u postgres -- psql -XtAc 'show max_connections'").trim(), "150", "{h}");
-        assert_eq!(ssh_ok(h, "runuser -u postgres -- psql -XtAc 'show work_mem'").trim(), "8MB", "{h}");
+        assert_eq!(
+            ssh_ok(
+                h,
+                "runuser -u postgres -- psql -XtAc 'show max_connections'"
+            )
+            .trim(),
+            "150",
+            "{h}"
+        );
+        assert_eq!(
+            ssh_ok(h, "runuser -u postgres -- psql -XtAc 'show work_mem'").trim(),
+            "8MB",
+            "{h}"
+        );
         assert_eq!(ssh_ok(h, "runuser -u postgres -- psql -XtAc 'select count(*) from pg_settings where pending_restart'").trim(), "0", "{h}");
     }
     let leader_after = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print([m[\"name\"] for m in json.load(sys.stdin)[\"members\"] if m[\"role\"]==\"leader\"][0])'").trim().to_string();
-    assert_ne!(leader_before, leader_after, "the leader handed over before it restarted");
-    assert!(worst <= 1.0, "writes failed for {worst:.2}s at most (goal: 1 s)");
-    assert_eq!(plan(&tuned).code, 0, "plan after the rolling restart is empty");
+    assert_ne!(
+        leader_before, leader_after,
+        "the leader handed over before it restarted"
+    );
+    assert!(
+        worst <= 1.0,
+        "writes failed for {worst:.2}s at most (goal: 1 s)"
+    );
+    assert_eq!(
+        plan(&tuned).code,
+        0,
+        "plan after the rolling restart is empty"
+    );
 
     // the replica taken out of the stack: Patroni stops there and the cluster has two members
     let p = plan(&tuned_two);
@@ -189,7 +364,10 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     assert!(p.stdout.contains("lab3/patroni/leave"), "{}", p.stdout);
     let a = apply(&tuned_two);
     assert_eq!(a.code, 0, "{}", a.all());
-    assert_ne!(ssh("lab3", "systemctl is-active patroni").stdout.trim(), "active");
+    assert_ne!(
+        ssh("lab3", "systemctl is-active patroni").stdout.trim(),
+        "active"
+    );
     let ms = patroni_members("lab1");
     assert!(!ms.contains("lab3") && ms.matches(':').count() == 2, "{ms}");
     assert_eq!(plan(&tuned_two).code, 0, "plan after the removal is empty");
@@ -197,7 +375,11 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
 
 fn redis_stack(dir: &std::path::Path, name: &str, hosts: &[&str], settings: &str) -> String {
     let p = dir.join(format!("{name}.toml"));
-    let list = hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
+    let list = hosts
+        .iter()
+        .map(|h| format!("\"{h}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     std::fs::write(
         &p,
         format!(
@@ -210,7 +392,8 @@ fn redis_stack(dir: &std::path::Path, name: &str, hosts: &[&str], settings: &str
     p.display().to_string()
 }
 
-const RCLI: &str = "REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\" redis-cli --no-auth-warning -h 127.0.0.1";
+const RCLI: &str =
+    "REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\" redis-cli --no-auth-warning -h 127.0.0.1";
 
 fn redis_role(h: &str) -> String {
     ssh_ok(h, &format!("{RCLI} info replication | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '")).trim().to_string()
@@ -221,7 +404,10 @@ fn sentinel_field(h: &str, field: &str) -> String {
 }
 
 fn address(h: &str) -> String {
-    format!("198.18.0.{}", 10 + h.trim_start_matches("lab").parse::<u32>().unwrap())
+    format!(
+        "198.18.0.{}",
+        10 + h.trim_start_matches("lab").parse::<u32>().unwrap()
+    )
 }
 
 fn sentinel_master(h: &str) -> String {
@@ -247,7 +433,11 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     let dir = tempfile::tempdir().unwrap();
     let secrets = dir.path().join("secrets");
     std::fs::create_dir_all(&secrets).unwrap();
-    std::fs::copy(format!("{ROOT}/plans/lab-secrets/redis"), secrets.join("redis")).unwrap();
+    std::fs::copy(
+        format!("{ROOT}/plans/lab-secrets/redis"),
+        secrets.join("redis"),
+    )
+    .unwrap();
     let inv = dir.path().join("inv.toml").display().to_string();
     let r = rampart(&["lab", "inventory", "--out", &inv]);
     assert_eq!(r.code, 0, "{}", r.all());
@@ -258,25 +448,52 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     let sentinel = format!("down_after_milliseconds = 4000\n{tuning}");
     let watched = redis_stack(dir.path(), "watched", &["lab1", "lab2", "lab3"], &sentinel);
     let tuning = sentinel.as_str();
-    let four = redis_stack(dir.path(), "four", &["lab1", "lab2", "lab3", "lab4"], tuning);
+    let four = redis_stack(
+        dir.path(),
+        "four",
+        &["lab1", "lab2", "lab3", "lab4"],
+        tuning,
+    );
     let apply = |stack: &str| rampart(&["-i", &inv, "-s", stack, "apply", "--auto-approve"]);
     let plan = |stack: &str| rampart(&["-i", &inv, "-s", stack, "plan", "--detailed-exitcode"]);
 
     let a = apply(&three);
     assert_eq!(a.code, 0, "{}", a.all());
-    assert!(redis_role("lab1").starts_with("role:master"), "{}", redis_role("lab1"));
+    assert!(
+        redis_role("lab1").starts_with("role:master"),
+        "{}",
+        redis_role("lab1")
+    );
     for h in ["lab2", "lab3"] {
-        assert!(redis_role(h).contains("master_link_status:up"), "{h}: {}", redis_role(h));
+        assert!(
+            redis_role(h).contains("master_link_status:up"),
+            "{h}: {}",
+            redis_role(h)
+        );
     }
 
     // a setting that needs a restart: replicas first, then the master after a
     // Sentinel failover, while lab1 writes through HAProxy every 100 ms
     let p = plan(&tuned);
     assert_eq!(p.code, 2, "{}", p.all());
-    assert!(p.stdout.contains("the master: Sentinel fails it over to a replica in sync first"), "{}", p.stdout);
-    assert!(p.stdout.contains("rolling restart: member 3 of 3, after lab3/service/redis-server"), "the master restarts last:\n{}", p.stdout);
+    assert!(
+        p.stdout
+            .contains("the master: Sentinel fails it over to a replica in sync first"),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout
+            .contains("rolling restart: member 3 of 3, after lab3/service/redis-server"),
+        "the master restarts last:\n{}",
+        p.stdout
+    );
     for h in ["lab2", "lab3"] {
-        assert!(p.stdout.contains(&format!("{h}/service/redis-server")), "the replica {h} restarts:\n{}", p.stdout);
+        assert!(
+            p.stdout.contains(&format!("{h}/service/redis-server")),
+            "the replica {h} restarts:\n{}",
+            p.stdout
+        );
     }
     let writer = redis_writer("roll");
     std::thread::sleep(std::time::Duration::from_secs(2));
@@ -286,28 +503,82 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     let log = writer.join().unwrap();
     assert_eq!(a.code, 0, "{}", a.all());
     let acked = log.lines().filter(|l| l.ends_with(" ok")).count() as u64;
-    let WriteStats { n, failed, worst, slowest, still_failing } = write_stats(&log);
+    let WriteStats {
+        n,
+        failed,
+        worst,
+        slowest,
+        still_failing,
+    } = write_stats(&log);
     eprintln!("MEASURED rolling Redis restart with a Sentinel failover: {n} INCRs through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
-    assert!(n > 30 && !still_failing, "the writer ran and ended writing ({n} writes):\n{}\n{}", log.lines().rev().take(8).collect::<Vec<_>>().join("\n"), a.stdout);
+    assert!(
+        n > 30 && !still_failing,
+        "the writer ran and ended writing ({n} writes):\n{}\n{}",
+        log.lines().rev().take(8).collect::<Vec<_>>().join("\n"),
+        a.stdout
+    );
     assert!(worst <= 3.0, "writes failed for {worst:.2}s at most");
-    let new_master = ["lab2", "lab3"].into_iter().find(|h| redis_role(h).starts_with("role:master")).expect("a replica was promoted");
-    let counter: u64 = ssh_ok(new_master, &format!("{RCLI} get probe")).trim().parse().unwrap();
-    assert!(counter >= acked, "no acknowledged write was lost: the counter is {counter}, {acked} INCRs were acknowledged");
+    let new_master = ["lab2", "lab3"]
+        .into_iter()
+        .find(|h| redis_role(h).starts_with("role:master"))
+        .expect("a replica was promoted");
+    let counter: u64 = ssh_ok(new_master, &format!("{RCLI} get probe"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        counter >= acked,
+        "no acknowledged write was lost: the counter is {counter}, {acked} INCRs were acknowledged"
+    );
     for h in ["lab1", "lab2", "lab3"] {
-        assert_eq!(ssh_ok(h, &format!("{RCLI} config get maxmemory | tail -n 1")).trim(), "67108864", "{h}");
-        assert_eq!(sentinel_master(h), address(new_master), "{h}'s Sentinel follows the new master");
+        assert_eq!(
+            ssh_ok(h, &format!("{RCLI} config get maxmemory | tail -n 1")).trim(),
+            "67108864",
+            "{h}"
+        );
+        assert_eq!(
+            sentinel_master(h),
+            address(new_master),
+            "{h}'s Sentinel follows the new master"
+        );
     }
-    assert!(redis_role("lab1").contains(&format!("master_host:{} master_link_status:up", address(new_master))), "the old master follows the new one: {}", redis_role("lab1"));
-    assert_eq!(plan(&tuned).code, 0, "plan after the rolling restart is empty");
+    assert!(
+        redis_role("lab1").contains(&format!(
+            "master_host:{} master_link_status:up",
+            address(new_master)
+        )),
+        "the old master follows the new one: {}",
+        redis_role("lab1")
+    );
+    assert_eq!(
+        plan(&tuned).code,
+        0,
+        "plan after the rolling restart is empty"
+    );
 
     // a Sentinel setting: SENTINEL SET on each Sentinel, no restart, no failover, no failed write
     let p = plan(&watched);
     assert_eq!(p.code, 2, "{}", p.all());
     for h in ["lab1", "lab2", "lab3"] {
-        assert!(p.stdout.contains(&format!("{h}/command/sentinel-settings")), "{h}'s Sentinel is set:\n{}", p.stdout);
+        assert!(
+            p.stdout.contains(&format!("{h}/command/sentinel-settings")),
+            "{h}'s Sentinel is set:\n{}",
+            p.stdout
+        );
     }
-    assert!(!p.stdout.contains("service/redis-sentinel") && !p.stdout.contains("service/redis-server"), "nothing restarts:\n{}", p.stdout);
-    let pids = |h: &str| ssh_ok(h, "systemctl show -p MainPID --value redis-sentinel redis-server").trim().to_string();
+    assert!(
+        !p.stdout.contains("service/redis-sentinel") && !p.stdout.contains("service/redis-server"),
+        "nothing restarts:\n{}",
+        p.stdout
+    );
+    let pids = |h: &str| {
+        ssh_ok(
+            h,
+            "systemctl show -p MainPID --value redis-sentinel redis-server",
+        )
+        .trim()
+        .to_string()
+    };
     let before: Vec<String> = ["lab1", "lab2", "lab3"].map(pids).to_vec();
     let writer = redis_writer("sentinel");
     std::thread::sleep(std::time::Duration::from_secs(1));
@@ -318,19 +589,41 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     assert_eq!(a.code, 0, "{}", a.all());
     let WriteStats { n, failed, .. } = write_stats(&log);
     eprintln!("MEASURED a Sentinel setting changed at runtime: {n} INCRs through HAProxy, {failed} failed");
-    assert!(n > 10 && failed == 0, "{failed} of {n} writes failed while only Sentinel settings changed");
-    assert_eq!(["lab1", "lab2", "lab3"].map(pids).to_vec(), before, "no Sentinel or Redis restarted");
+    assert!(
+        n > 10 && failed == 0,
+        "{failed} of {n} writes failed while only Sentinel settings changed"
+    );
+    assert_eq!(
+        ["lab1", "lab2", "lab3"].map(pids).to_vec(),
+        before,
+        "no Sentinel or Redis restarted"
+    );
     for h in ["lab1", "lab2", "lab3"] {
         assert_eq!(sentinel_field(h, "down-after-milliseconds"), "4000", "{h}");
         assert_eq!(sentinel_master(h), address(new_master), "{h}: no failover");
-        assert!(ssh_ok(h, "cat /etc/redis/sentinel.conf").contains("down-after-milliseconds mymaster 4000"), "{h}: Sentinel wrote it to its file");
+        assert!(
+            ssh_ok(h, "cat /etc/redis/sentinel.conf")
+                .contains("down-after-milliseconds mymaster 4000"),
+            "{h}: Sentinel wrote it to its file"
+        );
     }
-    assert_eq!(plan(&watched).code, 0, "plan after the Sentinel setting is empty");
+    assert_eq!(
+        plan(&watched).code,
+        0,
+        "plan after the Sentinel setting is empty"
+    );
 
     // a host added: it follows the master the Sentinels name now, not the initial one
     let a = apply(&four);
     assert_eq!(a.code, 0, "{}", a.all());
-    assert!(redis_role("lab4").contains(&format!("master_host:{} master_link_status:up", address(new_master))), "{}", redis_role("lab4"));
+    assert!(
+        redis_role("lab4").contains(&format!(
+            "master_host:{} master_link_status:up",
+            address(new_master)
+        )),
+        "{}",
+        redis_role("lab4")
+    );
     assert_eq!(sentinel_master("lab4"), address(new_master));
     for h in ["lab1", "lab2", "lab3", "lab4"] {
         assert_eq!(sentinel_field(h, "num-other-sentinels"), "3", "{h}");
@@ -339,12 +632,23 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
 
     // the current master taken out of the stack: it fails over first, its Redis
     // and Sentinel stop, and the remaining Sentinels forget it
-    let rest: Vec<&str> = ["lab1", "lab2", "lab3", "lab4"].into_iter().filter(|h| *h != new_master).collect();
+    let rest: Vec<&str> = ["lab1", "lab2", "lab3", "lab4"]
+        .into_iter()
+        .filter(|h| *h != new_master)
+        .collect();
     let without = redis_stack(dir.path(), "without", &rest, tuning);
     let p = plan(&without);
     assert_eq!(p.code, 2, "{}", p.all());
-    for want in [format!("{new_master}/redis/leave"), "SENTINEL RESET mymaster".to_string(), format!("- {new_master}/service/redis-server")] {
-        assert!(p.stdout.contains(&want), "plan lacks `{want}`:\n{}", p.stdout);
+    for want in [
+        format!("{new_master}/redis/leave"),
+        "SENTINEL RESET mymaster".to_string(),
+        format!("- {new_master}/service/redis-server"),
+    ] {
+        assert!(
+            p.stdout.contains(&want),
+            "plan lacks `{want}`:\n{}",
+            p.stdout
+        );
     }
     let writer = redis_writer("leave");
     std::thread::sleep(std::time::Duration::from_secs(2));
@@ -353,26 +657,85 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     ssh_ok("lab1", "touch /tmp/stop-leave");
     let log = writer.join().unwrap();
     assert_eq!(a.code, 0, "{}", a.all());
-    let WriteStats { n, failed, worst, .. } = write_stats(&log);
+    let WriteStats {
+        n, failed, worst, ..
+    } = write_stats(&log);
     eprintln!("MEASURED the Redis master leaving the stack: {n} INCRs through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s)");
-    let mut slow: Vec<(f64, &str)> = a.stdout.lines().filter_map(|l| Some((l.rsplit_once("done (")?.1.trim_end_matches("s)").parse().ok()?, l))).collect();
+    let mut slow: Vec<(f64, &str)> = a
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            Some((
+                l.rsplit_once("done (")?
+                    .1
+                    .trim_end_matches("s)")
+                    .parse()
+                    .ok()?,
+                l,
+            ))
+        })
+        .collect();
     slow.sort_by(|x, y| y.0.total_cmp(&x.0));
-    eprintln!("slowest steps of that apply:\n{}", slow.iter().take(5).map(|x| x.1).collect::<Vec<_>>().join("\n"));
-    assert_ne!(ssh(new_master, "systemctl is-active redis-server").stdout.trim(), "active");
-    assert_ne!(ssh(new_master, "systemctl is-active redis-sentinel").stdout.trim(), "active");
-    let third = rest.iter().copied().find(|h| redis_role(h).starts_with("role:master")).expect("one of the remaining hosts is master");
+    eprintln!(
+        "slowest steps of that apply:\n{}",
+        slow.iter()
+            .take(5)
+            .map(|x| x.1)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_ne!(
+        ssh(new_master, "systemctl is-active redis-server")
+            .stdout
+            .trim(),
+        "active"
+    );
+    assert_ne!(
+        ssh(new_master, "systemctl is-active redis-sentinel")
+            .stdout
+            .trim(),
+        "active"
+    );
+    let third = rest
+        .iter()
+        .copied()
+        .find(|h| redis_role(h).starts_with("role:master"))
+        .expect("one of the remaining hosts is master");
     for h in &rest {
         assert_eq!(sentinel_master(h), address(third), "{h}");
-        assert_eq!(sentinel_field(h, "num-other-sentinels"), "2", "{h} forgot the Sentinel that left");
-        assert_eq!(sentinel_field(h, "num-slaves"), "2", "{h} forgot the replica that left");
+        assert_eq!(
+            sentinel_field(h, "num-other-sentinels"),
+            "2",
+            "{h} forgot the Sentinel that left"
+        );
+        assert_eq!(
+            sentinel_field(h, "num-slaves"),
+            "2",
+            "{h} forgot the replica that left"
+        );
     }
     assert_eq!(plan(&without).code, 0, "plan after the removal is empty");
-    assert!(ssh(new_master, "test -e /etc/redis/redis.conf.rampart-left && ! test -e /etc/redis/redis.conf").code == 0, "the member's own config is set aside");
+    assert!(
+        ssh(
+            new_master,
+            "test -e /etc/redis/redis.conf.rampart-left && ! test -e /etc/redis/redis.conf"
+        )
+        .code
+            == 0,
+        "the member's own config is set aside"
+    );
 
     // the removed host added back: seeded afresh, it follows the current master
     let a = apply(&four);
     assert_eq!(a.code, 0, "{}", a.all());
-    assert!(redis_role(new_master).contains(&format!("master_host:{} master_link_status:up", address(third))), "{}", redis_role(new_master));
+    assert!(
+        redis_role(new_master).contains(&format!(
+            "master_host:{} master_link_status:up",
+            address(third)
+        )),
+        "{}",
+        redis_role(new_master)
+    );
     for h in ["lab1", "lab2", "lab3", "lab4"] {
         assert_eq!(sentinel_field(h, "num-other-sentinels"), "3", "{h}");
     }
@@ -385,9 +748,23 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     for h in &replicas {
         ssh_ok(h, "systemctl stop redis-server");
     }
-    let retuned = redis_stack(dir.path(), "retuned", &rest, "down_after_milliseconds = 4000\n[redis.settings]\nmaxmemory = \"96mb\"\n");
+    let retuned = redis_stack(
+        dir.path(),
+        "retuned",
+        &rest,
+        "down_after_milliseconds = 4000\n[redis.settings]\nmaxmemory = \"96mb\"\n",
+    );
     let r = rampart(&["-i", &inv, "-s", &retuned, "apply", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains(&format!("{third} is the master and must fail over")) && r.stderr.contains("nothing was changed"), "{}", r.stderr);
-    assert!(!ssh_ok(third, "cat /etc/redis/rampart.conf").contains("96mb"), "a refused plan changes nothing");
+    assert!(
+        r.stderr
+            .contains(&format!("{third} is the master and must fail over"))
+            && r.stderr.contains("nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !ssh_ok(third, "cat /etc/redis/rampart.conf").contains("96mb"),
+        "a refused plan changes nothing"
+    );
 }

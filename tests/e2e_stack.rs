@@ -14,7 +14,13 @@ const REDIS: &str = "REDISCLI_AUTH=lab-only-redis-pw timeout 3 redis-cli --no-au
 fn leader(from: &str) -> String {
     let out = ssh_ok(from, "curl -sf http://127.0.0.1:8008/cluster");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["members"].as_array().unwrap().iter().find(|m| m["role"] == "leader").map(|m| m["name"].as_str().unwrap().to_string()).expect("a leader")
+    v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "leader")
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .expect("a leader")
 }
 
 /// Retries `cmd` on `host` until it succeeds; returns the seconds it took.
@@ -24,14 +30,21 @@ fn until_ok(host: &str, cmd: &str, limit: Duration) -> f64 {
         if ssh(host, cmd).code == 0 {
             return t.elapsed().as_secs_f64();
         }
-        assert!(t.elapsed() < limit, "{host}: `{cmd}` still failing after {limit:?}");
+        assert!(
+            t.elapsed() < limit,
+            "{host}: `{cmd}` still failing after {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
 
 /// An edge host's HAProxy and a client host, both other than `lost`.
 fn survivors(lost: &str) -> (&'static str, &'static str) {
-    let haproxy = if lost == "lab1" { "198.18.0.12" } else { "198.18.0.11" };
+    let haproxy = if lost == "lab1" {
+        "198.18.0.12"
+    } else {
+        "198.18.0.11"
+    };
     let client = if lost == "lab3" { "lab2" } else { "lab3" };
     (haproxy, client)
 }
@@ -52,7 +65,10 @@ fn rejoin(host: &str, _client: &str) {
 }
 
 fn vip_holders() -> usize {
-    ["lab1", "lab2"].iter().filter(|h| ssh_ok(h, "ip -4 -o addr show eth0").contains("198.18.0.100")).count()
+    ["lab1", "lab2"]
+        .iter()
+        .filter(|h| ssh_ok(h, "ip -4 -o addr show eth0").contains("198.18.0.100"))
+        .count()
 }
 
 fn until_ok_local(mut f: impl FnMut() -> bool, limit: Duration) {
@@ -71,7 +87,10 @@ fn until_ok_local(mut f: impl FnMut() -> bool, limit: Duration) {
 const LOGS: &str = "/var/log/redis/redis-server.log /var/log/redis/redis-sentinel.log /var/log/postgresql/pgbouncer.log";
 
 fn log_sizes(host: &str) -> String {
-    ssh_ok(host, &format!("for f in {LOGS}; do echo \"$(stat -c %s $f 2>/dev/null || echo 0) $f\"; done"))
+    ssh_ok(
+        host,
+        &format!("for f in {LOGS}; do echo \"$(stat -c %s $f 2>/dev/null || echo 0) $f\"; done"),
+    )
 }
 
 /// Every line the components logged on `host` since `since` (unix seconds) and
@@ -80,10 +99,17 @@ fn error_lines(host: &str, since: u64, sizes: &str) -> Vec<String> {
     let mut cmd = format!("journalctl --no-pager -q -o short-iso --since @{since} -u patroni -u etcd -u redis-server -u redis-sentinel -u haproxy -u pgbouncer -u keepalived -t haproxy; ");
     for l in sizes.lines() {
         if let Some((n, f)) = l.split_once(' ') {
-            cmd.push_str(&format!("tail -c +{} {f} 2>/dev/null | sed 's|^|{f}: |'; ", n.parse::<u64>().unwrap_or(0) + 1));
+            cmd.push_str(&format!(
+                "tail -c +{} {f} 2>/dev/null | sed 's|^|{f}: |'; ",
+                n.parse::<u64>().unwrap_or(0) + 1
+            ));
         }
     }
-    ssh_ok(host, &cmd).lines().filter(|l| is_error_line(l)).map(|l| format!("{host}: {l}")).collect()
+    ssh_ok(host, &cmd)
+        .lines()
+        .filter(|l| is_error_line(l))
+        .map(|l| format!("{host}: {l}"))
+        .collect()
 }
 
 /// An error, failure or crash in any of the components' log formats
@@ -92,7 +118,21 @@ fn error_lines(host: &str, since: u64, sizes: &str) -> Vec<String> {
 /// PgBouncer ERROR/WARNING lines).
 fn is_error_line(l: &str) -> bool {
     let low = l.to_ascii_lowercase();
-    ["error", "fatal", "panic", "traceback", "critical", "failed", "failure", " e | ", " c | ", " is down", "warning"].iter().any(|w| low.contains(w))
+    [
+        "error",
+        "fatal",
+        "panic",
+        "traceback",
+        "critical",
+        "failed",
+        "failure",
+        " e | ",
+        " c | ",
+        " is down",
+        "warning",
+    ]
+    .iter()
+    .any(|w| low.contains(w))
 }
 
 #[test]
@@ -114,18 +154,32 @@ fn error_lines_are_recognised() {
 /// Each lab host runs in a cgroup of its own (`rampart-lab/labK`), not the
 /// cgroup of whoever started the lab: its init's cgroup, read on this machine.
 fn assert_own_cgroups(hosts: &[&str]) {
-    if std::fs::read_to_string("/proc/1/comm").map(|c| c.trim() == "systemd").unwrap_or(false) {
+    if std::fs::read_to_string("/proc/1/comm")
+        .map(|c| c.trim() == "systemd")
+        .unwrap_or(false)
+    {
         return; // the lab leaves placement to the machine's systemd (see lab/README.md)
     }
     for h in hosts {
-        let pid = std::fs::read_to_string(format!("/var/lib/rampart-lab/hosts/{h}/init.pid")).unwrap();
+        let pid =
+            std::fs::read_to_string(format!("/var/lib/rampart-lab/hosts/{h}/init.pid")).unwrap();
         let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).unwrap();
         let want = format!("/rampart-lab/{h}");
-        let lines: Vec<&str> = cg.lines().filter(|l| l.contains(":name=systemd:") || l.starts_with("0::")).collect();
-        assert!(!lines.is_empty(), "{h}: no systemd or v2 cgroup line in\n{cg}");
+        let lines: Vec<&str> = cg
+            .lines()
+            .filter(|l| l.contains(":name=systemd:") || l.starts_with("0::"))
+            .collect();
+        assert!(
+            !lines.is_empty(),
+            "{h}: no systemd or v2 cgroup line in\n{cg}"
+        );
         for l in lines {
             let path = l.splitn(3, ':').nth(2).unwrap_or("");
-            assert!(path == want || path.starts_with(&format!("{want}/")), "{h}'s init (pid {}) is in {l}, not under {want}", pid.trim());
+            assert!(
+                path == want || path.starts_with(&format!("{want}/")),
+                "{h}'s init (pid {}) is in {l}, not under {want}",
+                pid.trim()
+            );
         }
     }
 }
@@ -144,13 +198,26 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     let a = rampart(&["apply", "--json", &saved]);
     let apply_secs = t.elapsed().as_secs_f64();
     assert_eq!(a.code, 0, "apply from scratch failed:\n{}", a.all());
-    let mut seen = vec![p.all(), pj.all(), a.all(), std::fs::read_to_string(&saved).unwrap()];
+    let mut seen = vec![
+        p.all(),
+        pj.all(),
+        a.all(),
+        std::fs::read_to_string(&saved).unwrap(),
+    ];
     for h in ["lab1", "lab2", "lab3"] {
         seen.push(ssh_ok(h, "cat /var/lib/rampart/state.json; journalctl --no-pager -q -u patroni -u redis-server -u redis-sentinel -u haproxy -u pgbouncer 2>/dev/null | tail -n 2000; ps -eo args"));
     }
-    for secret in ["lab-only-superuser-pw", "lab-only-replication-pw", "lab-only-app-pw", "lab-only-redis-pw"] {
+    for secret in [
+        "lab-only-superuser-pw",
+        "lab-only-replication-pw",
+        "lab-only-app-pw",
+        "lab-only-redis-pw",
+    ] {
         for (i, text) in seen.iter().enumerate() {
-            assert!(!text.contains(secret), "secret {secret} leaked into output #{i}");
+            assert!(
+                !text.contains(secret),
+                "secret {secret} leaked into output #{i}"
+            );
         }
     }
     assert!(p.stdout.contains("(sensitive"), "{}", p.stdout);
@@ -160,39 +227,128 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     let v: serde_json::Value = serde_json::from_str(&cluster).unwrap();
     let members = v["members"].as_array().unwrap();
     assert_eq!(members.len(), 3, "{cluster}");
-    assert_eq!(members.iter().filter(|m| m["role"] == "leader").count(), 1, "{cluster}");
-    assert_eq!(members.iter().filter(|m| m["role"] == "replica" && (m["state"] == "streaming" || m["state"] == "running")).count(), 2, "{cluster}");
+    assert_eq!(
+        members.iter().filter(|m| m["role"] == "leader").count(),
+        1,
+        "{cluster}"
+    );
+    assert_eq!(
+        members
+            .iter()
+            .filter(|m| m["role"] == "replica"
+                && (m["state"] == "streaming" || m["state"] == "running"))
+            .count(),
+        2,
+        "{cluster}"
+    );
     // Debian's `main` cluster was never created
     for h in ["lab1", "lab2", "lab3"] {
-        assert_eq!(ssh(h, "pg_lsclusters -h | grep -q main").code, 1, "{h} has a Debian main cluster");
-        assert_eq!(ssh_ok(h, "stat -c '%a %U' /etc/patroni/config.yml /etc/pgbouncer/userlist.txt").lines().collect::<Vec<_>>(), vec!["600 postgres", "600 postgres"]);
+        assert_eq!(
+            ssh(h, "pg_lsclusters -h | grep -q main").code,
+            1,
+            "{h} has a Debian main cluster"
+        );
+        assert_eq!(
+            ssh_ok(
+                h,
+                "stat -c '%a %U' /etc/patroni/config.yml /etc/pgbouncer/userlist.txt"
+            )
+            .lines()
+            .collect::<Vec<_>>(),
+            vec!["600 postgres", "600 postgres"]
+        );
     }
     // through HAProxy: primary port writes, replicas port reads from a replica; the owner uses its database
-    assert_eq!(ssh_ok("lab3", &format!("{PG} -h 198.18.0.11 -p 5000 -c 'select pg_is_in_recovery()'")).trim(), "f");
+    assert_eq!(
+        ssh_ok(
+            "lab3",
+            &format!("{PG} -h 198.18.0.11 -p 5000 -c 'select pg_is_in_recovery()'")
+        )
+        .trim(),
+        "f"
+    );
     ssh_ok("lab3", &format!("{PG} -h 198.18.0.11 -p 5000 -c 'create table if not exists w(at timestamptz default now()); insert into w default values'"));
-    assert_eq!(ssh_ok("lab3", &format!("{PG} -h 198.18.0.12 -p 5001 -c 'select pg_is_in_recovery()'")).trim(), "t");
-    assert_eq!(ssh_ok("lab3", &format!("{PG} -h 198.18.0.13 -p 6432 -c 'select current_user'")).trim(), "app", "through PgBouncer");
+    assert_eq!(
+        ssh_ok(
+            "lab3",
+            &format!("{PG} -h 198.18.0.12 -p 5001 -c 'select pg_is_in_recovery()'")
+        )
+        .trim(),
+        "t"
+    );
+    assert_eq!(
+        ssh_ok(
+            "lab3",
+            &format!("{PG} -h 198.18.0.13 -p 6432 -c 'select current_user'")
+        )
+        .trim(),
+        "app",
+        "through PgBouncer"
+    );
     // Sentinels agree on one master; a write through HAProxy's Redis port works
-    let masters: Vec<String> = ["198.18.0.11", "198.18.0.12", "198.18.0.13"].iter().map(|a| ssh_ok("lab3", &format!("redis-cli -h {a} -p 26379 sentinel get-master-addr-by-name mymaster | head -1")).trim().to_string()).collect();
+    let masters: Vec<String> = ["198.18.0.11", "198.18.0.12", "198.18.0.13"]
+        .iter()
+        .map(|a| {
+            ssh_ok(
+                "lab3",
+                &format!(
+                    "redis-cli -h {a} -p 26379 sentinel get-master-addr-by-name mymaster | head -1"
+                ),
+            )
+            .trim()
+            .to_string()
+        })
+        .collect();
     assert!(masters.iter().all(|m| m == &masters[0]), "{masters:?}");
-    assert_eq!(ssh_ok("lab3", &format!("{REDIS} -h 198.18.0.12 -p 6380 set k v")).trim(), "OK");
+    assert_eq!(
+        ssh_ok("lab3", &format!("{REDIS} -h 198.18.0.12 -p 6380 set k v")).trim(),
+        "OK"
+    );
     // the app answers through HAProxy; the VIP is held by one edge host
-    assert_eq!(ssh_ok("lab3", "curl -s -o /dev/null -w '%{http_code}' http://198.18.0.11:8080/").trim(), "200");
+    assert_eq!(
+        ssh_ok(
+            "lab3",
+            "curl -s -o /dev/null -w '%{http_code}' http://198.18.0.11:8080/"
+        )
+        .trim(),
+        "200"
+    );
     assert_eq!(vip_holders(), 1, "keepalived VIP");
 
     // the backup timer is armed; a backup taken now restores into a new database
     let l = leader("lab1");
     for h in ["lab1", "lab2", "lab3"] {
-        assert_eq!(ssh_ok(h, "systemctl is-enabled rampart-pg-backup.timer").trim(), "enabled");
+        assert_eq!(
+            ssh_ok(h, "systemctl is-enabled rampart-pg-backup.timer").trim(),
+            "enabled"
+        );
     }
     ssh_ok(&l, "systemctl start rampart-pg-backup.service");
-    let dump = ssh_ok(&l, "ls /var/backups/rampart/postgres/app-*.sql.gz | tail -n1").trim().to_string();
-    let rows = ssh_ok(&l, "runuser -u postgres -- psql -X -tAc 'select count(*) from w' app").trim().to_string();
+    let dump = ssh_ok(
+        &l,
+        "ls /var/backups/rampart/postgres/app-*.sql.gz | tail -n1",
+    )
+    .trim()
+    .to_string();
+    let rows = ssh_ok(
+        &l,
+        "runuser -u postgres -- psql -X -tAc 'select count(*) from w' app",
+    )
+    .trim()
+    .to_string();
     let restored = ssh_ok(&l, &format!("runuser -u postgres -- createdb restored && gunzip -c {dump} | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d restored >/dev/null && runuser -u postgres -- psql -X -tAc 'select count(*) from w' restored"));
-    assert_eq!(restored.trim(), rows, "the restored table has the rows of the original");
+    assert_eq!(
+        restored.trim(),
+        rows,
+        "the restored table has the rows of the original"
+    );
     let other = if l == "lab1" { "lab2" } else { "lab1" };
     ssh_ok(other, "systemctl start rampart-pg-backup.service");
-    assert_eq!(ssh(other, "ls /var/backups/rampart/postgres/*.sql.gz").code, 2, "a replica takes no backup");
+    assert_eq!(
+        ssh(other, "ls /var/backups/rampart/postgres/*.sql.gz").code,
+        2,
+        "a replica takes no backup"
+    );
 
     // status sees every component healthy (the VIP may take a few seconds to settle)
     until_ok_local(|| rampart(&["status"]).code == 0, Duration::from_secs(60));
@@ -211,18 +367,39 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     // (HAProxy checks Patroni every second meanwhile: each check once cost a
     // replica a refused replication connection and a traceback)
     let hosts = ["lab1", "lab2", "lab3"];
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let sizes: Vec<String> = hosts.iter().map(|h| log_sizes(h)).collect();
     std::thread::sleep(Duration::from_secs(60));
-    let errors: Vec<String> = hosts.iter().zip(&sizes).flat_map(|(h, s)| error_lines(h, since, s)).collect();
-    assert!(errors.is_empty(), "a healthy cluster logged {} error lines in a minute, e.g.:\n{}", errors.len(), errors.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    let errors: Vec<String> = hosts
+        .iter()
+        .zip(&sizes)
+        .flat_map(|(h, s)| error_lines(h, since, s))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "a healthy cluster logged {} error lines in a minute, e.g.:\n{}",
+        errors.len(),
+        errors
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     // kill the PostgreSQL leader's host outright; a write through a surviving HAProxy works again
     let old = leader("lab1");
     let (haproxy, client) = survivors(&old);
     let lost_at = Instant::now();
     kill(&old);
-    until_ok(client, &format!("{PG} -h {haproxy} -p 5000 -c 'insert into w default values'"), Duration::from_secs(180));
+    until_ok(
+        client,
+        &format!("{PG} -h {haproxy} -p 5000 -c 'insert into w default values'"),
+        Duration::from_secs(180),
+    );
     let pg_secs = lost_at.elapsed().as_secs_f64();
     let new = leader(client);
     assert_ne!(new, old, "a new leader was promoted");
@@ -230,27 +407,55 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     rejoin(&old, client);
     until_ok(client, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=[x for x in json.load(sys.stdin)[\"members\"] if x[\"name\"]==\"{old}\"]; sys.exit(0 if m and m[0][\"role\"]==\"replica\" and m[0][\"state\"] in (\"running\",\"streaming\") else 1)'"), Duration::from_secs(180));
     let p2 = rampart(&["plan", "--detailed-exitcode"]);
-    assert_eq!(p2.code, 0, "plan after the PostgreSQL rejoin not empty:\n{}", p2.all());
+    assert_eq!(
+        p2.code,
+        0,
+        "plan after the PostgreSQL rejoin not empty:\n{}",
+        p2.all()
+    );
 
     // the same for the Redis master: Sentinel promotes a replica
     // wait until everything is healthy again (one Redis master, Sentinels agreeing), then find the master from Redis itself
     until_ok_local(|| rampart(&["status"]).code == 0, Duration::from_secs(120));
-    let masters: Vec<&str> = ["lab1", "lab2", "lab3"].into_iter().filter(|h| ssh_ok(h, &format!("{REDIS} -h 127.0.0.1 info replication")).contains("role:master")).collect();
+    let masters: Vec<&str> = ["lab1", "lab2", "lab3"]
+        .into_iter()
+        .filter(|h| {
+            ssh_ok(h, &format!("{REDIS} -h 127.0.0.1 info replication")).contains("role:master")
+        })
+        .collect();
     assert_eq!(masters.len(), 1, "exactly one Redis master: {masters:?}");
     let old_redis = masters[0].to_string();
     let addr = format!("198.18.0.{}", 10 + old_redis[3..].parse::<u32>().unwrap());
     let (haproxy, client) = survivors(&old_redis);
     let lost_at = Instant::now();
     kill(&old_redis);
-    until_ok(client, &format!("{REDIS} -h {haproxy} -p 6380 set k after-failover | grep -qx OK"), Duration::from_secs(180));
+    until_ok(
+        client,
+        &format!("{REDIS} -h {haproxy} -p 6380 set k after-failover | grep -qx OK"),
+        Duration::from_secs(180),
+    );
     let redis_secs = lost_at.elapsed().as_secs_f64();
     // the surviving Sentinels agree on a new master (their view spreads within seconds)
     until_ok(client, &format!("test \"$(redis-cli -p 26379 sentinel get-master-addr-by-name mymaster | head -1)\" != {addr}"), Duration::from_secs(60));
-    let new_addr = ssh_ok(client, "redis-cli -p 26379 sentinel get-master-addr-by-name mymaster | head -1").trim().to_string();
+    let new_addr = ssh_ok(
+        client,
+        "redis-cli -p 26379 sentinel get-master-addr-by-name mymaster | head -1",
+    )
+    .trim()
+    .to_string();
     rejoin(&old_redis, client);
-    until_ok(&old_redis, &format!("{REDIS} -h 127.0.0.1 info replication | grep -q '^role:slave'"), Duration::from_secs(120));
+    until_ok(
+        &old_redis,
+        &format!("{REDIS} -h 127.0.0.1 info replication | grep -q '^role:slave'"),
+        Duration::from_secs(120),
+    );
     let p3 = rampart(&["plan", "--detailed-exitcode"]);
-    assert_eq!(p3.code, 0, "plan after the Redis failover not empty (a failover must never be 'fixed' back):\n{}", p3.all());
+    assert_eq!(
+        p3.code,
+        0,
+        "plan after the Redis failover not empty (a failover must never be 'fixed' back):\n{}",
+        p3.all()
+    );
     // hosts booted again are in their own cgroups too
     assert_own_cgroups(&["lab1", "lab2", "lab3"]);
 
@@ -260,8 +465,15 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     if std::env::var_os("RAMPART_KEEP_LAB").is_none() {
         let d = rampart(&["lab", "down"]);
         assert_eq!(d.code, 0, "{}", d.all());
-        for root in ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
-            assert!(!std::path::Path::new(&format!("{root}/rampart-lab")).exists(), "{root}/rampart-lab left after lab down");
+        for root in [
+            "/sys/fs/cgroup/systemd",
+            "/sys/fs/cgroup/unified",
+            "/sys/fs/cgroup",
+        ] {
+            assert!(
+                !std::path::Path::new(&format!("{root}/rampart-lab")).exists(),
+                "{root}/rampart-lab left after lab down"
+            );
         }
     }
 }

@@ -16,7 +16,14 @@ fn lab_up_installs_what_is_missing_with_apt() {
     let dir = tempfile::tempdir().unwrap();
     let calls = dir.path().join("calls");
     let stub = dir.path().join("apt-get");
-    std::fs::write(&stub, format!("#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = update ] || exit 100\n", calls.display())).unwrap();
+    std::fs::write(
+        &stub,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = update ] || exit 100\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let script = format!(
         "set -e; mount --make-rprivate /; mount --bind /dev/null \"$(command -v debootstrap || echo /usr/sbin/debootstrap)\"; mount --bind {} \"$(command -v apt-get)\"; exec {} lab up 1",
@@ -32,15 +39,31 @@ fn lab_up_installs_what_is_missing_with_apt() {
         .expect("unshare (util-linux)");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    let said: Vec<&str> = err.lines().filter(|l| l.contains("installing what the lab needs")).collect();
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("installing what the lab needs"))
+        .collect();
     assert_eq!(said.len(), 1, "one line says what is installed:\n{err}");
     assert!(said[0].contains("missing: debootstrap") && said[0].contains("apt-get install debootstrap systemd-container iproute2 apt-cacher-ng openssh-client util-linux"), "{err}");
-    assert!(err.contains("apt-get could not install"), "a failed install is said plainly:\n{err}");
+    assert!(
+        err.contains("apt-get could not install"),
+        "a failed install is said plainly:\n{err}"
+    );
     let calls = std::fs::read_to_string(&calls).unwrap_or_default();
     let lines: Vec<&str> = calls.lines().collect();
-    assert_eq!(lines.len(), 3, "install, then update and install again:\n{calls}");
-    assert!(lines[0].starts_with("install -y -q --no-install-recommends debootstrap systemd-container"), "{calls}");
+    assert_eq!(
+        lines.len(),
+        3,
+        "install, then update and install again:\n{calls}"
+    );
+    assert!(
+        lines[0].starts_with("install -y -q --no-install-recommends debootstrap systemd-container"),
+        "{calls}"
+    );
     assert_eq!(lines[1], "update -q", "{calls}");
     assert!(lines[2].starts_with("install -y"), "{calls}");
-    assert!(!dir.path().join("lab").exists(), "nothing was made before the tools were there");
+    assert!(
+        !dir.path().join("lab").exists(),
+        "nothing was made before the tools were there"
+    );
 }

@@ -11,10 +11,19 @@ use std::time::Instant;
 fn a_thousand_unreachable_hosts_fail_within_fd_and_memory_bounds() {
     let dir = tempfile::tempdir().unwrap();
     let mut inv = String::from("[defaults]\nuser = \"root\"\nport = 1\nconnect_timeout = 5\n");
-    let _ = writeln!(inv, "known_hosts = \"{}\"", dir.path().join("known_hosts").display());
+    let _ = writeln!(
+        inv,
+        "known_hosts = \"{}\"",
+        dir.path().join("known_hosts").display()
+    );
     let mut names = Vec::new();
     for k in 0..1000u32 {
-        let _ = write!(inv, "[hosts.h{k:04}]\naddress = \"127.1.{}.{}\"\n", k / 250, k % 250 + 1);
+        let _ = write!(
+            inv,
+            "[hosts.h{k:04}]\naddress = \"127.1.{}.{}\"\n",
+            k / 250,
+            k % 250 + 1
+        );
         names.push(format!("\"h{k:04}\""));
     }
     let _ = writeln!(inv, "[groups]\nfleet = [{}]", names.join(", "));
@@ -23,7 +32,11 @@ fn a_thousand_unreachable_hosts_fail_within_fd_and_memory_bounds() {
     let role = dir.path().join("roles/motd");
     std::fs::create_dir_all(&role).unwrap();
     std::fs::write(role.join("role.toml"), "[[resources]]\nkind = \"file\"\npath = \"/etc/motd\"\ncontent = \"hello {{host.name}}\\n\"\n").unwrap();
-    std::fs::write(dir.path().join("stack.toml"), "[stack]\nname = \"big\"\n[roles.motd]\nhosts = \"fleet\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "[stack]\nname = \"big\"\n[roles.motd]\nhosts = \"fleet\"\n",
+    )
+    .unwrap();
 
     let t = Instant::now();
     // at most 256 open files: more connections at once than that would fail with EMFILE
@@ -31,7 +44,15 @@ fn a_thousand_unreachable_hosts_fail_within_fd_and_memory_bounds() {
         .args(["--nofile=256", "--"])
         .arg(env!("CARGO_BIN_EXE_rampart"))
         .current_dir(dir.path())
-        .args(["-i", "inv.toml", "-s", "stack.toml", "--roles", "roles", "plan"])
+        .args([
+            "-i",
+            "inv.toml",
+            "-s",
+            "stack.toml",
+            "--roles",
+            "roles",
+            "plan",
+        ])
         .env("NO_COLOR", "1")
         .output()
         .expect("prlimit (util-linux) runs rampart");
@@ -42,9 +63,12 @@ fn a_thousand_unreachable_hosts_fail_within_fd_and_memory_bounds() {
     let peak_mb = usage.ru_maxrss as f64 / 1024.0;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(!err.contains("Too many open files") && !err.contains("os error 24"), "connections must be bounded: {err}");
+    assert!(
+        !err.contains("Too many open files") && !err.contains("os error 24"),
+        "connections must be bounded: {err}"
+    );
     for k in [0, 499, 999] {
-        assert!(err.contains(&format!("h{k:04}")) , "h{k:04} is named: {err}");
+        assert!(err.contains(&format!("h{k:04}")), "h{k:04} is named: {err}");
     }
     let refused = err.lines().filter(|l| l.contains("refused")).count();
     assert!(refused >= 1000, "every host fails for its own reason (refused), not a panic or a limit: {refused} lines\n{}", &err[..err.len().min(2000)]);

@@ -19,11 +19,28 @@ use std::collections::BTreeMap;
 const SEEDS: [&str; 4] = ["aegis", "aeterna", "titan", "egide"];
 
 fn compiled(seed: &str, secrets: &[(&str, &str)]) -> Compiled {
-    let inv = Inventory::parse(Source::new("inventory/example.toml", std::fs::read_to_string("inventory/example.toml").unwrap())).unwrap();
+    let inv = Inventory::parse(Source::new(
+        "inventory/example.toml",
+        std::fs::read_to_string("inventory/example.toml").unwrap(),
+    ))
+    .unwrap();
     let path = format!("plans/{seed}.toml");
-    let stack = Stack::parse(Source::new(path.clone(), std::fs::read_to_string(&path).unwrap()), &inv).unwrap_or_else(|d| panic!("{path}: {d:?}"));
-    let m: BTreeMap<String, Secret> = secrets.iter().map(|(k, v)| (k.to_string(), Secret::new(*v))).collect();
-    compile(&inv, &stack, &RoleSet::load(None).unwrap(), &SecretValues::Values(m)).unwrap_or_else(|d| panic!("{path}: {d:?}"))
+    let stack = Stack::parse(
+        Source::new(path.clone(), std::fs::read_to_string(&path).unwrap()),
+        &inv,
+    )
+    .unwrap_or_else(|d| panic!("{path}: {d:?}"));
+    let m: BTreeMap<String, Secret> = secrets
+        .iter()
+        .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+        .collect();
+    compile(
+        &inv,
+        &stack,
+        &RoleSet::load(None).unwrap(),
+        &SecretValues::Values(m),
+    )
+    .unwrap_or_else(|d| panic!("{path}: {d:?}"))
 }
 
 fn content(c: &Compiled, id: &str) -> String {
@@ -36,16 +53,38 @@ fn content(c: &Compiled, id: &str) -> String {
 #[test]
 fn every_seed_stack_validates_strictly_and_plans_on_fresh_hosts() {
     for seed in SEEDS {
-        let out = Command::cargo_bin("rampart").unwrap().args(["-i", "inventory/example.toml", "-s", &format!("plans/{seed}.toml"), "validate", "--strict"]).output().unwrap();
+        let out = Command::cargo_bin("rampart")
+            .unwrap()
+            .args([
+                "-i",
+                "inventory/example.toml",
+                "-s",
+                &format!("plans/{seed}.toml"),
+                "validate",
+                "--strict",
+            ])
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{seed}: {err}");
         assert!(err.trim().is_empty(), "{seed}: no warnings expected: {err}");
         let c = compiled(seed, &[]);
-        let facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), HostFacts::default())).collect();
+        let facts: BTreeMap<String, HostFacts> = c
+            .hosts
+            .iter()
+            .map(|h| (h.clone(), HostFacts::default()))
+            .collect();
         let p = plan(&c, &facts);
-        assert!(p.steps.len() > 50, "{seed}: a fresh machine gets the whole stack, planned {}", p.steps.len());
+        assert!(
+            p.steps.len() > 50,
+            "{seed}: a fresh machine gets the whole stack, planned {}",
+            p.steps.len()
+        );
         for h in ["node1", "node2", "node3"] {
-            assert!(p.steps.iter().any(|s| s.host == h), "{seed}: nothing planned on {h}");
+            assert!(
+                p.steps.iter().any(|s| s.host == h),
+                "{seed}: nothing planned on {h}"
+            );
         }
     }
 }
@@ -54,29 +93,64 @@ fn every_seed_stack_validates_strictly_and_plans_on_fresh_hosts() {
 fn tls_is_terminated_with_a_root_only_pem_and_never_shown() {
     let cert = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n";
     let key = "-----BEGIN PRIVATE KEY-----\nMIIBsecretkey\n-----END PRIVATE KEY-----\n";
-    let c = compiled("egide", &[("haproxy.tls.cert", cert), ("haproxy.tls.key", key)]);
+    let c = compiled(
+        "egide",
+        &[("haproxy.tls.cert", cert), ("haproxy.tls.key", key)],
+    );
     let cfg = content(&c, "node1/file/etc/haproxy/haproxy.cfg");
-    assert!(cfg.contains("listen egide\n    bind *:443 ssl crt /etc/haproxy/tls.pem\n"), "{cfg}");
-    assert!(cfg.contains("option httpchk GET /v1/sys/health\n    http-check expect status 200"), "{cfg}");
-    assert!(cfg.contains("listen postgres_primary\n    bind *:5000\n"), "TCP listeners stay plain: {cfg}");
-    let pem = c.index_of("node1/file/etc/haproxy/tls.pem").expect("the PEM is written");
+    assert!(
+        cfg.contains("listen egide\n    bind *:443 ssl crt /etc/haproxy/tls.pem\n"),
+        "{cfg}"
+    );
+    assert!(
+        cfg.contains("option httpchk GET /v1/sys/health\n    http-check expect status 200"),
+        "{cfg}"
+    );
+    assert!(
+        cfg.contains("listen postgres_primary\n    bind *:5000\n"),
+        "TCP listeners stay plain: {cfg}"
+    );
+    let pem = c
+        .index_of("node1/file/etc/haproxy/tls.pem")
+        .expect("the PEM is written");
     match &c.resources[pem].desired {
-        Desired::File { content, mode, owner, sensitive, .. } => {
+        Desired::File {
+            content,
+            mode,
+            owner,
+            sensitive,
+            ..
+        } => {
             assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "root", true));
             let body = String::from_utf8(content.clone()).unwrap();
-            assert!(body.contains("MIIBcert") && body.contains("MIIBsecretkey"), "chain then key: {body}");
+            assert!(
+                body.contains("MIIBcert") && body.contains("MIIBsecretkey"),
+                "chain then key: {body}"
+            );
         }
         _ => unreachable!(),
     }
     // before the config that names it (haproxy -c reads it), and a change reloads haproxy
     let order = c.host_order("node1");
-    let pos = |id: &str| order.iter().position(|&i| c.resources[i].id.to_string() == id).unwrap();
+    let pos = |id: &str| {
+        order
+            .iter()
+            .position(|&i| c.resources[i].id.to_string() == id)
+            .unwrap()
+    };
     assert!(pos("node1/file/etc/haproxy/tls.pem") < pos("node1/file/etc/haproxy/haproxy.cfg"));
-    let facts: BTreeMap<String, HostFacts> = c.hosts.iter().map(|h| (h.clone(), HostFacts::default())).collect();
+    let facts: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), HostFacts::default()))
+        .collect();
     let p = plan(&c, &facts);
     let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
     let json = serde_json::to_string(&p).unwrap();
-    assert!(!text.contains("MIIBsecretkey") && !json.contains("MIIBsecretkey"), "the key never reaches the plan");
+    assert!(
+        !text.contains("MIIBsecretkey") && !json.contains("MIIBsecretkey"),
+        "the key never reaches the plan"
+    );
     // without [haproxy.tls] there is no PEM at all
     let plain = compiled("titan", &[]);
     assert!(plain.index_of("node1/file/etc/haproxy/tls.pem").is_none());
@@ -88,7 +162,10 @@ fn readiness_routes_and_least_connections_balance() {
     let cfg = content(&c, "node1/file/etc/haproxy/haproxy.cfg");
     let titan = &cfg[cfg.find("listen titan").unwrap()..];
     assert!(titan.contains("balance leastconn"), "{titan}");
-    assert!(titan.contains("option httpchk GET /health/ready"), "HAProxy routes on readiness: {titan}");
+    assert!(
+        titan.contains("option httpchk GET /health/ready"),
+        "HAProxy routes on readiness: {titan}"
+    );
     for h in ["10.0.1.11", "10.0.1.12", "10.0.1.13"] {
         assert!(titan.contains(&format!("{h}:8080 check")), "{titan}");
     }
@@ -97,50 +174,112 @@ fn readiness_routes_and_least_connections_balance() {
 #[test]
 fn the_migration_runs_once_on_one_host_before_any_host_is_updated() {
     let c = compiled("titan", &[]);
-    let mig: Vec<usize> = (0..c.resources.len()).filter(|&i| c.resources[i].id.kind == "command" && c.resources[i].id.name == "titan-migrate").collect();
+    let mig: Vec<usize> = (0..c.resources.len())
+        .filter(|&i| {
+            c.resources[i].id.kind == "command" && c.resources[i].id.name == "titan-migrate"
+        })
+        .collect();
     assert_eq!(mig.len(), 1, "one migration, not one per host");
     let m = &c.resources[mig[0]];
     assert_eq!(m.id.host, "node1");
-    let Desired::Command { run, creates, .. } = &m.desired else { panic!() };
-    assert!(run.contains("export DATABASE_URL=") && run.contains("alembic upgrade head"), "{run}");
-    assert!(creates.as_deref().is_some_and(|c| c.starts_with("/var/lib/rampart/migrations/titan-titan-")), "{creates:?}");
+    let Desired::Command { run, creates, .. } = &m.desired else {
+        panic!()
+    };
+    assert!(
+        run.contains("export DATABASE_URL=") && run.contains("alembic upgrade head"),
+        "{run}"
+    );
+    assert!(
+        creates
+            .as_deref()
+            .is_some_and(|c| c.starts_with("/var/lib/rampart/migrations/titan-titan-")),
+        "{creates:?}"
+    );
     // every host's app resources come after it in the deploy order
     let at = c.order.iter().position(|&i| i == mig[0]).unwrap();
     for (i, r) in c.resources.iter().enumerate() {
         if r.component == "services.titan" && i != mig[0] {
-            assert!(c.order.iter().position(|&o| o == i).unwrap() > at, "{} runs before the migration", r.id);
+            assert!(
+                c.order.iter().position(|&o| o == i).unwrap() > at,
+                "{} runs before the migration",
+                r.id
+            );
         }
     }
     // a new version is a new migration marker; the same version is the same marker
     let again = compiled("titan", &[]);
-    let Desired::Command { creates: same, .. } = &again.resources[again.index_of("node1/command/titan-migrate").unwrap()].desired else { panic!() };
+    let Desired::Command { creates: same, .. } =
+        &again.resources[again.index_of("node1/command/titan-migrate").unwrap()].desired
+    else {
+        panic!()
+    };
     assert_eq!(same, creates);
-    let inv = Inventory::parse(Source::new("inventory/example.toml", std::fs::read_to_string("inventory/example.toml").unwrap())).unwrap();
-    let text = std::fs::read_to_string("plans/titan.toml").unwrap().replace("titan-aas:3.2.0\"\nport", "titan-aas:3.3.0\"\nport");
+    let inv = Inventory::parse(Source::new(
+        "inventory/example.toml",
+        std::fs::read_to_string("inventory/example.toml").unwrap(),
+    ))
+    .unwrap();
+    let text = std::fs::read_to_string("plans/titan.toml")
+        .unwrap()
+        .replace("titan-aas:3.2.0\"\nport", "titan-aas:3.3.0\"\nport");
     let stack = Stack::parse(Source::new("titan.toml", text), &inv).unwrap();
-    let next = compile(&inv, &stack, &RoleSet::load(None).unwrap(), &SecretValues::Values(BTreeMap::new())).unwrap();
-    let Desired::Command { creates: other, .. } = &next.resources[next.index_of("node1/command/titan-migrate").unwrap()].desired else { panic!() };
+    let next = compile(
+        &inv,
+        &stack,
+        &RoleSet::load(None).unwrap(),
+        &SecretValues::Values(BTreeMap::new()),
+    )
+    .unwrap();
+    let Desired::Command { creates: other, .. } =
+        &next.resources[next.index_of("node1/command/titan-migrate").unwrap()].desired
+    else {
+        panic!()
+    };
     assert_ne!(other, creates, "a new image runs the migration again");
 }
 
 #[test]
 fn strict_validation_refuses_a_stack_that_a_zone_loss_would_break() {
     let dir = tempfile::tempdir().unwrap();
-    let inv = std::fs::read_to_string("inventory/example.toml").unwrap().replace("address = \"10.0.1.13\"\nzone = \"c\"", "address = \"10.0.1.13\"\nzone = \"a\"");
+    let inv = std::fs::read_to_string("inventory/example.toml")
+        .unwrap()
+        .replace(
+            "address = \"10.0.1.13\"\nzone = \"c\"",
+            "address = \"10.0.1.13\"\nzone = \"a\"",
+        );
     std::fs::write(dir.path().join("inv.toml"), inv).unwrap();
     let run = |strict: bool| {
-        let mut args = vec!["-i".to_string(), dir.path().join("inv.toml").display().to_string(), "-s".into(), "plans/aeterna.toml".into(), "validate".into()];
+        let mut args = vec![
+            "-i".to_string(),
+            dir.path().join("inv.toml").display().to_string(),
+            "-s".into(),
+            "plans/aeterna.toml".into(),
+            "validate".into(),
+        ];
         if strict {
             args.push("--strict".into());
         }
-        Command::cargo_bin("rampart").unwrap().args(&args).output().unwrap()
+        Command::cargo_bin("rampart")
+            .unwrap()
+            .args(&args)
+            .output()
+            .unwrap()
     };
     let loose = run(false);
     let err = String::from_utf8_lossy(&loose.stderr);
     assert_eq!(loose.status.code(), Some(0), "{err}");
-    assert!(err.contains("plans/aeterna.toml:9:") && err.contains("losing zone a (node1, node3) leaves 1 of 3 etcd members, below the 2 needed"), "{err}");
+    assert!(
+        err.contains("plans/aeterna.toml:9:")
+            && err.contains(
+                "losing zone a (node1, node3) leaves 1 of 3 etcd members, below the 2 needed"
+            ),
+        "{err}"
+    );
     assert!(err.contains("of 3 Sentinels"), "{err}");
-    assert!(err.contains("zone a holds 2 Qdrant peers and replication_factor is 2"), "{err}");
+    assert!(
+        err.contains("zone a holds 2 Qdrant peers and replication_factor is 2"),
+        "{err}"
+    );
     let strict = run(true);
     assert_eq!(strict.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&strict.stderr).contains("--strict makes them errors"));
@@ -150,15 +289,43 @@ fn strict_validation_refuses_a_stack_that_a_zone_loss_would_break() {
 /// evaluates the generated rules against synthetic series.
 fn promtool(args: &[&str], dir: &std::path::Path) -> (bool, String) {
     common::need_tool("promtool", "prometheus");
-    let out = std::process::Command::new("promtool").args(args).current_dir(dir).output().expect("promtool is needed: apt-get install prometheus");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = std::process::Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("promtool is needed: apt-get install prometheus");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
 fn alert_rules_are_valid_and_fire_on_lost_quorum_and_replication_lag() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("rampart").unwrap().args(["-i", "inventory/example.toml", "-s", "plans/aeterna.toml", "alerts", "--out"]).arg(dir.path().join("rules.yml")).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::cargo_bin("rampart")
+        .unwrap()
+        .args([
+            "-i",
+            "inventory/example.toml",
+            "-s",
+            "plans/aeterna.toml",
+            "alerts",
+            "--out",
+        ])
+        .arg(dir.path().join("rules.yml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rules = std::fs::read_to_string(dir.path().join("rules.yml")).unwrap();
     insta::assert_snapshot!("alerts_aeterna", rules);
     let (ok, text) = promtool(&["check", "rules", "rules.yml"], dir.path());

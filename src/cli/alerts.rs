@@ -22,7 +22,11 @@ pub fn run(g: &Globals, a: Args) -> i32 {
                 printer::err(&format!("error: cannot write {}: {e}\n", p.display()));
                 return super::EXIT_ERROR;
             }
-            printer::err(&format!("Alert rules for stack `{}` written to {}; point Prometheus' rule_files at it.\n", l.stack.name, p.display()));
+            printer::err(&format!(
+                "Alert rules for stack `{}` written to {}; point Prometheus' rule_files at it.\n",
+                l.stack.name,
+                p.display()
+            ));
         }
     }
     super::EXIT_OK

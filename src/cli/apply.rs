@@ -57,15 +57,24 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
     if !a.json {
         printer::out(&printer::plan_text(&plan, style));
     } else {
-        printer::out(&format!("{}\n", serde_json::json!({"event": "plan", "format_version": crate::plan::FORMAT_VERSION, "counts": plan.counts(), "steps": plan.steps.len()})));
+        printer::out(&format!(
+            "{}\n",
+            serde_json::json!({"event": "plan", "format_version": crate::plan::FORMAT_VERSION, "counts": plan.counts(), "steps": plan.steps.len()})
+        ));
     }
     if !plan.has_changes() {
         if a.json {
-            printer::out(&format!("{}\n", serde_json::json!({"event": "summary", "ok": true, "changed": 0})));
+            printer::out(&format!(
+                "{}\n",
+                serde_json::json!({"event": "summary", "ok": true, "changed": 0})
+            ));
         }
         return super::EXIT_OK;
     }
-    if !a.auto_approve && a.plan_file.is_none() && !confirm("apply", "Do you want to perform these actions?") {
+    if !a.auto_approve
+        && a.plan_file.is_none()
+        && !confirm("apply", "Do you want to perform these actions?")
+    {
         return super::EXIT_ERROR;
     }
     let report = execute(&l, &plan, &gathered, a.json, style).await;
@@ -94,15 +103,26 @@ pub fn confirm(what: &str, question: &str) -> bool {
 pub async fn execute(l: &Loaded, plan: &Plan, g: &Gathered, json: bool, style: Style) -> Report {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let live = !json && style.color;
-    let hosts: Vec<(String, usize)> = plan.hosts().into_iter().map(|h| {
-        let n = plan.steps.iter().filter(|s| s.host == h).count();
-        (h, n)
-    }).collect();
+    let hosts: Vec<(String, usize)> = plan
+        .hosts()
+        .into_iter()
+        .map(|h| {
+            let n = plan.steps.iter().filter(|s| s.host == h).count();
+            (h, n)
+        })
+        .collect();
     let monitor = tokio::spawn(async move {
-        let mut bars = if live { Some(printer::LiveProgress::new(&hosts)) } else { None };
+        let mut bars = if live {
+            Some(printer::LiveProgress::new(&hosts))
+        } else {
+            None
+        };
         while let Some(e) = rx.recv().await {
             if json {
-                printer::out(&format!("{}\n", serde_json::to_string(&e).unwrap_or_default()));
+                printer::out(&format!(
+                    "{}\n",
+                    serde_json::to_string(&e).unwrap_or_default()
+                ));
             } else if let Some(b) = bars.as_mut() {
                 b.event(&e);
             } else if let Some(line) = printer::event_line(&e) {
@@ -122,7 +142,10 @@ pub async fn execute(l: &Loaded, plan: &Plan, g: &Gathered, json: bool, style: S
             .map(|(h, r)| (h.clone(), serde_json::json!({"done": r.done, "failed": r.failed, "skipped": r.skipped, "seconds": r.seconds})))
             .collect::<serde_json::Map<_, _>>()
             .into();
-        printer::out(&format!("{}\n", serde_json::json!({"event": "summary", "ok": report.ok(), "hosts": hosts})));
+        printer::out(&format!(
+            "{}\n",
+            serde_json::json!({"event": "summary", "ok": report.ok(), "hosts": hosts})
+        ));
     } else {
         printer::out(&printer::summary(&report, style));
     }
@@ -131,7 +154,12 @@ pub async fn execute(l: &Loaded, plan: &Plan, g: &Gathered, json: bool, style: S
 
 /// Reads a saved plan, loads the files it was made from, takes the lock and
 /// checks that nothing it relied on changed.
-async fn from_file(g: &Globals, f: &PathBuf, json: bool, held: &mut Held) -> Result<(Loaded, Plan, Gathered), i32> {
+async fn from_file(
+    g: &Globals,
+    f: &PathBuf,
+    json: bool,
+    held: &mut Held,
+) -> Result<(Loaded, Plan, Gathered), i32> {
     let refuse = |msg: String| {
         printer::err(&format!("error: {}: {msg}\n", f.display()));
         super::EXIT_ERROR
@@ -145,24 +173,44 @@ async fn from_file(g: &Globals, f: &PathBuf, json: bool, held: &mut Held) -> Res
         ))
     })?;
     if json {
-        printer::out(&format!("{}\n", serde_json::json!({"event": "sources", "plan": f, "inventory": sources.inventory, "stack": sources.stack, "roles": sources.roles})));
+        printer::out(&format!(
+            "{}\n",
+            serde_json::json!({"event": "sources", "plan": f, "inventory": sources.inventory, "stack": sources.stack, "roles": sources.roles})
+        ));
     } else {
-        printer::out(&format!("Applying {}, made from {}.\n", f.display(), sources.describe()));
+        printer::out(&format!(
+            "Applying {}, made from {}.\n",
+            f.display(),
+            sources.describe()
+        ));
     }
-    let recorded = Globals { inventory: Some(sources.inventory.clone()), stack: Some(sources.stack.clone()), roles: sources.roles.clone() };
+    let recorded = Globals {
+        inventory: Some(sources.inventory.clone()),
+        stack: Some(sources.stack.clone()),
+        roles: sources.roles.clone(),
+    };
     let l = load(&recorded, true).map_err(|d| {
         let code = fail(&d);
-        printer::err(&format!("{} was made from these files: put them back, or make a new plan.\n", f.display()));
+        printer::err(&format!(
+            "{} was made from these files: put them back, or make a new plan.\n",
+            f.display()
+        ));
         code
     })?;
     warn(&l.compiled.warnings);
     let now = super::plan::inputs(&l, &saved.salt);
     let mut changed = Vec::new();
     if now.inventory_sha256 != saved.inputs.inventory_sha256 {
-        changed.push(format!("the contents of the inventory {}", sources.inventory.display()));
+        changed.push(format!(
+            "the contents of the inventory {}",
+            sources.inventory.display()
+        ));
     }
     if now.stack_sha256 != saved.inputs.stack_sha256 {
-        changed.push(format!("the contents of the stack {}", sources.stack.display()));
+        changed.push(format!(
+            "the contents of the stack {}",
+            sources.stack.display()
+        ));
     }
     if now.roles_sha256 != saved.inputs.roles_sha256 {
         changed.push("the roles".to_string());
@@ -171,13 +219,19 @@ async fn from_file(g: &Globals, f: &PathBuf, json: bool, held: &mut Held) -> Res
         changed.push("a secret value".to_string());
     }
     if !changed.is_empty() {
-        return Err(refuse(format!("refusing a stale plan: {} changed since it was made. Run `rampart plan` again.", changed.join(", "))));
+        return Err(refuse(format!(
+            "refusing a stale plan: {} changed since it was made. Run `rampart plan` again.",
+            changed.join(", ")
+        )));
     }
     let hosts: Vec<String> = saved.facts.keys().cloned().collect();
     let g = super::plan::read(&l, &hosts, Some(held)).await?;
     if !g.failed.is_empty() {
         let list: Vec<String> = g.failed.iter().map(|(h, e)| format!("{h}: {e}")).collect();
-        return Err(refuse(format!("cannot read the hosts to check the plan:\n  {}", list.join("\n  "))));
+        return Err(refuse(format!(
+            "cannot read the hosts to check the plan:\n  {}",
+            list.join("\n  ")
+        )));
     }
     let mut diffs = Vec::new();
     for (h, was) in &saved.facts {

@@ -4,8 +4,8 @@ use crate::compile::{self, Compiled, SecretValues};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::inventory::Inventory;
 use crate::model::stack::Stack;
-use crate::printer;
 use crate::plan::saved::{absolute, Sources};
+use crate::printer;
 use crate::roles::RoleSet;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,13 @@ fn pick(given: &Option<PathBuf>, default: &str, flag: &str) -> Result<PathBuf, D
         None if Path::new(default).exists() => Ok(PathBuf::from(default)),
         None => {
             let mut d = Diagnostics::default();
-            d.push(Diagnostic::plain(default, "not found, and no file was given", Some(format!("pass {flag} FILE, or run from the folder holding {default}"))));
+            d.push(Diagnostic::plain(
+                default,
+                "not found, and no file was given",
+                Some(format!(
+                    "pass {flag} FILE, or run from the folder holding {default}"
+                )),
+            ));
             Err(d)
         }
     }
@@ -58,7 +64,10 @@ pub fn load(g: &Globals, with_secrets: bool) -> Result<Loaded, Diagnostics> {
     let (inv, stack) = crate::model::load::load(&inv_path, &stack_path)?;
     let roles = RoleSet::load(g.roles.as_deref())?;
     let secrets = if with_secrets {
-        let base = stack_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = stack_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let mut m = BTreeMap::new();
         let mut d = Diagnostics::default();
         for (key, r) in stack.secret_refs() {
@@ -66,7 +75,11 @@ pub fn load(g: &Globals, with_secrets: bool) -> Result<Loaded, Diagnostics> {
                 Ok(v) => {
                     m.insert(key.clone(), v);
                 }
-                Err(e) => d.push(Diagnostic::plain(stack.source.path.clone(), format!("{key}: {e}"), Some(format!("the stack reads it from {}", r.describe())))),
+                Err(e) => d.push(Diagnostic::plain(
+                    stack.source.path.clone(),
+                    format!("{key}: {e}"),
+                    Some(format!("the stack reads it from {}", r.describe())),
+                )),
             }
         }
         if d.has_errors() {
@@ -78,8 +91,19 @@ pub fn load(g: &Globals, with_secrets: bool) -> Result<Loaded, Diagnostics> {
     };
     let compiled = compile::compile(&inv, &stack, &roles, &secrets)?;
     let inv_base = inv_path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let sources = Sources { inventory: absolute(&inv_path), stack: absolute(&stack_path), roles: g.roles.as_deref().map(absolute) };
-    Ok(Loaded { inv, stack, roles, compiled, inv_base, sources })
+    let sources = Sources {
+        inventory: absolute(&inv_path),
+        stack: absolute(&stack_path),
+        roles: g.roles.as_deref().map(absolute),
+    };
+    Ok(Loaded {
+        inv,
+        stack,
+        roles,
+        compiled,
+        inv_base,
+        sources,
+    })
 }
 
 /// Prints diagnostics and returns the error exit code.

@@ -42,12 +42,22 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
         }
         return super::EXIT_ERROR;
     }
-    let mut plan = Plan { format_version: FORMAT_VERSION, stack: l.stack.name.clone(), ..Default::default() };
+    let mut plan = Plan {
+        format_version: FORMAT_VERSION,
+        stack: l.stack.name.clone(),
+        ..Default::default()
+    };
     for (h, f) in &gathered.facts {
         if let Some(st) = &f.state {
-            plan.steps.extend(destroy_steps(h, st.resources.iter(), a.destroy_data));
+            plan.steps
+                .extend(destroy_steps(h, st.resources.iter(), a.destroy_data));
             // kept data directories stay recorded, so a later --destroy-data finds them
-            let kept: BTreeMap<_, _> = st.resources.iter().filter(|(_, e)| e.data && !a.destroy_data).map(|(k, e)| (k.clone(), e.clone())).collect();
+            let kept: BTreeMap<_, _> = st
+                .resources
+                .iter()
+                .filter(|(_, e)| e.data && !a.destroy_data)
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect();
             plan.states.insert(h.clone(), kept);
         }
     }

@@ -11,7 +11,11 @@ pub struct Args {
 pub fn run(g: &Globals, a: Args) -> i32 {
     match load(g, false) {
         Ok(l) => {
-            printer::out(&if a.text { l.compiled.graph_text() } else { l.compiled.dot() });
+            printer::out(&if a.text {
+                l.compiled.graph_text()
+            } else {
+                l.compiled.dot()
+            });
             super::EXIT_OK
         }
         Err(d) => fail(&d),

@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, each with its args and `run()`.
 
+mod alerts;
 mod apply;
 mod context;
 mod destroy;
@@ -8,7 +9,6 @@ mod lab;
 mod plan;
 mod status;
 mod validate;
-mod alerts;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -58,14 +58,21 @@ pub enum Command {
 /// Parses arguments and runs; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             crate::printer::err(&format!("error: cannot start the runtime: {e}\n"));
             return EXIT_ERROR;
         }
     };
-    let g = context::Globals { inventory: cli.inventory, stack: cli.stack, roles: cli.roles };
+    let g = context::Globals {
+        inventory: cli.inventory,
+        stack: cli.stack,
+        roles: cli.roles,
+    };
     match cli.command {
         Command::Validate(a) => validate::run(&g, a),
         Command::Alerts(a) => alerts::run(&g, a),

@@ -33,23 +33,39 @@ pub fn connector() -> Arc<dyn Connector> {
 pub async fn read(l: &Loaded, hosts: &[String], lock: Option<&mut Held>) -> Result<Gathered, i32> {
     match lock {
         None => Ok(gather(connector(), &l.inv, &l.inv_base, &l.compiled, hosts).await),
-        Some(held) => gather_locked(connector(), &l.inv, &l.inv_base, &l.compiled, hosts, held).await.map_err(|e| {
-            printer::err(&format!("error: refusing to {}; nothing was changed.\n{e}\n", held.me.command));
-            super::EXIT_ERROR
-        }),
+        Some(held) => gather_locked(connector(), &l.inv, &l.inv_base, &l.compiled, hosts, held)
+            .await
+            .map_err(|e| {
+                printer::err(&format!(
+                    "error: refusing to {}; nothing was changed.\n{e}\n",
+                    held.me.command
+                ));
+                super::EXIT_ERROR
+            }),
     }
 }
 
 /// Connects, reads facts and plans; with `lock` (apply), takes the apply lock
 /// on every host before reading anything. On failure prints why and returns
 /// the exit code (the caller releases the lock).
-pub async fn make(l: &Loaded, targets: &[String], mut lock: Option<&mut Held>) -> Result<(Plan, Gathered), i32> {
+pub async fn make(
+    l: &Loaded,
+    targets: &[String],
+    mut lock: Option<&mut Held>,
+) -> Result<(Plan, Gathered), i32> {
     let hosts = stack_hosts(l);
     let g = read(l, &hosts, lock.as_deref_mut()).await?;
     if !g.failed.is_empty() {
         let mut s = String::new();
         for (h, e) in &g.failed {
-            s.push_str(&format!("error: {}\n", if e.starts_with(&format!("{h}:")) { e.clone() } else { format!("{h}: {e}") }));
+            s.push_str(&format!(
+                "error: {}\n",
+                if e.starts_with(&format!("{h}:")) {
+                    e.clone()
+                } else {
+                    format!("{h}: {e}")
+                }
+            ));
         }
         s.push_str(&format!("{} of {} hosts could not be read; nothing was changed. Fix their connection (address, key, known_hosts) and plan again.\n", g.failed.len(), hosts.len()));
         printer::err(&s);
@@ -83,7 +99,12 @@ pub async fn make(l: &Loaded, targets: &[String], mut lock: Option<&mut Held>) -
 /// read too, so the plan removes what rampart put there (and, for etcd, their
 /// membership). One that cannot be reached is a warning: its files stay.
 /// With `lock`, they are locked before their facts are read (a refusal is an error).
-async fn leftovers(l: &Loaded, placed: &[String], g: &mut Gathered, lock: Option<&mut Held>) -> Result<(), i32> {
+async fn leftovers(
+    l: &Loaded,
+    placed: &[String],
+    g: &mut Gathered,
+    lock: Option<&mut Held>,
+) -> Result<(), i32> {
     let mut left: Vec<String> = g
         .facts
         .values()
@@ -133,8 +154,15 @@ fn restrict(l: &Loaded, p: &mut Plan, targets: &[String]) -> Result<(), String> 
     let mut keep = std::collections::BTreeSet::new();
     for t in targets {
         let Some(i) = l.compiled.index_of(t) else {
-            let ids: Vec<String> = l.compiled.resources.iter().map(|r| r.id.to_string()).collect();
-            let hint = crate::diag::did_you_mean(t, ids.iter().map(String::as_str)).map(|s| format!("; did you mean {s}?")).unwrap_or_else(|| "; `rampart graph --text` lists the ids".into());
+            let ids: Vec<String> = l
+                .compiled
+                .resources
+                .iter()
+                .map(|r| r.id.to_string())
+                .collect();
+            let hint = crate::diag::did_you_mean(t, ids.iter().map(String::as_str))
+                .map(|s| format!("; did you mean {s}?"))
+                .unwrap_or_else(|| "; `rampart graph --text` lists the ids".into());
             return Err(format!("--target {t}: no such resource{hint}"));
         };
         let mut stack = vec![i];
@@ -158,7 +186,11 @@ pub fn saved(l: &Loaded, p: &Plan, g: &Gathered) -> SavedPlan {
         inputs: inputs(l, &salt),
         salt,
         sources: l.sources.clone(),
-        facts: g.facts.iter().map(|(h, f)| (h.clone(), FactsDigest::of(f))).collect(),
+        facts: g
+            .facts
+            .iter()
+            .map(|(h, f)| (h.clone(), FactsDigest::of(f)))
+            .collect(),
         plan: p.clone(),
     }
 }
@@ -184,7 +216,10 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
     };
     if a.json {
         let doc = serde_json::json!({ "format_version": crate::plan::FORMAT_VERSION, "plan": p, "counts": p.counts() });
-        printer::out(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        printer::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
     } else {
         printer::out(&printer::plan_text(&p, Style::detect()));
     }
@@ -202,7 +237,11 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
             return super::EXIT_ERROR;
         }
         if !a.json {
-            printer::out(&format!("\nSaved the plan to {}. Apply exactly it with: rampart apply {}\n", out.display(), out.display()));
+            printer::out(&format!(
+                "\nSaved the plan to {}. Apply exactly it with: rampart apply {}\n",
+                out.display(),
+                out.display()
+            ));
         }
     }
     if a.detailed_exitcode && p.has_changes() {

@@ -13,5 +13,12 @@ pub async fn run(g: &Globals, a: Args) -> i32 {
         Ok(l) => l,
         Err(d) => return fail(&d),
     };
-    crate::status::run(&l.inv, &l.inv_base, &l.stack, super::plan::connector(), a.json).await
+    crate::status::run(
+        &l.inv,
+        &l.inv_base,
+        &l.stack,
+        super::plan::connector(),
+        a.json,
+    )
+    .await
 }

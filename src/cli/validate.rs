@@ -13,11 +13,24 @@ pub fn run(g: &Globals, a: Args) -> i32 {
         Ok(l) => {
             warn(&l.compiled.warnings);
             if a.strict && !l.compiled.warnings.is_empty() {
-                printer::err(&format!("error: {} warning(s), and --strict makes them errors\n", l.compiled.warnings.0.len()));
+                printer::err(&format!(
+                    "error: {} warning(s), and --strict makes them errors\n",
+                    l.compiled.warnings.0.len()
+                ));
                 return super::EXIT_ERROR;
             }
-            let n = l.compiled.resources.iter().filter(|r| r.id.host != crate::compile::NO_HOST).count();
-            printer::out(&format!("The stack `{}` is valid: {} resources on {} hosts.\n", l.stack.name, n, l.compiled.hosts.len()));
+            let n = l
+                .compiled
+                .resources
+                .iter()
+                .filter(|r| r.id.host != crate::compile::NO_HOST)
+                .count();
+            printer::out(&format!(
+                "The stack `{}` is valid: {} resources on {} hosts.\n",
+                l.stack.name,
+                n,
+                l.compiled.hosts.len()
+            ));
             super::EXIT_OK
         }
         Err(d) => fail(&d),

@@ -23,7 +23,13 @@ pub struct ResourceId {
 
 impl fmt::Display for ResourceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.host, self.kind, self.name.trim_start_matches('/'))
+        write!(
+            f,
+            "{}/{}/{}",
+            self.host,
+            self.kind,
+            self.name.trim_start_matches('/')
+        )
     }
 }
 
@@ -34,8 +40,16 @@ pub const NO_HOST: &str = "*";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Desired {
-    Package { name: String, no_start: bool },
-    Directory { path: String, mode: Option<u32>, owner: Option<String>, group: Option<String> },
+    Package {
+        name: String,
+        no_start: bool,
+    },
+    Directory {
+        path: String,
+        mode: Option<u32>,
+        owner: Option<String>,
+        group: Option<String>,
+    },
     File {
         path: String,
         #[serde(skip)]
@@ -51,7 +65,14 @@ pub enum Desired {
         /// Units restarted when this changes (marked pending before the write).
         notify: Vec<String>,
     },
-    Service { name: String, enabled: bool, running: bool, no_block: bool, reload: bool, restart_on: Vec<usize> },
+    Service {
+        name: String,
+        enabled: bool,
+        running: bool,
+        no_block: bool,
+        reload: bool,
+        restart_on: Vec<usize>,
+    },
     Command {
         run: String,
         unless: Option<String>,
@@ -61,7 +82,11 @@ pub enum Desired {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         describe: Option<String>,
     },
-    Health { check: Check, timeout: u64, interval: u64 },
+    Health {
+        check: Check,
+        timeout: u64,
+        interval: u64,
+    },
     /// A component finished on all its hosts (no action; ordering only).
     Barrier,
 }
@@ -119,7 +144,11 @@ impl Compiled {
         let mut out = String::new();
         for &i in &self.order {
             let r = &self.resources[i];
-            let mut deps: Vec<String> = r.deps.iter().map(|&d| self.resources[d].id.to_string()).collect();
+            let mut deps: Vec<String> = r
+                .deps
+                .iter()
+                .map(|&d| self.resources[d].id.to_string())
+                .collect();
             deps.sort();
             if deps.is_empty() {
                 out.push_str(&format!("{}\n", r.id));
@@ -131,15 +160,24 @@ impl Compiled {
     }
     /// Graphviz DOT.
     pub fn dot(&self) -> String {
-        let mut out = String::from("digraph rampart {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+        let mut out = String::from(
+            "digraph rampart {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+        );
         for &i in &self.order {
             let r = &self.resources[i];
-            let shape = if matches!(r.desired, Desired::Barrier) { ", shape=diamond" } else { "" };
+            let shape = if matches!(r.desired, Desired::Barrier) {
+                ", shape=diamond"
+            } else {
+                ""
+            };
             out.push_str(&format!("  \"{}\" [label=\"{}\"{}];\n", r.id, r.id, shape));
         }
         for &i in &self.order {
             for &d in &self.resources[i].deps {
-                out.push_str(&format!("  \"{}\" -> \"{}\";\n", self.resources[d].id, self.resources[i].id));
+                out.push_str(&format!(
+                    "  \"{}\" -> \"{}\";\n",
+                    self.resources[d].id, self.resources[i].id
+                ));
             }
         }
         out.push_str("}\n");
@@ -161,7 +199,10 @@ impl SecretValues {
     pub fn get(&self, key: &str) -> String {
         match self {
             SecretValues::Placeholder => "(sensitive)".to_string(),
-            SecretValues::Values(m) => m.get(key).map(|s| s.expose().to_string()).unwrap_or_default(),
+            SecretValues::Values(m) => m
+                .get(key)
+                .map(|s| s.expose().to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -181,21 +222,51 @@ struct Instance {
     vars: toml::Table,
 }
 
-pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &SecretValues) -> Result<Compiled, Diagnostics> {
-    let mut c = Compiler { inv, stack, roles, r: crate::render::Renderer::default(), diags: Diagnostics::default(), resources: Vec::new(), by_id: HashMap::new(), barrier: BTreeMap::new(), data_dirs: BTreeMap::new() };
+pub fn compile(
+    inv: &Inventory,
+    stack: &Stack,
+    roles: &RoleSet,
+    secrets: &SecretValues,
+) -> Result<Compiled, Diagnostics> {
+    let mut c = Compiler {
+        inv,
+        stack,
+        roles,
+        r: crate::render::Renderer::default(),
+        diags: Diagnostics::default(),
+        resources: Vec::new(),
+        by_id: HashMap::new(),
+        barrier: BTreeMap::new(),
+        data_dirs: BTreeMap::new(),
+    };
     let mut instances = Vec::new();
     let mut warnings = crate::model::zones::check(stack, inv);
     for comp in stack.placement.keys() {
         let (role, vars) = if let Some(name) = comp.strip_prefix("roles.") {
             let ri = &stack.roles[name];
-            let role = ri.role.as_ref().map(|r| r.get_ref().clone()).unwrap_or_else(|| name.to_string());
+            let role = ri
+                .role
+                .as_ref()
+                .map(|r| r.get_ref().clone())
+                .unwrap_or_else(|| name.to_string());
             if roles.get(&role).is_none() {
                 let span = ri.role.as_ref().map(|r| r.span()).or(Some(ri.hosts.span()));
-                let help = match crate::diag::did_you_mean(&role, roles.roles.keys().map(String::as_str)) {
-                    Some(s) => format!("did you mean `{s}`? or add roles/{role}/role.toml and pass --roles DIR"),
-                    None => format!("add roles/{role}/role.toml to a roles folder and pass --roles DIR"),
+                let help = match crate::diag::did_you_mean(
+                    &role,
+                    roles.roles.keys().map(String::as_str),
+                ) {
+                    Some(s) => format!(
+                        "did you mean `{s}`? or add roles/{role}/role.toml and pass --roles DIR"
+                    ),
+                    None => {
+                        format!("add roles/{role}/role.toml to a roles folder and pass --roles DIR")
+                    }
                 };
-                c.diags.push(stack.source.diag(span, format!("roles.{name}: there is no role `{role}`"), Some(help)));
+                c.diags.push(stack.source.diag(
+                    span,
+                    format!("roles.{name}: there is no role `{role}`"),
+                    Some(help),
+                ));
                 continue;
             }
             (role, ri.vars.clone())
@@ -216,7 +287,12 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
             }
             (role, toml::Table::new())
         };
-        instances.push(Instance { component: comp.clone(), role, hosts: stack.hosts_of(comp).to_vec(), vars });
+        instances.push(Instance {
+            component: comp.clone(),
+            role,
+            hosts: stack.hosts_of(comp).to_vec(),
+            vars,
+        });
     }
     let secret_list: Vec<Secret> = match secrets {
         SecretValues::Placeholder => Vec::new(),
@@ -255,11 +331,22 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
                 .map(|n| resources[n.index()].id.to_string())
                 .collect();
             let mut d = Diagnostics::default();
-            d.push(Diagnostic::plain(stack.source.path.clone(), format!("resources wait for each other in a cycle: {}", members.join(" -> ")), Some("remove one of the `after` entries that form it (in the roles' role.toml)".into())));
+            d.push(Diagnostic::plain(
+                stack.source.path.clone(),
+                format!(
+                    "resources wait for each other in a cycle: {}",
+                    members.join(" -> ")
+                ),
+                Some(
+                    "remove one of the `after` entries that form it (in the roles' role.toml)"
+                        .into(),
+                ),
+            ));
             return Err(d);
         }
     };
-    let mut by_host: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    let mut by_host: std::collections::HashMap<String, Vec<usize>> =
+        std::collections::HashMap::new();
     for &i in &order {
         let h = &resources[i].id.host;
         if h != NO_HOST {
@@ -268,13 +355,54 @@ pub fn compile(inv: &Inventory, stack: &Stack, roles: &RoleSet, secrets: &Secret
     }
     let mut hosts: Vec<String> = by_host.keys().cloned().collect();
     hosts.sort();
-    let etcd = if instances.iter().any(|i| i.component == "etcd") { view::etcd(inv, stack, "") } else { None };
-    let postgres_hosts = if instances.iter().any(|i| i.component == "postgres") { stack.hosts_of("postgres").to_vec() } else { Vec::new() };
-    let postgres_parameters = stack.postgres.as_ref().map(|p| view::parameters_json(&p.parameters).to_string()).unwrap_or_else(|| "{}".into());
-    let redis_hosts = if instances.iter().any(|i| i.component == "redis") { view::redis_members(inv, stack) } else { Vec::new() };
-    let sentinel = stack.redis.as_ref().filter(|_| !redis_hosts.is_empty()).and_then(|r| r.sentinel.as_ref()).map(view::sentinel);
-    let qdrant_hosts = if instances.iter().any(|i| i.component == "qdrant") { stack.hosts_of("qdrant").to_vec() } else { Vec::new() };
-    Ok(Compiled { stack: stack.name.clone(), resources, graph, order, hosts, by_host, data_dirs, secrets: secret_list, warnings, etcd, postgres_hosts, postgres_parameters, redis_hosts, sentinel, qdrant_hosts })
+    let etcd = if instances.iter().any(|i| i.component == "etcd") {
+        view::etcd(inv, stack, "")
+    } else {
+        None
+    };
+    let postgres_hosts = if instances.iter().any(|i| i.component == "postgres") {
+        stack.hosts_of("postgres").to_vec()
+    } else {
+        Vec::new()
+    };
+    let postgres_parameters = stack
+        .postgres
+        .as_ref()
+        .map(|p| view::parameters_json(&p.parameters).to_string())
+        .unwrap_or_else(|| "{}".into());
+    let redis_hosts = if instances.iter().any(|i| i.component == "redis") {
+        view::redis_members(inv, stack)
+    } else {
+        Vec::new()
+    };
+    let sentinel = stack
+        .redis
+        .as_ref()
+        .filter(|_| !redis_hosts.is_empty())
+        .and_then(|r| r.sentinel.as_ref())
+        .map(view::sentinel);
+    let qdrant_hosts = if instances.iter().any(|i| i.component == "qdrant") {
+        stack.hosts_of("qdrant").to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok(Compiled {
+        stack: stack.name.clone(),
+        resources,
+        graph,
+        order,
+        hosts,
+        by_host,
+        data_dirs,
+        secrets: secret_list,
+        warnings,
+        etcd,
+        postgres_hosts,
+        postgres_parameters,
+        redis_hosts,
+        sentinel,
+        qdrant_hosts,
+    })
 }
 
 /// Kahn's algorithm, always taking the lowest ready index: the same order
@@ -289,7 +417,10 @@ fn stable_toposort(resources: &[Resource]) -> Option<Vec<usize>> {
             out[d].push(i);
         }
     }
-    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n).filter(|&i| indeg[i] == 0).map(std::cmp::Reverse).collect();
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+        .filter(|&i| indeg[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
     let mut order = Vec::with_capacity(n);
     while let Some(std::cmp::Reverse(i)) = ready.pop() {
         order.push(i);
@@ -310,7 +441,12 @@ fn component_order(stack: &Stack) -> Vec<String> {
     while !left.is_empty() {
         let before = left.len();
         left.retain(|c| {
-            let ready = stack.after.get(*c).into_iter().flatten().all(|d| done.contains(d));
+            let ready = stack
+                .after
+                .get(*c)
+                .into_iter()
+                .flatten()
+                .all(|d| done.contains(d));
             if ready {
                 done.push((*c).clone());
             }
@@ -346,14 +482,33 @@ fn parse_mode(s: &str) -> Option<u32> {
 }
 
 fn safe_path(p: &str) -> bool {
-    p.starts_with('/') && !p.contains('\n') && !p.contains('\0') && !p.split('/').any(|s| s == "..") && p.len() < 4096 && !p.ends_with('/')
+    p.starts_with('/')
+        && !p.contains('\n')
+        && !p.contains('\0')
+        && !p.split('/').any(|s| s == "..")
+        && p.len() < 4096
+        && !p.ends_with('/')
 }
 
 impl Compiler<'_> {
-    fn view(&self, inst: &Instance, host: &str, secrets: &SecretValues, wants_hosts: bool) -> handlebars::Context {
+    fn view(
+        &self,
+        inst: &Instance,
+        host: &str,
+        secrets: &SecretValues,
+        wants_hosts: bool,
+    ) -> handlebars::Context {
         let h = &self.inv.hosts[host];
         // every member of the instance, for roles that list them (skipped otherwise: O(hosts) per host)
-        let members: Vec<view::HostView> = if wants_hosts { inst.hosts.iter().filter_map(|n| self.inv.hosts.get(n)).map(view::HostView::of).collect() } else { Vec::new() };
+        let members: Vec<view::HostView> = if wants_hosts {
+            inst.hosts
+                .iter()
+                .filter_map(|n| self.inv.hosts.get(n))
+                .map(view::HostView::of)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut vars = h.vars.clone();
         for (k, v) in &inst.vars {
             vars.insert(k.clone(), v.clone());
@@ -397,11 +552,21 @@ impl Compiler<'_> {
         handlebars::Context::from(v)
     }
 
-    fn render(&mut self, origin: &str, what: &str, template: &str, view: &handlebars::Context) -> Option<String> {
+    fn render(
+        &mut self,
+        origin: &str,
+        what: &str,
+        template: &str,
+        view: &handlebars::Context,
+    ) -> Option<String> {
         match self.r.inline(template, view) {
             Ok(s) => Some(s),
             Err(e) => {
-                self.diags.push(Diagnostic::plain(origin.to_string(), format!("{what}: {e}"), Some("fix the template or give the value it needs".into())));
+                self.diags.push(Diagnostic::plain(
+                    origin.to_string(),
+                    format!("{what}: {e}"),
+                    Some("fix the template or give the value it needs".into()),
+                ));
                 None
             }
         }
@@ -409,7 +574,10 @@ impl Compiler<'_> {
 
     fn push(&mut self, r: Resource) -> Result<usize, String> {
         if let Some(&i) = self.by_id.get(&r.id) {
-            let same_package = matches!((&self.resources[i].desired, &r.desired), (Desired::Package { .. }, Desired::Package { .. }));
+            let same_package = matches!(
+                (&self.resources[i].desired, &r.desired),
+                (Desired::Package { .. }, Desired::Package { .. })
+            );
             if same_package {
                 for d in r.deps {
                     if !self.resources[i].deps.contains(&d) {
@@ -418,7 +586,10 @@ impl Compiler<'_> {
                 }
                 return Ok(i);
             }
-            return Err(format!("{} is declared by both {} and {}", r.id, self.resources[i].component, r.component));
+            return Err(format!(
+                "{} is declared by both {} and {}",
+                r.id, self.resources[i].component, r.component
+            ));
         }
         let i = self.resources.len();
         self.by_id.insert(r.id.clone(), i);
@@ -430,12 +601,20 @@ impl Compiler<'_> {
         let role = self.roles.get(&inst.role).expect("checked above").clone();
         let origin = role.origin.clone();
         // what this component waits for: the barriers of the components before it
-        let entry_deps: Vec<usize> = self.stack.after.get(&inst.component).into_iter().flatten().filter_map(|c| self.barrier.get(c).copied()).collect();
+        let entry_deps: Vec<usize> = self
+            .stack
+            .after
+            .get(&inst.component)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| self.barrier.get(c).copied())
+            .collect();
         let mut last_per_host: Vec<usize> = Vec::new();
         // per host: local name (`kind:name`) -> index, and the chain
         let mut chains: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut cluster_waits: Vec<(usize, usize)> = Vec::new(); // (health index, position in chain)
-        let wants_hosts = role.templates.values().any(|t| t.contains("hosts")) || format!("{:?}", role.manifest).contains("hosts");
+        let wants_hosts = role.templates.values().any(|t| t.contains("hosts"))
+            || format!("{:?}", role.manifest).contains("hosts");
         // prepared in batches: views are kept until their host is done, and
         // with `hosts` each view holds every member
         let batch = if wants_hosts { 16 } else { 4096 };
@@ -443,7 +622,9 @@ impl Compiler<'_> {
         for (hi, host) in inst.hosts.iter().enumerate() {
             if hi % batch == 0 {
                 let hosts = &inst.hosts[hi..(hi + batch).min(inst.hosts.len())];
-                prepared = self.prepare(inst, hosts, &role, secrets, wants_hosts).into_iter();
+                prepared = self
+                    .prepare(inst, hosts, &role, secrets, wants_hosts)
+                    .into_iter();
             }
             let (view, mut bodies) = prepared.next().expect("one per host");
             for d in &role.manifest.data_dirs {
@@ -465,7 +646,18 @@ impl Compiler<'_> {
                         _ => continue,
                     }
                 }
-                let Some((kind, name, desired, local_key)) = self.desired(&role, rr, &view, &origin, &ctx, secret_list, host, bodies[pos].take()) else { continue };
+                let Some((kind, name, desired, local_key)) = self.desired(
+                    &role,
+                    rr,
+                    &view,
+                    &origin,
+                    &ctx,
+                    secret_list,
+                    host,
+                    bodies[pos].take(),
+                ) else {
+                    continue;
+                };
                 let mut deps: Vec<usize> = match chain.last() {
                     Some(&p) => vec![p],
                     None => entry_deps.clone(),
@@ -474,27 +666,79 @@ impl Compiler<'_> {
                     let a = &self.render(&origin, &ctx, a, &view).unwrap_or_default();
                     match local.get(a) {
                         Some(&i) => deps.push(i),
-                        None => self.diags.push(Diagnostic::plain(origin.clone(), format!("{ctx}: after = \"{a}\" names no earlier resource of this role"), Some(format!("use kind:name of a resource listed before it, one of: {}", local.keys().cloned().collect::<Vec<_>>().join(", "))))),
+                        None => self.diags.push(Diagnostic::plain(
+                            origin.clone(),
+                            format!(
+                                "{ctx}: after = \"{a}\" names no earlier resource of this role"
+                            ),
+                            Some(format!(
+                                "use kind:name of a resource listed before it, one of: {}",
+                                local.keys().cloned().collect::<Vec<_>>().join(", ")
+                            )),
+                        )),
                     }
                 }
                 let desired = match desired {
-                    Desired::Service { name, enabled, running, no_block, reload, .. } => {
-                        let RoleResource::Service { restart_on, .. } = rr else { unreachable!() };
+                    Desired::Service {
+                        name,
+                        enabled,
+                        running,
+                        no_block,
+                        reload,
+                        ..
+                    } => {
+                        let RoleResource::Service { restart_on, .. } = rr else {
+                            unreachable!()
+                        };
                         let idx = self.refs(&local, restart_on, &origin, &ctx, &view);
-                        Desired::Service { name, enabled, running, no_block, reload, restart_on: idx }
+                        Desired::Service {
+                            name,
+                            enabled,
+                            running,
+                            no_block,
+                            reload,
+                            restart_on: idx,
+                        }
                     }
-                    Desired::Command { run, unless, creates, describe, .. } => {
-                        let RoleResource::Command { on_change, .. } = rr else { unreachable!() };
+                    Desired::Command {
+                        run,
+                        unless,
+                        creates,
+                        describe,
+                        ..
+                    } => {
+                        let RoleResource::Command { on_change, .. } = rr else {
+                            unreachable!()
+                        };
                         let idx = self.refs(&local, on_change, &origin, &ctx, &view);
-                        Desired::Command { run, unless, creates, on_change: idx, describe }
+                        Desired::Command {
+                            run,
+                            unless,
+                            creates,
+                            on_change: idx,
+                            describe,
+                        }
                     }
                     d => d,
                 };
-                if let RoleResource::Health { scope: HealthScope::Cluster, .. } = rr {
+                if let RoleResource::Health {
+                    scope: HealthScope::Cluster,
+                    ..
+                } = rr
+                {
                     cluster_waits.push((usize::MAX, chain.len()));
                 }
-                let id = ResourceId { host: host.clone(), kind: kind.to_string(), name };
-                match self.push(Resource { id, component: inst.component.clone(), desired, deps }) {
+                let id = ResourceId {
+                    host: host.clone(),
+                    kind: kind.to_string(),
+                    name,
+                };
+                match self.push(Resource {
+                    id,
+                    component: inst.component.clone(),
+                    desired,
+                    deps,
+                }) {
                     Ok(i) => {
                         if let Some(last) = cluster_waits.last_mut() {
                             if last.0 == usize::MAX {
@@ -504,12 +748,19 @@ impl Compiler<'_> {
                         local.insert(local_key, i);
                         chain.push(i);
                     }
-                    Err(e) => self.diags.push(Diagnostic::plain(origin.clone(), e, Some("give each file one owner: rename the path in one role".into()))),
+                    Err(e) => self.diags.push(Diagnostic::plain(
+                        origin.clone(),
+                        e,
+                        Some("give each file one owner: rename the path in one role".into()),
+                    )),
                 }
             }
             // services notified by files: mark the files with the units they restart
             for &i in &chain {
-                if let Desired::Service { name, restart_on, .. } = self.resources[i].desired.clone() {
+                if let Desired::Service {
+                    name, restart_on, ..
+                } = self.resources[i].desired.clone()
+                {
                     for t in restart_on {
                         if let Desired::File { notify, .. } = &mut self.resources[t].desired {
                             if !notify.contains(&name) {
@@ -546,7 +797,11 @@ impl Compiler<'_> {
         }
         let b = self.resources.len();
         self.resources.push(Resource {
-            id: ResourceId { host: NO_HOST.into(), kind: "barrier".into(), name: inst.component.clone() },
+            id: ResourceId {
+                host: NO_HOST.into(),
+                kind: "barrier".into(),
+                name: inst.component.clone(),
+            },
             component: inst.component.clone(),
             desired: Desired::Barrier,
             deps: last_per_host,
@@ -561,14 +816,33 @@ impl Compiler<'_> {
     /// result is the same as rendering host after host; errors are kept and
     /// reported by `body` only for resources that exist (`when`), in order.
     #[allow(clippy::type_complexity)]
-    fn prepare(&self, inst: &Instance, hosts: &[String], role: &crate::roles::Role, secrets: &SecretValues, wants_hosts: bool) -> Vec<(handlebars::Context, Vec<Option<Result<Rendered, String>>>)> {
+    fn prepare(
+        &self,
+        inst: &Instance,
+        hosts: &[String],
+        role: &crate::roles::Role,
+        secrets: &SecretValues,
+        wants_hosts: bool,
+    ) -> Vec<(handlebars::Context, Vec<Option<Result<Rendered, String>>>)> {
         let templated: Vec<(usize, String, &String)> = role
             .manifest
             .resources
             .iter()
             .enumerate()
             .filter_map(|(pos, rr)| match rr {
-                RoleResource::File { template: Some(t), content: None, .. } | RoleResource::Unit { template: Some(t), content: None, .. } => role.templates.get(t).map(|text| (pos, format!("roles/{}/templates/{t}", role.name), text)),
+                RoleResource::File {
+                    template: Some(t),
+                    content: None,
+                    ..
+                }
+                | RoleResource::Unit {
+                    template: Some(t),
+                    content: None,
+                    ..
+                } => role
+                    .templates
+                    .get(t)
+                    .map(|text| (pos, format!("roles/{}/templates/{t}", role.name), text)),
                 _ => None,
             })
             .collect();
@@ -577,7 +851,10 @@ impl Compiler<'_> {
             let view = self.view(inst, host, secrets, wants_hosts);
             let mut bodies: Vec<Option<Result<Rendered, String>>> = vec![None; n];
             for (pos, name, text) in &templated {
-                bodies[*pos] = Some(r.named(name, text, &view).map(|text| Rendered { sha256: crate::util::sha256_hex(text.as_bytes()), text }));
+                bodies[*pos] = Some(r.named(name, text, &view).map(|text| Rendered {
+                    sha256: crate::util::sha256_hex(text.as_bytes()),
+                    text,
+                }));
             }
             (view, bodies)
         };
@@ -596,11 +873,21 @@ impl Compiler<'_> {
                     s.spawn(move || hosts.iter().map(|h| one(&mut r, h)).collect::<Vec<_>>())
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("a render thread panicked")).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a render thread panicked"))
+                .collect()
         })
     }
 
-    fn refs(&mut self, local: &BTreeMap<String, usize>, names: &[String], origin: &str, ctx: &str, view: &handlebars::Context) -> Vec<usize> {
+    fn refs(
+        &mut self,
+        local: &BTreeMap<String, usize>,
+        names: &[String],
+        origin: &str,
+        ctx: &str,
+        view: &handlebars::Context,
+    ) -> Vec<usize> {
         let mut out = Vec::new();
         for n in names {
             let n = &self.render(origin, ctx, n, view).unwrap_or_default();
@@ -609,7 +896,14 @@ impl Compiler<'_> {
             }
             match local.get(n) {
                 Some(&i) => out.push(i),
-                None => self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: `{n}` names no earlier resource of this role"), Some(format!("use kind:name of a resource listed before it, one of: {}", local.keys().cloned().collect::<Vec<_>>().join(", "))))),
+                None => self.diags.push(Diagnostic::plain(
+                    origin.to_string(),
+                    format!("{ctx}: `{n}` names no earlier resource of this role"),
+                    Some(format!(
+                        "use kind:name of a resource listed before it, one of: {}",
+                        local.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                )),
             }
         }
         out
@@ -617,9 +911,23 @@ impl Compiler<'_> {
 
     /// Renders one manifest entry. Returns (kind, name, desired, local key).
     #[allow(clippy::too_many_arguments)]
-    fn desired(&mut self, role: &crate::roles::Role, rr: &RoleResource, view: &handlebars::Context, origin: &str, ctx: &str, secret_list: &[Secret], host: &str, rendered: Option<Result<Rendered, String>>) -> Option<(&'static str, String, Desired, String)> {
+    fn desired(
+        &mut self,
+        role: &crate::roles::Role,
+        rr: &RoleResource,
+        view: &handlebars::Context,
+        origin: &str,
+        ctx: &str,
+        secret_list: &[Secret],
+        host: &str,
+        rendered: Option<Result<Rendered, String>>,
+    ) -> Option<(&'static str, String, Desired, String)> {
         let bad = |this: &mut Self, msg: String, help: &str| {
-            this.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx} on {host}: {msg}"), Some(help.to_string())));
+            this.diags.push(Diagnostic::plain(
+                origin.to_string(),
+                format!("{ctx} on {host}: {msg}"),
+                Some(help.to_string()),
+            ));
             None
         };
         let mode_of = |this: &mut Self, m: &Option<String>, default: u32| -> Option<u32> {
@@ -628,22 +936,52 @@ impl Compiler<'_> {
                 Some(s) => match parse_mode(s) {
                     Some(m) => Some(m),
                     None => {
-                        this.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: mode `{s}` is not an octal mode"), Some("write mode = \"0644\"".into())));
+                        this.diags.push(Diagnostic::plain(
+                            origin.to_string(),
+                            format!("{ctx}: mode `{s}` is not an octal mode"),
+                            Some("write mode = \"0644\"".into()),
+                        ));
                         None
                     }
                 },
             }
         };
-        let owner_ok = |o: &Option<String>| o.as_deref().map(crate::model::valid_name).unwrap_or(true);
+        let owner_ok =
+            |o: &Option<String>| o.as_deref().map(crate::model::valid_name).unwrap_or(true);
         match rr {
             RoleResource::Package { name, no_start, .. } => {
                 let name = self.render(origin, ctx, name, view)?;
-                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:".contains(c)) {
-                    return bad(self, format!("package name `{}` is not a Debian package name", name.escape_debug()), "use the package's name as apt knows it");
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.:".contains(c))
+                {
+                    return bad(
+                        self,
+                        format!(
+                            "package name `{}` is not a Debian package name",
+                            name.escape_debug()
+                        ),
+                        "use the package's name as apt knows it",
+                    );
                 }
-                Some(("package", name.clone(), Desired::Package { name: name.clone(), no_start: *no_start }, format!("package:{name}")))
+                Some((
+                    "package",
+                    name.clone(),
+                    Desired::Package {
+                        name: name.clone(),
+                        no_start: *no_start,
+                    },
+                    format!("package:{name}"),
+                ))
             }
-            RoleResource::Directory { path, mode, owner, group, .. } => {
+            RoleResource::Directory {
+                path,
+                mode,
+                owner,
+                group,
+                ..
+            } => {
                 let path = self.render(origin, ctx, path, view)?;
                 if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
                     return bad(self, format!("directory `{}`: path must be absolute without `..`, owner/group plain names", path.escape_debug()), "fix the role's path, owner or group");
@@ -652,46 +990,142 @@ impl Compiler<'_> {
                     Some(_) => Some(mode_of(self, mode, 0o755)?),
                     None => None,
                 };
-                Some(("directory", path.clone(), Desired::Directory { path: path.clone(), mode, owner: owner.clone(), group: group.clone() }, format!("directory:{path}")))
+                Some((
+                    "directory",
+                    path.clone(),
+                    Desired::Directory {
+                        path: path.clone(),
+                        mode,
+                        owner: owner.clone(),
+                        group: group.clone(),
+                    },
+                    format!("directory:{path}"),
+                ))
             }
-            RoleResource::File { path, template, content, mode, owner, group, sensitive, validate, .. } => {
+            RoleResource::File {
+                path,
+                template,
+                content,
+                mode,
+                owner,
+                group,
+                sensitive,
+                validate,
+                ..
+            } => {
                 let path = self.render(origin, ctx, path, view)?;
                 if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
                     return bad(self, format!("file `{}`: path must be absolute without `..`, owner/group plain names", path.escape_debug()), "fix the role's path, owner or group");
                 }
-                let (body, sha256) = self.body(role, template, content, view, origin, ctx, rendered)?;
+                let (body, sha256) =
+                    self.body(role, template, content, view, origin, ctx, rendered)?;
                 let mode = mode_of(self, mode, 0o644)?;
                 let validate = match validate {
                     Some(v) => Some(self.render(origin, ctx, v, view)?),
                     None => None,
                 };
                 let sensitive = *sensitive || secret_list.iter().any(|s| body.contains(s.expose()));
-                Some(("file", path.clone(), file(path.clone(), body, sha256, mode, owner.clone(), group.clone(), sensitive, validate, false), format!("file:{path}")))
+                Some((
+                    "file",
+                    path.clone(),
+                    file(
+                        path.clone(),
+                        body,
+                        sha256,
+                        mode,
+                        owner.clone(),
+                        group.clone(),
+                        sensitive,
+                        validate,
+                        false,
+                    ),
+                    format!("file:{path}"),
+                ))
             }
-            RoleResource::Unit { name, template, content, .. } => {
+            RoleResource::Unit {
+                name,
+                template,
+                content,
+                ..
+            } => {
                 let name = self.render(origin, ctx, name, view)?;
                 if !unit_name_ok(&name) {
-                    return bad(self, format!("unit name `{}` is not a systemd unit name", name.escape_debug()), "write e.g. name = \"myapp.service\"");
+                    return bad(
+                        self,
+                        format!(
+                            "unit name `{}` is not a systemd unit name",
+                            name.escape_debug()
+                        ),
+                        "write e.g. name = \"myapp.service\"",
+                    );
                 }
-                let (body, sha256) = self.body(role, template, content, view, origin, ctx, rendered)?;
+                let (body, sha256) =
+                    self.body(role, template, content, view, origin, ctx, rendered)?;
                 let sensitive = secret_list.iter().any(|s| body.contains(s.expose()));
                 let path = format!("/etc/systemd/system/{name}");
-                Some(("unit", name.clone(), file(path, body, sha256, 0o644, None, None, sensitive, None, true), format!("unit:{name}")))
+                Some((
+                    "unit",
+                    name.clone(),
+                    file(path, body, sha256, 0o644, None, None, sensitive, None, true),
+                    format!("unit:{name}"),
+                ))
             }
-            RoleResource::Service { name, enabled, running, no_block, reload, .. } => {
+            RoleResource::Service {
+                name,
+                enabled,
+                running,
+                no_block,
+                reload,
+                ..
+            } => {
                 let name = self.render(origin, ctx, name, view)?;
                 if !unit_name_ok(&name) {
-                    return bad(self, format!("service `{}` is not a systemd unit name", name.escape_debug()), "write e.g. name = \"etcd\"");
+                    return bad(
+                        self,
+                        format!(
+                            "service `{}` is not a systemd unit name",
+                            name.escape_debug()
+                        ),
+                        "write e.g. name = \"etcd\"",
+                    );
                 }
-                Some(("service", name.clone(), Desired::Service { name: name.clone(), enabled: *enabled, running: *running, no_block: *no_block, reload: *reload, restart_on: vec![] }, format!("service:{name}")))
+                Some((
+                    "service",
+                    name.clone(),
+                    Desired::Service {
+                        name: name.clone(),
+                        enabled: *enabled,
+                        running: *running,
+                        no_block: *no_block,
+                        reload: *reload,
+                        restart_on: vec![],
+                    },
+                    format!("service:{name}"),
+                ))
             }
-            RoleResource::Command { name, run, unless, creates, on_change, describe, .. } => {
+            RoleResource::Command {
+                name,
+                run,
+                unless,
+                creates,
+                on_change,
+                describe,
+                ..
+            } => {
                 let name = self.render(origin, ctx, name, view)?;
                 if !crate::model::valid_name(&name) {
-                    return bad(self, format!("command name `{}` is not allowed", name.escape_debug()), "use letters, digits, - and _");
+                    return bad(
+                        self,
+                        format!("command name `{}` is not allowed", name.escape_debug()),
+                        "use letters, digits, - and _",
+                    );
                 }
                 if unless.is_none() && creates.is_none() && on_change.is_empty() {
-                    return bad(self, format!("command {name} has no guard, so it would run on every apply"), "add unless = \"...\", creates = \"/path\" or on_change = [\"file:...\"]");
+                    return bad(
+                        self,
+                        format!("command {name} has no guard, so it would run on every apply"),
+                        "add unless = \"...\", creates = \"/path\" or on_change = [\"file:...\"]",
+                    );
                 }
                 let run = self.render(origin, ctx, run, view)?;
                 let unless = match unless {
@@ -706,17 +1140,51 @@ impl Compiler<'_> {
                     Some(d) => Some(self.render(origin, ctx, d, view)?),
                     None => None,
                 };
-                Some(("command", name.clone(), Desired::Command { run, unless, creates, on_change: vec![], describe }, format!("command:{name}")))
+                Some((
+                    "command",
+                    name.clone(),
+                    Desired::Command {
+                        run,
+                        unless,
+                        creates,
+                        on_change: vec![],
+                        describe,
+                    },
+                    format!("command:{name}"),
+                ))
             }
-            RoleResource::Health { name, command, http, tcp, timeout, interval, .. } => {
+            RoleResource::Health {
+                name,
+                command,
+                http,
+                tcp,
+                timeout,
+                interval,
+                ..
+            } => {
                 let name = self.render(origin, ctx, name, view)?;
                 let check = match (command, http, tcp) {
                     (Some(c), None, None) => Check::Command(self.render(origin, ctx, c, view)?),
                     (None, Some(u), None) => Check::Http(self.render(origin, ctx, u, view)?),
                     (None, None, Some(t)) => Check::Tcp(self.render(origin, ctx, t, view)?),
-                    _ => return bad(self, format!("health {name} needs exactly one of command, http or tcp"), "keep one of them"),
+                    _ => {
+                        return bad(
+                            self,
+                            format!("health {name} needs exactly one of command, http or tcp"),
+                            "keep one of them",
+                        )
+                    }
                 };
-                Some(("health", name.clone(), Desired::Health { check, timeout: (*timeout).max(1), interval: (*interval).max(1) }, format!("health:{name}")))
+                Some((
+                    "health",
+                    name.clone(),
+                    Desired::Health {
+                        check,
+                        timeout: (*timeout).max(1),
+                        interval: (*interval).max(1),
+                    },
+                    format!("health:{name}"),
+                ))
             }
         }
     }
@@ -724,7 +1192,16 @@ impl Compiler<'_> {
     /// A file's content, and its hash when `rendered` (its template already
     /// rendered for this host, see `prepare`) has it.
     #[allow(clippy::too_many_arguments)]
-    fn body(&mut self, role: &crate::roles::Role, template: &Option<String>, content: &Option<String>, view: &handlebars::Context, origin: &str, ctx: &str, rendered: Option<Result<Rendered, String>>) -> Option<(String, Option<String>)> {
+    fn body(
+        &mut self,
+        role: &crate::roles::Role,
+        template: &Option<String>,
+        content: &Option<String>,
+        view: &handlebars::Context,
+        origin: &str,
+        ctx: &str,
+        rendered: Option<Result<Rendered, String>>,
+    ) -> Option<(String, Option<String>)> {
         match (template, content) {
             (Some(t), None) => {
                 let text = role.templates.get(t)?;
@@ -736,14 +1213,22 @@ impl Compiler<'_> {
                 match r {
                     Ok(s) => Some(s),
                     Err(e) => {
-                        self.diags.push(Diagnostic::plain(name, format!("{ctx}: {e}"), Some("fix the template or give the value it needs".into())));
+                        self.diags.push(Diagnostic::plain(
+                            name,
+                            format!("{ctx}: {e}"),
+                            Some("fix the template or give the value it needs".into()),
+                        ));
                         None
                     }
                 }
             }
             (None, Some(c)) => self.render(origin, ctx, c, view).map(|b| (b, None)),
             _ => {
-                self.diags.push(Diagnostic::plain(origin.to_string(), format!("{ctx}: give exactly one of template or content"), Some("keep template = \"x.hbs\" or content = \"...\"".into())));
+                self.diags.push(Diagnostic::plain(
+                    origin.to_string(),
+                    format!("{ctx}: give exactly one of template or content"),
+                    Some("keep template = \"x.hbs\" or content = \"...\"".into()),
+                ));
                 None
             }
         }
@@ -752,7 +1237,13 @@ impl Compiler<'_> {
 
 /// A unit name (`etcd.service`) or a drop-in (`etcd.service.d/rampart.conf`).
 fn unit_name_ok(n: &str) -> bool {
-    let plain = |n: &str| !n.is_empty() && n.len() < 256 && !n.starts_with('.') && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c));
+    let plain = |n: &str| {
+        !n.is_empty()
+            && n.len() < 256
+            && !n.starts_with('.')
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c))
+    };
     match n.split_once(".d/") {
         Some((unit, conf)) => plain(unit) && plain(conf) && conf.ends_with(".conf"),
         None => plain(n),
@@ -760,7 +1251,17 @@ fn unit_name_ok(n: &str) -> bool {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn file(path: String, body: String, sha256: Option<String>, mode: u32, owner: Option<String>, group: Option<String>, sensitive: bool, validate: Option<String>, daemon_reload: bool) -> Desired {
+fn file(
+    path: String,
+    body: String,
+    sha256: Option<String>,
+    mode: u32,
+    owner: Option<String>,
+    group: Option<String>,
+    sensitive: bool,
+    validate: Option<String>,
+    daemon_reload: bool,
+) -> Desired {
     let content = body.into_bytes();
     Desired::File {
         sha256: sha256.unwrap_or_else(|| crate::util::sha256_hex(&content)),

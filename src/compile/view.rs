@@ -16,7 +16,13 @@ pub struct HostView {
 
 impl HostView {
     pub fn of(h: &Host) -> Self {
-        HostView { name: h.name.clone(), address: h.address.clone(), zone: h.zone.clone(), labels: h.labels.clone(), vars: h.vars.clone() }
+        HostView {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            zone: h.zone.clone(),
+            labels: h.labels.clone(),
+            vars: h.vars.clone(),
+        }
     }
 }
 
@@ -61,16 +67,39 @@ pub fn etcd(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<EtcdView>
             client_url: format!("http://{}", join_host_port(&h.address, 2379)),
         })
         .collect();
-    let token = e.cluster_token.clone().unwrap_or_else(|| format!("{}-etcd", stack.name));
+    let token = e
+        .cluster_token
+        .clone()
+        .unwrap_or_else(|| format!("{}-etcd", stack.name));
     Some(EtcdView {
         size: members.len(),
-        initial_cluster: members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(","),
+        initial_cluster: members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url))
+            .collect::<Vec<_>>()
+            .join(","),
         initial_cluster_state: "new".into(),
-        endpoints: members.iter().map(|m| m.client_url.clone()).collect::<Vec<_>>().join(","),
-        hosts_list: members.iter().map(|m| join_host_port(&m.address, 2379)).collect::<Vec<_>>().join(","),
+        endpoints: members
+            .iter()
+            .map(|m| m.client_url.clone())
+            .collect::<Vec<_>>()
+            .join(","),
+        hosts_list: members
+            .iter()
+            .map(|m| join_host_port(&m.address, 2379))
+            .collect::<Vec<_>>()
+            .join(","),
         data_dir: format!("/var/lib/etcd/{token}"),
-        heartbeat_interval: e.heartbeat_interval.as_ref().map(|v| *v.get_ref()).unwrap_or(100),
-        election_timeout: e.election_timeout.as_ref().map(|v| *v.get_ref()).unwrap_or(1000),
+        heartbeat_interval: e
+            .heartbeat_interval
+            .as_ref()
+            .map(|v| *v.get_ref())
+            .unwrap_or(100),
+        election_timeout: e
+            .election_timeout
+            .as_ref()
+            .map(|v| *v.get_ref())
+            .unwrap_or(1000),
         member: members.iter().find(|m| m.name == this_host).cloned(),
         cluster_token: token,
         members,
@@ -161,24 +190,49 @@ pub fn toml_to_pg(v: &toml::Value) -> String {
 
 /// `{name: "value"}` of `[postgres.parameters]`, as Patroni's dynamic configuration holds them.
 pub fn parameters_json(t: &toml::Table) -> serde_json::Value {
-    t.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(toml_to_pg(v)))).collect::<serde_json::Map<_, _>>().into()
+    t.iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(toml_to_pg(v))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
-pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::SecretValues) -> Option<PostgresView> {
+pub fn postgres(
+    inv: &Inventory,
+    stack: &Stack,
+    this_host: &str,
+    secrets: &super::SecretValues,
+) -> Option<PostgresView> {
     let p = stack.postgres.as_ref()?;
     let members: Vec<PgMember> = stack
         .hosts_of("postgres")
         .iter()
         .filter_map(|n| inv.hosts.get(n))
-        .map(|h| PgMember { name: h.name.clone(), address: h.address.clone(), api_url: format!("http://{}", join_host_port(&h.address, 8008)), api_address: join_host_port(&h.address, 8008) })
+        .map(|h| PgMember {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            api_url: format!("http://{}", join_host_port(&h.address, 8008)),
+            api_address: join_host_port(&h.address, 8008),
+        })
         .collect();
-    let mut client_addresses: Vec<String> = stack.placement.values().flatten().filter_map(|n| inv.hosts.get(n)).map(|h| h.address.clone()).collect();
+    let mut client_addresses: Vec<String> = stack
+        .placement
+        .values()
+        .flatten()
+        .filter_map(|n| inv.hosts.get(n))
+        .map(|h| h.address.clone())
+        .collect();
     client_addresses.sort();
     client_addresses.dedup();
     let databases: Vec<PgDatabase> = p
         .databases
         .iter()
-        .map(|d| PgDatabase { name: d.name.clone(), owner: d.owner.clone(), password_sql: sql_literal(&secrets.get(&format!("postgres.databases.{}.password", d.name))) })
+        .map(|d| PgDatabase {
+            name: d.name.clone(),
+            owner: d.owner.clone(),
+            password_sql: sql_literal(
+                &secrets.get(&format!("postgres.databases.{}.password", d.name)),
+            ),
+        })
         .collect();
     let is_first = members.first().is_some_and(|m| m.name == this_host);
     Some(PostgresView {
@@ -195,14 +249,37 @@ pub fn postgres(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super
         ttl: 15,
         loop_wait: 3,
         retry_timeout: 5,
-        parameters: p.parameters.iter().map(|(k, v)| PgParameter { name: k.clone(), value: toml_to_pg(v) }).collect(),
-        dynamic_config_json: serde_json::json!({"postgresql": {"parameters": parameters_json(&p.parameters)}}).to_string(),
-        parameters_text: p.parameters.iter().map(|(k, v)| format!("{k}={}", toml_to_pg(v))).collect::<Vec<_>>().join(", "),
+        parameters: p
+            .parameters
+            .iter()
+            .map(|(k, v)| PgParameter {
+                name: k.clone(),
+                value: toml_to_pg(v),
+            })
+            .collect(),
+        dynamic_config_json:
+            serde_json::json!({"postgresql": {"parameters": parameters_json(&p.parameters)}})
+                .to_string(),
+        parameters_text: p
+            .parameters
+            .iter()
+            .map(|(k, v)| format!("{k}={}", toml_to_pg(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         client_addresses,
-        client_networks: p.client_networks.iter().map(|c| c.get_ref().clone()).collect(),
+        client_networks: p
+            .client_networks
+            .iter()
+            .map(|c| c.get_ref().clone())
+            .collect(),
         superuser_password: secrets.get("postgres.superuser_password"),
         replication_password: secrets.get("postgres.replication_password"),
-        database_names_sql: p.databases.iter().map(|d| sql_literal(&d.name)).collect::<Vec<_>>().join(","),
+        database_names_sql: p
+            .databases
+            .iter()
+            .map(|d| sql_literal(&d.name))
+            .collect::<Vec<_>>()
+            .join(","),
         database_count: p.databases.len(),
         databases,
     })
@@ -248,26 +325,74 @@ pub struct HaproxyView {
     pub rise: u32,
 }
 
-pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &super::SecretValues) -> Option<HaproxyView> {
+pub fn haproxy(
+    inv: &Inventory,
+    stack: &Stack,
+    secrets: &super::SecretValues,
+) -> Option<HaproxyView> {
     let h = stack.haproxy.as_ref()?;
     let backends = |comp: &str, port: u16| -> Vec<Backend> {
-        stack.hosts_of(comp).iter().filter_map(|n| inv.hosts.get(n)).map(|h| Backend { name: h.name.clone(), address: h.address.clone(), port }).collect()
+        stack
+            .hosts_of(comp)
+            .iter()
+            .filter_map(|n| inv.hosts.get(n))
+            .map(|h| Backend {
+                name: h.name.clone(),
+                address: h.address.clone(),
+                port,
+            })
+            .collect()
     };
     let mut listens = Vec::new();
-    let tls_for = |name: &str| h.tls.as_ref().is_some_and(|t| t.listens.get_ref().iter().any(|l| l.get_ref() == name));
+    let tls_for = |name: &str| {
+        h.tls
+            .as_ref()
+            .is_some_and(|t| t.listens.get_ref().iter().any(|l| l.get_ref() == name))
+    };
     for (k, p) in &h.listen {
         let name = k.get_ref().clone();
         let port = *p.get_ref();
-        let l = |kind: &str, check: &str, backends: Vec<Backend>, balance: &str| Listen { kind: kind.into(), check_path: check.into(), backends, balance: balance.into(), tls: tls_for(&name), name: name.clone(), port };
+        let l = |kind: &str, check: &str, backends: Vec<Backend>, balance: &str| Listen {
+            kind: kind.into(),
+            check_path: check.into(),
+            backends,
+            balance: balance.into(),
+            tls: tls_for(&name),
+            name: name.clone(),
+            port,
+        };
         let l = match name.as_str() {
-            "postgres_primary" => l("postgres_primary", "/primary", backends("postgres", 5432), "first"),
-            "postgres_replicas" => l("postgres_replicas", "/replica", backends("postgres", 5432), "roundrobin"),
+            "postgres_primary" => l(
+                "postgres_primary",
+                "/primary",
+                backends("postgres", 5432),
+                "first",
+            ),
+            "postgres_replicas" => l(
+                "postgres_replicas",
+                "/replica",
+                backends("postgres", 5432),
+                "roundrobin",
+            ),
             "redis_master" => l("redis_master", "", backends("redis", 6379), "first"),
             svc => match stack.services.get(svc) {
                 Some(s) => {
-                    let check = s.ready.clone().or_else(|| s.health.clone()).unwrap_or_else(|| "/".into());
-                    let balance = s.balance.as_ref().map(|b| b.get_ref().clone()).unwrap_or_else(|| "roundrobin".into());
-                    l("http", &check, backends(&format!("services.{svc}"), *s.port.get_ref()), &balance)
+                    let check = s
+                        .ready
+                        .clone()
+                        .or_else(|| s.health.clone())
+                        .unwrap_or_else(|| "/".into());
+                    let balance = s
+                        .balance
+                        .as_ref()
+                        .map(|b| b.get_ref().clone())
+                        .unwrap_or_else(|| "roundrobin".into());
+                    l(
+                        "http",
+                        &check,
+                        backends(&format!("services.{svc}"), *s.port.get_ref()),
+                        &balance,
+                    )
                 }
                 None => continue,
             },
@@ -279,8 +404,24 @@ pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &super::SecretValues) ->
         let key = secrets.get("haproxy.tls.key");
         format!("{}\n{}\n", cert.trim_end(), key.trim_end())
     });
-    let redis_auth = if stack.redis.is_some() { secrets.get("redis.password").replace('\\', "\\\\").replace(' ', "\\ ") } else { String::new() };
-    Some(HaproxyView { stats_port: h.stats_port, listens, tls_pem, redis_auth, inter: "1s".into(), fastinter: "200ms".into(), fall: 2, rise: 1 })
+    let redis_auth = if stack.redis.is_some() {
+        secrets
+            .get("redis.password")
+            .replace('\\', "\\\\")
+            .replace(' ', "\\ ")
+    } else {
+        String::new()
+    };
+    Some(HaproxyView {
+        stats_port: h.stats_port,
+        listens,
+        tls_pem,
+        redis_auth,
+        inter: "1s".into(),
+        fastinter: "200ms".into(),
+        fall: 2,
+        rise: 1,
+    })
 }
 
 /// Redis with Sentinel, as the redis role sees it. Names the *initial*
@@ -329,13 +470,31 @@ pub fn redis_quote(s: &str) -> String {
 
 /// The Redis members (port 6379), in stack order.
 pub fn redis_members(inv: &Inventory, stack: &Stack) -> Vec<Backend> {
-    stack.hosts_of("redis").iter().filter_map(|n| inv.hosts.get(n)).map(|h| Backend { name: h.name.clone(), address: h.address.clone(), port: 6379 }).collect()
+    stack
+        .hosts_of("redis")
+        .iter()
+        .filter_map(|n| inv.hosts.get(n))
+        .map(|h| Backend {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            port: 6379,
+        })
+        .collect()
 }
 
-pub fn redis(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::SecretValues) -> Option<RedisView> {
+pub fn redis(
+    inv: &Inventory,
+    stack: &Stack,
+    this_host: &str,
+    secrets: &super::SecretValues,
+) -> Option<RedisView> {
     let r = stack.redis.as_ref()?;
     let members = redis_members(inv, stack);
-    let master_name = r.master.as_ref().map(|m| m.get_ref().clone()).or_else(|| members.first().map(|m| m.name.clone()))?;
+    let master_name = r
+        .master
+        .as_ref()
+        .map(|m| m.get_ref().clone())
+        .or_else(|| members.first().map(|m| m.name.clone()))?;
     let initial_master = members.iter().find(|m| m.name == master_name)?.clone();
     let password = secrets.get("redis.password");
     Some(RedisView {
@@ -362,7 +521,12 @@ pub fn redis(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::S
 }
 
 pub fn sentinel(s: &crate::model::stack::Sentinel) -> SentinelView {
-    SentinelView { master_name: s.master_name.clone(), quorum: *s.quorum.get_ref(), down_after_milliseconds: s.down_after_milliseconds.unwrap_or(5000), failover_timeout: 60000 }
+    SentinelView {
+        master_name: s.master_name.clone(),
+        quorum: *s.quorum.get_ref(),
+        down_after_milliseconds: s.down_after_milliseconds.unwrap_or(5000),
+        failover_timeout: 60000,
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -391,14 +555,31 @@ pub struct ServiceView {
 
 /// Quoting for systemd unit values: `%` doubled, `\` and `"` escaped, in double quotes.
 pub fn systemd_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%"))
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('%', "%%")
+    )
 }
 
 pub fn service(stack: &Stack, name: &str, this_host: &str) -> Option<ServiceView> {
     let s = stack.services.get(name)?;
-    let first = stack.hosts_of(&format!("services.{name}")).first().is_some_and(|h| h == this_host);
-    let migrate = s.migrate.as_ref().filter(|_| first).map(|m| m.get_ref().clone());
-    let parts = [s.command.as_deref(), s.image.as_deref(), s.migrate.as_ref().map(|m| m.get_ref().as_str())].map(|p| p.unwrap_or(""));
+    let first = stack
+        .hosts_of(&format!("services.{name}"))
+        .first()
+        .is_some_and(|h| h == this_host);
+    let migrate = s
+        .migrate
+        .as_ref()
+        .filter(|_| first)
+        .map(|m| m.get_ref().clone());
+    let parts = [
+        s.command.as_deref(),
+        s.image.as_deref(),
+        s.migrate.as_ref().map(|m| m.get_ref().as_str()),
+    ]
+    .map(|p| p.unwrap_or(""));
     let version = crate::util::sha256_hex(parts.join("\0").as_bytes())[..16].to_string();
     Some(ServiceView {
         name: name.to_string(),
@@ -407,9 +588,20 @@ pub fn service(stack: &Stack, name: &str, this_host: &str) -> Option<ServiceView
         image: s.image.clone(),
         port: *s.port.get_ref(),
         health: s.health.clone().unwrap_or_else(|| "/".into()),
-        env: s.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: v.clone(), systemd: systemd_quote(&format!("{k}={v}")) }).collect(),
+        env: s
+            .env
+            .iter()
+            .map(|(k, v)| EnvVar {
+                name: k.clone(),
+                value: v.clone(),
+                systemd: systemd_quote(&format!("{k}={v}")),
+            })
+            .collect(),
         migrate,
-        migrate_mark: format!("/var/lib/rampart/migrations/{}-{name}-{version}", stack.name),
+        migrate_mark: format!(
+            "/var/lib/rampart/migrations/{}-{name}-{version}",
+            stack.name
+        ),
     })
 }
 
@@ -436,7 +628,8 @@ pub fn qdrant(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<QdrantV
         replication_factor: *q.replication_factor.get_ref(),
         shard_number: q.shard_number,
         uri: format!("http://{}", join_host_port(&me.address, 6335)),
-        bootstrap: (first.name != me.name).then(|| format!("http://{}", join_host_port(&first.address, 6335))),
+        bootstrap: (first.name != me.name)
+            .then(|| format!("http://{}", join_host_port(&first.address, 6335))),
         p2p_bind: me.address.clone(),
     })
 }
@@ -455,15 +648,38 @@ pub struct PgbouncerView {
     pub users: Vec<String>,
 }
 
-pub fn pgbouncer(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &super::SecretValues) -> Option<PgbouncerView> {
+pub fn pgbouncer(
+    inv: &Inventory,
+    stack: &Stack,
+    this_host: &str,
+    secrets: &super::SecretValues,
+) -> Option<PgbouncerView> {
     let b = stack.pgbouncer.as_ref()?;
     let p = stack.postgres.as_ref()?;
     let me = inv.hosts.get(this_host)?;
-    let primary = stack.haproxy.as_ref().and_then(|h| h.listen.iter().find(|(k, _)| k.get_ref() == "postgres_primary").map(|(_, v)| *v.get_ref()));
-    let (target_host, target_port) = match (primary, stack.hosts_of("haproxy").first().and_then(|n| inv.hosts.get(n))) {
+    let primary = stack.haproxy.as_ref().and_then(|h| {
+        h.listen
+            .iter()
+            .find(|(k, _)| k.get_ref() == "postgres_primary")
+            .map(|(_, v)| *v.get_ref())
+    });
+    let (target_host, target_port) = match (
+        primary,
+        stack
+            .hosts_of("haproxy")
+            .first()
+            .and_then(|n| inv.hosts.get(n)),
+    ) {
         (Some(port), Some(h)) => {
             let local = stack.hosts_of("haproxy").iter().any(|n| n == this_host);
-            (if local { "127.0.0.1".to_string() } else { h.address.clone() }, port)
+            (
+                if local {
+                    "127.0.0.1".to_string()
+                } else {
+                    h.address.clone()
+                },
+                port,
+            )
         }
         _ => ("127.0.0.1".to_string(), 5432),
     };
@@ -475,7 +691,17 @@ pub fn pgbouncer(inv: &Inventory, stack: &Stack, this_host: &str, secrets: &supe
         target_host,
         target_port,
         databases: p.databases.iter().map(|d| d.name.clone()).collect(),
-        users: p.databases.iter().map(|d| format!("{} {}", q(&d.owner), q(&secrets.get(&format!("postgres.databases.{}.password", d.name))))).collect(),
+        users: p
+            .databases
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    q(&d.owner),
+                    q(&secrets.get(&format!("postgres.databases.{}.password", d.name)))
+                )
+            })
+            .collect(),
     })
 }
 
@@ -500,7 +726,12 @@ pub fn keepalived(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<Kee
         interface: k.interface.get_ref().clone(),
         virtual_router_id: k.virtual_router_id,
         priority: 150u32.saturating_sub(10 * pos as u32),
-        peers: hosts.iter().filter(|h| *h != this_host).filter_map(|h| inv.hosts.get(h)).map(|h| h.address.clone()).collect(),
+        peers: hosts
+            .iter()
+            .filter(|h| *h != this_host)
+            .filter_map(|h| inv.hosts.get(h))
+            .map(|h| h.address.clone())
+            .collect(),
         address: me.address.clone(),
     })
 }

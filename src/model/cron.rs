@@ -2,8 +2,16 @@
 //! What cannot be expressed exactly is an error, never an approximation.
 
 /// minute, hour, day of month, month, day of week, with their bounds.
-const FIELDS: [(&str, u32, u32); 5] = [("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7)];
-const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const FIELDS: [(&str, u32, u32); 5] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 const SYSTEMD_DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
@@ -23,7 +31,10 @@ pub fn to_calendar(cron: &str) -> Result<String, String> {
     };
     let f: Vec<&str> = macro_form.unwrap_or(cron).split_whitespace().collect();
     if f.len() != 5 {
-        return Err(format!("it has {} fields; cron needs 5: minute hour day-of-month month day-of-week", f.len()));
+        return Err(format!(
+            "it has {} fields; cron needs 5: minute hour day-of-month month day-of-week",
+            f.len()
+        ));
     }
     // cron runs when EITHER a restricted day of month OR a restricted day of
     // week matches; systemd needs both, so that pair has no exact translation
@@ -53,15 +64,24 @@ fn value(s: &str, field: usize) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(v) if (lo..=hi).contains(&v) => Ok(v),
         Ok(v) => Err(format!("{name} {v} is out of range {lo}-{hi}")),
-        Err(_) if names.is_empty() => Err(format!("{name} `{s}` is not a number from {lo} to {hi}")),
-        Err(_) => Err(format!("{name} `{s}` is not a number from {lo} to {hi} or a name ({}-{})", names[0], names[names.len() - 1])),
+        Err(_) if names.is_empty() => {
+            Err(format!("{name} `{s}` is not a number from {lo} to {hi}"))
+        }
+        Err(_) => Err(format!(
+            "{name} `{s}` is not a number from {lo} to {hi} or a name ({}-{})",
+            names[0],
+            names[names.len() - 1]
+        )),
     }
 }
 
 fn step(s: &str, field: usize) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{} step `/{s}` must be a whole number above 0", FIELDS[field].0)),
+        _ => Err(format!(
+            "{} step `/{s}` must be a whole number above 0",
+            FIELDS[field].0
+        )),
     }
 }
 
@@ -110,7 +130,11 @@ fn numeric(s: &str, field: usize) -> Result<String, String> {
     // `*/n` keeps systemd's repetition form (`0/15`); everything else is listed
     if let Some(n) = s.strip_prefix("*/") {
         let n = step(n, field)?;
-        return Ok(if n == 1 { "*".into() } else { format!("{lo}/{n}") });
+        return Ok(if n == 1 {
+            "*".into()
+        } else {
+            format!("{lo}/{n}")
+        });
     }
     let values = expand(s, field)?;
     if values.len() as u32 == hi - lo + 1 {
@@ -125,7 +149,10 @@ fn weekdays(s: &str) -> Result<String, String> {
     if days.len() == 7 {
         return Ok(String::new());
     }
-    Ok(format!("{} ", compact(&days, |d| SYSTEMD_DAYS[d as usize].to_string())))
+    Ok(format!(
+        "{} ",
+        compact(&days, |d| SYSTEMD_DAYS[d as usize].to_string())
+    ))
 }
 
 /// Sorted values as a list, runs of three or more as `a..b`.
@@ -196,7 +223,10 @@ mod tests {
             ("0 2 0 * *", "day of month 0 is out of range 1-31"),
             ("0 2 * 13 *", "month 13 is out of range"),
             ("0 2 * * 8", "day of week 8 is out of range 0-7"),
-            ("0 2 * * MONDAY", "day of week `MONDAY` is not a number from 0 to 7 or a name (SUN-SAT)"),
+            (
+                "0 2 * * MONDAY",
+                "day of week `MONDAY` is not a number from 0 to 7 or a name (SUN-SAT)",
+            ),
             ("0 2 1 * MON", "restricts both the day of month"),
             ("*/0 * * * *", "step `/0` must be a whole number above 0"),
             ("0 5-1 * * *", "range `5-1` runs backwards"),
@@ -212,15 +242,25 @@ mod tests {
     /// systemd-analyze is on this machine (the strings are checked above either way).
     #[test]
     fn systemd_accepts_every_translation() {
-        let Ok(probe) = std::process::Command::new("systemd-analyze").arg("--version").output() else {
+        let Ok(probe) = std::process::Command::new("systemd-analyze")
+            .arg("--version")
+            .output()
+        else {
             eprintln!("systemd-analyze is not installed: checked the translation strings only");
             return;
         };
         assert!(probe.status.success());
         for (cron, want) in TABLE {
-            let out = std::process::Command::new("systemd-analyze").args(["calendar", want]).output().unwrap();
+            let out = std::process::Command::new("systemd-analyze")
+                .args(["calendar", want])
+                .output()
+                .unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{cron} -> {want}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{cron} -> {want}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert!(text.contains("Next elapse:"), "{cron} -> {want}: {text}");
         }
     }

@@ -1,7 +1,7 @@
 //! `inventory/*.toml`: the machines.
 
 use super::{valid_address, valid_name};
-use crate::diag::{from_toml, did_you_mean, Diagnostics, Source};
+use crate::diag::{did_you_mean, from_toml, Diagnostics, Source};
 use crate::transport::HostKeyPolicy;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -111,13 +111,35 @@ impl Inventory {
             connect_attempts: d.connect_attempts.unwrap_or(3).max(1),
             user: user.clone(),
         };
-        for (key, value, range) in [("connect_timeout", d.connect_timeout, CONNECT_TIMEOUT), ("connect_attempts", d.connect_attempts.map(u64::from), CONNECT_ATTEMPTS)] {
+        for (key, value, range) in [
+            ("connect_timeout", d.connect_timeout, CONNECT_TIMEOUT),
+            (
+                "connect_attempts",
+                d.connect_attempts.map(u64::from),
+                CONNECT_ATTEMPTS,
+            ),
+        ] {
             if let Some(v) = value.filter(|v| !range.contains(v)) {
-                diags.push(src.diag(src.find(&["defaults", key]), format!("{key} {v} is out of range"), Some(format!("write {key} from {} to {}", range.start(), range.end()))));
+                diags.push(src.diag(
+                    src.find(&["defaults", key]),
+                    format!("{key} {v} is out of range"),
+                    Some(format!(
+                        "write {key} from {} to {}",
+                        range.start(),
+                        range.end()
+                    )),
+                ));
             }
         }
         if !valid_name(&defaults.user) {
-            diags.push(src.diag(src.find(&["defaults", "user"]), format!("[defaults] user `{}` is not a valid user name", defaults.user), Some("use letters, digits, - and _".into())));
+            diags.push(src.diag(
+                src.find(&["defaults", "user"]),
+                format!(
+                    "[defaults] user `{}` is not a valid user name",
+                    defaults.user
+                ),
+                Some("use letters, digits, - and _".into()),
+            ));
         }
         let mut hosts = BTreeMap::new();
         let mut jumps: Vec<(String, Spanned<String>)> = Vec::new();
@@ -133,20 +155,42 @@ impl Inventory {
             let aspan = h.address.span();
             let address = h.address.into_inner();
             if !valid_address(&address) {
-                diags.push(src.diag(Some(aspan), format!("host {name}: address `{}` is not an IP address or DNS name", address.escape_debug()), Some("write an address like \"10.0.1.11\" or \"db1.example.net\"".into())));
+                diags.push(src.diag(
+                    Some(aspan),
+                    format!(
+                        "host {name}: address `{}` is not an IP address or DNS name",
+                        address.escape_debug()
+                    ),
+                    Some("write an address like \"10.0.1.11\" or \"db1.example.net\"".into()),
+                ));
                 continue;
             }
             if let Some(other) = by_address.insert(address.clone(), name.clone()) {
-                diags.push(src.diag(Some(aspan), format!("host {name} has the same address {address} as host {other}"), Some("each host needs its own address".into())));
+                diags.push(src.diag(
+                    Some(aspan),
+                    format!("host {name} has the same address {address} as host {other}"),
+                    Some("each host needs its own address".into()),
+                ));
             }
             if let Some(u) = &h.user {
                 if !valid_name(u) {
-                    diags.push(src.diag(src.find(&["hosts", &name, "user"]).or(Some(span.clone())), format!("host {name}: user `{}` is not a valid user name", u.escape_debug()), Some("use letters, digits, - and _".into())));
+                    diags.push(src.diag(
+                        src.find(&["hosts", &name, "user"]).or(Some(span.clone())),
+                        format!(
+                            "host {name}: user `{}` is not a valid user name",
+                            u.escape_debug()
+                        ),
+                        Some("use letters, digits, - and _".into()),
+                    ));
                 }
             }
             if let Some(z) = &h.zone {
                 if !valid_name(z) {
-                    diags.push(src.diag(src.find(&["hosts", &name, "zone"]).or(Some(span.clone())), format!("host {name}: zone `{}` is not allowed", z.escape_debug()), Some("use letters, digits, - and _".into())));
+                    diags.push(src.diag(
+                        src.find(&["hosts", &name, "zone"]).or(Some(span.clone())),
+                        format!("host {name}: zone `{}` is not allowed", z.escape_debug()),
+                        Some("use letters, digits, - and _".into()),
+                    ));
                 }
             }
             if let Some(j) = h.proxy_jump.clone().or_else(|| default_jump.clone()) {
@@ -175,10 +219,20 @@ impl Inventory {
             }
             if !hosts.contains_key(target) {
                 let help = match did_you_mean(target, hosts.keys().map(String::as_str)) {
-                    Some(s) => format!("did you mean `{s}`? proxy_jump names a host of this inventory"),
-                    None => "proxy_jump names a host of this inventory; add it under [hosts]".to_string(),
+                    Some(s) => {
+                        format!("did you mean `{s}`? proxy_jump names a host of this inventory")
+                    }
+                    None => "proxy_jump names a host of this inventory; add it under [hosts]"
+                        .to_string(),
                 };
-                diags.push(src.diag(Some(j.span()), format!("host {name}: proxy_jump `{}` is not a host of the inventory", target.escape_debug()), Some(help)));
+                diags.push(src.diag(
+                    Some(j.span()),
+                    format!(
+                        "host {name}: proxy_jump `{}` is not a host of the inventory",
+                        target.escape_debug()
+                    ),
+                    Some(help),
+                ));
                 continue;
             }
             if jumps.iter().any(|(n, jj)| n == target && jj.get_ref() != n) {
@@ -194,7 +248,11 @@ impl Inventory {
             let gspan = gname.span();
             let gname = gname.into_inner();
             if !valid_name(&gname) {
-                diags.push(src.diag(Some(gspan), format!("group name `{}` is not allowed", gname.escape_debug()), Some("use letters, digits, - and _".into())));
+                diags.push(src.diag(
+                    Some(gspan),
+                    format!("group name `{}` is not allowed", gname.escape_debug()),
+                    Some("use letters, digits, - and _".into()),
+                ));
                 continue;
             }
             let mut list = Vec::new();
@@ -204,12 +262,28 @@ impl Inventory {
                 let m = m.into_inner();
                 if !hosts.contains_key(&m) {
                     let help = match did_you_mean(&m, hosts.keys().map(String::as_str)) {
-                        Some(s) => format!("did you mean `{s}`? or add [hosts.{}]", m.escape_debug()),
-                        None => format!("add [hosts.{}] with its address, or remove it from the group", m.escape_debug()),
+                        Some(s) => {
+                            format!("did you mean `{s}`? or add [hosts.{}]", m.escape_debug())
+                        }
+                        None => format!(
+                            "add [hosts.{}] with its address, or remove it from the group",
+                            m.escape_debug()
+                        ),
                     };
-                    diags.push(src.diag(Some(mspan), format!("group {gname} names host `{}`, which is not in [hosts]", m.escape_debug()), Some(help)));
+                    diags.push(src.diag(
+                        Some(mspan),
+                        format!(
+                            "group {gname} names host `{}`, which is not in [hosts]",
+                            m.escape_debug()
+                        ),
+                        Some(help),
+                    ));
                 } else if !seen.insert(m.clone()) {
-                    diags.push(src.diag(Some(mspan), format!("group {gname} lists host {m} twice"), Some("remove the repeat".into())));
+                    diags.push(src.diag(
+                        Some(mspan),
+                        format!("group {gname} lists host {m} twice"),
+                        Some("remove the repeat".into()),
+                    ));
                 } else {
                     list.push(m);
                 }
@@ -217,12 +291,21 @@ impl Inventory {
             groups.insert(gname, list);
         }
         if hosts.is_empty() && !diags.has_errors() {
-            diags.push(src.diag(None, "the inventory has no hosts", Some("add [hosts.NAME] tables with address = \"...\"".into())));
+            diags.push(src.diag(
+                None,
+                "the inventory has no hosts",
+                Some("add [hosts.NAME] tables with address = \"...\"".into()),
+            ));
         }
         if diags.has_errors() {
             return Err(diags);
         }
-        Ok(Inventory { source: src, defaults, hosts, groups })
+        Ok(Inventory {
+            source: src,
+            defaults,
+            hosts,
+            groups,
+        })
     }
 
     /// Resolves a group or host name to host names.
@@ -237,7 +320,11 @@ impl Inventory {
     }
 
     pub fn names(&self) -> Vec<&str> {
-        self.groups.keys().chain(self.hosts.keys()).map(String::as_str).collect()
+        self.groups
+            .keys()
+            .chain(self.hosts.keys())
+            .map(String::as_str)
+            .collect()
     }
 
     /// Whether commands on this host go through sudo.
@@ -267,7 +354,13 @@ mod tests {
         let e = parse("[hosts.a]\nadress = \"10.0.0.1\"\n").unwrap_err();
         let d = &e.0[0];
         assert_eq!((d.line, d.col), (2, 1), "{d}");
-        assert!(d.help.as_deref().unwrap().contains("did you mean `address`"), "{d}");
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .contains("did you mean `address`"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -10,7 +10,11 @@ pub fn source(path: &Path) -> Result<Source, Diagnostics> {
         Ok(t) => Ok(Source::new(path.display().to_string(), t)),
         Err(e) => {
             let mut d = Diagnostics::default();
-            d.push(Diagnostic::plain(path.display().to_string(), format!("cannot read: {e}"), Some("pass the right file with -i/--inventory or -s/--stack".into())));
+            d.push(Diagnostic::plain(
+                path.display().to_string(),
+                format!("cannot read: {e}"),
+                Some("pass the right file with -i/--inventory or -s/--stack".into()),
+            ));
             Err(d)
         }
     }

@@ -54,8 +54,12 @@ impl SecretRef {
         match self {
             SecretRef::Env(name) => match std::env::var(name) {
                 Ok(v) if !v.is_empty() => Ok(Secret(v)),
-                Ok(_) => Err(format!("environment variable {name} is empty; export it with the secret's value")),
-                Err(_) => Err(format!("environment variable {name} is not set; export it with the secret's value")),
+                Ok(_) => Err(format!(
+                    "environment variable {name} is empty; export it with the secret's value"
+                )),
+                Err(_) => Err(format!(
+                    "environment variable {name} is not set; export it with the secret's value"
+                )),
             },
             SecretRef::File(p) => {
                 let path = crate::model::expand_path(p, base);
@@ -124,8 +128,14 @@ mod tests {
 
     #[test]
     fn env_and_file_forms() {
-        assert_eq!(toml::from_str::<T>("s = { env = \"A_B\" }").unwrap().s, SecretRef::Env("A_B".into()));
-        assert_eq!(toml::from_str::<T>("s = { file = \"x\" }").unwrap().s, SecretRef::File("x".into()));
+        assert_eq!(
+            toml::from_str::<T>("s = { env = \"A_B\" }").unwrap().s,
+            SecretRef::Env("A_B".into())
+        );
+        assert_eq!(
+            toml::from_str::<T>("s = { file = \"x\" }").unwrap().s,
+            SecretRef::File("x".into())
+        );
         assert!(toml::from_str::<T>("s = { env = \"A\", file = \"x\" }").is_err());
         assert!(toml::from_str::<T>("s = { env = \"$(id)\" }").is_err());
     }

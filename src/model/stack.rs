@@ -74,25 +74,54 @@ const ETCD_ELECTION: std::ops::RangeInclusive<u32> = 50..=50_000;
 const SENTINEL_DOWN_AFTER: std::ops::RangeInclusive<u64> = 100..=600_000;
 /// Days a PostgreSQL backup is kept.
 const BACKUP_KEEP_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
-const REDIS_OWNED: [&str; 16] = ["port", "bind", "protected-mode", "requirepass", "masterauth", "replica-announce-ip", "replicaof", "slaveof", "dir", "logfile", "pidfile", "include", "daemonize", "rename-command", "masteruser", "aclfile"];
+const REDIS_OWNED: [&str; 16] = [
+    "port",
+    "bind",
+    "protected-mode",
+    "requirepass",
+    "masterauth",
+    "replica-announce-ip",
+    "replicaof",
+    "slaveof",
+    "dir",
+    "logfile",
+    "pidfile",
+    "include",
+    "daemonize",
+    "rename-command",
+    "masteruser",
+    "aclfile",
+];
 
 /// PostgreSQL settings that rampart or Patroni set, and why.
 const PG_OWNED: [(&str, &str); 17] = [
     ("listen_addresses", "Patroni sets it from postgresql.listen"),
-    ("port", "rampart serves PostgreSQL on 5432 (HAProxy and PgBouncer reach it there)"),
+    (
+        "port",
+        "rampart serves PostgreSQL on 5432 (HAProxy and PgBouncer reach it there)",
+    ),
     ("data_directory", "Patroni sets it from postgresql.data_dir"),
     ("hba_file", "rampart writes pg_hba through Patroni"),
     ("ident_file", "Patroni manages the configuration files"),
     ("config_file", "Patroni manages the configuration files"),
     ("external_pid_file", "Patroni manages the server process"),
-    ("unix_socket_directories", "rampart sets /var/run/postgresql (PgBouncer and the tools connect there)"),
+    (
+        "unix_socket_directories",
+        "rampart sets /var/run/postgresql (PgBouncer and the tools connect there)",
+    ),
     ("cluster_name", "Patroni sets it to the stack's name"),
-    ("hot_standby", "Patroni needs replicas to serve reads; rampart sets it on"),
+    (
+        "hot_standby",
+        "Patroni needs replicas to serve reads; rampart sets it on",
+    ),
     ("wal_log_hints", "pg_rewind needs it; rampart sets it on"),
     ("password_encryption", "rampart's pg_hba uses scram-sha-256"),
     ("primary_conninfo", "Patroni sets it on each replica"),
     ("primary_slot_name", "Patroni manages replication slots"),
-    ("synchronous_standby_names", "Patroni manages it; use synchronous_mode and synchronous_node_count"),
+    (
+        "synchronous_standby_names",
+        "Patroni manages it; use synchronous_mode and synchronous_node_count",
+    ),
     ("restore_command", "Patroni manages recovery"),
     ("recovery_target", "Patroni manages recovery"),
 ];
@@ -100,7 +129,13 @@ const PG_OWNED: [(&str, &str); 17] = [
 /// A PostgreSQL setting name: letters, digits and `_`, with `.` for an
 /// extension's namespace (`pg_stat_statements.max`).
 pub fn valid_guc_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 100 && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !p.starts_with(|c: char| c.is_ascii_digit()))
+    !s.is_empty()
+        && s.len() <= 100
+        && s.split('.').all(|p| {
+            !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+        })
 }
 
 /// PgBouncer's pool modes.
@@ -311,21 +346,45 @@ impl Stack {
                 return Err(d);
             }
         };
-        let mut v = Validator { src: &src, inv, diags: Diagnostics::default(), placement: BTreeMap::new() };
+        let mut v = Validator {
+            src: &src,
+            inv,
+            diags: Diagnostics::default(),
+            placement: BTreeMap::new(),
+        };
         if !valid_name(&raw.stack.name) {
             let span = v.at(&["stack", "name"], None);
-            v.err(span, format!("stack name `{}` is not allowed", raw.stack.name.escape_debug()), "use letters, digits, - and _");
+            v.err(
+                span,
+                format!(
+                    "stack name `{}` is not allowed",
+                    raw.stack.name.escape_debug()
+                ),
+                "use letters, digits, - and _",
+            );
         }
         let mut afters: BTreeMap<String, Vec<Spanned<String>>> = BTreeMap::new();
         // the single-table components: where each runs, and what it waits for
         let singles: [(&str, Option<(&Spanned<HostsRef>, &Vec<Spanned<String>>)>); 7] = [
             ("etcd", raw.etcd.as_ref().map(|c| (&c.hosts, &c.after))),
-            ("postgres", raw.postgres.as_ref().map(|c| (&c.hosts, &c.after))),
-            ("pgbouncer", raw.pgbouncer.as_ref().map(|c| (&c.hosts, &c.after))),
+            (
+                "postgres",
+                raw.postgres.as_ref().map(|c| (&c.hosts, &c.after)),
+            ),
+            (
+                "pgbouncer",
+                raw.pgbouncer.as_ref().map(|c| (&c.hosts, &c.after)),
+            ),
             ("redis", raw.redis.as_ref().map(|c| (&c.hosts, &c.after))),
             ("qdrant", raw.qdrant.as_ref().map(|c| (&c.hosts, &c.after))),
-            ("haproxy", raw.haproxy.as_ref().map(|c| (&c.hosts, &c.after))),
-            ("keepalived", raw.keepalived.as_ref().map(|c| (&c.hosts, &c.after))),
+            (
+                "haproxy",
+                raw.haproxy.as_ref().map(|c| (&c.hosts, &c.after)),
+            ),
+            (
+                "keepalived",
+                raw.keepalived.as_ref().map(|c| (&c.hosts, &c.after)),
+            ),
         ];
         for (key, c) in singles {
             if let Some((hosts, after)) = c {
@@ -336,7 +395,14 @@ impl Stack {
         let mut services = BTreeMap::new();
         for (name, s) in &raw.services {
             if !valid_name(name.get_ref()) {
-                v.err(Some(name.span()), format!("service name `{}` is not allowed", name.get_ref().escape_debug()), "use letters, digits, - and _");
+                v.err(
+                    Some(name.span()),
+                    format!(
+                        "service name `{}` is not allowed",
+                        name.get_ref().escape_debug()
+                    ),
+                    "use letters, digits, - and _",
+                );
                 continue;
             }
             let key = format!("services.{}", name.get_ref());
@@ -347,7 +413,14 @@ impl Stack {
         let mut roles = BTreeMap::new();
         for (name, r) in &raw.roles {
             if !valid_name(name.get_ref()) {
-                v.err(Some(name.span()), format!("role instance name `{}` is not allowed", name.get_ref().escape_debug()), "use letters, digits, - and _");
+                v.err(
+                    Some(name.span()),
+                    format!(
+                        "role instance name `{}` is not allowed",
+                        name.get_ref().escape_debug()
+                    ),
+                    "use letters, digits, - and _",
+                );
                 continue;
             }
             let key = format!("roles.{}", name.get_ref());
@@ -388,7 +461,10 @@ impl Stack {
     }
 
     pub fn hosts_of(&self, component: &str) -> &[String] {
-        self.placement.get(component).map(Vec::as_slice).unwrap_or(&[])
+        self.placement
+            .get(component)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Every secret the stack refers to, keyed by where it is used
@@ -396,10 +472,19 @@ impl Stack {
     pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
         let mut v = Vec::new();
         if let Some(p) = &self.postgres {
-            v.push(("postgres.superuser_password".to_string(), &p.superuser_password));
-            v.push(("postgres.replication_password".to_string(), &p.replication_password));
+            v.push((
+                "postgres.superuser_password".to_string(),
+                &p.superuser_password,
+            ));
+            v.push((
+                "postgres.replication_password".to_string(),
+                &p.replication_password,
+            ));
             for d in &p.databases {
-                v.push((format!("postgres.databases.{}.password", d.name), &d.password));
+                v.push((
+                    format!("postgres.databases.{}.password", d.name),
+                    &d.password,
+                ));
             }
         }
         if let Some(r) = &self.redis {
@@ -454,15 +539,34 @@ impl Validator<'_> {
                 None => {
                     let known = self.inv.names();
                     let help = match did_you_mean(n, known.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`? groups and hosts in {}: {}", self.inv.source.path, known.join(", ")),
-                        None => format!("name a group or host of {}: {}", self.inv.source.path, known.join(", ")),
+                        Some(s) => format!(
+                            "did you mean `{s}`? groups and hosts in {}: {}",
+                            self.inv.source.path,
+                            known.join(", ")
+                        ),
+                        None => format!(
+                            "name a group or host of {}: {}",
+                            self.inv.source.path,
+                            known.join(", ")
+                        ),
                     };
-                    self.err(Some(hosts.span()), format!("`{}` is neither a group nor a host of the inventory", n.escape_debug()), help);
+                    self.err(
+                        Some(hosts.span()),
+                        format!(
+                            "`{}` is neither a group nor a host of the inventory",
+                            n.escape_debug()
+                        ),
+                        help,
+                    );
                 }
             }
         }
         if out.is_empty() && matches!(hosts.get_ref(), HostsRef::Many(v) if v.is_empty()) {
-            self.err(Some(hosts.span()), "hosts is empty", "name a group or at least one host");
+            self.err(
+                Some(hosts.span()),
+                "hosts is empty",
+                "name a group or at least one host",
+            );
         }
         // inventory order (sorted names) so member lists are stable
         out.sort();
@@ -472,21 +576,57 @@ impl Validator<'_> {
     fn check_rules(&mut self, raw: &RawStack, placement: &BTreeMap<String, Vec<String>>) {
         let n = |k: &str| placement.get(k).map(Vec::len).unwrap_or(0);
         if let Some(e) = &raw.etcd {
-            let hb = e.heartbeat_interval.as_ref().map(|v| *v.get_ref()).unwrap_or(100);
-            let el = e.election_timeout.as_ref().map(|v| *v.get_ref()).unwrap_or(1000);
+            let hb = e
+                .heartbeat_interval
+                .as_ref()
+                .map(|v| *v.get_ref())
+                .unwrap_or(100);
+            let el = e
+                .election_timeout
+                .as_ref()
+                .map(|v| *v.get_ref())
+                .unwrap_or(1000);
             let mut in_range = true;
-            if let Some(h) = e.heartbeat_interval.as_ref().filter(|_| !(ETCD_HEARTBEAT.contains(&hb))) {
+            if let Some(h) = e
+                .heartbeat_interval
+                .as_ref()
+                .filter(|_| !(ETCD_HEARTBEAT.contains(&hb)))
+            {
                 in_range = false;
-                self.err(Some(h.span()), format!("etcd heartbeat_interval {hb} ms is out of range"), format!("write a heartbeat_interval from {} to {} ms; 100 is etcd's default", ETCD_HEARTBEAT.start(), ETCD_HEARTBEAT.end()));
+                self.err(
+                    Some(h.span()),
+                    format!("etcd heartbeat_interval {hb} ms is out of range"),
+                    format!(
+                        "write a heartbeat_interval from {} to {} ms; 100 is etcd's default",
+                        ETCD_HEARTBEAT.start(),
+                        ETCD_HEARTBEAT.end()
+                    ),
+                );
             }
-            if let Some(t) = e.election_timeout.as_ref().filter(|_| !(ETCD_ELECTION.contains(&el))) {
+            if let Some(t) = e
+                .election_timeout
+                .as_ref()
+                .filter(|_| !(ETCD_ELECTION.contains(&el)))
+            {
                 in_range = false;
-                self.err(Some(t.span()), format!("etcd election_timeout {el} ms is out of range"), format!("write an election_timeout from {} to {} ms; 1000 is etcd's default", ETCD_ELECTION.start(), ETCD_ELECTION.end()));
+                self.err(
+                    Some(t.span()),
+                    format!("etcd election_timeout {el} ms is out of range"),
+                    format!(
+                        "write an election_timeout from {} to {} ms; 1000 is etcd's default",
+                        ETCD_ELECTION.start(),
+                        ETCD_ELECTION.end()
+                    ),
+                );
             }
             // both are in range here, so 5 x heartbeat cannot overflow (u64 all the same)
             let min_election = 5 * u64::from(hb);
             if in_range && u64::from(el) < min_election {
-                let span = e.election_timeout.as_ref().or(e.heartbeat_interval.as_ref()).map(|v| v.span());
+                let span = e
+                    .election_timeout
+                    .as_ref()
+                    .or(e.heartbeat_interval.as_ref())
+                    .map(|v| v.span());
                 self.err(span, format!("etcd election_timeout {el} ms is below 5 x heartbeat_interval ({hb} ms); etcd refuses to start"), format!("raise election_timeout to at least {min_election}"));
             }
             let c = n("etcd");
@@ -496,27 +636,53 @@ impl Validator<'_> {
         }
         if let Some(p) = &raw.postgres {
             if raw.etcd.is_none() {
-                self.err(Some(p.hosts.span()), "postgres (Patroni) needs an etcd cluster as its DCS, and the stack has none", "add an [etcd] table with hosts = \"...\" (3 or 5 hosts)");
+                self.err(
+                    Some(p.hosts.span()),
+                    "postgres (Patroni) needs an etcd cluster as its DCS, and the stack has none",
+                    "add an [etcd] table with hosts = \"...\" (3 or 5 hosts)",
+                );
             }
             if p.version != 15 {
                 let span = self.at(&["postgres", "version"], Some(p.hosts.span()));
-                self.err(span, format!("postgres version {} is not supported; Debian bookworm ships 15", p.version), "write version = 15");
+                self.err(
+                    span,
+                    format!(
+                        "postgres version {} is not supported; Debian bookworm ships 15",
+                        p.version
+                    ),
+                    "write version = 15",
+                );
             }
             if let Some(k) = p.synchronous_node_count {
                 if k == 0 {
-                    let span = self.at(&["postgres", "synchronous_node_count"], Some(p.hosts.span()));
+                    let span = self.at(
+                        &["postgres", "synchronous_node_count"],
+                        Some(p.hosts.span()),
+                    );
                     self.err(span, "synchronous_node_count 0 is out of range", "write synchronous_node_count = 1 or more (Patroni needs at least one synchronous standby), or leave it out");
                 } else if k as usize >= n("postgres").max(1) {
-                    let span = self.at(&["postgres", "synchronous_node_count"], Some(p.hosts.span()));
-                    self.err(span, format!("synchronous_node_count = {k} needs more than {k} postgres hosts"), "lower it or add hosts");
+                    let span = self.at(
+                        &["postgres", "synchronous_node_count"],
+                        Some(p.hosts.span()),
+                    );
+                    self.err(
+                        span,
+                        format!("synchronous_node_count = {k} needs more than {k} postgres hosts"),
+                        "lower it or add hosts",
+                    );
                 }
             }
             for (i, d) in p.databases.iter().enumerate() {
                 let i = i.to_string();
                 for (key, value) in [("name", &d.name), ("owner", &d.owner)] {
                     if !valid_name(value) {
-                        let span = self.at(&["postgres", "databases", &i, key], Some(p.hosts.span()));
-                        self.err(span, format!("database {key} `{}` is not allowed", value.escape_debug()), "use letters, digits, - and _ (at most 63)");
+                        let span =
+                            self.at(&["postgres", "databases", &i, key], Some(p.hosts.span()));
+                        self.err(
+                            span,
+                            format!("database {key} `{}` is not allowed", value.escape_debug()),
+                            "use letters, digits, - and _ (at most 63)",
+                        );
                     }
                 }
             }
@@ -533,19 +699,33 @@ impl Validator<'_> {
                     continue;
                 }
                 let lower = k.to_ascii_lowercase();
-                if let Some((_, why)) = PG_OWNED.iter().find(|(n, _)| *n == lower || (*n == "recovery_target" && lower.starts_with(n))) {
-                    self.err(kspan, format!("`{k}` is set by rampart: {why}"), "remove it from [postgres.parameters]");
+                if let Some((_, why)) = PG_OWNED
+                    .iter()
+                    .find(|(n, _)| *n == lower || (*n == "recovery_target" && lower.starts_with(n)))
+                {
+                    self.err(
+                        kspan,
+                        format!("`{k}` is set by rampart: {why}"),
+                        "remove it from [postgres.parameters]",
+                    );
                     continue;
                 }
                 let ok = match v {
                     toml::Value::String(s) => !s.chars().any(char::is_control),
-                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => true,
+                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                        true
+                    }
                     _ => false,
                 };
                 if !ok {
                     self.err(vspan, "the value must be a one-line string, a number or a boolean", format!("write it as postgresql.conf would read it, e.g. {k} = \"8MB\" or {k} = 100"));
-                } else if lower == "wal_level" && !matches!(v.as_str(), Some("replica" | "logical")) {
-                    self.err(vspan, "replication needs wal_level replica or logical", "write wal_level = \"replica\" (the default) or \"logical\"");
+                } else if lower == "wal_level" && !matches!(v.as_str(), Some("replica" | "logical"))
+                {
+                    self.err(
+                        vspan,
+                        "replication needs wal_level replica or logical",
+                        "write wal_level = \"replica\" (the default) or \"logical\"",
+                    );
                 }
             }
         }
@@ -556,7 +736,14 @@ impl Validator<'_> {
                     Some(s) => format!("did you mean `{s}`? write pool_mode = \"session\", \"transaction\" (the default) or \"statement\""),
                     None => "write pool_mode = \"session\", \"transaction\" (the default) or \"statement\"".to_string(),
                 };
-                self.err(span, format!("pool_mode `{}` is not a PgBouncer pool mode", m.escape_debug()), help);
+                self.err(
+                    span,
+                    format!(
+                        "pool_mode `{}` is not a PgBouncer pool mode",
+                        m.escape_debug()
+                    ),
+                    help,
+                );
             }
         }
         if let Some(r) = &raw.redis {
@@ -565,10 +752,20 @@ impl Validator<'_> {
             }
             for (k, v) in &r.settings {
                 let kspan = self.key_at(&["redis", "settings", k], Some(r.hosts.span()));
-                if k.is_empty() || !k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                if k.is_empty()
+                    || !k
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
                     self.err(kspan.clone(), format!("`{}` is not a Redis config directive", k.escape_debug()), "use the directive's name from redis.conf (lowercase letters, digits and -), e.g. maxmemory = \"256mb\"");
                 } else if REDIS_OWNED.contains(&k.as_str()) {
-                    self.err(kspan.clone(), format!("`{k}` is set by rampart (addresses, password, replication, files)"), "remove it from [redis.settings]");
+                    self.err(
+                        kspan.clone(),
+                        format!(
+                            "`{k}` is set by rampart (addresses, password, replication, files)"
+                        ),
+                        "remove it from [redis.settings]",
+                    );
                 }
                 let ok = match v {
                     toml::Value::String(s) => !s.chars().any(char::is_control),
@@ -577,27 +774,70 @@ impl Validator<'_> {
                 };
                 if !ok {
                     let span = self.at(&["redis", "settings", k], kspan);
-                    self.err(span, "the value must be a one-line string, an integer or a boolean", "write it as Redis would read it, e.g. maxmemory-policy = \"allkeys-lru\"");
+                    self.err(
+                        span,
+                        "the value must be a one-line string, an integer or a boolean",
+                        "write it as Redis would read it, e.g. maxmemory-policy = \"allkeys-lru\"",
+                    );
                 }
             }
             if let Some(m) = &r.master {
-                if !placement.get("redis").is_some_and(|h| h.contains(m.get_ref())) {
-                    self.err(Some(m.span()), format!("redis master `{}` is not one of the redis hosts", m.get_ref().escape_debug()), "name one of the hosts that redis runs on");
+                if !placement
+                    .get("redis")
+                    .is_some_and(|h| h.contains(m.get_ref()))
+                {
+                    self.err(
+                        Some(m.span()),
+                        format!(
+                            "redis master `{}` is not one of the redis hosts",
+                            m.get_ref().escape_debug()
+                        ),
+                        "name one of the hosts that redis runs on",
+                    );
                 }
             }
             if let Some(s) = &r.sentinel {
                 let q = *s.quorum.get_ref();
                 let c = n("redis") as u32;
                 if c > 0 && (q == 0 || q > c) {
-                    self.err(Some(s.quorum.span()), format!("sentinel quorum {q} is impossible with {c} Sentinels"), format!("use a quorum from 1 to {c}; a majority ({}) is usual", c / 2 + 1));
+                    self.err(
+                        Some(s.quorum.span()),
+                        format!("sentinel quorum {q} is impossible with {c} Sentinels"),
+                        format!(
+                            "use a quorum from 1 to {c}; a majority ({}) is usual",
+                            c / 2 + 1
+                        ),
+                    );
                 }
-                if let Some(ms) = s.down_after_milliseconds.filter(|ms| !SENTINEL_DOWN_AFTER.contains(ms)) {
-                    let span = self.at(&["redis", "sentinel", "down_after_milliseconds"], Some(s.quorum.span()));
-                    self.err(span, format!("down_after_milliseconds {ms} is out of range"), format!("write a value from {} to {} ms; 5000 is rampart's default", SENTINEL_DOWN_AFTER.start(), SENTINEL_DOWN_AFTER.end()));
+                if let Some(ms) = s
+                    .down_after_milliseconds
+                    .filter(|ms| !SENTINEL_DOWN_AFTER.contains(ms))
+                {
+                    let span = self.at(
+                        &["redis", "sentinel", "down_after_milliseconds"],
+                        Some(s.quorum.span()),
+                    );
+                    self.err(
+                        span,
+                        format!("down_after_milliseconds {ms} is out of range"),
+                        format!(
+                            "write a value from {} to {} ms; 5000 is rampart's default",
+                            SENTINEL_DOWN_AFTER.start(),
+                            SENTINEL_DOWN_AFTER.end()
+                        ),
+                    );
                 }
                 if !valid_name(&s.master_name) {
-                    let span = self.at(&["redis", "sentinel", "master_name"], Some(s.quorum.span()));
-                    self.err(span, format!("sentinel master_name `{}` is not allowed", s.master_name.escape_debug()), "use letters, digits, - and _");
+                    let span =
+                        self.at(&["redis", "sentinel", "master_name"], Some(s.quorum.span()));
+                    self.err(
+                        span,
+                        format!(
+                            "sentinel master_name `{}` is not allowed",
+                            s.master_name.escape_debug()
+                        ),
+                        "use letters, digits, - and _",
+                    );
                 }
             }
         }
@@ -605,52 +845,97 @@ impl Validator<'_> {
             let rf = *q.replication_factor.get_ref();
             let c = n("qdrant") as u32;
             if c > 0 && (rf == 0 || rf > c) {
-                self.err(Some(q.replication_factor.span()), format!("qdrant replication_factor {rf} is impossible with {c} peers"), format!("use 1 to {c}, or add hosts"));
+                self.err(
+                    Some(q.replication_factor.span()),
+                    format!("qdrant replication_factor {rf} is impossible with {c} peers"),
+                    format!("use 1 to {c}, or add hosts"),
+                );
             }
             if q.shard_number == 0 {
-                let span = self.at(&["qdrant", "shard_number"], Some(q.replication_factor.span()));
-                self.err(span, "qdrant shard_number must be at least 1", "write shard_number = 3 (it is fixed when a collection is created)");
+                let span = self.at(
+                    &["qdrant", "shard_number"],
+                    Some(q.replication_factor.span()),
+                );
+                self.err(
+                    span,
+                    "qdrant shard_number must be at least 1",
+                    "write shard_number = 3 (it is fixed when a collection is created)",
+                );
             }
         }
         for (name, s) in &raw.services {
             match (&s.image, &s.command) {
-                (Some(_), Some(_)) | (None, None) => self.err(Some(name.span()), "give exactly one of image (compose) or command (systemd)", "keep `image = \"...\"` or `command = \"...\"`"),
+                (Some(_), Some(_)) | (None, None) => self.err(
+                    Some(name.span()),
+                    "give exactly one of image (compose) or command (systemd)",
+                    "keep `image = \"...\"` or `command = \"...\"`",
+                ),
                 _ => {}
             }
             if let Some(b) = &s.balance {
                 if !matches!(b.get_ref().as_str(), "roundrobin" | "leastconn" | "source") {
-                    self.err(Some(b.span()), format!("balance `{}` is not one rampart writes", b.get_ref().escape_debug()), "write balance = \"roundrobin\", \"leastconn\" or \"source\"");
+                    self.err(
+                        Some(b.span()),
+                        format!(
+                            "balance `{}` is not one rampart writes",
+                            b.get_ref().escape_debug()
+                        ),
+                        "write balance = \"roundrobin\", \"leastconn\" or \"source\"",
+                    );
                 }
             }
             if let Some(m) = &s.migrate {
                 if m.get_ref().contains('\n') || m.get_ref().trim().is_empty() {
-                    self.err(Some(m.span()), "migrate must be one non-empty line", "write the migration command on one line");
+                    self.err(
+                        Some(m.span()),
+                        "migrate must be one non-empty line",
+                        "write the migration command on one line",
+                    );
                 }
             }
             let sn = name.get_ref().as_str();
             for (key, h) in [("health", &s.health), ("ready", &s.ready)] {
                 let Some(h) = h else { continue };
-                if !h.starts_with('/') || h.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+                if !h.starts_with('/')
+                    || h.chars()
+                        .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+                {
                     let span = self.at(&["services", sn, key], Some(name.span()));
-                    self.err(span, format!("{key} `{}` is not an HTTP path", h.escape_debug()), "write a path like \"/health\"");
+                    self.err(
+                        span,
+                        format!("{key} `{}` is not an HTTP path", h.escape_debug()),
+                        "write a path like \"/health\"",
+                    );
                 }
             }
             for k in s.env.keys() {
                 if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     let span = self.key_at(&["services", sn, "env", k], Some(name.span()));
-                    self.err(span, format!("env name `{}` is not allowed", k.escape_debug()), "use letters, digits and _");
+                    self.err(
+                        span,
+                        format!("env name `{}` is not allowed", k.escape_debug()),
+                        "use letters, digits and _",
+                    );
                 }
             }
             for (k, v) in &s.env {
                 if v.contains('\n') || v.contains('\0') {
                     let span = self.at(&["services", sn, "env", k], Some(name.span()));
-                    self.err(span, format!("env {} holds a newline", k.escape_debug()), "write the value on one line");
+                    self.err(
+                        span,
+                        format!("env {} holds a newline", k.escape_debug()),
+                        "write the value on one line",
+                    );
                 }
             }
             if let Some(c) = &s.command {
                 if c.contains('\n') || c.trim().is_empty() {
                     let span = self.at(&["services", sn, "command"], Some(name.span()));
-                    self.err(span, "command must be one non-empty line", "write the command on one line");
+                    self.err(
+                        span,
+                        "command must be one non-empty line",
+                        "write the command on one line",
+                    );
                 }
             }
         }
@@ -664,18 +949,53 @@ impl Validator<'_> {
                 if !ok {
                     let mut known = vec!["postgres_primary", "postgres_replicas", "redis_master"];
                     known.extend(raw.services.keys().map(|s| s.get_ref().as_str()));
-                    self.err(Some(k.span()), format!("`{}` routes to nothing in this stack", k.get_ref().escape_debug()), format!("use one of: {}, and make sure that component is in the stack", known.join(", ")));
+                    self.err(
+                        Some(k.span()),
+                        format!(
+                            "`{}` routes to nothing in this stack",
+                            k.get_ref().escape_debug()
+                        ),
+                        format!(
+                            "use one of: {}, and make sure that component is in the stack",
+                            known.join(", ")
+                        ),
+                    );
                 }
             }
             if let Some(t) = &h.tls {
                 for l in t.listens.get_ref() {
-                    if !raw.services.keys().any(|s| s.get_ref() == l.get_ref()) || !h.listen.keys().any(|k| k.get_ref() == l.get_ref()) {
-                        let known: Vec<&str> = h.listen.keys().map(|k| k.get_ref().as_str()).filter(|k| raw.services.keys().any(|s| s.get_ref() == k)).collect();
-                        self.err(Some(l.span()), format!("`{}` is not an app service listener of [haproxy.listen]", l.get_ref().escape_debug()), format!("TLS terminates HTTP listeners only; name one of: {}", if known.is_empty() { "(none)".to_string() } else { known.join(", ") }));
+                    if !raw.services.keys().any(|s| s.get_ref() == l.get_ref())
+                        || !h.listen.keys().any(|k| k.get_ref() == l.get_ref())
+                    {
+                        let known: Vec<&str> = h
+                            .listen
+                            .keys()
+                            .map(|k| k.get_ref().as_str())
+                            .filter(|k| raw.services.keys().any(|s| s.get_ref() == k))
+                            .collect();
+                        self.err(
+                            Some(l.span()),
+                            format!(
+                                "`{}` is not an app service listener of [haproxy.listen]",
+                                l.get_ref().escape_debug()
+                            ),
+                            format!(
+                                "TLS terminates HTTP listeners only; name one of: {}",
+                                if known.is_empty() {
+                                    "(none)".to_string()
+                                } else {
+                                    known.join(", ")
+                                }
+                            ),
+                        );
                     }
                 }
                 if t.listens.get_ref().is_empty() {
-                    self.err(Some(t.listens.span()), "listens is empty", "name the listeners to serve over TLS, e.g. listens = [\"vault\"]");
+                    self.err(
+                        Some(t.listens.span()),
+                        "listens is empty",
+                        "name the listeners to serve over TLS, e.g. listens = [\"vault\"]",
+                    );
                 }
             }
         }
@@ -685,16 +1005,34 @@ impl Validator<'_> {
                 self.err(span, "virtual_router_id 0 is out of range", "write virtual_router_id from 1 to 255, unique on the network segment (51 is the default)");
             }
             if k.vip.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
-                self.err(Some(k.vip.span()), format!("keepalived vip `{}` is not an IPv4 address", k.vip.get_ref().escape_debug()), "write vip = \"10.0.1.100\"");
+                self.err(
+                    Some(k.vip.span()),
+                    format!(
+                        "keepalived vip `{}` is not an IPv4 address",
+                        k.vip.get_ref().escape_debug()
+                    ),
+                    "write vip = \"10.0.1.100\"",
+                );
             }
             if !valid_name(k.interface.get_ref()) {
-                self.err(Some(k.interface.span()), format!("keepalived interface `{}` is not an interface name", k.interface.get_ref().escape_debug()), "write interface = \"eth0\"");
+                self.err(
+                    Some(k.interface.span()),
+                    format!(
+                        "keepalived interface `{}` is not an interface name",
+                        k.interface.get_ref().escape_debug()
+                    ),
+                    "write interface = \"eth0\"",
+                );
             }
         }
         if let Some(b) = &raw.backup {
             if let Some(pb) = &b.postgres {
                 if raw.postgres.is_none() {
-                    self.err(Some(pb.span()), "backup.postgres needs a [postgres] in the stack", "add [postgres] or remove [backup.postgres]");
+                    self.err(
+                        Some(pb.span()),
+                        "backup.postgres needs a [postgres] in the stack",
+                        "add [postgres] or remove [backup.postgres]",
+                    );
                 }
                 if let Err(why) = super::cron::to_calendar(&pb.get_ref().schedule) {
                     let span = self.at(&["backup", "postgres", "schedule"], Some(pb.span()));
@@ -703,7 +1041,15 @@ impl Validator<'_> {
                 let keep = pb.get_ref().keep_days;
                 if !BACKUP_KEEP_DAYS.contains(&keep) {
                     let span = self.at(&["backup", "postgres", "keep_days"], Some(pb.span()));
-                    self.err(span, format!("keep_days {keep} is out of range"), format!("write keep_days from {} to {}", BACKUP_KEEP_DAYS.start(), BACKUP_KEEP_DAYS.end()));
+                    self.err(
+                        span,
+                        format!("keep_days {keep} is out of range"),
+                        format!(
+                            "write keep_days from {} to {}",
+                            BACKUP_KEEP_DAYS.start(),
+                            BACKUP_KEEP_DAYS.end()
+                        ),
+                    );
                 }
             }
         }
@@ -712,7 +1058,9 @@ impl Validator<'_> {
     /// Two components on one port of one host.
     fn check_ports(&mut self, raw: &RawStack, placement: &BTreeMap<String, Vec<String>>) {
         let mut claims: Vec<(String, u16, Option<Range<usize>>)> = Vec::new();
-        let mut claim = |comp: &str, port: u16, span: Option<Range<usize>>| claims.push((comp.to_string(), port, span));
+        let mut claim = |comp: &str, port: u16, span: Option<Range<usize>>| {
+            claims.push((comp.to_string(), port, span))
+        };
         if let Some(e) = &raw.etcd {
             claim("etcd", 2379, Some(e.hosts.span()));
             claim("etcd", 2380, Some(e.hosts.span()));
@@ -736,7 +1084,11 @@ impl Validator<'_> {
             }
         }
         for (name, s) in &raw.services {
-            claim(&format!("services.{}", name.get_ref()), *s.port.get_ref(), Some(s.port.span()));
+            claim(
+                &format!("services.{}", name.get_ref()),
+                *s.port.get_ref(),
+                Some(s.port.span()),
+            );
         }
         if let Some(h) = &raw.haproxy {
             claim("haproxy", h.stats_port, Some(h.hosts.span()));
@@ -750,10 +1102,21 @@ impl Validator<'_> {
                 let span = match comp.as_str() {
                     "pgbouncer" => self.at(&["pgbouncer", "port"], span),
                     // the stats port's claim carries the hosts' span; listen ports carry their own
-                    "haproxy" if raw.haproxy.as_ref().is_some_and(|h| span == Some(h.hosts.span())) => self.at(&["haproxy", "stats_port"], span),
+                    "haproxy"
+                        if raw
+                            .haproxy
+                            .as_ref()
+                            .is_some_and(|h| span == Some(h.hosts.span())) =>
+                    {
+                        self.at(&["haproxy", "stats_port"], span)
+                    }
                     _ => span,
                 };
-                self.diags.push(self.src.diag(span, "port 0 is not a port", Some("write a port from 1 to 65535".into())));
+                self.diags.push(self.src.diag(
+                    span,
+                    "port 0 is not a port",
+                    Some("write a port from 1 to 65535".into()),
+                ));
                 continue;
             }
             for host in placement.get(&comp).into_iter().flatten() {
@@ -763,7 +1126,13 @@ impl Validator<'_> {
                     } else {
                         format!("{comp} and {other} both want port {port} on host {host}")
                     };
-                    self.diags.push(self.src.diag(span.clone(), msg, Some("give one of them another port, or put them on different hosts".into())));
+                    self.diags.push(self.src.diag(
+                        span.clone(),
+                        msg,
+                        Some(
+                            "give one of them another port, or put them on different hosts".into(),
+                        ),
+                    ));
                     break;
                 }
                 seen.insert((host.clone(), port), comp.clone());
@@ -772,7 +1141,11 @@ impl Validator<'_> {
     }
 
     /// Who waits for whom: the deploy order plus explicit `after`; cycles are errors.
-    fn order(&mut self, placement: &BTreeMap<String, Vec<String>>, afters: &BTreeMap<String, Vec<Spanned<String>>>) -> BTreeMap<String, Vec<String>> {
+    fn order(
+        &mut self,
+        placement: &BTreeMap<String, Vec<String>>,
+        afters: &BTreeMap<String, Vec<Spanned<String>>>,
+    ) -> BTreeMap<String, Vec<String>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for comp in placement.keys() {
             let mut deps: Vec<String> = Vec::new();
@@ -791,9 +1164,19 @@ impl Validator<'_> {
                 if !placement.contains_key(name) {
                     let help = match did_you_mean(name, placement.keys().map(String::as_str)) {
                         Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("name one of: {}", placement.keys().cloned().collect::<Vec<_>>().join(", ")),
+                        None => format!(
+                            "name one of: {}",
+                            placement.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
                     };
-                    self.err(Some(a.span()), format!("after names `{}`, which is not in this stack", name.escape_debug()), help);
+                    self.err(
+                        Some(a.span()),
+                        format!(
+                            "after names `{}`, which is not in this stack",
+                            name.escape_debug()
+                        ),
+                        help,
+                    );
                 } else if !deps.contains(name) {
                     deps.push(name.clone());
                 }
@@ -804,7 +1187,14 @@ impl Validator<'_> {
             let span = afters.values().flatten().next().map(|s| s.span());
             self.diags.push(Diagnostic {
                 help: Some("remove one of these `after` entries".into()),
-                ..self.src.diag(span, format!("the components wait for each other in a cycle: {}", cycle.join(" -> ")), None)
+                ..self.src.diag(
+                    span,
+                    format!(
+                        "the components wait for each other in a cycle: {}",
+                        cycle.join(" -> ")
+                    ),
+                    None,
+                )
             });
         }
         out
@@ -822,29 +1212,54 @@ pub fn parse_cidr(s: &str) -> Result<(std::net::IpAddr, u32), String> {
             Err(_) => "is not an IPv4 or IPv6 network (host names are not allowed: pg_hba would look them up)".into(),
         });
     };
-    let ip: IpAddr = addr.parse().map_err(|_| format!("is not a network: `{}` is not an IPv4 or IPv6 address", addr.escape_debug()))?;
+    let ip: IpAddr = addr.parse().map_err(|_| {
+        format!(
+            "is not a network: `{}` is not an IPv4 or IPv6 address",
+            addr.escape_debug()
+        )
+    })?;
     let max: u32 = if ip.is_ipv4() { 32 } else { 128 };
     let len: u32 = match len.parse::<u32>() {
         Ok(n) if n <= max && len.bytes().all(|b| b.is_ascii_digit()) => n,
-        _ => return Err(format!("has prefix length `{}`; it must be a number from 0 to {max}", len.escape_debug())),
+        _ => {
+            return Err(format!(
+                "has prefix length `{}`; it must be a number from 0 to {max}",
+                len.escape_debug()
+            ))
+        }
     };
     let bits: u128 = match ip {
         IpAddr::V4(a) => u32::from(a) as u128,
         IpAddr::V6(a) => u128::from(a),
     };
     // the host part: the low (max - len) bits of the address
-    let host_mask: u128 = if len == max { 0 } else { u128::MAX >> (128 - (max - len)) };
+    let host_mask: u128 = if len == max {
+        0
+    } else {
+        u128::MAX >> (128 - (max - len))
+    };
     if bits & host_mask != 0 {
         let net = bits & !host_mask;
-        let net: IpAddr = if ip.is_ipv4() { IpAddr::V4((net as u32).into()) } else { IpAddr::V6(net.into()) };
-        return Err(format!("has host bits set after /{len}: the network is {net}/{len}"));
+        let net: IpAddr = if ip.is_ipv4() {
+            IpAddr::V4((net as u32).into())
+        } else {
+            IpAddr::V6(net.into())
+        };
+        return Err(format!(
+            "has host bits set after /{len}: the network is {net}/{len}"
+        ));
     }
     Ok((ip, len))
 }
 
 /// A cycle in a "waits for" map, printed from its first member back to it.
 pub fn find_cycle(deps: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
-    fn visit(n: &str, deps: &BTreeMap<String, Vec<String>>, state: &mut BTreeMap<String, u8>, stack: &mut Vec<String>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        deps: &BTreeMap<String, Vec<String>>,
+        state: &mut BTreeMap<String, u8>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
         match state.get(n) {
             Some(2) => return None,
             Some(1) => {
@@ -882,22 +1297,47 @@ mod tests {
 
     #[test]
     fn cidrs_are_checked_with_the_reason() {
-        assert_eq!(parse_cidr("10.20.0.0/16").unwrap(), ("10.20.0.0".parse().unwrap(), 16));
+        assert_eq!(
+            parse_cidr("10.20.0.0/16").unwrap(),
+            ("10.20.0.0".parse().unwrap(), 16)
+        );
         assert_eq!(parse_cidr("192.0.2.7/32").unwrap().1, 32);
         assert_eq!(parse_cidr("0.0.0.0/0").unwrap().1, 0);
         assert_eq!(parse_cidr("2001:db8::/32").unwrap().1, 32);
         assert_eq!(parse_cidr("::/0").unwrap().1, 0);
         assert_eq!(parse_cidr("2001:db8::7/128").unwrap().1, 128);
-        assert!(parse_cidr("192.0.2.7").unwrap_err().contains("write `192.0.2.7/32`"));
-        assert!(parse_cidr("2001:db8::7").unwrap_err().contains("write `2001:db8::7/128`"));
-        assert!(parse_cidr("bastion").unwrap_err().contains("host names are not allowed"));
-        assert!(parse_cidr("10.20.0.0/33").unwrap_err().contains("from 0 to 32"));
-        assert!(parse_cidr("2001:db8::/129").unwrap_err().contains("from 0 to 128"));
-        assert!(parse_cidr("10.20.0.0/+8").unwrap_err().contains("from 0 to 32"));
-        assert!(parse_cidr("10.20.0.0/").unwrap_err().contains("prefix length"));
-        assert!(parse_cidr("app-tier/24").unwrap_err().contains("`app-tier` is not an IPv4 or IPv6 address"));
-        assert!(parse_cidr("10.0.0.0/8 trust").unwrap_err().contains("prefix length"));
-        assert!(parse_cidr("10.20.0.5/16").unwrap_err().contains("the network is 10.20.0.0/16"));
-        assert!(parse_cidr("2001:db8::1/64").unwrap_err().contains("the network is 2001:db8::/64"));
+        assert!(parse_cidr("192.0.2.7")
+            .unwrap_err()
+            .contains("write `192.0.2.7/32`"));
+        assert!(parse_cidr("2001:db8::7")
+            .unwrap_err()
+            .contains("write `2001:db8::7/128`"));
+        assert!(parse_cidr("bastion")
+            .unwrap_err()
+            .contains("host names are not allowed"));
+        assert!(parse_cidr("10.20.0.0/33")
+            .unwrap_err()
+            .contains("from 0 to 32"));
+        assert!(parse_cidr("2001:db8::/129")
+            .unwrap_err()
+            .contains("from 0 to 128"));
+        assert!(parse_cidr("10.20.0.0/+8")
+            .unwrap_err()
+            .contains("from 0 to 32"));
+        assert!(parse_cidr("10.20.0.0/")
+            .unwrap_err()
+            .contains("prefix length"));
+        assert!(parse_cidr("app-tier/24")
+            .unwrap_err()
+            .contains("`app-tier` is not an IPv4 or IPv6 address"));
+        assert!(parse_cidr("10.0.0.0/8 trust")
+            .unwrap_err()
+            .contains("prefix length"));
+        assert!(parse_cidr("10.20.0.5/16")
+            .unwrap_err()
+            .contains("the network is 10.20.0.0/16"));
+        assert!(parse_cidr("2001:db8::1/64")
+            .unwrap_err()
+            .contains("the network is 2001:db8::/64"));
     }
 }

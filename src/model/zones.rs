@@ -12,7 +12,12 @@ use std::ops::Range;
 fn by_zone(inv: &Inventory, members: &[String]) -> BTreeMap<String, Vec<String>> {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for h in members {
-        let z = inv.hosts.get(h).and_then(|h| h.zone.clone()).map(|z| format!("zone {z}")).unwrap_or_else(|| format!("host {h} (no zone)"));
+        let z = inv
+            .hosts
+            .get(h)
+            .and_then(|h| h.zone.clone())
+            .map(|z| format!("zone {z}"))
+            .unwrap_or_else(|| format!("host {h} (no zone)"));
         m.entry(z).or_default().push(h.clone());
     }
     m
@@ -24,13 +29,18 @@ fn worst(zones: &BTreeMap<String, Vec<String>>) -> Option<(&String, &Vec<String>
 }
 
 fn any_zone(inv: &Inventory, members: &[String]) -> bool {
-    members.iter().any(|h| inv.hosts.get(h).is_some_and(|h| h.zone.is_some()))
+    members
+        .iter()
+        .any(|h| inv.hosts.get(h).is_some_and(|h| h.zone.is_some()))
 }
 
 pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
     let mut out = Diagnostics::default();
     let mut warn = |span: Option<Range<usize>>, msg: String, help: &str| {
-        out.push(Diagnostic { warning: true, ..stack.source.diag(span, msg, Some(help.to_string())) });
+        out.push(Diagnostic {
+            warning: true,
+            ..stack.source.diag(span, msg, Some(help.to_string()))
+        });
     };
     // a quorum of `need` out of the members must survive the loss of any one zone
     let mut quorum = |what: &str, key: &str, span: Option<Range<usize>>, need: usize| {
@@ -70,7 +80,12 @@ pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
     if let Some(q) = &stack.qdrant {
         let members = stack.hosts_of("qdrant");
         let rf = *q.replication_factor.get_ref() as usize;
-        quorum("Qdrant peers (Raft)", "qdrant", Some(q.hosts.span()), members.len() / 2 + 1);
+        quorum(
+            "Qdrant peers (Raft)",
+            "qdrant",
+            Some(q.hosts.span()),
+            members.len() / 2 + 1,
+        );
         if members.len() >= 2 && any_zone(inv, members) {
             if let Some((z, hs)) = worst(&by_zone(inv, members)) {
                 if hs.len() >= rf {
@@ -87,14 +102,25 @@ pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
         let members = stack.hosts_of(&format!("services.{name}"));
         if members.len() >= 2 && any_zone(inv, members) && by_zone(inv, members).len() == 1 {
             let z = by_zone(inv, members).into_keys().next().unwrap_or_default();
-            warn(Some(s.hosts.span()), format!("all {} replicas of services.{name} sit in {z}", members.len()), "place replicas in at least two zones");
+            warn(
+                Some(s.hosts.span()),
+                format!(
+                    "all {} replicas of services.{name} sit in {z}",
+                    members.len()
+                ),
+                "place replicas in at least two zones",
+            );
         }
     }
     if let Some(h) = &stack.haproxy {
         let members = stack.hosts_of("haproxy");
         if members.len() >= 2 && any_zone(inv, members) && by_zone(inv, members).len() == 1 {
             let z = by_zone(inv, members).into_keys().next().unwrap_or_default();
-            warn(Some(h.hosts.span()), format!("all {} HAProxy hosts sit in {z}", members.len()), "place edge hosts in at least two zones");
+            warn(
+                Some(h.hosts.span()),
+                format!("all {} HAProxy hosts sit in {z}", members.len()),
+                "place edge hosts in at least two zones",
+            );
         }
     }
     out
@@ -109,16 +135,30 @@ mod tests {
     fn inv(zones: &[&str]) -> Inventory {
         let mut t = String::from("[defaults]\nuser = \"root\"\n");
         for (i, z) in zones.iter().enumerate() {
-            t.push_str(&format!("[hosts.h{}]\naddress = \"10.0.0.{}\"\nzone = \"{z}\"\n", i + 1, i + 1));
+            t.push_str(&format!(
+                "[hosts.h{}]\naddress = \"10.0.0.{}\"\nzone = \"{z}\"\n",
+                i + 1,
+                i + 1
+            ));
         }
-        t.push_str(&format!("[groups]\nall3 = [{}]\n", (1..=zones.len()).map(|i| format!("\"h{i}\"")).collect::<Vec<_>>().join(", ")));
+        t.push_str(&format!(
+            "[groups]\nall3 = [{}]\n",
+            (1..=zones.len())
+                .map(|i| format!("\"h{i}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         Inventory::parse(Source::new("inv.toml", t)).unwrap()
     }
 
     fn warnings(zones: &[&str], stack: &str) -> Vec<String> {
         let i = inv(zones);
         let s = Stack::parse(Source::new("stack.toml", stack.to_string()), &i).unwrap();
-        super::check(&s, &i).0.iter().map(|d| format!("{}:{}: {}", d.file, d.line, d.message)).collect()
+        super::check(&s, &i)
+            .0
+            .iter()
+            .map(|d| format!("{}:{}: {}", d.file, d.line, d.message))
+            .collect()
     }
 
     const STACK: &str = "[stack]\nname = \"z\"\n[etcd]\nhosts = \"all3\"\n[redis]\nhosts = \"all3\"\npassword = { env = \"X\" }\n[redis.sentinel]\nquorum = 2\n";
@@ -131,16 +171,38 @@ mod tests {
     #[test]
     fn two_of_three_in_one_zone_loses_the_etcd_and_sentinel_quorums() {
         let w = warnings(&["a", "a", "b"], STACK);
-        assert!(w.iter().any(|m| m.starts_with("stack.toml:4:") && m.contains("losing zone a (h1, h2) leaves 1 of 3 etcd members, below the 2 needed")), "{w:?}");
-        assert!(w.iter().any(|m| m.contains("of 3 Sentinels, below the 2 needed")), "{w:?}");
-        assert!(!w.iter().any(|m| m.contains("Redis servers")), "a Redis server survives: {w:?}");
+        assert!(
+            w.iter().any(|m| m.starts_with("stack.toml:4:")
+                && m.contains(
+                    "losing zone a (h1, h2) leaves 1 of 3 etcd members, below the 2 needed"
+                )),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|m| m.contains("of 3 Sentinels, below the 2 needed")),
+            "{w:?}"
+        );
+        assert!(
+            !w.iter().any(|m| m.contains("Redis servers")),
+            "a Redis server survives: {w:?}"
+        );
     }
 
     #[test]
     fn one_zone_for_everything_warns_for_services_and_servers() {
-        let stack = format!("{STACK}[services.api]\nhosts = \"all3\"\ncommand = \"/bin/true\"\nport = 8080\n");
+        let stack = format!(
+            "{STACK}[services.api]\nhosts = \"all3\"\ncommand = \"/bin/true\"\nport = 8080\n"
+        );
         let w = warnings(&["a", "a", "a"], &stack);
-        assert!(w.iter().any(|m| m.contains("all 3 replicas of services.api sit in zone a")), "{w:?}");
-        assert!(w.iter().any(|m| m.contains("leaves 0 of 3 Redis servers")), "{w:?}");
+        assert!(
+            w.iter()
+                .any(|m| m.contains("all 3 replicas of services.api sit in zone a")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter().any(|m| m.contains("leaves 0 of 3 Redis servers")),
+            "{w:?}"
+        );
     }
 }

@@ -8,9 +8,17 @@ pub fn unified(path: &str, old: &[u8], new: &[u8]) -> String {
         return added(path, &new);
     }
     let d = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
-    let a = if old.is_empty() { "/dev/null".to_string() } else { format!("{path} (on host)") };
+    let a = if old.is_empty() {
+        "/dev/null".to_string()
+    } else {
+        format!("{path} (on host)")
+    };
     let b = format!("{path} (planned)");
-    let text = d.unified_diff().context_radius(3).header(&a, &b).to_string();
+    let text = d
+        .unified_diff()
+        .context_radius(3)
+        .header(&a, &b)
+        .to_string();
     // sized once: plans keep one diff per changed file
     let mut out = String::with_capacity(text.len() + 1);
     for line in text.lines() {
@@ -28,8 +36,16 @@ fn added(path: &str, new: &str) -> String {
     }
     let lines = new.lines().count();
     let no_newline = !new.ends_with('\n');
-    let head = format!("--- /dev/null\n+++ {path} (planned)\n@@ -0,0 +1{} @@\n", if lines == 1 { String::new() } else { format!(",{lines}") });
-    let mut out = String::with_capacity(head.len() + new.len() + lines + 2 + if no_newline { 30 } else { 0 });
+    let head = format!(
+        "--- /dev/null\n+++ {path} (planned)\n@@ -0,0 +1{} @@\n",
+        if lines == 1 {
+            String::new()
+        } else {
+            format!(",{lines}")
+        }
+    );
+    let mut out =
+        String::with_capacity(head.len() + new.len() + lines + 2 + if no_newline { 30 } else { 0 });
     out.push_str(&head);
     for line in new.lines() {
         out.push('+');
@@ -52,8 +68,14 @@ pub fn many(jobs: &[(usize, &str, &[u8], &[u8])]) -> Vec<(usize, String)> {
     }
     let chunk = jobs.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = jobs.chunks(chunk).map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a diff thread panicked")).collect()
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a diff thread panicked"))
+            .collect()
     })
 }
 
@@ -61,14 +83,34 @@ pub fn many(jobs: &[(usize, &str, &[u8], &[u8])]) -> Vec<(usize, String)> {
 mod tests {
     /// What `unified` wrote for a new file before it had `added`: `similar`'s diff from nothing.
     fn by_similar(path: &str, new: &str) -> String {
-        let text = similar::TextDiff::from_lines("", new).unified_diff().context_radius(3).header("/dev/null", &format!("{path} (planned)")).to_string();
+        let text = similar::TextDiff::from_lines("", new)
+            .unified_diff()
+            .context_radius(3)
+            .header("/dev/null", &format!("{path} (planned)"))
+            .to_string();
         text.lines().map(|l| format!("{l}\n")).collect()
     }
 
     #[test]
     fn a_new_file_diff_is_the_one_similar_writes() {
-        for new in ["", "a", "a\n", "a\nb", "a\nb\n", "\n", "\n\n", "x\r\ny\r\n", "one line with spaces  \n", &"# conf line\n".repeat(40), "a\n\nb\n\n"] {
-            assert_eq!(super::unified("/etc/x", b"", new.as_bytes()), by_similar("/etc/x", new), "{new:?}");
+        for new in [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\nb\n",
+            "\n",
+            "\n\n",
+            "x\r\ny\r\n",
+            "one line with spaces  \n",
+            &"# conf line\n".repeat(40),
+            "a\n\nb\n\n",
+        ] {
+            assert_eq!(
+                super::unified("/etc/x", b"", new.as_bytes()),
+                by_similar("/etc/x", new),
+                "{new:?}"
+            );
         }
     }
 

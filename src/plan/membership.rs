@@ -32,11 +32,31 @@ pub struct EtcdChange {
 /// None when no member answers (the cluster is bootstrapped, not grown).
 pub fn etcd_change(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<EtcdChange> {
     let e = compiled.etcd.as_ref()?;
-    let current = e.members.iter().find_map(|m| facts.get(&m.name).and_then(|f| f.etcd_members.clone()))?;
-    let started = |peer: &str| current.iter().any(|c| c.peer_url == peer && c.status == "started");
-    let joiners = e.members.iter().filter(|m| !started(&m.peer_url)).cloned().collect();
-    let leavers = current.iter().filter(|c| !e.members.iter().any(|m| m.peer_url == c.peer_url)).cloned().collect();
-    Some(EtcdChange { current, joiners, leavers })
+    let current = e
+        .members
+        .iter()
+        .find_map(|m| facts.get(&m.name).and_then(|f| f.etcd_members.clone()))?;
+    let started = |peer: &str| {
+        current
+            .iter()
+            .any(|c| c.peer_url == peer && c.status == "started")
+    };
+    let joiners = e
+        .members
+        .iter()
+        .filter(|m| !started(&m.peer_url))
+        .cloned()
+        .collect();
+    let leavers = current
+        .iter()
+        .filter(|c| !e.members.iter().any(|m| m.peer_url == c.peer_url))
+        .cloned()
+        .collect();
+    Some(EtcdChange {
+        current,
+        joiners,
+        leavers,
+    })
 }
 
 fn quorum(n: usize) -> usize {
@@ -46,14 +66,29 @@ fn quorum(n: usize) -> usize {
 /// Adds the steps of a membership change to `plan` (after the rolling
 /// restarts are ordered), or refuses the plan when it is unsafe.
 pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
-    let Some(e) = compiled.etcd.as_ref() else { return };
+    let Some(e) = compiled.etcd.as_ref() else {
+        return;
+    };
     let service_id = |h: &str| format!("{h}/service/etcd");
     let Some(ch) = etcd_change(compiled, facts) else {
         // no running cluster: its members start together as founders, never
         // with a join file left by an earlier life of the host
-        for s in plan.steps.iter_mut().filter(|s| e.members.iter().any(|m| service_id(&m.name) == s.id)) {
-            if s.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "start")) {
-                s.ops.insert(0, Op::RemoveFile { path: JOIN_ENV.into(), daemon_reload: false });
+        for s in plan
+            .steps
+            .iter_mut()
+            .filter(|s| e.members.iter().any(|m| service_id(&m.name) == s.id))
+        {
+            if s.ops
+                .iter()
+                .any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "start"))
+            {
+                s.ops.insert(
+                    0,
+                    Op::RemoveFile {
+                        path: JOIN_ENV.into(),
+                        daemon_reload: false,
+                    },
+                );
             }
         }
         return;
@@ -62,13 +97,31 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         if !c.name.is_empty() {
             return c.name.clone();
         }
-        e.members.iter().find(|m| m.peer_url == c.peer_url).map(|m| m.name.clone()).unwrap_or_else(|| c.peer_url.clone())
+        e.members
+            .iter()
+            .find(|m| m.peer_url == c.peer_url)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| c.peer_url.clone())
     };
     // a member counts as up when its host's etcd is active and it has joined
-    let up_host = |h: &str| facts.get(h).and_then(|f| f.services.get("etcd")).is_some_and(|s| s.active == "active");
+    let up_host = |h: &str| {
+        facts
+            .get(h)
+            .and_then(|f| f.services.get("etcd"))
+            .is_some_and(|s| s.active == "active")
+    };
     let mut n = ch.current.len();
-    let mut up = ch.current.iter().filter(|c| c.status == "started" && up_host(&name_of(c))).count();
-    let down: Vec<String> = ch.current.iter().filter(|c| !(c.status == "started" && up_host(&name_of(c)))).map(name_of).collect();
+    let mut up = ch
+        .current
+        .iter()
+        .filter(|c| c.status == "started" && up_host(&name_of(c)))
+        .count();
+    let down: Vec<String> = ch
+        .current
+        .iter()
+        .filter(|c| !(c.status == "started" && up_host(&name_of(c))))
+        .map(name_of)
+        .collect();
     let joining: Vec<&EtcdMember> = ch.joiners.iter().collect();
     if !joining.is_empty() && !ch.leavers.is_empty() {
         plan.refused.push(format!(
@@ -79,9 +132,17 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         ));
         return;
     }
-    let down_text = || if down.is_empty() { String::new() } else { format!(" ({} down now)", down.join(", ")) };
+    let down_text = || {
+        if down.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} down now)", down.join(", "))
+        }
+    };
     // a rolling restart takes one running member down at a time
-    let restarts = plan.steps.iter().any(|s| e.members.iter().any(|m| service_id(&m.name) == s.id) && s.action == Action::Restart);
+    let restarts = plan.steps.iter().any(|s| {
+        e.members.iter().any(|m| service_id(&m.name) == s.id) && s.action == Action::Restart
+    });
     if restarts && up.saturating_sub(1) < quorum(n) {
         plan.refused.push(format!(
             "etcd: restarting members one at a time would leave {} of {n} running, and the cluster needs {} for a quorum{}. \
@@ -93,7 +154,17 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
     }
     // growing: each new member is added (not yet running) before it starts
     let mut prev: Option<String> = None;
-    let mut endpoints: Vec<String> = ch.current.iter().filter(|c| c.status == "started").filter_map(|c| e.members.iter().find(|m| m.peer_url == c.peer_url).map(|m| m.client_url.clone())).collect();
+    let mut endpoints: Vec<String> = ch
+        .current
+        .iter()
+        .filter(|c| c.status == "started")
+        .filter_map(|c| {
+            e.members
+                .iter()
+                .find(|m| m.peer_url == c.peer_url)
+                .map(|m| m.client_url.clone())
+        })
+        .collect();
     for j in &joining {
         let added = ch.current.iter().any(|c| c.peer_url == j.peer_url);
         let n_after = if added { n } else { n + 1 };
@@ -117,8 +188,31 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         let mut deps = plan.steps[pos].deps.clone();
         deps.extend(prev.clone());
         let script = join_script(&endpoints, j, &e.data_dir);
-        let why = if added { "added to the cluster earlier but never started: start it with the member list".to_string() } else { format!("etcdctl member add {} (the cluster has {} member{}), then its first start joins the running cluster", j.name, n - 1, if n == 2 { "" } else { "s" }) };
-        plan.steps.insert(pos, Step { id: id.clone(), host: j.name.clone(), action: Action::Run, reasons: vec![why], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run: script, unless: None, creates: None }], deps, retires: None });
+        let why = if added {
+            "added to the cluster earlier but never started: start it with the member list"
+                .to_string()
+        } else {
+            format!("etcdctl member add {} (the cluster has {} member{}), then its first start joins the running cluster", j.name, n - 1, if n == 2 { "" } else { "s" })
+        };
+        plan.steps.insert(
+            pos,
+            Step {
+                id: id.clone(),
+                host: j.name.clone(),
+                action: Action::Run,
+                reasons: vec![why],
+                diff: None,
+                sensitive: false,
+                drift: false,
+                ops: vec![Op::RunCommand {
+                    run: script,
+                    unless: None,
+                    creates: None,
+                }],
+                deps,
+                retires: None,
+            },
+        );
         let s = &mut plan.steps[pos + 1];
         s.deps.push(id);
         for op in s.ops.iter_mut() {
@@ -135,13 +229,23 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
     if ch.leavers.is_empty() {
         return;
     }
-    let Some(anchor) = e.members.iter().find(|m| up_host(&m.name) && ch.current.iter().any(|c| c.peer_url == m.peer_url && c.status == "started")) else {
+    let Some(anchor) = e.members.iter().find(|m| {
+        up_host(&m.name)
+            && ch
+                .current
+                .iter()
+                .any(|c| c.peer_url == m.peer_url && c.status == "started")
+    }) else {
         plan.refused.push("etcd: members are to be removed but no remaining member's etcd is running to remove them from; bring one back first".into());
         return;
     };
     let remaining: Vec<String> = e.members.iter().map(|m| m.client_url.clone()).collect();
     let mut prev: Option<String> = None;
-    let mut insert_at = plan.steps.iter().position(|s| s.host == anchor.name).unwrap_or(0);
+    let mut insert_at = plan
+        .steps
+        .iter()
+        .position(|s| s.host == anchor.name)
+        .unwrap_or(0);
     for l in &ch.leavers {
         let name = name_of(l);
         let was_up = l.status == "started" && up_host(&name);
@@ -163,10 +267,18 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         plan.steps.insert(insert_at, Step { id: id.clone(), host: anchor.name.clone(), action: Action::Run, reasons: vec![format!("etcdctl member remove {name} (no longer in the stack), before its etcd stops; {n} member{} remain", if n == 1 { "" } else { "s" })], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run: script, unless: None, creates: None }], deps, retires: None });
         insert_at += 1;
         // the leaver's own etcd stops only after it left
-        if let Some(s) = plan.steps.iter_mut().find(|s| s.id == service_id(&name) && s.action == Action::Delete) {
+        if let Some(s) = plan
+            .steps
+            .iter_mut()
+            .find(|s| s.id == service_id(&name) && s.action == Action::Delete)
+        {
             s.deps.push(id.clone());
-            s.ops.push(Op::RemoveFile { path: JOIN_ENV.into(), daemon_reload: false });
-            s.reasons.push(format!("after it left the etcd cluster ({id})"));
+            s.ops.push(Op::RemoveFile {
+                path: JOIN_ENV.into(),
+                daemon_reload: false,
+            });
+            s.reasons
+                .push(format!("after it left the etcd cluster ({id})"));
         }
         prev = Some(id);
     }
@@ -239,7 +351,12 @@ mod tests {
     use super::*;
 
     fn member(n: u32) -> EtcdMember {
-        EtcdMember { name: format!("lab{n}"), address: format!("198.18.0.{}", 10 + n), peer_url: format!("http://198.18.0.{}:2380", 10 + n), client_url: format!("http://198.18.0.{}:2379", 10 + n) }
+        EtcdMember {
+            name: format!("lab{n}"),
+            address: format!("198.18.0.{}", 10 + n),
+            peer_url: format!("http://198.18.0.{}:2380", 10 + n),
+            client_url: format!("http://198.18.0.{}:2379", 10 + n),
+        }
     }
 
     /// The scripts run against a stand-in `etcdctl` (a shell function) that
@@ -256,23 +373,69 @@ mod tests {
              systemctl() {{ true; }}\n"
         );
         let m = member(3);
-        let script = join_script(&["http://198.18.0.11:2379".into(), "http://198.18.0.12:2379".into()], &m, &format!("{d}/data")).replace("/var/lib/rampart", &d);
+        let script = join_script(
+            &[
+                "http://198.18.0.11:2379".into(),
+                "http://198.18.0.12:2379".into(),
+            ],
+            &m,
+            &format!("{d}/data"),
+        )
+        .replace("/var/lib/rampart", &d);
         std::fs::create_dir_all(format!("{d}/data/member")).unwrap();
         for round in 0..2 {
-            let out = std::process::Command::new("sh").arg("-c").arg(format!("{fake}{script}")).output().unwrap();
-            assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{fake}{script}"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let calls = std::fs::read_to_string(format!("{d}/calls")).unwrap();
-        assert_eq!(calls.matches("member add lab3 --peer-urls=http://198.18.0.13:2380").count(), 1, "added once, not again on a rerun: {calls}");
+        assert_eq!(
+            calls
+                .matches("member add lab3 --peer-urls=http://198.18.0.13:2380")
+                .count(),
+            1,
+            "added once, not again on a rerun: {calls}"
+        );
         let env = std::fs::read_to_string(format!("{d}/etcd-join.env")).unwrap();
         assert_eq!(env, "ETCD_INITIAL_CLUSTER=\"lab1=http://198.18.0.11:2380,lab2=http://198.18.0.12:2380,lab3=http://198.18.0.13:2380\"\nETCD_INITIAL_CLUSTER_STATE=\"existing\"\n");
-        assert!(!std::path::Path::new(&format!("{d}/data")).exists(), "the never-joined data directory is emptied");
+        assert!(
+            !std::path::Path::new(&format!("{d}/data")).exists(),
+            "the never-joined data directory is emptied"
+        );
 
-        let rm = remove_script(&["http://198.18.0.11:2379".into()], "http://198.18.0.12:2380", "lab2");
-        let out = std::process::Command::new("sh").arg("-c").arg(format!("{fake}{rm}")).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(std::fs::read_to_string(format!("{d}/calls")).unwrap().contains("member remove b2"));
-        let out = std::process::Command::new("sh").arg("-c").arg(format!("{fake}{rm}")).output().unwrap();
-        assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains("lab2 is no longer a member"));
+        let rm = remove_script(
+            &["http://198.18.0.11:2379".into()],
+            "http://198.18.0.12:2380",
+            "lab2",
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{fake}{rm}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::read_to_string(format!("{d}/calls"))
+            .unwrap()
+            .contains("member remove b2"));
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{fake}{rm}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success()
+                && String::from_utf8_lossy(&out.stderr).contains("lab2 is no longer a member")
+        );
     }
 }

@@ -4,10 +4,10 @@
 
 pub mod diff;
 pub mod membership;
+pub mod op;
 pub mod patroni;
 pub mod qdrant;
 pub mod redis;
-pub mod op;
 pub mod saved;
 
 use crate::compile::{Compiled, Desired};
@@ -122,11 +122,25 @@ impl Plan {
 }
 
 /// Facts of what a host does not have (borrowed, not cloned: file facts carry content).
-static NO_FILE: crate::facts::FileFact = crate::facts::FileFact { exists: false, is_dir: false, sha256: None, mode: None, owner: None, group: None, content: None };
-static NO_SERVICE: crate::facts::ServiceFact = crate::facts::ServiceFact { enabled: String::new(), active: String::new() };
+static NO_FILE: crate::facts::FileFact = crate::facts::FileFact {
+    exists: false,
+    is_dir: false,
+    sha256: None,
+    mode: None,
+    owner: None,
+    group: None,
+    content: None,
+};
+static NO_SERVICE: crate::facts::ServiceFact = crate::facts::ServiceFact {
+    enabled: String::new(),
+    active: String::new(),
+};
 
 fn enabled_ok(s: &str) -> bool {
-    matches!(s, "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated")
+    matches!(
+        s,
+        "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated"
+    )
 }
 
 /// Computes the plan. `facts` has an entry for every host of `compiled`.
@@ -140,17 +154,45 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     for &i in &compiled.order {
         let r = &compiled.resources[i];
         let f = facts.get(&r.id.host).unwrap_or(&empty);
-        let managed = f.state.as_ref().and_then(|s| s.resources.get(&r.id.to_string()));
+        let managed = f
+            .state
+            .as_ref()
+            .and_then(|s| s.resources.get(&r.id.to_string()));
         let step = match &r.desired {
             Desired::Barrier => None,
             Desired::Package { name, no_start } => match f.packages.get(name) {
                 Some(Some(_)) => None,
-                _ => Some((Action::Create, vec!["not installed".to_string()], vec![Op::AptInstall { packages: vec![name.clone()], no_start: *no_start }], None, false)),
+                _ => Some((
+                    Action::Create,
+                    vec!["not installed".to_string()],
+                    vec![Op::AptInstall {
+                        packages: vec![name.clone()],
+                        no_start: *no_start,
+                    }],
+                    None,
+                    false,
+                )),
             },
-            Desired::Directory { path, mode, owner, group } => {
+            Desired::Directory {
+                path,
+                mode,
+                owner,
+                group,
+            } => {
                 let fact = f.files.get(path).unwrap_or(&NO_FILE);
                 if !fact.exists {
-                    Some((Action::Create, vec!["missing".into()], vec![Op::MakeDir { path: path.clone(), mode: *mode, owner: owner.clone(), group: group.clone() }], None, false))
+                    Some((
+                        Action::Create,
+                        vec!["missing".into()],
+                        vec![Op::MakeDir {
+                            path: path.clone(),
+                            mode: *mode,
+                            owner: owner.clone(),
+                            group: group.clone(),
+                        }],
+                        None,
+                        false,
+                    ))
                 } else {
                     let mut why = Vec::new();
                     if let (Some(m), Some(have)) = (mode, fact.mode) {
@@ -159,15 +201,47 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                         }
                     }
                     if owner.is_some() && owner != &fact.owner {
-                        why.push(format!("owner {} -> {}", fact.owner.clone().unwrap_or_default(), owner.clone().unwrap_or_default()));
+                        why.push(format!(
+                            "owner {} -> {}",
+                            fact.owner.clone().unwrap_or_default(),
+                            owner.clone().unwrap_or_default()
+                        ));
                     }
                     if group.is_some() && group != &fact.group {
-                        why.push(format!("group {} -> {}", fact.group.clone().unwrap_or_default(), group.clone().unwrap_or_default()));
+                        why.push(format!(
+                            "group {} -> {}",
+                            fact.group.clone().unwrap_or_default(),
+                            group.clone().unwrap_or_default()
+                        ));
                     }
-                    (!why.is_empty()).then(|| (Action::Update, why, vec![Op::MakeDir { path: path.clone(), mode: *mode, owner: owner.clone(), group: group.clone() }], None, managed.is_some()))
+                    (!why.is_empty()).then(|| {
+                        (
+                            Action::Update,
+                            why,
+                            vec![Op::MakeDir {
+                                path: path.clone(),
+                                mode: *mode,
+                                owner: owner.clone(),
+                                group: group.clone(),
+                            }],
+                            None,
+                            managed.is_some(),
+                        )
+                    })
                 }
             }
-            Desired::File { path, content, sha256, mode, owner, group, sensitive, validate, daemon_reload, notify } => {
+            Desired::File {
+                path,
+                content,
+                sha256,
+                mode,
+                owner,
+                group,
+                sensitive,
+                validate,
+                daemon_reload,
+                notify,
+            } => {
                 let fact = f.files.get(path).unwrap_or(&NO_FILE);
                 let write = Op::WriteFile {
                     path: path.clone(),
@@ -184,64 +258,151 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                     if !sensitive {
                         diffs.push((i, path, b"", content));
                     }
-                    Some((Action::Create, vec![format!("{mode:04o} {owner}:{group}")], vec![write], None, false))
+                    Some((
+                        Action::Create,
+                        vec![format!("{mode:04o} {owner}:{group}")],
+                        vec![write],
+                        None,
+                        false,
+                    ))
                 } else if fact.sha256.as_deref() != Some(sha256.as_str()) {
-                    let drift = managed.and_then(|m| m.sha256.as_deref()).is_some_and(|s| Some(s) != fact.sha256.as_deref());
+                    let drift = managed
+                        .and_then(|m| m.sha256.as_deref())
+                        .is_some_and(|s| Some(s) != fact.sha256.as_deref());
                     let d = match &fact.content {
                         _ if *sensitive => None,
                         Some(old) => {
                             diffs.push((i, path, old, content));
                             None
                         }
-                        None => Some("(the current file is too large to show a diff)\n".to_string()),
+                        None => {
+                            Some("(the current file is too large to show a diff)\n".to_string())
+                        }
                     };
-                    let why = if *sensitive { "content changed (sensitive value changed)" } else { "content changed" };
+                    let why = if *sensitive {
+                        "content changed (sensitive value changed)"
+                    } else {
+                        "content changed"
+                    };
                     Some((Action::Update, vec![why.to_string()], vec![write], d, drift))
                 } else {
                     let mut why = Vec::new();
                     if fact.mode != Some(*mode) {
                         why.push(format!("mode {:04o} -> {mode:04o}", fact.mode.unwrap_or(0)));
                     }
-                    if fact.owner.as_deref() != Some(owner) || fact.group.as_deref() != Some(group) {
-                        why.push(format!("owner {}:{} -> {owner}:{group}", fact.owner.clone().unwrap_or_default(), fact.group.clone().unwrap_or_default()));
+                    if fact.owner.as_deref() != Some(owner) || fact.group.as_deref() != Some(group)
+                    {
+                        why.push(format!(
+                            "owner {}:{} -> {owner}:{group}",
+                            fact.owner.clone().unwrap_or_default(),
+                            fact.group.clone().unwrap_or_default()
+                        ));
                     }
-                    (!why.is_empty()).then(|| (Action::Update, why, vec![Op::SetAttrs { path: path.clone(), mode: *mode, owner: owner.clone(), group: group.clone() }], None, managed.is_some()))
+                    (!why.is_empty()).then(|| {
+                        (
+                            Action::Update,
+                            why,
+                            vec![Op::SetAttrs {
+                                path: path.clone(),
+                                mode: *mode,
+                                owner: owner.clone(),
+                                group: group.clone(),
+                            }],
+                            None,
+                            managed.is_some(),
+                        )
+                    })
                 }
             }
-            Desired::Service { name, enabled, running, no_block, reload, restart_on } => {
+            Desired::Service {
+                name,
+                enabled,
+                running,
+                no_block,
+                reload,
+                restart_on,
+            } => {
                 let fact = f.services.get(name).unwrap_or(&NO_SERVICE);
                 let mut ops = Vec::new();
                 let mut why = Vec::new();
                 let mut action = Action::Update;
                 if *enabled && !enabled_ok(&fact.enabled) {
-                    ops.push(Op::Systemctl { verb: "enable".into(), unit: name.clone(), no_block: false });
-                    why.push(format!("enable ({})", if fact.enabled.is_empty() { "not installed yet" } else { &fact.enabled }));
+                    ops.push(Op::Systemctl {
+                        verb: "enable".into(),
+                        unit: name.clone(),
+                        no_block: false,
+                    });
+                    why.push(format!(
+                        "enable ({})",
+                        if fact.enabled.is_empty() {
+                            "not installed yet"
+                        } else {
+                            &fact.enabled
+                        }
+                    ));
                 } else if !*enabled && fact.enabled == "enabled" {
-                    ops.push(Op::Systemctl { verb: "disable".into(), unit: name.clone(), no_block: false });
+                    ops.push(Op::Systemctl {
+                        verb: "disable".into(),
+                        unit: name.clone(),
+                        no_block: false,
+                    });
                     why.push("disable".into());
                 }
                 let active = fact.active == "active";
-                let triggers: Vec<String> = restart_on.iter().filter(|&&t| changed_self(&steps, t)).map(|&t| compiled.resources[t].id.to_string()).collect();
+                let triggers: Vec<String> = restart_on
+                    .iter()
+                    .filter(|&&t| changed_self(&steps, t))
+                    .map(|&t| compiled.resources[t].id.to_string())
+                    .collect();
                 let pending = f.pending.contains(name);
                 if *running && (!triggers.is_empty() || pending) {
                     // restart (or reload) also covers a service that a package
                     // install started with its default config during this apply
-                    let verb = if *reload { "reload-or-restart" } else { "restart" };
-                    ops.push(Op::Systemctl { verb: verb.into(), unit: name.clone(), no_block: *no_block });
+                    let verb = if *reload {
+                        "reload-or-restart"
+                    } else {
+                        "restart"
+                    };
+                    ops.push(Op::Systemctl {
+                        verb: verb.into(),
+                        unit: name.clone(),
+                        no_block: *no_block,
+                    });
                     if !triggers.is_empty() {
-                        why.push(format!("{}: {} changed", if *reload { "reload" } else { "restart" }, triggers.join(", ")));
+                        why.push(format!(
+                            "{}: {} changed",
+                            if *reload { "reload" } else { "restart" },
+                            triggers.join(", ")
+                        ));
                     }
                     if pending {
-                        why.push("restart owed by an earlier apply that stopped before it".to_string());
+                        why.push(
+                            "restart owed by an earlier apply that stopped before it".to_string(),
+                        );
                     }
                     if ops.len() == 1 && active {
                         action = Action::Restart;
                     }
                 } else if *running && !active {
-                    ops.push(Op::Systemctl { verb: "start".into(), unit: name.clone(), no_block: *no_block });
-                    why.push(format!("start ({})", if fact.active.is_empty() { "not installed yet" } else { &fact.active }));
+                    ops.push(Op::Systemctl {
+                        verb: "start".into(),
+                        unit: name.clone(),
+                        no_block: *no_block,
+                    });
+                    why.push(format!(
+                        "start ({})",
+                        if fact.active.is_empty() {
+                            "not installed yet"
+                        } else {
+                            &fact.active
+                        }
+                    ));
                 } else if !*running && active {
-                    ops.push(Op::Systemctl { verb: "stop".into(), unit: name.clone(), no_block: false });
+                    ops.push(Op::Systemctl {
+                        verb: "stop".into(),
+                        unit: name.clone(),
+                        no_block: false,
+                    });
                     why.push("stop".into());
                 }
                 if pending || (!triggers.is_empty() && !ops.is_empty()) {
@@ -251,33 +412,97 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
                 let drift = managed.is_some() && triggers.is_empty() && !pending && !why.is_empty();
                 (!why.is_empty()).then_some((action, why, ops, None, drift))
             }
-            Desired::Command { run, unless, creates, on_change, describe } => {
+            Desired::Command {
+                run,
+                unless,
+                creates,
+                on_change,
+                describe,
+            } => {
                 let guard = f.guards.get(&r.id.to_string()).copied().unwrap_or(false);
-                let triggers: Vec<String> = on_change.iter().filter(|&&t| changed_self(&steps, t)).map(|&t| compiled.resources[t].id.to_string()).collect();
+                let triggers: Vec<String> = on_change
+                    .iter()
+                    .filter(|&&t| changed_self(&steps, t))
+                    .map(|&t| compiled.resources[t].id.to_string())
+                    .collect();
                 let has_guard = unless.is_some() || creates.is_some();
                 if !triggers.is_empty() {
-                    Some((Action::Run, vec![format!("{} changed", triggers.join(", "))], vec![Op::RunCommand { run: run.clone(), unless: None, creates: None }], None, false))
+                    Some((
+                        Action::Run,
+                        vec![format!("{} changed", triggers.join(", "))],
+                        vec![Op::RunCommand {
+                            run: run.clone(),
+                            unless: None,
+                            creates: None,
+                        }],
+                        None,
+                        false,
+                    ))
                 } else if has_guard && !guard {
                     let why = match (describe, unless, creates) {
                         (Some(d), _, _) => d.clone(),
                         (_, _, Some(c)) => format!("{c} does not exist"),
                         _ => "its `unless` check fails".to_string(),
                     };
-                    Some((Action::Run, vec![why], vec![Op::RunCommand { run: run.clone(), unless: unless.clone(), creates: creates.clone() }], None, false))
+                    Some((
+                        Action::Run,
+                        vec![why],
+                        vec![Op::RunCommand {
+                            run: run.clone(),
+                            unless: unless.clone(),
+                            creates: creates.clone(),
+                        }],
+                        None,
+                        false,
+                    ))
                 } else {
                     None
                 }
             }
-            Desired::Health { check, timeout, interval } => {
+            Desired::Health {
+                check,
+                timeout,
+                interval,
+            } => {
                 let upstream = r.deps.iter().any(|&d| changed[d]);
-                upstream.then(|| (Action::Wait, vec![format!("wait up to {timeout}s for {}", check_text(check))], vec![Op::Wait { check: check.clone(), timeout: *timeout, interval: *interval }], None, false))
+                upstream.then(|| {
+                    (
+                        Action::Wait,
+                        vec![format!("wait up to {timeout}s for {}", check_text(check))],
+                        vec![Op::Wait {
+                            check: check.clone(),
+                            timeout: *timeout,
+                            interval: *interval,
+                        }],
+                        None,
+                        false,
+                    )
+                })
             }
         };
         if let Some((action, reasons, ops, diff, drift)) = step {
-            let sensitive = matches!(&r.desired, Desired::File { sensitive: true, .. });
-            steps[i] = Some(Step { id: r.id.to_string(), host: r.id.host.clone(), action, reasons, diff, sensitive, drift, ops, deps: vec![], retires: None });
+            let sensitive = matches!(
+                &r.desired,
+                Desired::File {
+                    sensitive: true,
+                    ..
+                }
+            );
+            steps[i] = Some(Step {
+                id: r.id.to_string(),
+                host: r.id.host.clone(),
+                action,
+                reasons,
+                diff,
+                sensitive,
+                drift,
+                ops,
+                deps: vec![],
+                retires: None,
+            });
         }
-        changed[i] = steps[i].as_ref().is_some_and(|s| s.action.is_change()) || r.deps.iter().any(|&d| changed[d]);
+        changed[i] = steps[i].as_ref().is_some_and(|s| s.action.is_change())
+            || r.deps.iter().any(|&d| changed[d]);
     }
     for (i, d) in diff::many(&diffs) {
         if let Some(s) = steps[i].as_mut() {
@@ -304,13 +529,18 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     let mut source = Vec::new();
     for &i in &compiled.order {
         if let Some(mut s) = steps[i].take() {
-            s.deps = nearest[i].iter().map(|&d| compiled.resources[d].id.to_string()).collect();
+            s.deps = nearest[i]
+                .iter()
+                .map(|&d| compiled.resources[d].id.to_string())
+                .collect();
             out.push(s);
             source.push(i);
         }
     }
     // members joining a running etcd start once, after `member add`: not part of a roll
-    let joining: Vec<String> = membership::etcd_change(compiled, facts).map(|c| c.joiners.into_iter().map(|m| m.name).collect()).unwrap_or_default();
+    let joining: Vec<String> = membership::etcd_change(compiled, facts)
+        .map(|c| c.joiners.into_iter().map(|m| m.name).collect())
+        .unwrap_or_default();
     // Redis' master restarts last, after a failover (`redis::steps`)
     let redis_master = redis::master(compiled, facts);
     let last: Vec<String> = redis_master.iter().cloned().collect();
@@ -326,24 +556,63 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
             let (kind, name, sha) = match &r.desired {
                 Desired::Package { name, .. } => ("package", name.clone(), None),
                 Desired::Directory { path, .. } => ("directory", path.clone(), None),
-                Desired::File { path, sha256, daemon_reload, .. } => (if *daemon_reload { "unit" } else { "file" }, path.clone(), Some(sha256.clone())),
+                Desired::File {
+                    path,
+                    sha256,
+                    daemon_reload,
+                    ..
+                } => (
+                    if *daemon_reload { "unit" } else { "file" },
+                    path.clone(),
+                    Some(sha256.clone()),
+                ),
                 Desired::Service { name, .. } => ("service", name.clone(), None),
                 _ => continue,
             };
-            desired_state.insert(r.id.to_string(), ManagedEntry { kind: kind.into(), name, sha256: sha, data: false });
+            desired_state.insert(
+                r.id.to_string(),
+                ManagedEntry {
+                    kind: kind.into(),
+                    name,
+                    sha256: sha,
+                    data: false,
+                },
+            );
         }
         for d in compiled.data_dirs.get(host).into_iter().flatten() {
-            desired_state.insert(format!("{host}/data{d}"), ManagedEntry { kind: "directory".into(), name: d.clone(), sha256: None, data: true });
+            desired_state.insert(
+                format!("{host}/data{d}"),
+                ManagedEntry {
+                    kind: "directory".into(),
+                    name: d.clone(),
+                    sha256: None,
+                    data: true,
+                },
+            );
         }
         if let Some(st) = &f.state {
-            out.extend(destroy_steps(host, st.resources.iter().filter(|(id, _)| !desired_state.contains_key(*id)), false));
+            out.extend(destroy_steps(
+                host,
+                st.resources
+                    .iter()
+                    .filter(|(id, _)| !desired_state.contains_key(*id)),
+                false,
+            ));
             if st.hosts != compiled.hosts {
                 refresh.push(host.clone());
             }
         }
         states.insert(host.clone(), desired_state);
     }
-    let mut p = Plan { format_version: FORMAT_VERSION, stack: compiled.stack.clone(), steps: out, states, stack_hosts: compiled.hosts.clone(), refresh, refused: Vec::new() };
+    let mut p = Plan {
+        format_version: FORMAT_VERSION,
+        stack: compiled.stack.clone(),
+        steps: out,
+        states,
+        stack_hosts: compiled.hosts.clone(),
+        refresh,
+        refused: Vec::new(),
+    };
     membership::etcd(compiled, facts, &mut p);
     patroni::steps(compiled, facts, &mut p);
     redis::steps(compiled, facts, redis_master.as_deref(), &mut p);
@@ -359,15 +628,29 @@ pub const ROLLING: [&str; 3] = ["etcd", "postgres", "redis"];
 /// one before it and then for the cluster's health gates (run on its own host)
 /// before it goes down, so at most one member is ever down.
 /// Members on the hosts in `last` (Redis' current master) restart after the others.
-fn roll(compiled: &Compiled, out: &mut [Step], source: &[usize], joining: &[String], last: &[String]) {
+fn roll(
+    compiled: &Compiled,
+    out: &mut [Step],
+    source: &[usize],
+    joining: &[String],
+    last: &[String],
+) {
     for comp in ROLLING {
         let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (k, s) in out.iter().enumerate() {
             let r = &compiled.resources[source[k]];
-            if s.action == Action::Restart && r.component == comp && !(comp == "etcd" && joining.contains(&s.host)) {
+            if s.action == Action::Restart
+                && r.component == comp
+                && !(comp == "etcd" && joining.contains(&s.host))
+            {
                 // a reload (Patroni's) keeps the member up: nothing to roll; the
                 // restarts it leaves owed are rolled by `patroni::steps`
-                if let Desired::Service { name, reload: false, .. } = &r.desired {
+                if let Desired::Service {
+                    name,
+                    reload: false,
+                    ..
+                } = &r.desired
+                {
                     by_service.entry(name.as_str()).or_default().push(k);
                 }
             }
@@ -387,7 +670,15 @@ fn roll(compiled: &Compiled, out: &mut [Step], source: &[usize], joining: &[Stri
                     .iter()
                     .skip_while(|&&j| j != ri)
                     .filter_map(|&j| match &compiled.resources[j].desired {
-                        Desired::Health { check, timeout, interval } if compiled.resources[j].component == comp => Some(Op::Wait { check: check.clone(), timeout: *timeout, interval: *interval }),
+                        Desired::Health {
+                            check,
+                            timeout,
+                            interval,
+                        } if compiled.resources[j].component == comp => Some(Op::Wait {
+                            check: check.clone(),
+                            timeout: *timeout,
+                            interval: *interval,
+                        }),
                         _ => None,
                     })
                     .collect();
@@ -424,7 +715,11 @@ pub fn check_text(c: &crate::roles::Check) -> String {
 }
 
 /// Removal steps for managed entries, services first, packages last.
-pub fn destroy_steps<'a>(host: &str, entries: impl Iterator<Item = (&'a String, &'a ManagedEntry)>, destroy_data: bool) -> Vec<Step> {
+pub fn destroy_steps<'a>(
+    host: &str,
+    entries: impl Iterator<Item = (&'a String, &'a ManagedEntry)>,
+    destroy_data: bool,
+) -> Vec<Step> {
     let rank = |k: &str| match k {
         "service" => 0,
         "unit" => 1,
@@ -438,15 +733,41 @@ pub fn destroy_steps<'a>(host: &str, entries: impl Iterator<Item = (&'a String, 
     let mut out = Vec::new();
     for (id, e) in v {
         let ops = match e.kind.as_str() {
-            "service" => vec![Op::Systemctl { verb: "disable --now".into(), unit: e.name.clone(), no_block: false }],
-            "unit" => vec![Op::RemoveFile { path: e.name.clone(), daemon_reload: true }],
-            "file" => vec![Op::RemoveFile { path: e.name.clone(), daemon_reload: false }],
+            "service" => vec![Op::Systemctl {
+                verb: "disable --now".into(),
+                unit: e.name.clone(),
+                no_block: false,
+            }],
+            "unit" => vec![Op::RemoveFile {
+                path: e.name.clone(),
+                daemon_reload: true,
+            }],
+            "file" => vec![Op::RemoveFile {
+                path: e.name.clone(),
+                daemon_reload: false,
+            }],
             "directory" if e.data && !destroy_data => continue,
-            "directory" => vec![Op::RemoveDir { path: e.name.clone(), recursive: e.data }],
-            "package" => vec![Op::AptRemove { packages: vec![e.name.clone()] }],
+            "directory" => vec![Op::RemoveDir {
+                path: e.name.clone(),
+                recursive: e.data,
+            }],
+            "package" => vec![Op::AptRemove {
+                packages: vec![e.name.clone()],
+            }],
             _ => continue,
         };
-        out.push(Step { id: id.clone(), host: host.to_string(), action: Action::Delete, reasons: vec!["no longer in the stack".into()], diff: None, sensitive: false, drift: false, ops, deps: vec![], retires: Some(e.clone()) });
+        out.push(Step {
+            id: id.clone(),
+            host: host.to_string(),
+            action: Action::Delete,
+            reasons: vec!["no longer in the stack".into()],
+            diff: None,
+            sensitive: false,
+            drift: false,
+            ops,
+            deps: vec![],
+            retires: Some(e.clone()),
+        });
     }
     out
 }

@@ -10,8 +10,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    AptInstall { packages: Vec<String>, no_start: bool },
-    AptRemove { packages: Vec<String> },
+    AptInstall {
+        packages: Vec<String>,
+        no_start: bool,
+    },
+    AptRemove {
+        packages: Vec<String>,
+    },
     /// Content comes from the compiled resource and must hash to `sha256`.
     WriteFile {
         path: String,
@@ -27,14 +32,44 @@ pub enum Op {
         daemon_reload: bool,
         notify: Vec<String>,
     },
-    SetAttrs { path: String, mode: u32, owner: String, group: String },
-    MakeDir { path: String, mode: Option<u32>, owner: Option<String>, group: Option<String> },
-    Systemctl { verb: String, unit: String, no_block: bool },
-    ClearPending { unit: String },
-    RunCommand { run: String, unless: Option<String>, creates: Option<String> },
-    Wait { check: Check, timeout: u64, interval: u64 },
-    RemoveFile { path: String, daemon_reload: bool },
-    RemoveDir { path: String, recursive: bool },
+    SetAttrs {
+        path: String,
+        mode: u32,
+        owner: String,
+        group: String,
+    },
+    MakeDir {
+        path: String,
+        mode: Option<u32>,
+        owner: Option<String>,
+        group: Option<String>,
+    },
+    Systemctl {
+        verb: String,
+        unit: String,
+        no_block: bool,
+    },
+    ClearPending {
+        unit: String,
+    },
+    RunCommand {
+        run: String,
+        unless: Option<String>,
+        creates: Option<String>,
+    },
+    Wait {
+        check: Check,
+        timeout: u64,
+        interval: u64,
+    },
+    RemoveFile {
+        path: String,
+        daemon_reload: bool,
+    },
+    RemoveDir {
+        path: String,
+        recursive: bool,
+    },
 }
 
 /// A script killed by a signal (its SSH connection gone: SIGHUP, or SIGPIPE
@@ -72,9 +107,21 @@ impl Op {
             }
             Op::AptRemove { packages } => {
                 let pk = packages.iter().map(|p| sh(p)).collect::<Vec<_>>().join(" ");
-                format!("set -e\nexport DEBIAN_FRONTEND=noninteractive\napt-get remove -y -q {pk}\n")
+                format!(
+                    "set -e\nexport DEBIAN_FRONTEND=noninteractive\napt-get remove -y -q {pk}\n"
+                )
             }
-            Op::WriteFile { path, sha256, mode, owner, group, expect, validate, daemon_reload, notify } => {
+            Op::WriteFile {
+                path,
+                sha256,
+                mode,
+                owner,
+                group,
+                expect,
+                validate,
+                daemon_reload,
+                notify,
+            } => {
                 let p = sh(path);
                 let expect = expect.as_deref().unwrap_or("absent");
                 let recheck = if expect == "*" {
@@ -103,43 +150,85 @@ impl Op {
                         s.push_str(&format!(": > {}\n", sh(&format!("{PENDING_DIR}/{u}"))));
                     }
                 }
-                s.push_str("sync \"$tmp\" 2>/dev/null || true\nmv -f \"$tmp\" \"$p\"\ntrap - EXIT\n");
+                s.push_str(
+                    "sync \"$tmp\" 2>/dev/null || true\nmv -f \"$tmp\" \"$p\"\ntrap - EXIT\n",
+                );
                 if *daemon_reload {
                     s.push_str("systemctl daemon-reload\n");
                 }
                 s
             }
-            Op::SetAttrs { path, mode, owner, group } => format!("set -e\nchown {}:{} {p}\nchmod {mode:04o} {p}\n", sh(owner), sh(group), p = sh(path)),
-            Op::MakeDir { path, mode, owner, group } => {
+            Op::SetAttrs {
+                path,
+                mode,
+                owner,
+                group,
+            } => format!(
+                "set -e\nchown {}:{} {p}\nchmod {mode:04o} {p}\n",
+                sh(owner),
+                sh(group),
+                p = sh(path)
+            ),
+            Op::MakeDir {
+                path,
+                mode,
+                owner,
+                group,
+            } => {
                 let mut s = format!("set -e\nmkdir -p {}\n", sh(path));
                 if owner.is_some() || group.is_some() {
-                    s.push_str(&format!("chown {}:{} {}\n", sh(owner.as_deref().unwrap_or("root")), sh(group.as_deref().unwrap_or("root")), sh(path)));
+                    s.push_str(&format!(
+                        "chown {}:{} {}\n",
+                        sh(owner.as_deref().unwrap_or("root")),
+                        sh(group.as_deref().unwrap_or("root")),
+                        sh(path)
+                    ));
                 }
                 if let Some(m) = mode {
                     s.push_str(&format!("chmod {m:04o} {}\n", sh(path)));
                 }
                 s
             }
-            Op::Systemctl { verb, unit, no_block } => {
+            Op::Systemctl {
+                verb,
+                unit,
+                no_block,
+            } => {
                 let verb = match verb.as_str() {
                     "disable --now" => "disable --now".to_string(),
                     v => sh(v),
                 };
-                format!("systemctl {}{verb} {}\n", if *no_block { "--no-block " } else { "" }, sh(unit))
+                format!(
+                    "systemctl {}{verb} {}\n",
+                    if *no_block { "--no-block " } else { "" },
+                    sh(unit)
+                )
             }
-            Op::ClearPending { unit } => format!("rm -f {}\n", sh(&format!("{PENDING_DIR}/{unit}"))),
-            Op::RunCommand { run, unless, creates } => {
+            Op::ClearPending { unit } => {
+                format!("rm -f {}\n", sh(&format!("{PENDING_DIR}/{unit}")))
+            }
+            Op::RunCommand {
+                run,
+                unless,
+                creates,
+            } => {
                 let mut s = String::new();
                 if let Some(c) = creates {
                     s.push_str(&format!("if [ -e {} ]; then exit 0; fi\n", sh(c)));
                 }
                 if let Some(u) = unless {
-                    s.push_str(&format!("if ( {u} ) >/dev/null 2>&1 </dev/null; then exit 0; fi\n"));
+                    s.push_str(&format!(
+                        "if ( {u} ) >/dev/null 2>&1 </dev/null; then exit 0; fi\n"
+                    ));
                 }
                 s.push_str(&format!("set -e\n{run}\n"));
                 s
             }
-            Op::Wait { check, timeout, interval } => {
+            Op::Wait {
+                check,
+                timeout,
+                interval,
+            } => {
                 let probe = match check {
                     Check::Command(c) => format!("( {c} )"),
                     Check::Http(u) => format!("( if command -v curl >/dev/null; then curl -fsS -o /dev/null --max-time 5 {u}; else python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' {u}; fi )", u = sh(u)),
@@ -155,7 +244,10 @@ impl Op {
                      \x20 sleep {interval}\ndone\n"
                 )
             }
-            Op::RemoveFile { path, daemon_reload } => {
+            Op::RemoveFile {
+                path,
+                daemon_reload,
+            } => {
                 let mut s = format!("rm -f {}\n", sh(path));
                 if *daemon_reload {
                     s.push_str("systemctl daemon-reload\n");
@@ -166,7 +258,10 @@ impl Op {
                 if *recursive {
                     format!("rm -rf --one-file-system {}\n", sh(path))
                 } else {
-                    format!("rmdir --ignore-fail-on-non-empty {} 2>/dev/null || true\n", sh(path))
+                    format!(
+                        "rmdir --ignore-fail-on-non-empty {} 2>/dev/null || true\n",
+                        sh(path)
+                    )
                 }
             }
         }
@@ -196,8 +291,24 @@ mod tests {
 
     #[test]
     fn systemctl_script_exact() {
-        assert_eq!(Op::Systemctl { verb: "start".into(), unit: "etcd".into(), no_block: true }.script(), "systemctl --no-block start etcd\n");
-        assert_eq!(Op::Systemctl { verb: "restart".into(), unit: "a b".into(), no_block: false }.script(), "systemctl restart 'a b'\n");
+        assert_eq!(
+            Op::Systemctl {
+                verb: "start".into(),
+                unit: "etcd".into(),
+                no_block: true
+            }
+            .script(),
+            "systemctl --no-block start etcd\n"
+        );
+        assert_eq!(
+            Op::Systemctl {
+                verb: "restart".into(),
+                unit: "a b".into(),
+                no_block: false
+            }
+            .script(),
+            "systemctl restart 'a b'\n"
+        );
     }
 
     #[test]
@@ -206,11 +317,33 @@ mod tests {
         use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.conf");
-        let op = Op::WriteFile { path: path.display().to_string(), sha256: "0".repeat(64), mode: 0o644, owner: "root".into(), group: "root".into(), expect: None, validate: None, daemon_reload: false, notify: vec![] };
-        let mut child = std::process::Command::new("sh").arg("-c").arg(op.script()).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).process_group(0).spawn().unwrap();
+        let op = Op::WriteFile {
+            path: path.display().to_string(),
+            sha256: "0".repeat(64),
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+            expect: None,
+            validate: None,
+            daemon_reload: false,
+            notify: vec![],
+        };
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(op.script())
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(b"half of the upload").unwrap();
-        let temp = || std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with(".rampart."));
+        let temp = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().starts_with(".rampart."))
+        };
         let t = std::time::Instant::now();
         while !temp() && t.elapsed() < std::time::Duration::from_secs(5) {
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -232,54 +365,145 @@ mod tests {
         let path = dir.path().join("f.conf");
         let body = b"new\n";
         let v = "x=$(echo 'didn''t'); echo ran >> \"$RAMPART_FILE.count\"; test \"$x\" = nope";
-        let op = Op::WriteFile { path: path.display().to_string(), sha256: crate::util::sha256_hex(body), mode: 0o644, owner: "root".into(), group: "root".into(), expect: None, validate: Some(v.into()), daemon_reload: false, notify: vec![] };
-        let me = std::process::Command::new("id").arg("-un").output().unwrap();
-        let script = op.script().replace("chown root:root", &format!("chown {}", String::from_utf8_lossy(&me.stdout).trim()));
-        let mut child = std::process::Command::new("sh").arg("-c").arg(script).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let op = Op::WriteFile {
+            path: path.display().to_string(),
+            sha256: crate::util::sha256_hex(body),
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+            expect: None,
+            validate: Some(v.into()),
+            daemon_reload: false,
+            notify: vec![],
+        };
+        let me = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let script = op.script().replace(
+            "chown root:root",
+            &format!("chown {}", String::from_utf8_lossy(&me.stdout).trim()),
+        );
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         use std::io::Write;
         child.stdin.take().unwrap().write_all(body).unwrap();
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(err.contains(&format!("failed validation ({v}); the old file is untouched")), "{err}");
+        assert!(
+            err.contains(&format!(
+                "failed validation ({v}); the old file is untouched"
+            )),
+            "{err}"
+        );
         assert!(!path.exists());
     }
 
     #[test]
     fn write_file_rechecks_and_renames() {
-        let s = Op::WriteFile { path: "/etc/x y".into(), sha256: "abc".into(), mode: 0o600, owner: "root".into(), group: "root".into(), expect: None, validate: None, daemon_reload: false, notify: vec!["etcd".into()] }.script();
+        let s = Op::WriteFile {
+            path: "/etc/x y".into(),
+            sha256: "abc".into(),
+            mode: 0o600,
+            owner: "root".into(),
+            group: "root".into(),
+            expect: None,
+            validate: None,
+            daemon_reload: false,
+            notify: vec!["etcd".into()],
+        }
+        .script();
         assert!(s.contains("p='/etc/x y'"), "{s}");
         assert!(s.contains("[ \"$cur\" != absent ]"), "{s}");
         assert!(s.contains("exit 97"), "{s}");
         assert!(s.contains("chmod 0600 \"$tmp\""), "{s}");
-        assert!(s.contains("\ncat > \"$tmp\"\n"), "a lone write reads all of stdin: {s}");
+        assert!(
+            s.contains("\ncat > \"$tmp\"\n"),
+            "a lone write reads all of stdin: {s}"
+        );
         let pending = s.find(": > /var/lib/rampart/pending/etcd").unwrap();
         let rename = s.find("mv -f \"$tmp\" \"$p\"").unwrap();
-        assert!(pending < rename, "the restart is owed before the file changes");
+        assert!(
+            pending < rename,
+            "the restart is owed before the file changes"
+        );
     }
 
     #[test]
     fn apt_install_keeps_services_down_only_when_asked() {
-        let s = Op::AptInstall { packages: vec!["etcd-server".into()], no_start: true }.script();
+        let s = Op::AptInstall {
+            packages: vec!["etcd-server".into()],
+            no_start: true,
+        }
+        .script();
         assert!(s.contains("exit 101"));
         assert!(s.contains("apt-get install -y -q -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef etcd-server"));
-        assert!(!Op::AptInstall { packages: vec!["x".into()], no_start: false }.script().contains("policy-rc.d"));
+        assert!(!Op::AptInstall {
+            packages: vec!["x".into()],
+            no_start: false
+        }
+        .script()
+        .contains("policy-rc.d"));
     }
 
     /// The scripts are valid POSIX sh (parsed, not run).
     #[test]
     fn scripts_parse_with_sh_n() {
         let ops = vec![
-            Op::AptInstall { packages: vec!["a".into()], no_start: true },
-            Op::WriteFile { path: "/etc/x".into(), sha256: "abc".into(), mode: 0o644, owner: "root".into(), group: "root".into(), expect: Some("def".into()), validate: Some("test -s \"$RAMPART_FILE\"".into()), daemon_reload: true, notify: vec!["x".into()] },
-            Op::RunCommand { run: "echo hi".into(), unless: Some("false".into()), creates: Some("/x".into()) },
-            Op::Wait { check: Check::Http("http://127.0.0.1:8008/health".into()), timeout: 5, interval: 1 },
-            Op::Wait { check: Check::Tcp("127.0.0.1:22".into()), timeout: 5, interval: 1 },
-            Op::RemoveDir { path: "/x".into(), recursive: false },
+            Op::AptInstall {
+                packages: vec!["a".into()],
+                no_start: true,
+            },
+            Op::WriteFile {
+                path: "/etc/x".into(),
+                sha256: "abc".into(),
+                mode: 0o644,
+                owner: "root".into(),
+                group: "root".into(),
+                expect: Some("def".into()),
+                validate: Some("test -s \"$RAMPART_FILE\"".into()),
+                daemon_reload: true,
+                notify: vec!["x".into()],
+            },
+            Op::RunCommand {
+                run: "echo hi".into(),
+                unless: Some("false".into()),
+                creates: Some("/x".into()),
+            },
+            Op::Wait {
+                check: Check::Http("http://127.0.0.1:8008/health".into()),
+                timeout: 5,
+                interval: 1,
+            },
+            Op::Wait {
+                check: Check::Tcp("127.0.0.1:22".into()),
+                timeout: 5,
+                interval: 1,
+            },
+            Op::RemoveDir {
+                path: "/x".into(),
+                recursive: false,
+            },
         ];
         for op in ops {
-            let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(op.script()).output().unwrap();
-            assert!(out.status.success(), "{}\n{}", op.script(), String::from_utf8_lossy(&out.stderr));
+            let out = std::process::Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(op.script())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}\n{}",
+                op.script(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }

@@ -102,12 +102,25 @@ print("%s: restarted with the new settings" % me, file=sys.stderr)
 "#;
 
 fn member_script(me: &str, action: &str, want: &str, size: usize) -> String {
-    format!("set -e\ntrap 'exit 129' HUP INT TERM PIPE\ncd /\npython3 -c {} {} {} {} {}\n", sh(MEMBER_PY), sh(me), sh(action), sh(want), size)
+    format!(
+        "set -e\ntrap 'exit 129' HUP INT TERM PIPE\ncd /\npython3 -c {} {} {} {} {}\n",
+        sh(MEMBER_PY),
+        sh(me),
+        sh(action),
+        sh(want),
+        size
+    )
 }
 
 /// The running cluster as the first member that answered sees it.
-fn cluster(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<Vec<PatroniMemberFact>> {
-    compiled.postgres_hosts.iter().find_map(|h| facts.get(h).and_then(|f| f.patroni.clone()))
+fn cluster(
+    compiled: &Compiled,
+    facts: &BTreeMap<String, HostFacts>,
+) -> Option<Vec<PatroniMemberFact>> {
+    compiled
+        .postgres_hosts
+        .iter()
+        .find_map(|h| facts.get(h).and_then(|f| f.patroni.clone()))
 }
 
 pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
@@ -115,16 +128,29 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
     // members taken out of the stack: the leader hands over before Patroni stops
     let leaving: Vec<String> = facts
         .iter()
-        .filter(|(h, f)| !hosts.contains(h) && f.state.as_ref().is_some_and(|st| st.resources.get(&format!("{h}/service/patroni")).is_some()))
+        .filter(|(h, f)| {
+            !hosts.contains(h)
+                && f.state
+                    .as_ref()
+                    .is_some_and(|st| st.resources.get(&format!("{h}/service/patroni")).is_some())
+        })
         .map(|(h, _)| h.clone())
         .collect();
     for h in &leaving {
-        let Some(pos) = plan.steps.iter().position(|s| s.id == format!("{h}/service/patroni") && s.action == Action::Delete) else { continue };
+        let Some(pos) = plan
+            .steps
+            .iter()
+            .position(|s| s.id == format!("{h}/service/patroni") && s.action == Action::Delete)
+        else {
+            continue;
+        };
         let id = format!("{h}/patroni/leave");
         plan.steps.insert(pos, Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves the Patroni cluster: if it leads, it hands over to a healthy replica (switchover) before Patroni stops".into()], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run: member_script(h, "leave", "{}", hosts.len()), unless: None, creates: None }], deps: vec![], retires: None });
         plan.steps[pos + 1].deps.push(id);
     }
-    let Some(running) = cluster(compiled, facts) else { return };
+    let Some(running) = cluster(compiled, facts) else {
+        return;
+    };
     let is_member = |h: &str| running.iter().any(|m| m.name == h);
     // new members start once the running ones reloaded a config that admits them
     let prior: Vec<String> = hosts
@@ -134,24 +160,44 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
         .filter(|id| plan.steps.iter().any(|s| &s.id == id))
         .collect();
     for h in hosts.iter().filter(|h| !is_member(h)) {
-        if let Some(s) = plan.steps.iter_mut().find(|s| s.id == format!("{h}/service/patroni")) {
+        if let Some(s) = plan
+            .steps
+            .iter_mut()
+            .find(|s| s.id == format!("{h}/service/patroni"))
+        {
             for p in &prior {
                 if !s.deps.contains(p) {
                     s.deps.push(p.clone());
                 }
             }
-            s.reasons.push("joins the running cluster as a replica once the members admit it".into());
+            s.reasons
+                .push("joins the running cluster as a replica once the members admit it".into());
         }
     }
     // restarts owed to changed settings: replicas first, the leader last
-    let patch = hosts.first().map(|h| format!("{h}/command/patroni-dynamic-config")).filter(|id| plan.steps.iter().any(|s| &s.id == id));
-    let configs: Vec<String> = hosts.iter().map(|h| format!("{h}/{CONFIG}")).filter(|id| plan.steps.iter().any(|s| &s.id == id)).collect();
-    let flagged: Vec<&str> = running.iter().filter(|m| m.pending_restart).map(|m| m.name.as_str()).collect();
+    let patch = hosts
+        .first()
+        .map(|h| format!("{h}/command/patroni-dynamic-config"))
+        .filter(|id| plan.steps.iter().any(|s| &s.id == id));
+    let configs: Vec<String> = hosts
+        .iter()
+        .map(|h| format!("{h}/{CONFIG}"))
+        .filter(|id| plan.steps.iter().any(|s| &s.id == id))
+        .collect();
+    let flagged: Vec<&str> = running
+        .iter()
+        .filter(|m| m.pending_restart)
+        .map(|m| m.name.as_str())
+        .collect();
     if patch.is_none() && configs.is_empty() && flagged.is_empty() {
         return;
     }
     let mut order: Vec<&String> = hosts.iter().filter(|h| is_member(h)).collect();
-    order.sort_by_key(|h| running.iter().any(|m| &m.name == *h && ["leader", "master", "primary"].contains(&m.role.as_str())));
+    order.sort_by_key(|h| {
+        running
+            .iter()
+            .any(|m| &m.name == *h && ["leader", "master", "primary"].contains(&m.role.as_str()))
+    });
     let want = match plan.steps.iter().any(|s| Some(&s.id) == patch.as_ref()) {
         true => compiled.postgres_parameters.clone(),
         false => "{}".to_string(),
@@ -161,9 +207,15 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
     for (k, h) in order.iter().enumerate() {
         let id = format!("{h}/patroni/restart-pending");
         let mut deps: Vec<String> = patch.iter().cloned().collect();
-        deps.extend([format!("{h}/{CONFIG}"), format!("{h}/service/patroni")].into_iter().filter(|d| plan.steps.iter().any(|s| &s.id == d)));
+        deps.extend(
+            [format!("{h}/{CONFIG}"), format!("{h}/service/patroni")]
+                .into_iter()
+                .filter(|d| plan.steps.iter().any(|s| &s.id == d)),
+        );
         deps.extend(prev.clone());
-        let leads = running.iter().any(|m| &m.name == *h && ["leader", "master", "primary"].contains(&m.role.as_str()));
+        let leads = running
+            .iter()
+            .any(|m| &m.name == *h && ["leader", "master", "primary"].contains(&m.role.as_str()));
         let mut why = vec![format!(
             "restart PostgreSQL where Patroni reports pending_restart, one member at a time: member {} of {n}{}",
             k + 1,
@@ -172,7 +224,22 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
         if flagged.contains(&h.as_str()) {
             why.push("Patroni reports pending_restart now".into());
         }
-        plan.steps.push(Step { id: id.clone(), host: (*h).clone(), action: Action::Restart, reasons: why, diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run: member_script(h, "restart", &want, hosts.len()), unless: None, creates: None }], deps, retires: None });
+        plan.steps.push(Step {
+            id: id.clone(),
+            host: (*h).clone(),
+            action: Action::Restart,
+            reasons: why,
+            diff: None,
+            sensitive: false,
+            drift: false,
+            ops: vec![Op::RunCommand {
+                run: member_script(h, "restart", &want, hosts.len()),
+                unless: None,
+                creates: None,
+            }],
+            deps,
+            retires: None,
+        });
         prev = Some(id);
     }
 }
@@ -181,7 +248,16 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
 mod tests {
     #[test]
     fn the_member_script_is_valid_python() {
-        let out = std::process::Command::new("python3").arg("-c").arg("import ast,sys; ast.parse(sys.argv[1])").arg(super::MEMBER_PY).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import ast,sys; ast.parse(sys.argv[1])")
+            .arg(super::MEMBER_PY)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

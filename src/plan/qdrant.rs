@@ -15,12 +15,23 @@ const SERVICE: &str = "service/rampart-qdrant.service";
 
 pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
     let hosts = &compiled.qdrant_hosts;
-    let leaving: Vec<&String> = facts.keys().filter(|h| !hosts.contains(h) && facts[*h].state.as_ref().is_some_and(|st| st.resources.contains_key(&format!("{h}/{SERVICE}")))).collect();
+    let leaving: Vec<&String> = facts
+        .keys()
+        .filter(|h| {
+            !hosts.contains(h)
+                && facts[*h]
+                    .state
+                    .as_ref()
+                    .is_some_and(|st| st.resources.contains_key(&format!("{h}/{SERVICE}")))
+        })
+        .collect();
     if leaving.is_empty() {
         return;
     }
     // the remaining peer that removes the others from the cluster
-    let anchor = hosts.iter().find(|h| facts.get(*h).and_then(|f| f.qdrant.as_ref()).is_some());
+    let anchor = hosts
+        .iter()
+        .find(|h| facts.get(*h).and_then(|f| f.qdrant.as_ref()).is_some());
     let mut prev: Option<String> = None;
     for h in leaving {
         let Some(q) = facts[h].qdrant.as_ref() else {
@@ -44,7 +55,12 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
         };
         let stop = format!("{h}/{SERVICE}");
         let id = format!("{anchor}/qdrant/remove-peer-{h}");
-        let mut deps: Vec<String> = plan.steps.iter().filter(|s| s.id == stop).map(|s| s.id.clone()).collect();
+        let mut deps: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| s.id == stop)
+            .map(|s| s.id.clone())
+            .collect();
         deps.extend(prev.clone());
         let run = format!(
             "set -e\ncode=$(curl -s -o /dev/null -w '%{{http_code}}' -X DELETE 'http://127.0.0.1:6333/cluster/peer/{id}?force=false')\ncase \"$code\" in 200|404) ;; *) echo \"Qdrant refused to remove peer {id} (HTTP $code)\" >&2; exit 1 ;; esac\n",

@@ -22,13 +22,29 @@ use std::collections::BTreeMap;
 /// claim it, the one the others follow).
 pub fn master(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<String> {
     let role = |h: &Backend| facts.get(&h.name).and_then(|f| f.redis.as_ref());
-    let claims: Vec<&Backend> = compiled.redis_hosts.iter().filter(|h| role(h).is_some_and(|r| r.role == "master")).collect();
-    let followers = |m: &Backend| compiled.redis_hosts.iter().filter(|h| role(h).is_some_and(|r| r.master_host == m.address)).count();
-    claims.iter().max_by_key(|m| followers(m)).map(|m| m.name.clone())
+    let claims: Vec<&Backend> = compiled
+        .redis_hosts
+        .iter()
+        .filter(|h| role(h).is_some_and(|r| r.role == "master"))
+        .collect();
+    let followers = |m: &Backend| {
+        compiled
+            .redis_hosts
+            .iter()
+            .filter(|h| role(h).is_some_and(|r| r.master_host == m.address))
+            .count()
+    };
+    claims
+        .iter()
+        .max_by_key(|m| followers(m))
+        .map(|m| m.name.clone())
 }
 
 fn active(facts: &BTreeMap<String, HostFacts>, host: &str, unit: &str) -> bool {
-    facts.get(host).and_then(|f| f.services.get(unit)).is_some_and(|s| s.active == "active")
+    facts
+        .get(host)
+        .and_then(|f| f.services.get(unit))
+        .is_some_and(|s| s.active == "active")
 }
 
 const SET_ASIDE: &str = "for f in redis sentinel; do if [ -e /etc/redis/$f.conf ]; then mv -f /etc/redis/$f.conf /etc/redis/$f.conf.rampart-left; fi; done";
@@ -48,7 +64,8 @@ pub fn failover_script(name: &str, me: Option<&str>, others: &[String]) -> Strin
     let others = sh(&others.join(" "));
     let me = match me {
         Some(a) => sh(a),
-        None => "\"$(sed -n 's/^replica-announce-ip //p' /etc/redis/rampart.conf | head -n 1)\"".to_string(),
+        None => "\"$(sed -n 's/^replica-announce-ip //p' /etc/redis/rampart.conf | head -n 1)\""
+            .to_string(),
     };
     format!(
         r#"set -e
@@ -152,19 +169,48 @@ done
 }
 
 /// `master`: [`master`] of these facts (the plan has ordered the roll by it).
-pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, master: Option<&str>, plan: &mut Plan) {
-    let Some(sentinel) = compiled.sentinel.as_ref() else { return };
+pub fn steps(
+    compiled: &Compiled,
+    facts: &BTreeMap<String, HostFacts>,
+    master: Option<&str>,
+    plan: &mut Plan,
+) {
+    let Some(sentinel) = compiled.sentinel.as_ref() else {
+        return;
+    };
     let hosts = &compiled.redis_hosts;
     let name = &sentinel.master_name;
     let quorum = sentinel.quorum as usize;
-    let in_sync = |h: &Backend| facts.get(&h.name).and_then(|f| f.redis.as_ref()).is_some_and(|r| r.role == "slave" && r.link_up);
+    let in_sync = |h: &Backend| {
+        facts
+            .get(&h.name)
+            .and_then(|f| f.redis.as_ref())
+            .is_some_and(|r| r.role == "slave" && r.link_up)
+    };
 
     // Sentinels restarting one at a time: each down in turn must leave enough to fail over
-    let sentinels_up = hosts.iter().filter(|h| active(facts, &h.name, "redis-sentinel")).count();
-    let sentinel_restarts = plan.steps.iter().filter(|s| s.action == Action::Restart && hosts.iter().any(|h| s.id == format!("{}/service/redis-sentinel", h.name)) && active(facts, &s.host, "redis-sentinel")).count();
+    let sentinels_up = hosts
+        .iter()
+        .filter(|h| active(facts, &h.name, "redis-sentinel"))
+        .count();
+    let sentinel_restarts = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            s.action == Action::Restart
+                && hosts
+                    .iter()
+                    .any(|h| s.id == format!("{}/service/redis-sentinel", h.name))
+                && active(facts, &s.host, "redis-sentinel")
+        })
+        .count();
     let need = quorum.max(majority(hosts.len()));
     if sentinel_restarts > 0 && sentinels_up.saturating_sub(1) < need {
-        let down: Vec<&str> = hosts.iter().filter(|h| !active(facts, &h.name, "redis-sentinel")).map(|h| h.name.as_str()).collect();
+        let down: Vec<&str> = hosts
+            .iter()
+            .filter(|h| !active(facts, &h.name, "redis-sentinel"))
+            .map(|h| h.name.as_str())
+            .collect();
         plan.refused.push(format!(
             "redis: restarting Sentinels one at a time would leave {} of {} running, and a failover needs {need} (quorum {quorum}, a majority to authorize it){}. Bring the Sentinels that are down back first, then plan again.",
             sentinels_up.saturating_sub(1),
@@ -177,15 +223,38 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, master: O
     if let Some(m) = master {
         let id = format!("{m}/service/redis-server");
         let others = hosts.iter().filter(|h| h.name != m).count();
-        if let Some(s) = plan.steps.iter_mut().find(|s| s.id == id && s.action == Action::Restart) {
+        if let Some(s) = plan
+            .steps
+            .iter_mut()
+            .find(|s| s.id == id && s.action == Action::Restart)
+        {
             if others > 0 {
                 if !hosts.iter().any(|h| h.name != m && in_sync(h)) {
                     plan.refused.push(format!("redis: {m} is the master and must fail over to a replica before it restarts, but no replica is in sync with it now. Bring a replica back (its `master_link_status` up), then plan again."));
                 }
-                let me = hosts.iter().find(|h| h.name == m).map(|h| h.address.clone()).unwrap_or_default();
-                let others: Vec<String> = hosts.iter().filter(|h| h.name != m).map(|h| h.address.clone()).collect();
-                let at = s.ops.iter().position(|o| matches!(o, Op::Systemctl { .. })).unwrap_or(s.ops.len());
-                s.ops.insert(at, Op::RunCommand { run: failover_script(name, Some(&me), &others), unless: None, creates: None });
+                let me = hosts
+                    .iter()
+                    .find(|h| h.name == m)
+                    .map(|h| h.address.clone())
+                    .unwrap_or_default();
+                let others: Vec<String> = hosts
+                    .iter()
+                    .filter(|h| h.name != m)
+                    .map(|h| h.address.clone())
+                    .collect();
+                let at = s
+                    .ops
+                    .iter()
+                    .position(|o| matches!(o, Op::Systemctl { .. }))
+                    .unwrap_or(s.ops.len());
+                s.ops.insert(
+                    at,
+                    Op::RunCommand {
+                        run: failover_script(name, Some(&me), &others),
+                        unless: None,
+                        creates: None,
+                    },
+                );
                 s.reasons.push("the master: Sentinel fails it over to a replica in sync first (writes paused meanwhile), then it restarts as a replica".into());
             }
         }
@@ -194,13 +263,22 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, master: O
     // hosts taken out of the stack: fail over first, then the rest forget them
     let leaving: Vec<String> = facts
         .iter()
-        .filter(|(h, f)| !hosts.iter().any(|x| &x.name == *h) && f.state.as_ref().is_some_and(|st| st.resources.contains_key(&format!("{h}/service/redis-server"))))
+        .filter(|(h, f)| {
+            !hosts.iter().any(|x| &x.name == *h)
+                && f.state.as_ref().is_some_and(|st| {
+                    st.resources
+                        .contains_key(&format!("{h}/service/redis-server"))
+                })
+        })
         .map(|(h, _)| h.clone())
         .collect();
     if leaving.is_empty() {
         return;
     }
-    let remaining_up = hosts.iter().filter(|h| active(facts, &h.name, "redis-sentinel")).count();
+    let remaining_up = hosts
+        .iter()
+        .filter(|h| active(facts, &h.name, "redis-sentinel"))
+        .count();
     if remaining_up < need {
         plan.refused.push(format!(
             "redis: removing {} would leave {remaining_up} Sentinel{} running, and a failover needs {need} (quorum {quorum}, a majority of {}). Bring the remaining Sentinels up first, then plan again.",
@@ -214,11 +292,19 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, master: O
     for h in &leaving {
         let id = format!("{h}/redis/leave");
         // its address is read on the host (the inventory may no longer name it)
-        let run = failover_script(name, None, &hosts.iter().map(|x| x.address.clone()).collect::<Vec<_>>());
+        let run = failover_script(
+            name,
+            None,
+            &hosts.iter().map(|x| x.address.clone()).collect::<Vec<_>>(),
+        );
         // the failover and the two stops go first among the host's steps: the
         // others' Sentinel resets wait for them, and the host's remaining
         // steps (an HAProxy that stays) may wait for the others' gates
-        let is_stop = |s: &Step| s.action == Action::Delete && (s.id == format!("{h}/service/redis-sentinel") || s.id == format!("{h}/service/redis-server"));
+        let is_stop = |s: &Step| {
+            s.action == Action::Delete
+                && (s.id == format!("{h}/service/redis-sentinel")
+                    || s.id == format!("{h}/service/redis-server"))
+        };
         let mut stops: Vec<Step> = Vec::new();
         let mut k = 0;
         while k < plan.steps.len() {
@@ -231,7 +317,11 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, master: O
         if stops.is_empty() {
             continue;
         }
-        let first = plan.steps.iter().position(|s| &s.host == h).unwrap_or(plan.steps.len());
+        let first = plan
+            .steps
+            .iter()
+            .position(|s| &s.host == h)
+            .unwrap_or(plan.steps.len());
         let mut lead = vec![Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves Redis: if it is the master, Sentinel fails it over to a replica in sync before its Redis and Sentinel stop".into()], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run, unless: None, creates: None }], deps: vec![], retires: None }];
         let n_stops = stops.len();
         for (k, mut s) in stops.into_iter().enumerate() {
@@ -240,16 +330,27 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, master: O
             if k + 1 == n_stops {
                 // the configs Redis and Sentinel wrote belong to a member; set
                 // aside, so that a host added again is seeded afresh
-                s.ops.push(Op::RunCommand { run: SET_ASIDE.into(), unless: None, creates: None });
+                s.ops.push(Op::RunCommand {
+                    run: SET_ASIDE.into(),
+                    unless: None,
+                    creates: None,
+                });
                 s.reasons.push("its redis.conf and sentinel.conf are set aside (*.rampart-left): a member's state, not to be reused".into());
             }
             lead.push(s);
         }
         plan.steps.splice(first..first, lead);
     }
-    let replicas = hosts.iter().filter(|h| active(facts, &h.name, "redis-server")).count().saturating_sub(1);
+    let replicas = hosts
+        .iter()
+        .filter(|h| active(facts, &h.name, "redis-server"))
+        .count()
+        .saturating_sub(1);
     let mut prev: Option<String> = None;
-    for h in hosts.iter().filter(|h| active(facts, &h.name, "redis-sentinel")) {
+    for h in hosts
+        .iter()
+        .filter(|h| active(facts, &h.name, "redis-sentinel"))
+    {
         let id = format!("{}/redis/sentinel-reset", h.name);
         let mut deps = stopped.clone();
         deps.extend(prev.clone());
@@ -301,23 +402,55 @@ mod tests {
              *ckquorum*) echo 'OK 2 usable Sentinels';;\n\
              *) echo OK;; esac; }}\n"
         );
-        let run = |script: &str| std::process::Command::new("bash").arg("-c").arg(format!("{fake}{script}")).output().unwrap();
-        let out = run(&failover_script("mymaster", Some("198.18.0.11"), &["198.18.0.12".to_string()]));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let run = |script: &str| {
+            std::process::Command::new("bash")
+                .arg("-c")
+                .arg(format!("{fake}{script}"))
+                .output()
+                .unwrap()
+        };
+        let out = run(&failover_script(
+            "mymaster",
+            Some("198.18.0.11"),
+            &["198.18.0.12".to_string()],
+        ));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let calls = std::fs::read_to_string(format!("{d}/calls")).unwrap();
-        let pos = |s: &str| calls.find(s).unwrap_or_else(|| panic!("no `{s}` in {calls}"));
+        let pos = |s: &str| {
+            calls
+                .find(s)
+                .unwrap_or_else(|| panic!("no `{s}` in {calls}"))
+        };
         assert!(pos("client pause 30000 write") < pos("sentinel failover mymaster"));
         assert!(pos("sentinel failover mymaster") < pos("replicaof 198.18.0.12 6379"));
         assert!(pos("replicaof 198.18.0.12 6379") < pos("config rewrite"));
         assert!(pos("config rewrite") < pos("client unpause"));
         // a second run (now a replica) does nothing
         std::fs::remove_file(format!("{d}/calls")).unwrap();
-        let out = run(&failover_script("mymaster", Some("198.18.0.11"), &["198.18.0.12".to_string()]));
-        assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not the master"));
-        assert!(!std::fs::read_to_string(format!("{d}/calls")).unwrap().contains("failover"));
+        let out = run(&failover_script(
+            "mymaster",
+            Some("198.18.0.11"),
+            &["198.18.0.12".to_string()],
+        ));
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not the master")
+        );
+        assert!(!std::fs::read_to_string(format!("{d}/calls"))
+            .unwrap()
+            .contains("failover"));
         // the reset waits for what it was told to expect
         let out = run(&reset_script("mymaster", 2, 1));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(std::fs::read_to_string(format!("{d}/calls")).unwrap().contains("sentinel reset mymaster"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::read_to_string(format!("{d}/calls"))
+            .unwrap()
+            .contains("sentinel reset mymaster"));
     }
 }

@@ -24,19 +24,30 @@ pub struct Sources {
 /// `p` as an absolute path, symlinks resolved when it exists (so two
 /// spellings of one file compare equal).
 pub fn absolute(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf())
+    std::fs::canonicalize(p)
+        .or_else(|_| std::path::absolute(p))
+        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 impl Sources {
     /// The files to apply a saved plan with: the recorded ones, or the ones
     /// given on the command line when they are the same files. Errors say
     /// which was recorded and which was passed, one line per file.
-    pub fn resolve(&self, inventory: Option<&Path>, stack: Option<&Path>, roles: Option<&Path>) -> Result<Sources, Vec<String>> {
+    pub fn resolve(
+        &self,
+        inventory: Option<&Path>,
+        stack: Option<&Path>,
+        roles: Option<&Path>,
+    ) -> Result<Sources, Vec<String>> {
         let mut wrong = Vec::new();
         let mut same = |flag: &str, recorded: &Path, given: Option<&Path>| {
             if let Some(g) = given {
                 if absolute(g) != absolute(recorded) {
-                    wrong.push(format!("{flag}: the plan was made from {}, you passed {}", recorded.display(), absolute(g).display()));
+                    wrong.push(format!(
+                        "{flag}: the plan was made from {}, you passed {}",
+                        recorded.display(),
+                        absolute(g).display()
+                    ));
                 }
             }
         };
@@ -44,7 +55,10 @@ impl Sources {
         same("-s", &self.stack, stack);
         match (&self.roles, roles) {
             (Some(r), g) => same("--roles", r, g),
-            (None, Some(g)) => wrong.push(format!("--roles: the plan was made with the built-in roles only, you passed {}", absolute(g).display())),
+            (None, Some(g)) => wrong.push(format!(
+                "--roles: the plan was made with the built-in roles only, you passed {}",
+                absolute(g).display()
+            )),
             (None, None) => {}
         }
         if wrong.is_empty() {
@@ -56,26 +70,40 @@ impl Sources {
 
     /// One line naming the files, for `apply FILE`.
     pub fn describe(&self) -> String {
-        let roles = self.roles.as_ref().map(|r| format!("the roles in {}", r.display())).unwrap_or_else(|| "the built-in roles".into());
-        format!("the inventory {}, the stack {} and {roles}", self.inventory.display(), self.stack.display())
+        let roles = self
+            .roles
+            .as_ref()
+            .map(|r| format!("the roles in {}", r.display()))
+            .unwrap_or_else(|| "the built-in roles".into());
+        format!(
+            "the inventory {}, the stack {} and {roles}",
+            self.inventory.display(),
+            self.stack.display()
+        )
     }
 }
 
 /// Reads a saved plan; a plan file of another format is refused by its number
 /// (not by whatever field it lacks).
 pub fn parse(body: &[u8]) -> Result<SavedPlan, String> {
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("not a rampart plan file ({e})"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("not a rampart plan file ({e})"))?;
     let Some(format) = v.get("format").and_then(|f| f.as_u64()) else {
         return Err("not a rampart plan file (no `format`)".into());
     };
     if format != u64::from(SAVED_FORMAT) {
-        let by = v.get("rampart_version").and_then(|x| x.as_str()).map(|x| format!(" (made by rampart {x})")).unwrap_or_default();
+        let by = v
+            .get("rampart_version")
+            .and_then(|x| x.as_str())
+            .map(|x| format!(" (made by rampart {x})"))
+            .unwrap_or_default();
         return Err(format!(
             "this plan file has format {format}{by}; this rampart ({}) applies format {SAVED_FORMAT} only. Make the plan again: rampart plan --out FILE",
             env!("CARGO_PKG_VERSION")
         ));
     }
-    serde_json::from_value(v).map_err(|e| format!("not a rampart plan file of format {SAVED_FORMAT} ({e})"))
+    serde_json::from_value(v)
+        .map_err(|e| format!("not a rampart plan file of format {SAVED_FORMAT} ({e})"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,13 +138,22 @@ impl FactsDigest {
     pub fn of(f: &HostFacts) -> FactsDigest {
         let mut items = BTreeMap::new();
         for (p, ff) in &f.files {
-            items.insert(format!("file {p}"), format!("{}:{:?}:{:?}:{:?}:{:?}", ff.exists, ff.sha256, ff.mode, ff.owner, ff.group));
+            items.insert(
+                format!("file {p}"),
+                format!(
+                    "{}:{:?}:{:?}:{:?}:{:?}",
+                    ff.exists, ff.sha256, ff.mode, ff.owner, ff.group
+                ),
+            );
         }
         for (p, v) in &f.packages {
             items.insert(format!("package {p}"), format!("{v:?}"));
         }
         for (s, v) in &f.services {
-            items.insert(format!("service {s}"), format!("{}/{}", v.enabled, v.active));
+            items.insert(
+                format!("service {s}"),
+                format!("{}/{}", v.enabled, v.active),
+            );
         }
         for (g, v) in &f.guards {
             items.insert(format!("guard {g}"), v.to_string());
@@ -124,7 +161,14 @@ impl FactsDigest {
         for p in &f.pending {
             items.insert(format!("pending {p}"), "1".into());
         }
-        items.insert("state".into(), crate::util::sha256_hex(serde_json::to_string(&f.state).unwrap_or_default().as_bytes()));
+        items.insert(
+            "state".into(),
+            crate::util::sha256_hex(
+                serde_json::to_string(&f.state)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            ),
+        );
         cluster_items(f, &mut items);
         FactsDigest { items }
     }
@@ -153,7 +197,15 @@ impl FactsDigest {
     }
 }
 
-const CLUSTER_ITEMS: [&str; 7] = ["etcd members", "PostgreSQL leader", "PostgreSQL members", "PostgreSQL pending restart", "Redis role", "Qdrant peer", "Qdrant shards"];
+const CLUSTER_ITEMS: [&str; 7] = [
+    "etcd members",
+    "PostgreSQL leader",
+    "PostgreSQL members",
+    "PostgreSQL pending restart",
+    "Redis role",
+    "Qdrant peer",
+    "Qdrant shards",
+];
 
 fn is_cluster(k: &str) -> bool {
     CLUSTER_ITEMS.contains(&k)
@@ -167,28 +219,83 @@ fn cluster_items(f: &HostFacts, items: &mut BTreeMap<String, String>) {
         // by name, members added but not yet joined (no name) last
         let mut sorted: Vec<_> = members.iter().collect();
         sorted.sort_by_key(|e| (e.name.is_empty(), &e.name, &e.id));
-        let m: Vec<String> = sorted.iter().map(|e| format!("{} {} {} ({})", if e.name.is_empty() { "(unnamed)" } else { &e.name }, e.id, e.peer_url, e.status)).collect();
+        let m: Vec<String> = sorted
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} ({})",
+                    if e.name.is_empty() {
+                        "(unnamed)"
+                    } else {
+                        &e.name
+                    },
+                    e.id,
+                    e.peer_url,
+                    e.status
+                )
+            })
+            .collect();
         items.insert(CLUSTER_ITEMS[0].into(), m.join(", "));
     }
     if let Some(members) = &f.patroni {
-        let mut leaders: Vec<&str> = members.iter().filter(|m| matches!(m.role.as_str(), "leader" | "master" | "standby_leader")).map(|m| m.name.as_str()).collect();
+        let mut leaders: Vec<&str> = members
+            .iter()
+            .filter(|m| matches!(m.role.as_str(), "leader" | "master" | "standby_leader"))
+            .map(|m| m.name.as_str())
+            .collect();
         leaders.sort();
-        items.insert(CLUSTER_ITEMS[1].into(), if leaders.is_empty() { "none".into() } else { leaders.join(", ") });
-        let mut m: Vec<String> = members.iter().map(|m| format!("{} {}", m.name, m.role)).collect();
+        items.insert(
+            CLUSTER_ITEMS[1].into(),
+            if leaders.is_empty() {
+                "none".into()
+            } else {
+                leaders.join(", ")
+            },
+        );
+        let mut m: Vec<String> = members
+            .iter()
+            .map(|m| format!("{} {}", m.name, m.role))
+            .collect();
         m.sort();
         items.insert(CLUSTER_ITEMS[2].into(), m.join(", "));
-        let mut pending: Vec<&str> = members.iter().filter(|m| m.pending_restart).map(|m| m.name.as_str()).collect();
+        let mut pending: Vec<&str> = members
+            .iter()
+            .filter(|m| m.pending_restart)
+            .map(|m| m.name.as_str())
+            .collect();
         pending.sort();
-        items.insert(CLUSTER_ITEMS[3].into(), if pending.is_empty() { "none".into() } else { pending.join(", ") });
+        items.insert(
+            CLUSTER_ITEMS[3].into(),
+            if pending.is_empty() {
+                "none".into()
+            } else {
+                pending.join(", ")
+            },
+        );
     }
     if let Some(r) = &f.redis {
-        let role = if r.role == "master" || r.master_host.is_empty() { r.role.clone() } else { format!("replica of {}", r.master_host) };
+        let role = if r.role == "master" || r.master_host.is_empty() {
+            r.role.clone()
+        } else {
+            format!("replica of {}", r.master_host)
+        };
         items.insert(CLUSTER_ITEMS[4].into(), role);
     }
     if let Some(q) = &f.qdrant {
         items.insert(CLUSTER_ITEMS[5].into(), q.peer_id.to_string());
-        let shards: Vec<String> = q.shards.iter().map(|(p, n)| format!("peer {p}: {n}")).collect();
-        items.insert(CLUSTER_ITEMS[6].into(), if shards.is_empty() { "none".into() } else { shards.join(", ") });
+        let shards: Vec<String> = q
+            .shards
+            .iter()
+            .map(|(p, n)| format!("peer {p}: {n}"))
+            .collect();
+        items.insert(
+            CLUSTER_ITEMS[6].into(),
+            if shards.is_empty() {
+                "none".into()
+            } else {
+                shards.join(", ")
+            },
+        );
     }
 }
 
@@ -222,20 +329,50 @@ mod tests {
     use crate::facts::{EtcdMemberFact, PatroniMemberFact, QdrantFact, RedisFact};
 
     fn etcd(id: &str, name: &str, ip: &str) -> EtcdMemberFact {
-        EtcdMemberFact { id: id.into(), status: if name.is_empty() { "unstarted" } else { "started" }.into(), name: name.into(), peer_url: format!("http://{ip}:2380") }
+        EtcdMemberFact {
+            id: id.into(),
+            status: if name.is_empty() {
+                "unstarted"
+            } else {
+                "started"
+            }
+            .into(),
+            name: name.into(),
+            peer_url: format!("http://{ip}:2380"),
+        }
     }
 
     fn pg(name: &str, role: &str, state: &str) -> PatroniMemberFact {
-        PatroniMemberFact { name: name.into(), role: role.into(), state: state.into(), pending_restart: false }
+        PatroniMemberFact {
+            name: name.into(),
+            role: role.into(),
+            state: state.into(),
+            pending_restart: false,
+        }
     }
 
     /// A host of a running stack: etcd, Patroni, Redis and Qdrant answering.
     fn clustered() -> HostFacts {
         HostFacts {
-            etcd_members: Some(vec![etcd("a1", "lab1", "198.18.0.11"), etcd("b2", "lab2", "198.18.0.12"), etcd("c3", "lab3", "198.18.0.13")]),
-            patroni: Some(vec![pg("lab1", "leader", "running"), pg("lab2", "sync_standby", "streaming"), pg("lab3", "replica", "streaming")]),
-            redis: Some(RedisFact { role: "slave".into(), master_host: "198.18.0.11".into(), link_up: true }),
-            qdrant: Some(QdrantFact { peer_id: 11, shards: [(11, 2), (22, 1)].into_iter().collect() }),
+            etcd_members: Some(vec![
+                etcd("a1", "lab1", "198.18.0.11"),
+                etcd("b2", "lab2", "198.18.0.12"),
+                etcd("c3", "lab3", "198.18.0.13"),
+            ]),
+            patroni: Some(vec![
+                pg("lab1", "leader", "running"),
+                pg("lab2", "sync_standby", "streaming"),
+                pg("lab3", "replica", "streaming"),
+            ]),
+            redis: Some(RedisFact {
+                role: "slave".into(),
+                master_host: "198.18.0.11".into(),
+                link_up: true,
+            }),
+            qdrant: Some(QdrantFact {
+                peer_id: 11,
+                shards: [(11, 2), (22, 1)].into_iter().collect(),
+            }),
             ..Default::default()
         }
     }
@@ -248,9 +385,16 @@ mod tests {
     fn a_patroni_failover_is_named_by_its_leader() {
         let was = clustered();
         let mut now = clustered();
-        now.patroni = Some(vec![pg("lab1", "replica", "streaming"), pg("lab2", "leader", "running"), pg("lab3", "sync_standby", "streaming")]);
+        now.patroni = Some(vec![
+            pg("lab1", "replica", "streaming"),
+            pg("lab2", "leader", "running"),
+            pg("lab3", "sync_standby", "streaming"),
+        ]);
         let d = diff(&was, &now);
-        assert!(d.contains(&"PostgreSQL leader: was lab1, now lab2".to_string()), "{d:?}");
+        assert!(
+            d.contains(&"PostgreSQL leader: was lab1, now lab2".to_string()),
+            "{d:?}"
+        );
         assert!(d.iter().any(|l| l.starts_with("PostgreSQL members: was lab1 leader, lab2 sync_standby, lab3 replica, now lab1 replica, lab2 leader")), "{d:?}");
         assert_eq!(d.len(), 2, "{d:?}");
     }
@@ -271,32 +415,57 @@ mod tests {
         let was = clustered();
         let mut now = clustered();
         now.patroni.as_mut().unwrap()[1].pending_restart = true;
-        assert_eq!(diff(&was, &now), vec!["PostgreSQL pending restart: was none, now lab2".to_string()]);
+        assert_eq!(
+            diff(&was, &now),
+            vec!["PostgreSQL pending restart: was none, now lab2".to_string()]
+        );
     }
 
     #[test]
     fn a_redis_failover_is_named_by_the_master() {
         let was = clustered();
         let mut now = clustered();
-        now.redis = Some(RedisFact { role: "master".into(), master_host: String::new(), link_up: true });
-        assert_eq!(diff(&was, &now), vec!["Redis role: was replica of 198.18.0.11, now master".to_string()]);
+        now.redis = Some(RedisFact {
+            role: "master".into(),
+            master_host: String::new(),
+            link_up: true,
+        });
+        assert_eq!(
+            diff(&was, &now),
+            vec!["Redis role: was replica of 198.18.0.11, now master".to_string()]
+        );
         let mut moved = clustered();
         moved.redis.as_mut().unwrap().master_host = "198.18.0.12".into();
-        assert_eq!(diff(&was, &moved), vec!["Redis role: was replica of 198.18.0.11, now replica of 198.18.0.12".to_string()]);
+        assert_eq!(
+            diff(&was, &moved),
+            vec!["Redis role: was replica of 198.18.0.11, now replica of 198.18.0.12".to_string()]
+        );
     }
 
     #[test]
     fn etcd_membership_changes_count() {
         let was = clustered();
         let mut added = clustered();
-        added.etcd_members.as_mut().unwrap().push(etcd("d4", "", "198.18.0.14"));
+        added
+            .etcd_members
+            .as_mut()
+            .unwrap()
+            .push(etcd("d4", "", "198.18.0.14"));
         let d = diff(&was, &added);
         assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].starts_with("etcd members: was lab1 a1 http://198.18.0.11:2380 (started), ") && d[0].ends_with("(unnamed) d4 http://198.18.0.14:2380 (unstarted)"), "{d:?}");
+        assert!(
+            d[0].starts_with("etcd members: was lab1 a1 http://198.18.0.11:2380 (started), ")
+                && d[0].ends_with("(unnamed) d4 http://198.18.0.14:2380 (unstarted)"),
+            "{d:?}"
+        );
         // a member replaced under the same name has another id
         let mut replaced = clustered();
         replaced.etcd_members.as_mut().unwrap()[2].id = "e5".into();
-        assert!(diff(&was, &replaced)[0].contains("lab3 e5"), "{:?}", diff(&was, &replaced));
+        assert!(
+            diff(&was, &replaced)[0].contains("lab3 e5"),
+            "{:?}",
+            diff(&was, &replaced)
+        );
         // the order etcd lists them in is not a change
         let mut reordered = clustered();
         reordered.etcd_members.as_mut().unwrap().reverse();
@@ -304,8 +473,16 @@ mod tests {
         // a member that stopped answering is named as such
         let mut gone = clustered();
         gone.etcd_members = None;
-        assert!(diff(&was, &gone)[0].ends_with("now not answering"), "{:?}", diff(&was, &gone));
-        assert!(diff(&gone, &was)[0].starts_with("etcd members: was not answering, now lab1"), "{:?}", diff(&gone, &was));
+        assert!(
+            diff(&was, &gone)[0].ends_with("now not answering"),
+            "{:?}",
+            diff(&was, &gone)
+        );
+        assert!(
+            diff(&gone, &was)[0].starts_with("etcd members: was not answering, now lab1"),
+            "{:?}",
+            diff(&gone, &was)
+        );
     }
 
     #[test]
@@ -313,7 +490,13 @@ mod tests {
         let was = clustered();
         let mut now = clustered();
         now.qdrant.as_mut().unwrap().shards.insert(33, 1);
-        assert_eq!(diff(&was, &now), vec!["Qdrant shards: was peer 11: 2, peer 22: 1, now peer 11: 2, peer 22: 1, peer 33: 1".to_string()]);
+        assert_eq!(
+            diff(&was, &now),
+            vec![
+                "Qdrant shards: was peer 11: 2, peer 22: 1, now peer 11: 2, peer 22: 1, peer 33: 1"
+                    .to_string()
+            ]
+        );
         now.qdrant.as_mut().unwrap().peer_id = 12;
         assert!(diff(&was, &now).contains(&"Qdrant peer: was 11, now 12".to_string()));
     }
@@ -322,16 +505,34 @@ mod tests {
     fn older_formats_are_refused_by_number() {
         let old = br#"{"format": 1, "rampart_version": "0.1.0", "salt": "x", "inputs": {}, "facts": {}, "plan": {}}"#;
         let e = parse(old).unwrap_err();
-        assert!(e.contains("format 1 (made by rampart 0.1.0)") && e.contains(&format!("format {SAVED_FORMAT} only")) && e.contains("rampart plan --out"), "{e}");
+        assert!(
+            e.contains("format 1 (made by rampart 0.1.0)")
+                && e.contains(&format!("format {SAVED_FORMAT} only"))
+                && e.contains("rampart plan --out"),
+            "{e}"
+        );
         assert!(parse(b"{}").unwrap_err().contains("no `format`"));
-        assert!(parse(b"not json").unwrap_err().contains("not a rampart plan file"));
+        assert!(parse(b"not json")
+            .unwrap_err()
+            .contains("not a rampart plan file"));
         let saved = SavedPlan {
             format: SAVED_FORMAT,
             rampart_version: "x".into(),
             salt: "s".into(),
-            sources: Sources { inventory: "/i.toml".into(), stack: "/s.toml".into(), roles: None },
-            inputs: Inputs { inventory_sha256: "a".into(), stack_sha256: "b".into(), roles_sha256: "c".into(), secrets_keyed_sha256: "d".into() },
-            facts: [("lab1".to_string(), FactsDigest::of(&clustered()))].into_iter().collect(),
+            sources: Sources {
+                inventory: "/i.toml".into(),
+                stack: "/s.toml".into(),
+                roles: None,
+            },
+            inputs: Inputs {
+                inventory_sha256: "a".into(),
+                stack_sha256: "b".into(),
+                roles_sha256: "c".into(),
+                secrets_keyed_sha256: "d".into(),
+            },
+            facts: [("lab1".to_string(), FactsDigest::of(&clustered()))]
+                .into_iter()
+                .collect(),
             plan: Plan::default(),
         };
         assert_eq!(parse(&serde_json::to_vec(&saved).unwrap()).unwrap(), saved);
@@ -340,23 +541,53 @@ mod tests {
     #[test]
     fn sources_are_the_recorded_files_unless_others_are_passed() {
         let dir = tempfile::tempdir().unwrap();
-        let (inv, stack, other) = (dir.path().join("inv.toml"), dir.path().join("stack.toml"), dir.path().join("other.toml"));
+        let (inv, stack, other) = (
+            dir.path().join("inv.toml"),
+            dir.path().join("stack.toml"),
+            dir.path().join("other.toml"),
+        );
         for p in [&inv, &stack, &other] {
             std::fs::write(p, "").unwrap();
         }
-        let rec = Sources { inventory: absolute(&inv), stack: absolute(&stack), roles: None };
+        let rec = Sources {
+            inventory: absolute(&inv),
+            stack: absolute(&stack),
+            roles: None,
+        };
         assert!(rec.inventory.is_absolute());
         // nothing passed: the recorded files
         assert_eq!(rec.resolve(None, None, None), Ok(rec.clone()));
         // the same file, spelled another way
         let dotted = dir.path().join(".").join("stack.toml");
-        assert_eq!(rec.resolve(Some(&inv), Some(&dotted), None), Ok(rec.clone()));
+        assert_eq!(
+            rec.resolve(Some(&inv), Some(&dotted), None),
+            Ok(rec.clone())
+        );
         // another file: both named
         let e = rec.resolve(None, Some(&other), None).unwrap_err();
-        assert_eq!(e, vec![format!("-s: the plan was made from {}, you passed {}", absolute(&stack).display(), absolute(&other).display())]);
-        let e = rec.resolve(Some(&other), None, Some(dir.path())).unwrap_err();
+        assert_eq!(
+            e,
+            vec![format!(
+                "-s: the plan was made from {}, you passed {}",
+                absolute(&stack).display(),
+                absolute(&other).display()
+            )]
+        );
+        let e = rec
+            .resolve(Some(&other), None, Some(dir.path()))
+            .unwrap_err();
         assert_eq!(e.len(), 2, "{e:?}");
-        assert!(e[0].starts_with("-i: the plan was made from ") && e[1].starts_with("--roles: the plan was made with the built-in roles only, you passed "), "{e:?}");
-        assert!(rec.describe().contains(&format!("the stack {}", absolute(&stack).display())) && rec.describe().ends_with("the built-in roles"));
+        assert!(
+            e[0].starts_with("-i: the plan was made from ")
+                && e[1].starts_with(
+                    "--roles: the plan was made with the built-in roles only, you passed "
+                ),
+            "{e:?}"
+        );
+        assert!(
+            rec.describe()
+                .contains(&format!("the stack {}", absolute(&stack).display()))
+                && rec.describe().ends_with("the built-in roles")
+        );
     }
 }

@@ -196,7 +196,9 @@ pub enum Check {
 impl RoleResource {
     pub fn template(&self) -> Option<&str> {
         match self {
-            RoleResource::File { template, .. } | RoleResource::Unit { template, .. } => template.as_deref(),
+            RoleResource::File { template, .. } | RoleResource::Unit { template, .. } => {
+                template.as_deref()
+            }
             _ => None,
         }
     }
@@ -230,19 +232,26 @@ mod tests {
 
     #[test]
     fn unknown_key_in_a_resource_is_an_error() {
-        let e = toml::from_str::<RoleManifest>("[[resources]]\nkind = \"file\"\npath = \"/x\"\nmod = \"0644\"\n").unwrap_err();
+        let e = toml::from_str::<RoleManifest>(
+            "[[resources]]\nkind = \"file\"\npath = \"/x\"\nmod = \"0644\"\n",
+        )
+        .unwrap_err();
         assert!(e.message().contains("unknown field `mod`"), "{e}");
     }
 
     #[test]
     fn unknown_kind_is_an_error() {
-        let e = toml::from_str::<RoleManifest>("[[resources]]\nkind = \"fiel\"\npath = \"/x\"\n").unwrap_err();
+        let e = toml::from_str::<RoleManifest>("[[resources]]\nkind = \"fiel\"\npath = \"/x\"\n")
+            .unwrap_err();
         assert!(e.message().contains("unknown variant `fiel`"), "{e}");
     }
 
     #[test]
     fn builtin_etcd_manifest_parses() {
         let m: RoleManifest = toml::from_str(include_str!("../../roles/etcd/role.toml")).unwrap();
-        assert!(matches!(m.resources[0], RoleResource::Package { no_start: true, .. }));
+        assert!(matches!(
+            m.resources[0],
+            RoleResource::Package { no_start: true, .. }
+        ));
     }
 }

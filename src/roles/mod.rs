@@ -39,14 +39,25 @@ impl RoleSet {
     pub fn load(user_dir: Option<&Path>) -> Result<RoleSet, Diagnostics> {
         let mut raw: BTreeMap<String, RawRole> = BTreeMap::new();
         for d in BUILTIN.dirs() {
-            let name = d.path().file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let name = d
+                .path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
             let r = raw.entry(name.clone()).or_default();
             if let Some(f) = d.get_file(d.path().join("role.toml")) {
-                r.manifest = Some(Source::new(format!("(built-in) roles/{name}/role.toml"), f.contents_utf8().unwrap_or_default()));
+                r.manifest = Some(Source::new(
+                    format!("(built-in) roles/{name}/role.toml"),
+                    f.contents_utf8().unwrap_or_default(),
+                ));
             }
             if let Some(t) = d.get_dir(d.path().join("templates")) {
                 for f in t.files() {
-                    if let (Some(n), Some(text)) = (f.path().file_name().and_then(|n| n.to_str()), f.contents_utf8()) {
+                    if let (Some(n), Some(text)) = (
+                        f.path().file_name().and_then(|n| n.to_str()),
+                        f.contents_utf8(),
+                    ) {
                         r.templates.insert(n.to_string(), text.to_string());
                     }
                 }
@@ -55,14 +66,22 @@ impl RoleSet {
         let mut diags = Diagnostics::default();
         if let Some(dir) = user_dir {
             if let Err(e) = read_user_dir(dir, &mut raw) {
-                diags.push(Diagnostic::plain(dir.display().to_string(), format!("cannot read roles directory: {e}"), Some("pass an existing folder with --roles".into())));
+                diags.push(Diagnostic::plain(
+                    dir.display().to_string(),
+                    format!("cannot read roles directory: {e}"),
+                    Some("pass an existing folder with --roles".into()),
+                ));
                 return Err(diags);
             }
         }
         let mut set = RoleSet::default();
         for (name, r) in raw {
             let Some(src) = r.manifest else {
-                diags.push(Diagnostic::plain(format!("roles/{name}"), "role has templates but no role.toml", Some("add role.toml listing its resources".into())));
+                diags.push(Diagnostic::plain(
+                    format!("roles/{name}"),
+                    "role has templates but no role.toml",
+                    Some("add role.toml listing its resources".into()),
+                ));
                 continue;
             };
             match toml::from_str::<RoleManifest>(&src.text) {
@@ -70,11 +89,23 @@ impl RoleSet {
                     for res in &m.resources {
                         if let Some(t) = res.template() {
                             if !r.templates.contains_key(t) {
-                                diags.push(src.diag(None, format!("role {name}: template `{t}` is not in templates/"), Some(format!("add roles/{name}/templates/{t}"))));
+                                diags.push(src.diag(
+                                    None,
+                                    format!("role {name}: template `{t}` is not in templates/"),
+                                    Some(format!("add roles/{name}/templates/{t}")),
+                                ));
                             }
                         }
                     }
-                    set.roles.insert(name.clone(), Role { name, origin: src.path.clone(), manifest: m, templates: r.templates });
+                    set.roles.insert(
+                        name.clone(),
+                        Role {
+                            name,
+                            origin: src.path.clone(),
+                            manifest: m,
+                            templates: r.templates,
+                        },
+                    );
                 }
                 Err(e) => diags.push(from_toml(&src, &e)),
             }
@@ -116,14 +147,20 @@ fn read_user_dir(dir: &Path, raw: &mut BTreeMap<String, RawRole>) -> std::io::Re
         let r = raw.entry(name.clone()).or_default();
         let manifest = entry.path().join("role.toml");
         if manifest.exists() {
-            r.manifest = Some(Source::new(manifest.display().to_string(), std::fs::read_to_string(&manifest)?));
+            r.manifest = Some(Source::new(
+                manifest.display().to_string(),
+                std::fs::read_to_string(&manifest)?,
+            ));
         }
         let tdir = entry.path().join("templates");
         if tdir.is_dir() {
             for t in std::fs::read_dir(tdir)? {
                 let t = t?;
                 if t.file_type()?.is_file() {
-                    r.templates.insert(t.file_name().to_string_lossy().to_string(), std::fs::read_to_string(t.path())?);
+                    r.templates.insert(
+                        t.file_name().to_string_lossy().to_string(),
+                        std::fs::read_to_string(t.path())?,
+                    );
                 }
             }
         }

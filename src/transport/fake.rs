@@ -29,16 +29,35 @@ pub struct FakeHost {
 
 impl FakeHost {
     pub fn new(name: &str) -> Arc<FakeHost> {
-        Arc::new(FakeHost { name: name.into(), ..Default::default() })
+        Arc::new(FakeHost {
+            name: name.into(),
+            ..Default::default()
+        })
     }
     pub fn on(&self, needle: &str, status: i32, stdout: &str) {
-        self.rules.lock().unwrap().push((needle.into(), ExecOutput { status, stdout: stdout.as_bytes().to_vec(), stderr: if status == 0 { vec![] } else { b"fake failure".to_vec() } }));
+        self.rules.lock().unwrap().push((
+            needle.into(),
+            ExecOutput {
+                status,
+                stdout: stdout.as_bytes().to_vec(),
+                stderr: if status == 0 {
+                    vec![]
+                } else {
+                    b"fake failure".to_vec()
+                },
+            },
+        ));
     }
     pub fn slow(&self, needle: &str, d: Duration) {
         self.delays.lock().unwrap().push((needle.into(), d));
     }
     pub fn scripts(&self) -> Vec<String> {
-        self.log.lock().unwrap().iter().map(|(s, _)| s.clone()).collect()
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect()
     }
     /// How many execs (SSH round trips) were run.
     pub fn execs(&self) -> usize {
@@ -46,7 +65,11 @@ impl FakeHost {
     }
     fn rule(&self, script: &str) -> ExecOutput {
         let rules = self.rules.lock().unwrap();
-        rules.iter().find(|(n, _)| script.contains(n.as_str())).map(|(_, o)| o.clone()).unwrap_or_default()
+        rules
+            .iter()
+            .find(|(n, _)| script.contains(n.as_str()))
+            .map(|(_, o)| o.clone())
+            .unwrap_or_default()
     }
     fn reply(&self, script: &str, stdin: &[u8]) -> ExecOutput {
         if let Some(h) = self.handler.lock().unwrap().as_ref() {
@@ -63,15 +86,27 @@ impl FakeHost {
             let o = self.rule(body);
             if !o.ok() {
                 err.extend_from_slice(&o.stderr);
-                return ExecOutput { status: o.status, stdout: o.stdout, stderr: err };
+                return ExecOutput {
+                    status: o.status,
+                    stdout: o.stdout,
+                    stderr: err,
+                };
             }
         }
-        ExecOutput { status: 0, stdout: vec![], stderr: err }
+        ExecOutput {
+            status: 0,
+            stdout: vec![],
+            stderr: err,
+        }
     }
 }
 
 impl Session for FakeHost {
-    fn exec<'a>(&'a self, script: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
+    fn exec<'a>(
+        &'a self,
+        script: &'a str,
+        stdin: &'a [u8],
+    ) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
             let start = Instant::now();
             let i = {
@@ -79,7 +114,13 @@ impl Session for FakeHost {
                 log.push((script.to_string(), stdin.to_vec()));
                 log.len() - 1
             };
-            let delay = self.delays.lock().unwrap().iter().find(|(n, _)| script.contains(n.as_str())).map(|(_, d)| *d);
+            let delay = self
+                .delays
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(n, _)| script.contains(n.as_str()))
+                .map(|(_, d)| *d);
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;
             }
@@ -102,11 +143,18 @@ pub struct FakeConnector {
 }
 
 impl Connector for FakeConnector {
-    fn connect<'a>(&'a self, spec: &'a HostSpec) -> BoxFuture<'a, Result<Arc<dyn Session>, TransportError>> {
+    fn connect<'a>(
+        &'a self,
+        spec: &'a HostSpec,
+    ) -> BoxFuture<'a, Result<Arc<dyn Session>, TransportError>> {
         Box::pin(async move {
             match self.hosts.get(&spec.name) {
                 Some(h) => Ok(h.clone() as Arc<dyn Session>),
-                None => Err(TransportError::Connect { host: spec.name.clone(), addr: spec.address.clone(), reason: "unreachable (fake)".into() }),
+                None => Err(TransportError::Connect {
+                    host: spec.name.clone(),
+                    addr: spec.address.clone(),
+                    reason: "unreachable (fake)".into(),
+                }),
             }
         })
     }
@@ -117,7 +165,14 @@ impl Connector for FakeConnector {
 pub fn run_local_sh(script: &str, stdin: &[u8]) -> ExecOutput {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new("sh").arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run sh");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sh");
     let mut w = child.stdin.take().expect("stdin");
     let data = stdin.to_vec();
     let t = std::thread::spawn(move || {
@@ -125,5 +180,9 @@ pub fn run_local_sh(script: &str, stdin: &[u8]) -> ExecOutput {
     });
     let out = child.wait_with_output().expect("wait for sh");
     let _ = t.join();
-    ExecOutput { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr }
+    ExecOutput {
+        status: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: out.stderr,
+    }
 }

@@ -11,7 +11,10 @@ pub enum Verdict {
     /// No line for this host.
     Unknown,
     /// A line for this host holds another key: (line number, its key type).
-    Changed { line: usize, recorded: String },
+    Changed {
+        line: usize,
+        recorded: String,
+    },
 }
 
 /// The name OpenSSH files a host under: `addr`, or `[addr]:port` off port 22.
@@ -27,10 +30,16 @@ fn pattern_matches(entry: &str, pattern: &str) -> bool {
     for p in pattern.split(',') {
         if let Some(rest) = p.strip_prefix("|1|") {
             let mut parts = rest.split('|');
-            let (Some(salt), Some(hash)) = (parts.next(), parts.next()) else { continue };
+            let (Some(salt), Some(hash)) = (parts.next(), parts.next()) else {
+                continue;
+            };
             let b64 = base64::engine::general_purpose::STANDARD;
-            let (Ok(salt), Ok(hash)) = (b64.decode(salt), b64.decode(hash)) else { continue };
-            let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt) else { continue };
+            let (Ok(salt), Ok(hash)) = (b64.decode(salt), b64.decode(hash)) else {
+                continue;
+            };
+            let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt) else {
+                continue;
+            };
             mac.update(entry.as_bytes());
             if mac.verify_slice(&hash).is_ok() {
                 return true;
@@ -51,7 +60,9 @@ pub fn check(text: &str, entry: &str, key_type: &str, key_data: &str) -> Verdict
             continue;
         }
         let mut f = line.split_whitespace();
-        let (Some(hosts), Some(kt), Some(kd)) = (f.next(), f.next(), f.next()) else { continue };
+        let (Some(hosts), Some(kt), Some(kd)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
         if !pattern_matches(entry, hosts) {
             continue;
         }
@@ -59,7 +70,10 @@ pub fn check(text: &str, entry: &str, key_type: &str, key_data: &str) -> Verdict
             return Verdict::Known;
         }
         if changed.is_none() {
-            changed = Some(Verdict::Changed { line: n + 1, recorded: kt.to_string() });
+            changed = Some(Verdict::Changed {
+                line: n + 1,
+                recorded: kt.to_string(),
+            });
         }
     }
     changed.unwrap_or(Verdict::Unknown)
@@ -77,12 +91,36 @@ mod tests {
     #[test]
     fn plain_hashed_changed_unknown() {
         let text = "# comment\n10.0.0.1 ssh-ed25519 AAAA1\n[10.0.0.2]:2222 ssh-ed25519 AAAA2\n";
-        assert_eq!(check(text, "10.0.0.1", "ssh-ed25519", "AAAA1"), Verdict::Known);
-        assert_eq!(check(text, "10.0.0.1", "ssh-ed25519", "BBBB"), Verdict::Changed { line: 2, recorded: "ssh-ed25519".into() });
-        assert_eq!(check(text, "10.0.0.1", "ecdsa-sha2-nistp256", "CCCC"), Verdict::Changed { line: 2, recorded: "ssh-ed25519".into() });
-        assert_eq!(check(text, "10.0.0.9", "ssh-ed25519", "AAAA1"), Verdict::Unknown);
-        assert_eq!(check(text, &host_entry("10.0.0.2", 2222), "ssh-ed25519", "AAAA2"), Verdict::Known);
-        assert_eq!(check(text, "10.0.0.2", "ssh-ed25519", "AAAA2"), Verdict::Unknown);
+        assert_eq!(
+            check(text, "10.0.0.1", "ssh-ed25519", "AAAA1"),
+            Verdict::Known
+        );
+        assert_eq!(
+            check(text, "10.0.0.1", "ssh-ed25519", "BBBB"),
+            Verdict::Changed {
+                line: 2,
+                recorded: "ssh-ed25519".into()
+            }
+        );
+        assert_eq!(
+            check(text, "10.0.0.1", "ecdsa-sha2-nistp256", "CCCC"),
+            Verdict::Changed {
+                line: 2,
+                recorded: "ssh-ed25519".into()
+            }
+        );
+        assert_eq!(
+            check(text, "10.0.0.9", "ssh-ed25519", "AAAA1"),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            check(text, &host_entry("10.0.0.2", 2222), "ssh-ed25519", "AAAA2"),
+            Verdict::Known
+        );
+        assert_eq!(
+            check(text, "10.0.0.2", "ssh-ed25519", "AAAA2"),
+            Verdict::Unknown
+        );
     }
 
     #[test]
@@ -93,7 +131,13 @@ mod tests {
         mac.update(b"10.0.0.1");
         let hash = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         let text = format!("|1|{salt}|{hash} ssh-ed25519 AAAA1\n");
-        assert_eq!(check(&text, "10.0.0.1", "ssh-ed25519", "AAAA1"), Verdict::Known);
-        assert_eq!(check(&text, "10.0.0.2", "ssh-ed25519", "AAAA1"), Verdict::Unknown);
+        assert_eq!(
+            check(&text, "10.0.0.1", "ssh-ed25519", "AAAA1"),
+            Verdict::Known
+        );
+        assert_eq!(
+            check(&text, "10.0.0.2", "ssh-ed25519", "AAAA1"),
+            Verdict::Unknown
+        );
     }
 }

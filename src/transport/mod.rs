@@ -73,13 +73,25 @@ pub struct HostSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("{host}: cannot connect to {addr}: {reason}")]
-    Connect { host: String, addr: String, reason: String },
+    Connect {
+        host: String,
+        addr: String,
+        reason: String,
+    },
     #[error("{host}: connection to {addr} timed out after {secs}s")]
-    Timeout { host: String, addr: String, secs: u64 },
+    Timeout {
+        host: String,
+        addr: String,
+        secs: u64,
+    },
     #[error("{host}: {message}")]
     HostKey { host: String, message: String },
     #[error("{host}: authentication as {user} failed: {reason}")]
-    Auth { host: String, user: String, reason: String },
+    Auth {
+        host: String,
+        user: String,
+        reason: String,
+    },
     #[error("{host}: {reason}")]
     Channel { host: String, reason: String },
 }
@@ -100,12 +112,19 @@ impl TransportError {
 pub trait Session: Send + Sync {
     /// Runs `script` with `sh -c` on the host (under `sudo -n` when the
     /// host spec says so), feeding `stdin` to it, and waits for it to end.
-    fn exec<'a>(&'a self, script: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<ExecOutput, TransportError>>;
+    fn exec<'a>(
+        &'a self,
+        script: &'a str,
+        stdin: &'a [u8],
+    ) -> BoxFuture<'a, Result<ExecOutput, TransportError>>;
     /// The inventory name of the host.
     fn host(&self) -> &str;
 }
 
 /// Opens sessions.
 pub trait Connector: Send + Sync {
-    fn connect<'a>(&'a self, spec: &'a HostSpec) -> BoxFuture<'a, Result<Arc<dyn Session>, TransportError>>;
+    fn connect<'a>(
+        &'a self,
+        spec: &'a HostSpec,
+    ) -> BoxFuture<'a, Result<Arc<dyn Session>, TransportError>>;
 }

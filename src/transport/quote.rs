@@ -3,7 +3,10 @@
 /// Quotes `s` as a single POSIX shell word. Every value that reaches a
 /// remote shell goes through here.
 pub fn sh(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b))
+    {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len() + 2);
@@ -37,8 +40,23 @@ mod tests {
     }
     #[test]
     fn quoted_values_round_trip_through_a_real_shell() {
-        for v in ["x", "a b", "$(id)", "`id`", "it's", "a\nb", "\"q\"", ";rm -rf /", "*", "~"] {
-            let out = std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", sh(v))).output().unwrap();
+        for v in [
+            "x",
+            "a b",
+            "$(id)",
+            "`id`",
+            "it's",
+            "a\nb",
+            "\"q\"",
+            ";rm -rf /",
+            "*",
+            "~",
+        ] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", sh(v)))
+                .output()
+                .unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), v);
         }
     }

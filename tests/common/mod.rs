@@ -34,7 +34,12 @@ impl Drop for Lab {
 /// The machine-wide lab lock alone, for a test that must not run while another uses the lab.
 pub fn lab_lock() -> File {
     let _ = std::fs::create_dir_all("/run/lock");
-    let f = File::options().create(true).truncate(false).write(true).open(LAB_LOCK).unwrap_or_else(|e| panic!("open {LAB_LOCK}: {e}"));
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(LAB_LOCK)
+        .unwrap_or_else(|e| panic!("open {LAB_LOCK}: {e}"));
     f.lock().unwrap_or_else(|e| panic!("lock {LAB_LOCK}: {e}"));
     f
 }
@@ -43,11 +48,17 @@ pub fn lab_lock() -> File {
 pub fn lab(n: u32) -> Lab {
     let guard = lab_lock();
     let t = Instant::now();
-    let out = Command::new(bin()).args(["lab", "up", &n.to_string(), "--fresh"]).output().expect("run rampart lab up");
+    let out = Command::new(bin())
+        .args(["lab", "up", &n.to_string(), "--fresh"])
+        .output()
+        .expect("run rampart lab up");
     assert!(out.status.success(), "lab up failed (the end-to-end tests need Linux, root and the lab's Debian packages; see README):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let up_seconds = t.elapsed().as_secs_f64();
     eprintln!("lab up {n} --fresh: {up_seconds:.1}s");
-    Lab { _guard: guard, up_seconds }
+    Lab {
+        _guard: guard,
+        up_seconds,
+    }
 }
 
 pub struct Run {
@@ -63,7 +74,11 @@ impl Run {
 }
 
 fn to_run(o: Output) -> Run {
-    Run { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into_owned(), stderr: String::from_utf8_lossy(&o.stderr).into_owned() }
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
 }
 
 /// Runs rampart from the project root with extra environment.
@@ -82,7 +97,12 @@ pub fn rampart(args: &[&str]) -> Run {
 
 /// A command on a lab host over SSH (through `rampart lab ssh`).
 pub fn ssh(host: &str, cmd: &str) -> Run {
-    to_run(Command::new(bin()).args(["lab", "ssh", host, cmd]).output().expect("run rampart lab ssh"))
+    to_run(
+        Command::new(bin())
+            .args(["lab", "ssh", host, cmd])
+            .output()
+            .expect("run rampart lab ssh"),
+    )
 }
 
 pub fn ssh_ok(host: &str, cmd: &str) -> String {
@@ -135,8 +155,18 @@ pub fn write_stats(log: &str) -> WriteStats {
             _ => {}
         }
     }
-    let slowest = entries.iter().filter(|e| e.2).map(|e| e.1 - e.0).fold(0.0f64, f64::max);
-    WriteStats { n: entries.len(), failed, worst, slowest, still_failing: start.is_some() }
+    let slowest = entries
+        .iter()
+        .filter(|e| e.2)
+        .map(|e| e.1 - e.0)
+        .fold(0.0f64, f64::max);
+    WriteStats {
+        n: entries.len(),
+        failed,
+        worst,
+        slowest,
+        still_failing: start.is_some(),
+    }
 }
 
 /// Makes sure a command the test runs exists: when it is missing and we are
@@ -144,7 +174,14 @@ pub fn write_stats(log: &str) -> WriteStats {
 /// lab up` does for the lab's own tools; otherwise fails the test naming the package.
 pub fn need_tool(cmd: &str, package: &str) {
     static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let found = || Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().map(|o| o.status.success()).unwrap_or(false);
+    let found = || {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {cmd}"))
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
     if found() {
         return;
     }
@@ -153,14 +190,24 @@ pub fn need_tool(cmd: &str, package: &str) {
         eprintln!("installing {package} (for `{cmd}`): apt-get install {package}");
         let install = || {
             Command::new("apt-get")
-                .args(["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", package])
+                .args([
+                    "-o",
+                    "DPkg::Lock::Timeout=300",
+                    "install",
+                    "-y",
+                    "-q",
+                    "--no-install-recommends",
+                    package,
+                ])
                 .env("DEBIAN_FRONTEND", "noninteractive")
                 .output()
                 .map(|o| o.status.success())
                 .unwrap_or(false)
         };
         if !install() {
-            let _ = Command::new("apt-get").args(["-o", "DPkg::Lock::Timeout=300", "update", "-q"]).output();
+            let _ = Command::new("apt-get")
+                .args(["-o", "DPkg::Lock::Timeout=300", "update", "-q"])
+                .output();
             install();
         }
     }
