@@ -133,7 +133,7 @@ pub struct RedisFact {
 pub fn parse_redis_info(text: &str) -> Option<RedisFact> {
     let mut f = RedisFact::default();
     let mut link = None;
-    for l in text.split(|c| c == '\n' || c == ' ').map(str::trim) {
+    for l in text.split(['\n', ' ']).map(str::trim) {
         if let Some(v) = l.strip_prefix("role:") {
             f.role = v.to_string();
         } else if let Some(v) = l.strip_prefix("master_host:") {
@@ -431,7 +431,7 @@ mod tests {
         assert!(!f.files["/etc/missing"].exists);
         assert!(f.files["/etc"].is_dir);
         assert_eq!(f.services["etcd"].active, "active");
-        assert_eq!(f.guards["n1/command/init"], true);
+        assert!(f.guards["n1/command/init"]);
         assert_eq!(f.packages["etcd-server"].as_deref(), Some("3.4.23-4+b6"));
         assert_eq!(f.packages["etcd-client"], None);
         assert_eq!(f.packages["curl"], None);

@@ -66,7 +66,7 @@ impl Holder {
 }
 
 pub fn acquire_script(break_lock: bool) -> String {
-    let mut s = format!("mkdir -p /var/lib/rampart && chmod 0700 /var/lib/rampart\n");
+    let mut s = "mkdir -p /var/lib/rampart && chmod 0700 /var/lib/rampart\n".to_string();
     if break_lock {
         s.push_str(&format!("rm -rf {LOCK_DIR}\n"));
     }

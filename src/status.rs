@@ -83,7 +83,7 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
 /// What one host's probe printed (or why it could not run).
 pub type Probes = BTreeMap<String, Result<String, String>>;
 
-fn field<'a>(line: &'a str, n: usize) -> &'a str {
+fn field(line: &str, n: usize) -> &str {
     line.split('|').nth(n).unwrap_or("")
 }
 
@@ -141,9 +141,10 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
     if stack.postgres.is_some() {
         // the cluster view from the first member that answers
         let cluster = stack.hosts_of("postgres").iter().find_map(|h| {
-            lines(h, "cluster").into_iter().next().and_then(|l| {
-                serde_json::from_str::<serde_json::Value>(l.splitn(2, '|').nth(1)?).ok()
-            })
+            lines(h, "cluster")
+                .into_iter()
+                .next()
+                .and_then(|l| serde_json::from_str::<serde_json::Value>(l.split_once('|')?.1).ok())
         });
         let mut members = Vec::new();
         for h in stack.hosts_of("postgres") {

@@ -20,19 +20,6 @@ pub fn b64_encode(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn b64() {
-        assert_eq!(
-            super::b64_decode("aGVsbG8gd29ybGQK").unwrap(),
-            b"hello world\n"
-        );
-        assert_eq!(super::b64_decode("").unwrap(), b"");
-        assert!(super::b64_decode("a$").is_none());
-    }
-}
-
 /// Writes a local file atomically (temp file in the same folder, then rename).
 pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -57,4 +44,17 @@ pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> 
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn b64() {
+        assert_eq!(
+            super::b64_decode("aGVsbG8gd29ybGQK").unwrap(),
+            b"hello world\n"
+        );
+        assert_eq!(super::b64_decode("").unwrap(), b"");
+        assert!(super::b64_decode("a$").is_none());
+    }
 }

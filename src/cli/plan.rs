@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub fn connector() -> Arc<dyn Connector> {
-    Arc::new(crate::transport::ssh::SshConnector::default())
+    Arc::new(crate::transport::ssh::SshConnector)
 }
 
 /// Reads `hosts`' facts; with `lock`, takes the apply lock on them first.

@@ -365,7 +365,8 @@ impl Stack {
         }
         let mut afters: BTreeMap<String, Vec<Spanned<String>>> = BTreeMap::new();
         // the single-table components: where each runs, and what it waits for
-        let singles: [(&str, Option<(&Spanned<HostsRef>, &Vec<Spanned<String>>)>); 7] = [
+        type HostsAfter<'a> = Option<(&'a Spanned<HostsRef>, &'a Vec<Spanned<String>>)>;
+        let singles: [(&str, HostsAfter<'_>); 7] = [
             ("etcd", raw.etcd.as_ref().map(|c| (&c.hosts, &c.after))),
             (
                 "postgres",
@@ -940,7 +941,7 @@ impl Validator<'_> {
             }
         }
         if let Some(h) = &raw.haproxy {
-            for (k, _) in &h.listen {
+            for k in h.listen.keys() {
                 let ok = match k.get_ref().as_str() {
                     "postgres_primary" | "postgres_replicas" => raw.postgres.is_some(),
                     "redis_master" => raw.redis.is_some(),

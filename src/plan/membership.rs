@@ -241,12 +241,12 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
     };
     let remaining: Vec<String> = e.members.iter().map(|m| m.client_url.clone()).collect();
     let mut prev: Option<String> = None;
-    let mut insert_at = plan
+    let first_at = plan
         .steps
         .iter()
         .position(|s| s.host == anchor.name)
         .unwrap_or(0);
-    for l in &ch.leavers {
+    for (i, l) in ch.leavers.iter().enumerate() {
         let name = name_of(l);
         let was_up = l.status == "started" && up_host(&name);
         let n_after = n - 1;
@@ -264,8 +264,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         let id = format!("{}/member/etcd-remove-{name}", anchor.name);
         let script = remove_script(&remaining, &l.peer_url, &name);
         let deps: Vec<String> = prev.iter().cloned().collect();
-        plan.steps.insert(insert_at, Step { id: id.clone(), host: anchor.name.clone(), action: Action::Run, reasons: vec![format!("etcdctl member remove {name} (no longer in the stack), before its etcd stops; {n} member{} remain", if n == 1 { "" } else { "s" })], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run: script, unless: None, creates: None }], deps, retires: None });
-        insert_at += 1;
+        plan.steps.insert(first_at + i, Step { id: id.clone(), host: anchor.name.clone(), action: Action::Run, reasons: vec![format!("etcdctl member remove {name} (no longer in the stack), before its etcd stops; {n} member{} remain", if n == 1 { "" } else { "s" })], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run: script, unless: None, creates: None }], deps, retires: None });
         // the leaver's own etcd stops only after it left
         if let Some(s) = plan
             .steps

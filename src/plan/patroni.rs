@@ -132,7 +132,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             !hosts.contains(h)
                 && f.state
                     .as_ref()
-                    .is_some_and(|st| st.resources.get(&format!("{h}/service/patroni")).is_some())
+                    .is_some_and(|st| st.resources.contains_key(&format!("{h}/service/patroni")))
         })
         .map(|(h, _)| h.clone())
         .collect();
