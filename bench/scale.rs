@@ -5,6 +5,8 @@
 //! (the peak is reset between the cases through /proc/self/clear_refs).
 //!
 //!     cargo run --release --example scale -- 10000
+// a benchmark's report is what it prints
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use rampart::compile::{compile, Desired, SecretValues};
 use rampart::diag::Source;

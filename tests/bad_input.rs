@@ -1,5 +1,7 @@
 //! A catalogue of bad inventories and stacks: each is refused by
 //! `rampart validate` (no network) with the file, line and a fix.
+// tests may print (progress, timings, what failed); only src/ prints through the printer
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use assert_cmd::Command;
 use std::path::Path;

@@ -4,6 +4,8 @@
 //! host keys are refused before any command runs; the same hosts then grow
 //! to etcd + PostgreSQL (no databases) and + HAProxy, each converging to an
 //! empty plan, with a client outside the stack admitted by client_networks.
+// tests may print (progress, timings, what failed); only src/ prints through the printer
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
 use common::*;

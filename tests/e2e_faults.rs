@@ -1,6 +1,8 @@
 //! Issue "hardening", the parts built so far, on lab hosts: a host lost at
 //! plan time or mid-apply, kill -9 of rampart during apply (no half-written
 //! file, the next apply converges), and a non-root user with sudo.
+// tests may print (progress, timings, what failed); only src/ prints through the printer
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
 use common::*;

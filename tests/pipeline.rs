@@ -1,5 +1,7 @@
 //! The pure layers end to end, without SSH: files -> compile -> facts ->
 //! plan -> executor (on a recording fake transport).
+// tests may print (progress, timings, what failed); only src/ prints through the printer
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
 

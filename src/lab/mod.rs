@@ -24,7 +24,7 @@ pub fn script_path_env() -> Option<PathBuf> {
 /// Runs the lab script with `args` (`up 3`, `down`, ...), its output going to ours; returns its exit code.
 pub fn run(args: &[String]) -> std::io::Result<i32> {
     if !cfg!(target_os = "linux") {
-        eprintln!("rampart lab: the lab runs on Linux only (root, systemd-nspawn)");
+        crate::printer::err("rampart lab: the lab runs on Linux only (root, systemd-nspawn)\n");
         return Ok(2);
     }
     let (path, temp) = match script_path_env() {

@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests on lab hosts (real SSH, real
 //! Debian packages). The lab is one per machine: these tests take a lock
 //! and reset the hosts they use.
+// tests may print (progress, timings, what failed); only src/ prints through the printer
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 #![allow(dead_code)]
 
 use std::fs::File;
