@@ -19,12 +19,12 @@ struct Rule {
 }
 
 /// A YAML string: JSON's double-quoted form is valid YAML.
-fn q(s: &str) -> String {
+pub(crate) fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
 /// The Prometheus alert name prefix: the stack name in CamelCase.
-fn prefix(stack: &str) -> String {
+pub(crate) fn prefix(stack: &str) -> String {
     let p: String = stack
         .split(['-', '_'])
         .filter(|p| !p.is_empty())
@@ -44,7 +44,7 @@ fn prefix(stack: &str) -> String {
 }
 
 /// `count(... == 1)`, 0 when nothing matches.
-fn up_count(selector: &str) -> String {
+pub(crate) fn up_count(selector: &str) -> String {
     format!("(count({selector} == 1) or vector(0))")
 }
 
@@ -156,25 +156,7 @@ pub fn rules(stack: &Stack) -> String {
             format!("a Qdrant peer sees fewer than {n} peers"),
         );
     }
-    for name in stack.services.keys() {
-        let n = stack.hosts_of(&format!("services.{name}")).len();
-        let job = format!("service_{}", name.replace('-', "_"));
-        let sel = format!("up{{job={}}}", q(&job));
-        rule(
-            &format!("Service{}BelowMinimum", prefix(name)),
-            format!("{} < {n}", up_count(&sel)),
-            "1m",
-            "warning",
-            format!("fewer than {n} replicas of {name} are up"),
-        );
-        rule(
-            &format!("Service{}Down", prefix(name)),
-            format!("{} < 1", up_count(&sel)),
-            "1m",
-            "critical",
-            format!("no replica of {name} is up"),
-        );
-    }
+    crate::components::services::alerts::rules(stack, &mut rule);
     rule(
         "InstanceDown",
         "up{job=~\"etcd|patroni|redis|sentinel|qdrant|haproxy|service_.*\"} == 0".into(),

@@ -56,25 +56,9 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
             s.push_str(&format!("echo \"sentinel|$(timeout 3 redis-cli -p 26379 sentinel get-master-addr-by-name {m} 2>&1 | head -n1)|$(timeout 3 redis-cli -p 26379 sentinel ckquorum {m} 2>&1 | tr '\\n' ' ')\"\n"));
         }
     }
-    if let Some(h) = stack.haproxy.as_ref().filter(|_| on("haproxy")) {
-        s.push_str(&format!("curl -s -m 3 'http://127.0.0.1:{}/;csv' | awk -F, 'NR>1 && $2!=\"FRONTEND\" && $2!=\"BACKEND\" && $1!=\"stats\" {{print \"haproxy|\"$1\"|\"$2\"|\"$18}}'\n", h.stats_port));
-    }
-    for (name, svc) in &stack.services {
-        if on(&format!("services.{name}")) {
-            let url = format!(
-                "http://127.0.0.1:{}{}",
-                svc.port.get_ref(),
-                svc.health.clone().unwrap_or_else(|| "/".into())
-            );
-            s.push_str(&format!(
-                "echo \"app|{name}|$(curl -s -o /dev/null -m 3 -w '%{{http_code}}' {})\"\n",
-                sh(&url)
-            ));
-        }
-    }
-    if let Some(k) = stack.keepalived.as_ref().filter(|_| on("keepalived")) {
-        s.push_str(&format!("if ip -4 -o addr show | grep -qw {}; then echo 'vip|held'; else echo 'vip|backup'; fi\n", sh(k.vip.get_ref())));
-    }
+    s.push_str(&crate::components::haproxy::status::probe(stack, host));
+    s.push_str(&crate::components::services::status::probe(stack, host));
+    s.push_str(&crate::components::keepalived::status::probe(stack, host));
     let _ = inv;
     s.push_str("echo END\n");
     s
@@ -83,40 +67,46 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
 /// What one host's probe printed (or why it could not run).
 pub type Probes = BTreeMap<String, Result<String, String>>;
 
-fn field(line: &str, n: usize) -> &str {
+pub(crate) fn field(line: &str, n: usize) -> &str {
     line.split('|').nth(n).unwrap_or("")
+}
+
+/// The lines of host `h`'s probe output tagged `tag|`.
+pub(crate) fn lines(probes: &Probes, h: &str, tag: &str) -> Vec<String> {
+    match probes.get(h) {
+        Some(Ok(o)) => o
+            .lines()
+            .filter(|l| l.starts_with(&format!("{tag}|")))
+            .map(str::to_string)
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Host `h` as an unreachable member, when its probe could not run.
+pub(crate) fn unreachable(probes: &Probes, h: &str) -> Option<MemberHealth> {
+    match probes.get(h) {
+        Some(Err(e)) => Some(MemberHealth {
+            host: h.into(),
+            healthy: false,
+            role: "unreachable".into(),
+            detail: e.clone(),
+        }),
+        None => Some(MemberHealth {
+            host: h.into(),
+            healthy: false,
+            role: "unreachable".into(),
+            detail: "not probed".into(),
+        }),
+        _ => None,
+    }
 }
 
 /// Turns every host's probe output into per-component health. Pure.
 pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
     let mut out = Vec::new();
-    let lines = |h: &str, tag: &str| -> Vec<String> {
-        match probes.get(h) {
-            Some(Ok(o)) => o
-                .lines()
-                .filter(|l| l.starts_with(&format!("{tag}|")))
-                .map(str::to_string)
-                .collect(),
-            _ => vec![],
-        }
-    };
-    let unreachable = |h: &str| -> Option<MemberHealth> {
-        match probes.get(h) {
-            Some(Err(e)) => Some(MemberHealth {
-                host: h.into(),
-                healthy: false,
-                role: "unreachable".into(),
-                detail: e.clone(),
-            }),
-            None => Some(MemberHealth {
-                host: h.into(),
-                healthy: false,
-                role: "unreachable".into(),
-                detail: "not probed".into(),
-            }),
-            _ => None,
-        }
-    };
+    let lines = |h: &str, tag: &str| lines(probes, h, tag);
+    let unreachable = |h: &str| unreachable(probes, h);
     if stack.etcd.is_some() {
         let mut members = Vec::new();
         for h in stack.hosts_of("etcd") {
@@ -236,94 +226,11 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
             });
         }
     }
-    if stack.haproxy.is_some() {
-        let mut members = Vec::new();
-        for h in stack.hosts_of("haproxy") {
-            if let Some(u) = unreachable(h) {
-                members.push(u);
-                continue;
-            }
-            let rows = lines(h, "haproxy");
-            let mut by_listen: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for r in &rows {
-                by_listen
-                    .entry(field(r, 1).to_string())
-                    .or_default()
-                    .push(format!("{} {}", field(r, 2), field(r, 3)));
-            }
-            let ok = !rows.is_empty()
-                && by_listen
-                    .values()
-                    .all(|b| b.iter().any(|s| s.ends_with(" UP")));
-            let detail = by_listen
-                .iter()
-                .map(|(l, b)| format!("{l}: {}", b.join(", ")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            members.push(MemberHealth {
-                host: h.clone(),
-                healthy: ok,
-                role: "haproxy".into(),
-                detail,
-            });
-        }
-        out.push(ComponentHealth {
-            component: "haproxy".into(),
-            healthy: members.iter().all(|m| m.healthy),
-            note: None,
-            members,
-        });
-    }
-    for name in stack.services.keys() {
-        let comp = format!("services.{name}");
-        let mut members = Vec::new();
-        for h in stack.hosts_of(&comp) {
-            members.push(unreachable(h).unwrap_or_else(|| {
-                let code = lines(h, "app")
-                    .into_iter()
-                    .find(|l| field(l, 1) == name)
-                    .map(|l| field(&l, 2).to_string())
-                    .unwrap_or_default();
-                MemberHealth {
-                    host: h.clone(),
-                    healthy: code.starts_with('2'),
-                    role: "app".into(),
-                    detail: format!("health {code}"),
-                }
-            }));
-        }
-        out.push(ComponentHealth {
-            component: comp,
-            healthy: members.iter().all(|m| m.healthy),
-            note: None,
-            members,
-        });
-    }
-    if stack.keepalived.is_some() {
-        let mut members = Vec::new();
-        for h in stack.hosts_of("keepalived") {
-            members.push(unreachable(h).unwrap_or_else(|| {
-                let l = lines(h, "vip").into_iter().next().unwrap_or_default();
-                MemberHealth {
-                    host: h.clone(),
-                    healthy: true,
-                    role: if field(&l, 1) == "held" {
-                        "holds VIP".into()
-                    } else {
-                        "backup".into()
-                    },
-                    detail: String::new(),
-                }
-            }));
-        }
-        let holders = members.iter().filter(|m| m.role == "holds VIP").count();
-        out.push(ComponentHealth {
-            component: "keepalived".into(),
-            healthy: holders == 1 && members.iter().all(|m| m.healthy),
-            note: (holders != 1).then(|| format!("{holders} hosts hold the VIP")),
-            members,
-        });
-    }
+    out.extend(crate::components::haproxy::status::evaluate(stack, probes));
+    out.extend(crate::components::services::status::evaluate(stack, probes));
+    out.extend(crate::components::keepalived::status::evaluate(
+        stack, probes,
+    ));
     out
 }
 

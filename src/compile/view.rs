@@ -5,6 +5,10 @@ use crate::model::inventory::{Host, Inventory};
 use crate::model::stack::Stack;
 use serde::Serialize;
 
+pub use crate::components::haproxy::view::{haproxy, HaproxyView, Listen};
+pub use crate::components::keepalived::view::{keepalived, KeepalivedView};
+pub use crate::components::services::view::{service, systemd_quote, EnvVar, ServiceView};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct HostView {
     pub name: String,
@@ -292,138 +296,6 @@ pub struct Backend {
     pub port: u16,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Listen {
-    /// The `[haproxy.listen]` key.
-    pub name: String,
-    pub port: u16,
-    /// `postgres_primary`, `postgres_replicas`, `redis_master`, `http`.
-    pub kind: String,
-    /// For `postgres_*`: the Patroni path checked on 8008; for `http`: the health path.
-    pub check_path: String,
-    pub backends: Vec<Backend>,
-    /// HAProxy `balance` (http listeners).
-    pub balance: String,
-    /// Terminates TLS with /etc/haproxy/tls.pem.
-    pub tls: bool,
-}
-
-/// HAProxy's listeners with their backends, computed from the stack.
-#[derive(Debug, Clone, Serialize)]
-pub struct HaproxyView {
-    pub stats_port: u16,
-    pub listens: Vec<Listen>,
-    /// The certificate chain and key for TLS listeners, as one PEM (sensitive).
-    pub tls_pem: Option<String>,
-    /// The Redis password escaped for `tcp-check send` (spaces as `\ `), when redis_master is routed.
-    pub redis_auth: String,
-    /// Tuned checks (the defaults add 3-6 s after a promotion): inter 1s
-    /// (fastinter/downinter 200ms) fall 2 rise 1.
-    pub inter: String,
-    pub fastinter: String,
-    pub fall: u32,
-    pub rise: u32,
-}
-
-pub fn haproxy(
-    inv: &Inventory,
-    stack: &Stack,
-    secrets: &super::SecretValues,
-) -> Option<HaproxyView> {
-    let h = stack.haproxy.as_ref()?;
-    let backends = |comp: &str, port: u16| -> Vec<Backend> {
-        stack
-            .hosts_of(comp)
-            .iter()
-            .filter_map(|n| inv.hosts.get(n))
-            .map(|h| Backend {
-                name: h.name.clone(),
-                address: h.address.clone(),
-                port,
-            })
-            .collect()
-    };
-    let mut listens = Vec::new();
-    let tls_for = |name: &str| {
-        h.tls
-            .as_ref()
-            .is_some_and(|t| t.listens.get_ref().iter().any(|l| l.get_ref() == name))
-    };
-    for (k, p) in &h.listen {
-        let name = k.get_ref().clone();
-        let port = *p.get_ref();
-        let l = |kind: &str, check: &str, backends: Vec<Backend>, balance: &str| Listen {
-            kind: kind.into(),
-            check_path: check.into(),
-            backends,
-            balance: balance.into(),
-            tls: tls_for(&name),
-            name: name.clone(),
-            port,
-        };
-        let l = match name.as_str() {
-            "postgres_primary" => l(
-                "postgres_primary",
-                "/primary",
-                backends("postgres", 5432),
-                "first",
-            ),
-            "postgres_replicas" => l(
-                "postgres_replicas",
-                "/replica",
-                backends("postgres", 5432),
-                "roundrobin",
-            ),
-            "redis_master" => l("redis_master", "", backends("redis", 6379), "first"),
-            svc => match stack.services.get(svc) {
-                Some(s) => {
-                    let check = s
-                        .ready
-                        .clone()
-                        .or_else(|| s.health.clone())
-                        .unwrap_or_else(|| "/".into());
-                    let balance = s
-                        .balance
-                        .as_ref()
-                        .map(|b| b.get_ref().clone())
-                        .unwrap_or_else(|| "roundrobin".into());
-                    l(
-                        "http",
-                        &check,
-                        backends(&format!("services.{svc}"), *s.port.get_ref()),
-                        &balance,
-                    )
-                }
-                None => continue,
-            },
-        };
-        listens.push(l);
-    }
-    let tls_pem = h.tls.as_ref().map(|_| {
-        let cert = secrets.get("haproxy.tls.cert");
-        let key = secrets.get("haproxy.tls.key");
-        format!("{}\n{}\n", cert.trim_end(), key.trim_end())
-    });
-    let redis_auth = if stack.redis.is_some() {
-        secrets
-            .get("redis.password")
-            .replace('\\', "\\\\")
-            .replace(' ', "\\ ")
-    } else {
-        String::new()
-    };
-    Some(HaproxyView {
-        stats_port: h.stats_port,
-        listens,
-        tls_pem,
-        redis_auth,
-        inter: "1s".into(),
-        fastinter: "200ms".into(),
-        fall: 2,
-        rise: 1,
-    })
-}
-
 /// Redis with Sentinel, as the redis role sees it. Names the *initial*
 /// master only: after a failover Redis and Sentinel own who is master.
 #[derive(Debug, Clone, Serialize)]
@@ -529,82 +401,6 @@ pub fn sentinel(s: &crate::model::stack::Sentinel) -> SentinelView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct EnvVar {
-    pub name: String,
-    pub value: String,
-    /// `"NAME=value"` quoted for a systemd `Environment=` line.
-    pub systemd: String,
-}
-
-/// One app service (`[services.NAME]`).
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceView {
-    pub name: String,
-    pub unit: String,
-    pub command: Option<String>,
-    pub image: Option<String>,
-    pub port: u16,
-    pub health: String,
-    pub env: Vec<EnvVar>,
-    /// The migration command, on the service's first host only.
-    pub migrate: Option<String>,
-    /// Marker of this version's migration: it runs once, where the marker is missing.
-    pub migrate_mark: String,
-}
-
-/// Quoting for systemd unit values: `%` doubled, `\` and `"` escaped, in double quotes.
-pub fn systemd_quote(s: &str) -> String {
-    format!(
-        "\"{}\"",
-        s.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('%', "%%")
-    )
-}
-
-pub fn service(stack: &Stack, name: &str, this_host: &str) -> Option<ServiceView> {
-    let s = stack.services.get(name)?;
-    let first = stack
-        .hosts_of(&format!("services.{name}"))
-        .first()
-        .is_some_and(|h| h == this_host);
-    let migrate = s
-        .migrate
-        .as_ref()
-        .filter(|_| first)
-        .map(|m| m.get_ref().clone());
-    let parts = [
-        s.command.as_deref(),
-        s.image.as_deref(),
-        s.migrate.as_ref().map(|m| m.get_ref().as_str()),
-    ]
-    .map(|p| p.unwrap_or(""));
-    let version = crate::util::sha256_hex(parts.join("\0").as_bytes())[..16].to_string();
-    Some(ServiceView {
-        name: name.to_string(),
-        unit: format!("rampart-{}-{name}.service", stack.name),
-        command: s.command.as_ref().map(|c| c.replace('%', "%%")),
-        image: s.image.clone(),
-        port: *s.port.get_ref(),
-        health: s.health.clone().unwrap_or_else(|| "/".into()),
-        env: s
-            .env
-            .iter()
-            .map(|(k, v)| EnvVar {
-                name: k.clone(),
-                value: v.clone(),
-                systemd: systemd_quote(&format!("{k}={v}")),
-            })
-            .collect(),
-        migrate,
-        migrate_mark: format!(
-            "/var/lib/rampart/migrations/{}-{name}-{version}",
-            stack.name
-        ),
-    })
-}
-
 /// Qdrant in cluster mode, as a compose project.
 #[derive(Debug, Clone, Serialize)]
 pub struct QdrantView {
@@ -702,37 +498,6 @@ pub fn pgbouncer(
                 )
             })
             .collect(),
-    })
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct KeepalivedView {
-    pub vip: String,
-    pub interface: String,
-    pub virtual_router_id: u8,
-    /// Highest on the first host of the group.
-    pub priority: u32,
-    pub peers: Vec<String>,
-    pub address: String,
-}
-
-pub fn keepalived(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<KeepalivedView> {
-    let k = stack.keepalived.as_ref()?;
-    let hosts = stack.hosts_of("keepalived");
-    let pos = hosts.iter().position(|h| h == this_host)?;
-    let me = inv.hosts.get(this_host)?;
-    Some(KeepalivedView {
-        vip: k.vip.get_ref().clone(),
-        interface: k.interface.get_ref().clone(),
-        virtual_router_id: k.virtual_router_id,
-        priority: 150u32.saturating_sub(10 * pos as u32),
-        peers: hosts
-            .iter()
-            .filter(|h| *h != this_host)
-            .filter_map(|h| inv.hosts.get(h))
-            .map(|h| h.address.clone())
-            .collect(),
-        address: me.address.clone(),
     })
 }
 

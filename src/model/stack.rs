@@ -197,66 +197,9 @@ pub struct Qdrant {
     pub after: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Service {
-    pub hosts: Spanned<HostsRef>,
-    pub image: Option<String>,
-    pub command: Option<String>,
-    pub port: Spanned<u16>,
-    pub health: Option<String>,
-    /// The path HAProxy checks before sending traffic (readiness); defaults to `health`.
-    pub ready: Option<String>,
-    /// HAProxy's balance for this service: `roundrobin` (default), `leastconn` or `source`.
-    pub balance: Option<Spanned<String>>,
-    /// A command run once per version of the service (its command or image
-    /// and this line), on the service's first host, before any host is updated.
-    pub migrate: Option<Spanned<String>>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    #[serde(default)]
-    pub after: Vec<Spanned<String>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Haproxy {
-    pub hosts: Spanned<HostsRef>,
-    #[serde(default)]
-    pub listen: BTreeMap<Spanned<String>, Spanned<u16>>,
-    #[serde(default = "stats_port")]
-    pub stats_port: u16,
-    pub tls: Option<HaproxyTls>,
-    #[serde(default)]
-    pub after: Vec<Spanned<String>>,
-}
-
-/// TLS termination: one certificate (with its chain) and key for the listed listeners.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HaproxyTls {
-    pub cert: SecretRef,
-    pub key: SecretRef,
-    pub listens: Spanned<Vec<Spanned<String>>>,
-}
-fn stats_port() -> u16 {
-    7000
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Keepalived {
-    pub hosts: Spanned<HostsRef>,
-    pub vip: Spanned<String>,
-    pub interface: Spanned<String>,
-    #[serde(default = "vrid")]
-    pub virtual_router_id: u8,
-    #[serde(default)]
-    pub after: Vec<Spanned<String>>,
-}
-fn vrid() -> u8 {
-    51
-}
+pub use crate::components::haproxy::stack::{Haproxy, HaproxyTls};
+pub use crate::components::keepalived::stack::Keepalived;
+pub use crate::components::services::stack::Service;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -287,20 +230,20 @@ pub struct RoleInstance {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawStack {
-    stack: StackMeta,
-    etcd: Option<Etcd>,
-    postgres: Option<Postgres>,
-    pgbouncer: Option<Pgbouncer>,
-    redis: Option<Redis>,
-    qdrant: Option<Qdrant>,
+pub(crate) struct RawStack {
+    pub(crate) stack: StackMeta,
+    pub(crate) etcd: Option<Etcd>,
+    pub(crate) postgres: Option<Postgres>,
+    pub(crate) pgbouncer: Option<Pgbouncer>,
+    pub(crate) redis: Option<Redis>,
+    pub(crate) qdrant: Option<Qdrant>,
     #[serde(default)]
-    services: BTreeMap<Spanned<String>, Service>,
-    haproxy: Option<Haproxy>,
-    keepalived: Option<Keepalived>,
-    backup: Option<Backup>,
+    pub(crate) services: BTreeMap<Spanned<String>, Service>,
+    pub(crate) haproxy: Option<Haproxy>,
+    pub(crate) keepalived: Option<Keepalived>,
+    pub(crate) backup: Option<Backup>,
     #[serde(default)]
-    roles: BTreeMap<Spanned<String>, RoleInstance>,
+    pub(crate) roles: BTreeMap<Spanned<String>, RoleInstance>,
 }
 
 /// The stack, parsed, with every component's hosts resolved.
@@ -499,7 +442,7 @@ impl Stack {
     }
 }
 
-struct Validator<'a> {
+pub(crate) struct Validator<'a> {
     src: &'a Source,
     inv: &'a Inventory,
     diags: Diagnostics,
@@ -507,17 +450,26 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, span: Option<Range<usize>>, msg: impl Into<String>, help: impl Into<String>) {
+    pub(crate) fn err(
+        &mut self,
+        span: Option<Range<usize>>,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         self.diags.push(self.src.diag(span, msg, Some(help.into())));
     }
 
     /// The span of the value at a key path, else `fallback`.
-    fn at(&self, path: &[&str], fallback: Option<Range<usize>>) -> Option<Range<usize>> {
+    pub(crate) fn at(&self, path: &[&str], fallback: Option<Range<usize>>) -> Option<Range<usize>> {
         self.src.find(path).or(fallback)
     }
 
     /// The span of the key itself at a key path, else `fallback`.
-    fn key_at(&self, path: &[&str], fallback: Option<Range<usize>>) -> Option<Range<usize>> {
+    pub(crate) fn key_at(
+        &self,
+        path: &[&str],
+        fallback: Option<Range<usize>>,
+    ) -> Option<Range<usize>> {
         self.src.find_key(path).or(fallback)
     }
 
@@ -864,168 +816,9 @@ impl Validator<'_> {
                 );
             }
         }
-        for (name, s) in &raw.services {
-            match (&s.image, &s.command) {
-                (Some(_), Some(_)) | (None, None) => self.err(
-                    Some(name.span()),
-                    "give exactly one of image (compose) or command (systemd)",
-                    "keep `image = \"...\"` or `command = \"...\"`",
-                ),
-                _ => {}
-            }
-            if let Some(b) = &s.balance {
-                if !matches!(b.get_ref().as_str(), "roundrobin" | "leastconn" | "source") {
-                    self.err(
-                        Some(b.span()),
-                        format!(
-                            "balance `{}` is not one rampart writes",
-                            b.get_ref().escape_debug()
-                        ),
-                        "write balance = \"roundrobin\", \"leastconn\" or \"source\"",
-                    );
-                }
-            }
-            if let Some(m) = &s.migrate {
-                if m.get_ref().contains('\n') || m.get_ref().trim().is_empty() {
-                    self.err(
-                        Some(m.span()),
-                        "migrate must be one non-empty line",
-                        "write the migration command on one line",
-                    );
-                }
-            }
-            let sn = name.get_ref().as_str();
-            for (key, h) in [("health", &s.health), ("ready", &s.ready)] {
-                let Some(h) = h else { continue };
-                if !h.starts_with('/')
-                    || h.chars()
-                        .any(|c| c.is_whitespace() || c == '"' || c == '\'')
-                {
-                    let span = self.at(&["services", sn, key], Some(name.span()));
-                    self.err(
-                        span,
-                        format!("{key} `{}` is not an HTTP path", h.escape_debug()),
-                        "write a path like \"/health\"",
-                    );
-                }
-            }
-            for k in s.env.keys() {
-                if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    let span = self.key_at(&["services", sn, "env", k], Some(name.span()));
-                    self.err(
-                        span,
-                        format!("env name `{}` is not allowed", k.escape_debug()),
-                        "use letters, digits and _",
-                    );
-                }
-            }
-            for (k, v) in &s.env {
-                if v.contains('\n') || v.contains('\0') {
-                    let span = self.at(&["services", sn, "env", k], Some(name.span()));
-                    self.err(
-                        span,
-                        format!("env {} holds a newline", k.escape_debug()),
-                        "write the value on one line",
-                    );
-                }
-            }
-            if let Some(c) = &s.command {
-                if c.contains('\n') || c.trim().is_empty() {
-                    let span = self.at(&["services", sn, "command"], Some(name.span()));
-                    self.err(
-                        span,
-                        "command must be one non-empty line",
-                        "write the command on one line",
-                    );
-                }
-            }
-        }
-        if let Some(h) = &raw.haproxy {
-            for k in h.listen.keys() {
-                let ok = match k.get_ref().as_str() {
-                    "postgres_primary" | "postgres_replicas" => raw.postgres.is_some(),
-                    "redis_master" => raw.redis.is_some(),
-                    other => raw.services.keys().any(|s| s.get_ref() == other),
-                };
-                if !ok {
-                    let mut known = vec!["postgres_primary", "postgres_replicas", "redis_master"];
-                    known.extend(raw.services.keys().map(|s| s.get_ref().as_str()));
-                    self.err(
-                        Some(k.span()),
-                        format!(
-                            "`{}` routes to nothing in this stack",
-                            k.get_ref().escape_debug()
-                        ),
-                        format!(
-                            "use one of: {}, and make sure that component is in the stack",
-                            known.join(", ")
-                        ),
-                    );
-                }
-            }
-            if let Some(t) = &h.tls {
-                for l in t.listens.get_ref() {
-                    if !raw.services.keys().any(|s| s.get_ref() == l.get_ref())
-                        || !h.listen.keys().any(|k| k.get_ref() == l.get_ref())
-                    {
-                        let known: Vec<&str> = h
-                            .listen
-                            .keys()
-                            .map(|k| k.get_ref().as_str())
-                            .filter(|k| raw.services.keys().any(|s| s.get_ref() == k))
-                            .collect();
-                        self.err(
-                            Some(l.span()),
-                            format!(
-                                "`{}` is not an app service listener of [haproxy.listen]",
-                                l.get_ref().escape_debug()
-                            ),
-                            format!(
-                                "TLS terminates HTTP listeners only; name one of: {}",
-                                if known.is_empty() {
-                                    "(none)".to_string()
-                                } else {
-                                    known.join(", ")
-                                }
-                            ),
-                        );
-                    }
-                }
-                if t.listens.get_ref().is_empty() {
-                    self.err(
-                        Some(t.listens.span()),
-                        "listens is empty",
-                        "name the listeners to serve over TLS, e.g. listens = [\"vault\"]",
-                    );
-                }
-            }
-        }
-        if let Some(k) = &raw.keepalived {
-            if k.virtual_router_id == 0 {
-                let span = self.at(&["keepalived", "virtual_router_id"], Some(k.vip.span()));
-                self.err(span, "virtual_router_id 0 is out of range", "write virtual_router_id from 1 to 255, unique on the network segment (51 is the default)");
-            }
-            if k.vip.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
-                self.err(
-                    Some(k.vip.span()),
-                    format!(
-                        "keepalived vip `{}` is not an IPv4 address",
-                        k.vip.get_ref().escape_debug()
-                    ),
-                    "write vip = \"10.0.1.100\"",
-                );
-            }
-            if !valid_name(k.interface.get_ref()) {
-                self.err(
-                    Some(k.interface.span()),
-                    format!(
-                        "keepalived interface `{}` is not an interface name",
-                        k.interface.get_ref().escape_debug()
-                    ),
-                    "write interface = \"eth0\"",
-                );
-            }
-        }
+        crate::components::services::stack::validate(self, raw);
+        crate::components::haproxy::stack::validate(self, raw);
+        crate::components::keepalived::stack::validate(self, raw);
         if let Some(b) = &raw.backup {
             if let Some(pb) = &b.postgres {
                 if raw.postgres.is_none() {
@@ -1084,18 +877,9 @@ impl Validator<'_> {
                 claim("qdrant", p, Some(q.hosts.span()));
             }
         }
-        for (name, s) in &raw.services {
-            claim(
-                &format!("services.{}", name.get_ref()),
-                *s.port.get_ref(),
-                Some(s.port.span()),
-            );
-        }
+        crate::components::services::stack::ports(raw, &mut claim);
         if let Some(h) = &raw.haproxy {
-            claim("haproxy", h.stats_port, Some(h.hosts.span()));
-            for p in h.listen.values() {
-                claim("haproxy", *p.get_ref(), Some(p.span()));
-            }
+            crate::components::haproxy::stack::ports(h, &mut claim);
         }
         let mut seen: BTreeMap<(String, u16), String> = BTreeMap::new();
         for (comp, port, span) in claims {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Hosts of `members` by zone. A host without a zone is its own failure domain.
-fn by_zone(inv: &Inventory, members: &[String]) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn by_zone(inv: &Inventory, members: &[String]) -> BTreeMap<String, Vec<String>> {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for h in members {
         let z = inv
@@ -28,7 +28,7 @@ fn worst(zones: &BTreeMap<String, Vec<String>>) -> Option<(&String, &Vec<String>
     zones.iter().max_by_key(|(_, h)| h.len())
 }
 
-fn any_zone(inv: &Inventory, members: &[String]) -> bool {
+pub(crate) fn any_zone(inv: &Inventory, members: &[String]) -> bool {
     members
         .iter()
         .any(|h| inv.hosts.get(h).is_some_and(|h| h.zone.is_some()))
@@ -98,31 +98,8 @@ pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
             }
         }
     }
-    for (name, s) in &stack.services {
-        let members = stack.hosts_of(&format!("services.{name}"));
-        if members.len() >= 2 && any_zone(inv, members) && by_zone(inv, members).len() == 1 {
-            let z = by_zone(inv, members).into_keys().next().unwrap_or_default();
-            warn(
-                Some(s.hosts.span()),
-                format!(
-                    "all {} replicas of services.{name} sit in {z}",
-                    members.len()
-                ),
-                "place replicas in at least two zones",
-            );
-        }
-    }
-    if let Some(h) = &stack.haproxy {
-        let members = stack.hosts_of("haproxy");
-        if members.len() >= 2 && any_zone(inv, members) && by_zone(inv, members).len() == 1 {
-            let z = by_zone(inv, members).into_keys().next().unwrap_or_default();
-            warn(
-                Some(h.hosts.span()),
-                format!("all {} HAProxy hosts sit in {z}", members.len()),
-                "place edge hosts in at least two zones",
-            );
-        }
-    }
+    crate::components::services::zones::check(stack, inv, &mut warn);
+    crate::components::haproxy::zones::check(stack, inv, &mut warn);
     out
 }
 

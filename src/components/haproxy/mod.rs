@@ -1,0 +1,19 @@
+//! HAProxy (`[haproxy]`): the one entry point to PostgreSQL (primary and
+//! replicas through Patroni's REST checks), Redis' master and the app
+//! services over HTTP, optionally terminating TLS. Stateless: the role
+//! (roles/haproxy) writes haproxy.cfg and reloads; there is no day-2 logic.
+//!
+//! - `stack`: the `[haproxy]` and `[haproxy.tls]` tables, their checks
+//!   (listeners route to a component; TLS names app service listeners) and
+//!   the ports HAProxy claims.
+//! - `view`: the listeners with their backends, the TLS PEM, the check timings.
+//! - `status`: the stats CSV probe and each host's health.
+//! - `zones`: the warning when every HAProxy host sits in one zone.
+//!
+//! Its secrets (`haproxy.tls.cert`, `haproxy.tls.key`) are listed with the
+//! others in `Stack::secret_refs`; its deploy level in `model::stack::level`.
+
+pub mod stack;
+pub mod status;
+pub mod view;
+pub mod zones;

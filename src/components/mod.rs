@@ -1,0 +1,4 @@
+//! One folder per component: its stack table and checks, its views, its facts, its day-2 steps, its status.
+pub mod haproxy;
+pub mod keepalived;
+pub mod services;
