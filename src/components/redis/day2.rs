@@ -11,10 +11,10 @@
 //! - a host added to the stack follows the master the Sentinels name now
 //!   (the redis role's seed script), not the initial one.
 
-use super::{Action, Op, Plan, Step};
 use crate::compile::view::Backend;
 use crate::compile::Compiled;
 use crate::facts::HostFacts;
+use crate::plan::{Action, Op, Plan, Step};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 
