@@ -96,3 +96,119 @@ fn sentinel_member(probes: &Probes, h: &str) -> MemberHealth {
         detail: format!("master {}; {}", field(&s, 1), field(&s, 2).trim()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Source;
+    use crate::model::inventory::Inventory;
+
+    fn stack() -> Stack {
+        let inv = Inventory::parse(Source::new(
+            "inv.toml",
+            "[hosts.h1]\naddress = \"10.0.0.1\"\n[hosts.h2]\naddress = \"10.0.0.2\"\n[hosts.h3]\naddress = \"10.0.0.3\"\n[groups]\nall = [\"h1\", \"h2\", \"h3\"]\n",
+        ))
+        .unwrap();
+        Stack::parse(
+            Source::new(
+                "stack.toml",
+                "[stack]\nname = \"r\"\n[redis]\nhosts = \"all\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"cache\"\n",
+            ),
+            &inv,
+        )
+        .unwrap()
+    }
+
+    fn probes(answers: &[(&str, &str, &str)]) -> Probes {
+        answers
+            .iter()
+            .map(|(h, info, sentinel)| {
+                let out = format!("redis|{info}\nsentinel|{sentinel}\nEND\n");
+                (h.to_string(), Ok(out))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_redis_hosts_are_probed_and_sentinel_by_its_master_name() {
+        let s = stack();
+        let p = probe(&s, "h2");
+        assert!(p.starts_with("echo \"redis|") && p.contains("info replication"));
+        assert!(p.contains("get-master-addr-by-name cache") && p.contains("ckquorum cache"));
+        assert_eq!(probe(&s, "elsewhere"), "");
+    }
+
+    #[test]
+    fn one_master_and_linked_replicas_are_healthy() {
+        let ok = "10.0.0.1|OK 3 usable Sentinels";
+        let comps = evaluate(
+            &stack(),
+            &probes(&[
+                ("h1", "role:master connected_slaves:2 ", ok),
+                (
+                    "h2",
+                    "role:slave master_host:10.0.0.1 master_link_status:up ",
+                    ok,
+                ),
+                (
+                    "h3",
+                    "role:slave master_host:10.0.0.1 master_link_status:up ",
+                    ok,
+                ),
+            ]),
+        );
+        let names: Vec<&str> = comps.iter().map(|c| c.component.as_str()).collect();
+        assert_eq!(names, ["redis", "sentinel"]);
+        assert!(comps[0].healthy && comps[1].healthy, "{comps:?}");
+        assert_eq!(comps[0].members[0].role, "master");
+        assert_eq!(comps[0].members[1].role, "slave");
+        assert_eq!(
+            comps[1].members[2].detail,
+            "master 10.0.0.1; OK 3 usable Sentinels"
+        );
+    }
+
+    #[test]
+    fn a_broken_link_two_masters_and_disagreeing_sentinels_are_unhealthy() {
+        let comps = evaluate(
+            &stack(),
+            &probes(&[
+                ("h1", "role:master ", "10.0.0.1|OK 3 usable Sentinels"),
+                ("h2", "role:master ", "10.0.0.2|OK 3 usable Sentinels"),
+                (
+                    "h3",
+                    "role:slave master_host:10.0.0.1 master_link_status:down ",
+                    "10.0.0.1|NOQUORUM 1 usable Sentinels",
+                ),
+            ]),
+        );
+        assert!(!comps[0].healthy);
+        assert_eq!(comps[0].note.as_deref(), Some("2 masters"));
+        assert!(!comps[0].members[2].healthy, "its link is down");
+        assert!(!comps[1].healthy);
+        assert!(!comps[1].members[2].healthy, "no quorum");
+        assert_eq!(
+            comps[1].note.as_deref(),
+            Some("Sentinels disagree on the master")
+        );
+    }
+
+    #[test]
+    fn an_unreachable_host_or_a_redis_that_does_not_answer_is_down() {
+        let mut p = probes(&[
+            ("h1", "role:master ", "10.0.0.1|OK 3 usable Sentinels"),
+            ("h2", "", "|Could not connect to Redis"),
+        ]);
+        p.insert("h3".into(), Err("h3: connection timed out".into()));
+        let comps = evaluate(&stack(), &p);
+        let r = &comps[0];
+        assert!(!r.healthy);
+        assert_eq!(
+            (r.members[1].role.as_str(), r.members[1].healthy),
+            ("down", false)
+        );
+        assert_eq!(r.members[2].role, "unreachable");
+        assert_eq!(comps[1].members[2].role, "unreachable");
+        assert!(!comps[1].members[1].healthy);
+    }
+}
