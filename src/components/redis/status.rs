@@ -2,6 +2,7 @@
 //! `sentinel|...`) and their health: one master, every replica linked, every
 //! Sentinel at quorum and all naming the same master.
 
+use super::facts::parse_redis_info;
 use crate::model::stack::Stack;
 use crate::status::{field, lines, unreachable, ComponentHealth, MemberHealth, Probes};
 use crate::transport::quote::sh;
@@ -62,23 +63,20 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
     out
 }
 
-/// The Redis server on `h`, from its `INFO replication` fields.
+/// The Redis server on `h`, from its `INFO replication` fields (read as the
+/// facts script's are).
 fn server(probes: &Probes, h: &str) -> MemberHealth {
     let l = lines(probes, h, "redis")
         .into_iter()
         .next()
         .unwrap_or_default();
     let info = field(&l, 1);
-    let role = info
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("role:"))
-        .unwrap_or("down")
-        .to_string();
-    let healthy = role == "master" || info.contains("master_link_status:up");
+    // the facts' parser: a master, or a replica whose link to its master is up
+    let fact = parse_redis_info(info);
     MemberHealth {
         host: h.to_string(),
-        healthy,
-        role,
+        healthy: fact.as_ref().is_some_and(|f| f.link_up),
+        role: fact.map(|f| f.role).unwrap_or_else(|| "down".into()),
         detail: info.trim().to_string(),
     }
 }
