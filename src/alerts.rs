@@ -110,42 +110,7 @@ pub fn rules(stack: &Stack) -> String {
             "a PostgreSQL replica replays more than 1 MB behind the primary".into(),
         );
     }
-    if let Some(r) = &stack.redis {
-        let n = stack.hosts_of("redis").len();
-        rule(
-            "RedisNoMaster",
-            format!(
-                "{} < 1",
-                up_count("redis_instance_info{job=\"redis\", role=\"master\"}")
-            ),
-            "30s",
-            "critical",
-            "no Redis server is master".into(),
-        );
-        if n > 1 {
-            rule(
-                "RedisReplicasBelowMinimum",
-                format!(
-                    "{} < {}",
-                    up_count("redis_instance_info{job=\"redis\", role=\"slave\"}"),
-                    n - 1
-                ),
-                "1m",
-                "warning",
-                format!("fewer than {} Redis replicas are attached", n - 1),
-            );
-        }
-        if let Some(s) = &r.sentinel {
-            let quorum = *s.quorum.get_ref();
-            rule(
-                "SentinelsBelowQuorum",
-                format!("(min(redis_sentinel_master_ok_sentinels{{job=\"sentinel\", master_name={}}}) or vector(0)) < {}", q(&s.master_name), quorum.max(n as u32 / 2 + 1)),
-                "30s",
-                "critical",
-                format!("too few Sentinels agree on master {} to fail over", s.master_name),
-            );
-        }
-    }
+    crate::components::redis::alerts::rules(stack, &mut rule);
     if stack.qdrant.is_some() {
         let n = stack.hosts_of("qdrant").len();
         rule(

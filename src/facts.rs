@@ -119,35 +119,7 @@ pub fn parse_qdrant(text: &str) -> Option<QdrantFact> {
     Some(QdrantFact { peer_id, shards })
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RedisFact {
-    /// `master` or `slave`.
-    pub role: String,
-    /// The master this replica follows (empty on a master).
-    pub master_host: String,
-    /// A replica's link to its master is up (always true on a master).
-    pub link_up: bool,
-}
-
-/// Parses the `role:`/`master_host:`/`master_link_status:` fields of `INFO replication`.
-pub fn parse_redis_info(text: &str) -> Option<RedisFact> {
-    let mut f = RedisFact::default();
-    let mut link = None;
-    for l in text.split(['\n', ' ']).map(str::trim) {
-        if let Some(v) = l.strip_prefix("role:") {
-            f.role = v.to_string();
-        } else if let Some(v) = l.strip_prefix("master_host:") {
-            f.master_host = v.to_string();
-        } else if let Some(v) = l.strip_prefix("master_link_status:") {
-            link = Some(v == "up");
-        }
-    }
-    if f.role.is_empty() {
-        return None;
-    }
-    f.link_up = f.role == "master" || link == Some(true);
-    Some(f)
-}
+pub use crate::components::redis::facts::{parse_redis_info, RedisFact};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EtcdMemberFact {
@@ -279,8 +251,8 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     if compiled.postgres_hosts.iter().any(|h| h == host) {
         s.push_str("if systemctl is-active -q patroni 2>/dev/null; then printf 'T\\t'; curl -sf --max-time 3 http://127.0.0.1:8008/cluster 2>/dev/null | base64 -w0; echo; fi\n");
     }
-    if compiled.redis_hosts.iter().any(|h| h.name == host) {
-        s.push_str("if systemctl is-active -q redis-server 2>/dev/null && [ -r /etc/redis/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\" timeout 5 redis-cli --no-auth-warning -h 127.0.0.1 info replication 2>/dev/null | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '; echo; fi\n");
+    if let Some(p) = crate::components::redis::facts::probe(compiled, host) {
+        s.push_str(&p);
     }
     // a Qdrant peer (of this stack, or one taken out of it): its id and the shards
     s.push_str(&format!(
@@ -467,34 +439,6 @@ mod tests {
         assert!(!p[1].pending_restart && p[1].state == "streaming");
         // an empty answer (etcd not answering) is no member list
         assert!(parse("E\t\nEND\n", &[]).unwrap().etcd_members.is_none());
-        // Redis' replication role, as the facts script flattens it
-        let r = parse(
-            "X\trole:slave master_host:198.18.0.11 master_link_status:up \nEND\n",
-            &[],
-        )
-        .unwrap()
-        .redis
-        .unwrap();
-        assert_eq!(
-            (r.role.as_str(), r.master_host.as_str(), r.link_up),
-            ("slave", "198.18.0.11", true)
-        );
-        let r = parse(
-            "X\trole:slave master_host:198.18.0.11 master_link_status:down \nEND\n",
-            &[],
-        )
-        .unwrap()
-        .redis
-        .unwrap();
-        assert!(!r.link_up);
-        assert!(
-            parse("X\trole:master \nEND\n", &[])
-                .unwrap()
-                .redis
-                .unwrap()
-                .link_up
-        );
-        assert!(parse("X\t\nEND\n", &[]).unwrap().redis.is_none());
     }
 
     /// QDRANT_PY against a stand-in for Qdrant's REST API (Python's

@@ -5,7 +5,6 @@ use crate::gather::host_spec;
 use crate::model::inventory::Inventory;
 use crate::model::stack::Stack;
 use crate::printer;
-use crate::transport::quote::sh;
 use crate::transport::Connector;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -49,13 +48,7 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
             "echo \"cluster|$(curl -s -m 3 http://127.0.0.1:8008/cluster | tr -d '\\n')\"\n",
         );
     }
-    if on("redis") {
-        s.push_str("echo \"redis|$(REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth 2>/dev/null)\" timeout 3 redis-cli --no-auth-warning -h 127.0.0.1 info replication 2>&1 | tr -d '\\r' | grep -E '^(role|master_host|connected_slaves|master_link_status):' | tr '\\n' ' ')\"\n");
-        if let Some(sn) = stack.redis.as_ref().and_then(|r| r.sentinel.as_ref()) {
-            let m = sh(&sn.master_name);
-            s.push_str(&format!("echo \"sentinel|$(timeout 3 redis-cli -p 26379 sentinel get-master-addr-by-name {m} 2>&1 | head -n1)|$(timeout 3 redis-cli -p 26379 sentinel ckquorum {m} 2>&1 | tr '\\n' ' ')\"\n"));
-        }
-    }
+    s.push_str(&crate::components::redis::status::probe(stack, host));
     s.push_str(&crate::components::haproxy::status::probe(stack, host));
     s.push_str(&crate::components::services::status::probe(stack, host));
     s.push_str(&crate::components::keepalived::status::probe(stack, host));
@@ -67,11 +60,12 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
 /// What one host's probe printed (or why it could not run).
 pub type Probes = BTreeMap<String, Result<String, String>>;
 
+/// Field `n` of a probe line `tag|field1|field2...`.
 pub(crate) fn field(line: &str, n: usize) -> &str {
     line.split('|').nth(n).unwrap_or("")
 }
 
-/// The lines of host `h`'s probe output tagged `tag|`.
+/// Host `h`'s probe lines that start with `tag|`.
 pub(crate) fn lines(probes: &Probes, h: &str, tag: &str) -> Vec<String> {
     match probes.get(h) {
         Some(Ok(o)) => o
@@ -83,7 +77,7 @@ pub(crate) fn lines(probes: &Probes, h: &str, tag: &str) -> Vec<String> {
     }
 }
 
-/// Host `h` as an unreachable member, when its probe could not run.
+/// Host `h` as a member that could not be probed (None when it was).
 pub(crate) fn unreachable(probes: &Probes, h: &str) -> Option<MemberHealth> {
     match probes.get(h) {
         Some(Err(e)) => Some(MemberHealth {
@@ -174,58 +168,7 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
             members,
         });
     }
-    if stack.redis.is_some() {
-        let mut members = Vec::new();
-        let mut sentinel = Vec::new();
-        for h in stack.hosts_of("redis") {
-            if let Some(u) = unreachable(h) {
-                members.push(u.clone());
-                sentinel.push(u);
-                continue;
-            }
-            let l = lines(h, "redis").into_iter().next().unwrap_or_default();
-            let info = field(&l, 1);
-            let role = info
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix("role:"))
-                .unwrap_or("down")
-                .to_string();
-            let healthy = role == "master" || info.contains("master_link_status:up");
-            members.push(MemberHealth {
-                host: h.clone(),
-                healthy,
-                role,
-                detail: info.trim().to_string(),
-            });
-            let s = lines(h, "sentinel").into_iter().next().unwrap_or_default();
-            sentinel.push(MemberHealth {
-                host: h.clone(),
-                healthy: field(&s, 2).starts_with("OK"),
-                role: "sentinel".into(),
-                detail: format!("master {}; {}", field(&s, 1), field(&s, 2).trim()),
-            });
-        }
-        let masters = members.iter().filter(|m| m.role == "master").count();
-        out.push(ComponentHealth {
-            component: "redis".into(),
-            healthy: members.iter().all(|m| m.healthy) && masters == 1,
-            note: (masters != 1).then(|| format!("{masters} masters")),
-            members,
-        });
-        if stack.redis.as_ref().is_some_and(|r| r.sentinel.is_some()) {
-            let named: std::collections::BTreeSet<String> = sentinel
-                .iter()
-                .filter(|m| m.healthy)
-                .map(|m| m.detail.split(';').next().unwrap_or("").to_string())
-                .collect();
-            out.push(ComponentHealth {
-                component: "sentinel".into(),
-                healthy: sentinel.iter().all(|m| m.healthy) && named.len() == 1,
-                note: (named.len() > 1).then(|| "Sentinels disagree on the master".into()),
-                members: sentinel,
-            });
-        }
-    }
+    out.extend(crate::components::redis::status::evaluate(stack, probes));
     out.extend(crate::components::haproxy::status::evaluate(stack, probes));
     out.extend(crate::components::services::status::evaluate(stack, probes));
     out.extend(crate::components::keepalived::status::evaluate(

@@ -1,4 +1,5 @@
 //! One folder per component: its stack table and checks, its views, its facts, its day-2 steps, its status.
 pub mod haproxy;
 pub mod keepalived;
+pub mod redis;
 pub mod services;

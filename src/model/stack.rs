@@ -66,32 +66,11 @@ pub struct Postgres {
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
 }
-/// Redis directives that rampart writes itself (or that Redis and Sentinel own).
 /// etcd's bounds (ms): heartbeats faster than 10 ms only add load; etcd refuses an election timeout above 50 s.
 const ETCD_HEARTBEAT: std::ops::RangeInclusive<u32> = 10..=10_000;
 const ETCD_ELECTION: std::ops::RangeInclusive<u32> = 50..=50_000;
-/// Sentinel's down-after-milliseconds (ms).
-const SENTINEL_DOWN_AFTER: std::ops::RangeInclusive<u64> = 100..=600_000;
 /// Days a PostgreSQL backup is kept.
 const BACKUP_KEEP_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
-const REDIS_OWNED: [&str; 16] = [
-    "port",
-    "bind",
-    "protected-mode",
-    "requirepass",
-    "masterauth",
-    "replica-announce-ip",
-    "replicaof",
-    "slaveof",
-    "dir",
-    "logfile",
-    "pidfile",
-    "include",
-    "daemonize",
-    "rename-command",
-    "masteruser",
-    "aclfile",
-];
 
 /// PostgreSQL settings that rampart or Patroni set, and why.
 const PG_OWNED: [(&str, &str); 17] = [
@@ -159,32 +138,7 @@ fn pgb_port() -> u16 {
     6432
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sentinel {
-    pub quorum: Spanned<u32>,
-    #[serde(default = "master_name")]
-    pub master_name: String,
-    pub down_after_milliseconds: Option<u64>,
-}
-fn master_name() -> String {
-    "mymaster".into()
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Redis {
-    pub hosts: Spanned<HostsRef>,
-    pub password: SecretRef,
-    /// The initial master; defaults to the first host.
-    pub master: Option<Spanned<String>>,
-    pub sentinel: Option<Sentinel>,
-    /// Redis config directives, written to /etc/redis/rampart.conf (a change restarts Redis, rolling).
-    #[serde(default)]
-    pub settings: toml::Table,
-    #[serde(default)]
-    pub after: Vec<Spanned<String>>,
-}
+pub use crate::components::redis::stack::{Redis, Sentinel};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -700,99 +654,7 @@ impl Validator<'_> {
             }
         }
         if let Some(r) = &raw.redis {
-            if r.sentinel.is_none() {
-                self.err(Some(r.hosts.span()), "redis without [redis.sentinel] has no failover; rampart deploys Redis with Sentinel", "add [redis.sentinel] with quorum = 2 (a majority of the hosts)");
-            }
-            for (k, v) in &r.settings {
-                let kspan = self.key_at(&["redis", "settings", k], Some(r.hosts.span()));
-                if k.is_empty()
-                    || !k
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                {
-                    self.err(kspan.clone(), format!("`{}` is not a Redis config directive", k.escape_debug()), "use the directive's name from redis.conf (lowercase letters, digits and -), e.g. maxmemory = \"256mb\"");
-                } else if REDIS_OWNED.contains(&k.as_str()) {
-                    self.err(
-                        kspan.clone(),
-                        format!(
-                            "`{k}` is set by rampart (addresses, password, replication, files)"
-                        ),
-                        "remove it from [redis.settings]",
-                    );
-                }
-                let ok = match v {
-                    toml::Value::String(s) => !s.chars().any(char::is_control),
-                    toml::Value::Integer(_) | toml::Value::Boolean(_) => true,
-                    _ => false,
-                };
-                if !ok {
-                    let span = self.at(&["redis", "settings", k], kspan);
-                    self.err(
-                        span,
-                        "the value must be a one-line string, an integer or a boolean",
-                        "write it as Redis would read it, e.g. maxmemory-policy = \"allkeys-lru\"",
-                    );
-                }
-            }
-            if let Some(m) = &r.master {
-                if !placement
-                    .get("redis")
-                    .is_some_and(|h| h.contains(m.get_ref()))
-                {
-                    self.err(
-                        Some(m.span()),
-                        format!(
-                            "redis master `{}` is not one of the redis hosts",
-                            m.get_ref().escape_debug()
-                        ),
-                        "name one of the hosts that redis runs on",
-                    );
-                }
-            }
-            if let Some(s) = &r.sentinel {
-                let q = *s.quorum.get_ref();
-                let c = n("redis") as u32;
-                if c > 0 && (q == 0 || q > c) {
-                    self.err(
-                        Some(s.quorum.span()),
-                        format!("sentinel quorum {q} is impossible with {c} Sentinels"),
-                        format!(
-                            "use a quorum from 1 to {c}; a majority ({}) is usual",
-                            c / 2 + 1
-                        ),
-                    );
-                }
-                if let Some(ms) = s
-                    .down_after_milliseconds
-                    .filter(|ms| !SENTINEL_DOWN_AFTER.contains(ms))
-                {
-                    let span = self.at(
-                        &["redis", "sentinel", "down_after_milliseconds"],
-                        Some(s.quorum.span()),
-                    );
-                    self.err(
-                        span,
-                        format!("down_after_milliseconds {ms} is out of range"),
-                        format!(
-                            "write a value from {} to {} ms; 5000 is rampart's default",
-                            SENTINEL_DOWN_AFTER.start(),
-                            SENTINEL_DOWN_AFTER.end()
-                        ),
-                    );
-                }
-                if !valid_name(&s.master_name) {
-                    let span =
-                        self.at(&["redis", "sentinel", "master_name"], Some(s.quorum.span()));
-                    self.err(
-                        span,
-                        format!(
-                            "sentinel master_name `{}` is not allowed",
-                            s.master_name.escape_debug()
-                        ),
-                        "use letters, digits, - and _",
-                    );
-                }
-            }
+            crate::components::redis::stack::validate(self, r, placement);
         }
         if let Some(q) = &raw.qdrant {
             let rf = *q.replication_factor.get_ref();
@@ -867,9 +729,8 @@ impl Validator<'_> {
             claim("pgbouncer", p.port, Some(p.hosts.span()));
         }
         if let Some(r) = &raw.redis {
-            claim("redis", 6379, Some(r.hosts.span()));
-            if r.sentinel.is_some() {
-                claim("redis", 26379, Some(r.hosts.span()));
+            for p in crate::components::redis::stack::ports(r) {
+                claim("redis", p, Some(r.hosts.span()));
             }
         }
         if let Some(q) = &raw.qdrant {

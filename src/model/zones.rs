@@ -68,15 +68,7 @@ pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
         // Patroni keeps a leader while one member and the etcd quorum survive
         quorum("Patroni members", "postgres", Some(p.hosts.span()), 1);
     }
-    if let Some(r) = &stack.redis {
-        quorum("Redis servers", "redis", Some(r.hosts.span()), 1);
-        if let Some(s) = &r.sentinel {
-            let n = stack.hosts_of("redis").len();
-            // a failover needs `quorum` Sentinels to agree and a majority to authorise it
-            let need = (*s.quorum.get_ref() as usize).max(n / 2 + 1);
-            quorum("Sentinels", "redis", Some(s.quorum.span()), need);
-        }
-    }
+    crate::components::redis::zones::check(stack, &mut quorum);
     if let Some(q) = &stack.qdrant {
         let members = stack.hosts_of("qdrant");
         let rf = *q.replication_factor.get_ref() as usize;

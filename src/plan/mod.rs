@@ -7,10 +7,10 @@ pub mod membership;
 pub mod op;
 pub mod patroni;
 pub mod qdrant;
-pub mod redis;
 pub mod saved;
 
 use crate::compile::{Compiled, Desired};
+use crate::components::redis::day2 as redis;
 use crate::facts::{HostFacts, ManagedEntry};
 pub use op::Op;
 use serde::{Deserialize, Serialize};

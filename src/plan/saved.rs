@@ -274,11 +274,7 @@ fn cluster_items(f: &HostFacts, items: &mut BTreeMap<String, String>) {
         );
     }
     if let Some(r) = &f.redis {
-        let role = if r.role == "master" || r.master_host.is_empty() {
-            r.role.clone()
-        } else {
-            format!("replica of {}", r.master_host)
-        };
+        let role = crate::components::redis::facts::role_words(r);
         items.insert(CLUSTER_ITEMS[4].into(), role);
     }
     if let Some(q) = &f.qdrant {

@@ -11,10 +11,10 @@
 //! - a host added to the stack follows the master the Sentinels name now
 //!   (the redis role's seed script), not the initial one.
 
-use super::{Action, Op, Plan, Step};
 use crate::compile::view::Backend;
 use crate::compile::Compiled;
 use crate::facts::HostFacts;
+use crate::plan::{Action, Op, Plan, Step};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 
@@ -181,14 +181,26 @@ pub fn steps(
     let hosts = &compiled.redis_hosts;
     let name = &sentinel.master_name;
     let quorum = sentinel.quorum as usize;
-    let in_sync = |h: &Backend| {
-        facts
-            .get(&h.name)
-            .and_then(|f| f.redis.as_ref())
-            .is_some_and(|r| r.role == "slave" && r.link_up)
-    };
+    // Sentinels a failover needs running: `quorum` to agree, a majority to authorize it
+    let need = quorum.max(majority(hosts.len()));
+    refuse_unsafe_sentinel_restarts(hosts, facts, quorum, need, plan);
+    // the master restarts last (see `roll`), after handing over to a replica in sync
+    if let Some(m) = master {
+        fail_over_before_restart(hosts, facts, name, m, plan);
+    }
+    // hosts taken out of the stack: fail over first, then the rest forget them
+    leave(hosts, facts, name, quorum, need, plan);
+}
 
-    // Sentinels restarting one at a time: each down in turn must leave enough to fail over
+/// Sentinels restarting one at a time: each down in turn must leave `need`
+/// running to fail over, or the plan is refused.
+fn refuse_unsafe_sentinel_restarts(
+    hosts: &[Backend],
+    facts: &BTreeMap<String, HostFacts>,
+    quorum: usize,
+    need: usize,
+    plan: &mut Plan,
+) {
     let sentinels_up = hosts
         .iter()
         .filter(|h| active(facts, &h.name, "redis-sentinel"))
@@ -204,7 +216,6 @@ pub fn steps(
                 && active(facts, &s.host, "redis-sentinel")
         })
         .count();
-    let need = quorum.max(majority(hosts.len()));
     if sentinel_restarts > 0 && sentinels_up.saturating_sub(1) < need {
         let down: Vec<&str> = hosts
             .iter()
@@ -218,49 +229,73 @@ pub fn steps(
             if down.is_empty() { String::new() } else { format!(" ({} down now)", down.join(", ")) }
         ));
     }
+}
 
-    // the master restarts last (see `roll`), after handing over to a replica in sync
-    if let Some(m) = master {
-        let id = format!("{m}/service/redis-server");
-        let others = hosts.iter().filter(|h| h.name != m).count();
-        if let Some(s) = plan
-            .steps
-            .iter_mut()
-            .find(|s| s.id == id && s.action == Action::Restart)
-        {
-            if others > 0 {
-                if !hosts.iter().any(|h| h.name != m && in_sync(h)) {
-                    plan.refused.push(format!("redis: {m} is the master and must fail over to a replica before it restarts, but no replica is in sync with it now. Bring a replica back (its `master_link_status` up), then plan again."));
-                }
-                let me = hosts
-                    .iter()
-                    .find(|h| h.name == m)
-                    .map(|h| h.address.clone())
-                    .unwrap_or_default();
-                let others: Vec<String> = hosts
-                    .iter()
-                    .filter(|h| h.name != m)
-                    .map(|h| h.address.clone())
-                    .collect();
-                let at = s
-                    .ops
-                    .iter()
-                    .position(|o| matches!(o, Op::Systemctl { .. }))
-                    .unwrap_or(s.ops.len());
-                s.ops.insert(
-                    at,
-                    Op::RunCommand {
-                        run: failover_script(name, Some(&me), &others),
-                        unless: None,
-                        creates: None,
-                    },
-                );
-                s.reasons.push("the master: Sentinel fails it over to a replica in sync first (writes paused meanwhile), then it restarts as a replica".into());
+/// The master `m`'s restart (if the plan has one) first fails it over to a
+/// replica in sync; refused when no replica is in sync.
+fn fail_over_before_restart(
+    hosts: &[Backend],
+    facts: &BTreeMap<String, HostFacts>,
+    name: &str,
+    m: &str,
+    plan: &mut Plan,
+) {
+    let in_sync = |h: &Backend| {
+        facts
+            .get(&h.name)
+            .and_then(|f| f.redis.as_ref())
+            .is_some_and(|r| r.role == "slave" && r.link_up)
+    };
+    let id = format!("{m}/service/redis-server");
+    let others = hosts.iter().filter(|h| h.name != m).count();
+    if let Some(s) = plan
+        .steps
+        .iter_mut()
+        .find(|s| s.id == id && s.action == Action::Restart)
+    {
+        if others > 0 {
+            if !hosts.iter().any(|h| h.name != m && in_sync(h)) {
+                plan.refused.push(format!("redis: {m} is the master and must fail over to a replica before it restarts, but no replica is in sync with it now. Bring a replica back (its `master_link_status` up), then plan again."));
             }
+            let me = hosts
+                .iter()
+                .find(|h| h.name == m)
+                .map(|h| h.address.clone())
+                .unwrap_or_default();
+            let others: Vec<String> = hosts
+                .iter()
+                .filter(|h| h.name != m)
+                .map(|h| h.address.clone())
+                .collect();
+            let at = s
+                .ops
+                .iter()
+                .position(|o| matches!(o, Op::Systemctl { .. }))
+                .unwrap_or(s.ops.len());
+            s.ops.insert(
+                at,
+                Op::RunCommand {
+                    run: failover_script(name, Some(&me), &others),
+                    unless: None,
+                    creates: None,
+                },
+            );
+            s.reasons.push("the master: Sentinel fails it over to a replica in sync first (writes paused meanwhile), then it restarts as a replica".into());
         }
     }
+}
 
-    // hosts taken out of the stack: fail over first, then the rest forget them
+/// Hosts that ran Redis and are no longer in the stack: each fails over (if
+/// it is the master) before its Redis and Sentinel stop, then the remaining
+/// Sentinels forget them; refused when too few Sentinels would remain.
+fn leave(
+    hosts: &[Backend],
+    facts: &BTreeMap<String, HostFacts>,
+    name: &str,
+    quorum: usize,
+    need: usize,
+    plan: &mut Plan,
+) {
     let leaving: Vec<String> = facts
         .iter()
         .filter(|(h, f)| {
@@ -341,6 +376,20 @@ pub fn steps(
         }
         plan.steps.splice(first..first, lead);
     }
+    reset_sentinels(hosts, facts, name, &leaving, &stopped, remaining_up, plan);
+}
+
+/// `SENTINEL RESET` on each remaining running Sentinel, one at a time, after
+/// the `stopped` steps, before that host's own Sentinel health gate.
+fn reset_sentinels(
+    hosts: &[Backend],
+    facts: &BTreeMap<String, HostFacts>,
+    name: &str,
+    leaving: &[String],
+    stopped: &[String],
+    remaining_up: usize,
+    plan: &mut Plan,
+) {
     let replicas = hosts
         .iter()
         .filter(|h| active(facts, &h.name, "redis-server"))
@@ -352,7 +401,7 @@ pub fn steps(
         .filter(|h| active(facts, &h.name, "redis-sentinel"))
     {
         let id = format!("{}/redis/sentinel-reset", h.name);
-        let mut deps = stopped.clone();
+        let mut deps = stopped.to_vec();
         deps.extend(prev.clone());
         // before this host's own Sentinel health gate, which waits for the count the reset restores
         let gate = format!("{}/health/sentinel-quorum", h.name);

@@ -1,0 +1,22 @@
+//! Redis with Sentinel: one Redis server and one Sentinel per host, the
+//! first host (or `master`) the initial master; afterwards Redis and
+//! Sentinel own who is master. What rampart knows about it lives here:
+//! - `stack`: `[redis]` and `[redis.sentinel]`, the directives rampart owns
+//!   (`REDIS_OWNED`), their checks and ports;
+//! - `view`: what the redis role's templates see (members, initial master,
+//!   settings as Redis config strings, Sentinel's settings);
+//! - `facts`: the facts script's probe of `INFO replication` and its parser;
+//! - `day2`: the plan's day-2 steps: failover before the master restarts,
+//!   Sentinel restarts kept above quorum, hosts leaving (failover, reset);
+//! - `status`: `rampart status` probe lines and health of Redis and Sentinel;
+//! - `alerts` and `zones`: its Prometheus rules and failure-domain checks.
+//!
+//! The role itself (packages, templates, health gates) is `roles/redis/`.
+
+pub mod alerts;
+pub mod day2;
+pub mod facts;
+pub mod stack;
+pub mod status;
+pub mod view;
+pub mod zones;

@@ -1,0 +1,114 @@
+//! Redis with Sentinel as the redis role's templates see it: the members,
+//! the initial master, the password and `[redis.settings]` as Redis config
+//! strings, and Sentinel's settings.
+
+use crate::compile::view::{Backend, PgParameter};
+use crate::compile::SecretValues;
+use crate::model::inventory::Inventory;
+use crate::model::stack::Stack;
+use serde::Serialize;
+
+/// Redis with Sentinel, as the redis role sees it. Names the *initial*
+/// master only: after a failover Redis and Sentinel own who is master.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedisView {
+    pub size: usize,
+    pub members: Vec<Backend>,
+    pub initial_master: Backend,
+    /// This host is the initial master.
+    pub is_initial_master: bool,
+    /// The password as a Redis config string (double-quoted, escaped).
+    pub password_conf: String,
+    pub password: String,
+    pub sentinel: Option<SentinelView>,
+    /// `[redis.settings]`, each value as a Redis config string.
+    pub settings: Vec<PgParameter>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SentinelView {
+    pub master_name: String,
+    pub quorum: u32,
+    /// Tuned: 5000 ms (the default 30000 misses the seeds' 30 s failover target).
+    pub down_after_milliseconds: u64,
+    pub failover_timeout: u64,
+}
+
+/// A string as Redis' config parser reads it: double-quoted, `\` and `"` escaped.
+pub fn redis_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The Redis members (port 6379), in stack order.
+pub fn redis_members(inv: &Inventory, stack: &Stack) -> Vec<Backend> {
+    stack
+        .hosts_of("redis")
+        .iter()
+        .filter_map(|n| inv.hosts.get(n))
+        .map(|h| Backend {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            port: 6379,
+        })
+        .collect()
+}
+
+pub fn redis(
+    inv: &Inventory,
+    stack: &Stack,
+    this_host: &str,
+    secrets: &SecretValues,
+) -> Option<RedisView> {
+    let r = stack.redis.as_ref()?;
+    let members = redis_members(inv, stack);
+    let master_name = r
+        .master
+        .as_ref()
+        .map(|m| m.get_ref().clone())
+        .or_else(|| members.first().map(|m| m.name.clone()))?;
+    let initial_master = members.iter().find(|m| m.name == master_name)?.clone();
+    let password = secrets.get("redis.password");
+    Some(RedisView {
+        size: members.len(),
+        is_initial_master: initial_master.name == this_host,
+        initial_master,
+        members,
+        password_conf: redis_quote(&password),
+        password,
+        sentinel: r.sentinel.as_ref().map(sentinel),
+        settings: r
+            .settings
+            .iter()
+            .map(|(k, v)| PgParameter {
+                name: k.clone(),
+                value: redis_quote(&match v {
+                    toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
+            })
+            .collect(),
+    })
+}
+
+pub fn sentinel(s: &crate::model::stack::Sentinel) -> SentinelView {
+    SentinelView {
+        master_name: s.master_name.clone(),
+        quorum: *s.quorum.get_ref(),
+        down_after_milliseconds: s.down_after_milliseconds.unwrap_or(5000),
+        failover_timeout: 60000,
+    }
+}
