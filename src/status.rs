@@ -41,14 +41,7 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
     if on("etcd") {
         s.push_str(ETCD_PROBE);
     }
-    if on("postgres") {
-        s.push_str(
-            "echo \"patroni|$(curl -s -m 3 http://127.0.0.1:8008/patroni | tr -d '\\n')\"\n",
-        );
-        s.push_str(
-            "echo \"cluster|$(curl -s -m 3 http://127.0.0.1:8008/cluster | tr -d '\\n')\"\n",
-        );
-    }
+    s.push_str(&crate::components::postgres::status::probe(stack, host));
     if on("redis") {
         s.push_str("echo \"redis|$(REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth 2>/dev/null)\" timeout 3 redis-cli --no-auth-warning -h 127.0.0.1 info replication 2>&1 | tr -d '\\r' | grep -E '^(role|master_host|connected_slaves|master_link_status):' | tr '\\n' ' ')\"\n");
         if let Some(sn) = stack.redis.as_ref().and_then(|r| r.sentinel.as_ref()) {
@@ -83,40 +76,46 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
 /// What one host's probe printed (or why it could not run).
 pub type Probes = BTreeMap<String, Result<String, String>>;
 
-fn field<'a>(line: &'a str, n: usize) -> &'a str {
+pub(crate) fn field<'a>(line: &'a str, n: usize) -> &'a str {
     line.split('|').nth(n).unwrap_or("")
+}
+
+/// The lines of host `h`'s probe output tagged `tag`.
+pub(crate) fn lines(probes: &Probes, h: &str, tag: &str) -> Vec<String> {
+    match probes.get(h) {
+        Some(Ok(o)) => o
+            .lines()
+            .filter(|l| l.starts_with(&format!("{tag}|")))
+            .map(str::to_string)
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Host `h` as a member that could not be probed, if it could not.
+pub(crate) fn unreachable(probes: &Probes, h: &str) -> Option<MemberHealth> {
+    match probes.get(h) {
+        Some(Err(e)) => Some(MemberHealth {
+            host: h.into(),
+            healthy: false,
+            role: "unreachable".into(),
+            detail: e.clone(),
+        }),
+        None => Some(MemberHealth {
+            host: h.into(),
+            healthy: false,
+            role: "unreachable".into(),
+            detail: "not probed".into(),
+        }),
+        _ => None,
+    }
 }
 
 /// Turns every host's probe output into per-component health. Pure.
 pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
     let mut out = Vec::new();
-    let lines = |h: &str, tag: &str| -> Vec<String> {
-        match probes.get(h) {
-            Some(Ok(o)) => o
-                .lines()
-                .filter(|l| l.starts_with(&format!("{tag}|")))
-                .map(str::to_string)
-                .collect(),
-            _ => vec![],
-        }
-    };
-    let unreachable = |h: &str| -> Option<MemberHealth> {
-        match probes.get(h) {
-            Some(Err(e)) => Some(MemberHealth {
-                host: h.into(),
-                healthy: false,
-                role: "unreachable".into(),
-                detail: e.clone(),
-            }),
-            None => Some(MemberHealth {
-                host: h.into(),
-                healthy: false,
-                role: "unreachable".into(),
-                detail: "not probed".into(),
-            }),
-            _ => None,
-        }
-    };
+    let lines = |h: &str, tag: &str| lines(probes, h, tag);
+    let unreachable = |h: &str| unreachable(probes, h);
     if stack.etcd.is_some() {
         let mut members = Vec::new();
         for h in stack.hosts_of("etcd") {
@@ -138,51 +137,7 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
             members,
         });
     }
-    if stack.postgres.is_some() {
-        // the cluster view from the first member that answers
-        let cluster = stack.hosts_of("postgres").iter().find_map(|h| {
-            lines(h, "cluster").into_iter().next().and_then(|l| {
-                serde_json::from_str::<serde_json::Value>(l.splitn(2, '|').nth(1)?).ok()
-            })
-        });
-        let mut members = Vec::new();
-        for h in stack.hosts_of("postgres") {
-            let m = cluster
-                .as_ref()
-                .and_then(|c| c["members"].as_array())
-                .and_then(|a| a.iter().find(|m| m["name"] == h.as_str()).cloned());
-            members.push(match (unreachable(h), m) {
-                (_, Some(m)) => {
-                    let role = m["role"].as_str().unwrap_or("?").to_string();
-                    let state = m["state"].as_str().unwrap_or("?").to_string();
-                    let lag = m
-                        .get("lag")
-                        .map(|l| format!(", lag {l}"))
-                        .unwrap_or_default();
-                    MemberHealth {
-                        host: h.clone(),
-                        healthy: state == "running" || state == "streaming",
-                        role,
-                        detail: format!("{state}, timeline {}{lag}", m["timeline"]),
-                    }
-                }
-                (Some(u), None) => u,
-                (None, None) => MemberHealth {
-                    host: h.clone(),
-                    healthy: false,
-                    role: "absent".into(),
-                    detail: "not in Patroni's cluster view".into(),
-                },
-            });
-        }
-        let leaders = members.iter().filter(|m| m.role == "leader").count();
-        out.push(ComponentHealth {
-            component: "postgres".into(),
-            healthy: members.iter().all(|m| m.healthy) && leaders == 1,
-            note: (leaders != 1).then(|| format!("{leaders} leaders")),
-            members,
-        });
-    }
+    out.extend(crate::components::postgres::status::evaluate(stack, probes));
     if stack.redis.is_some() {
         let mut members = Vec::new();
         let mut sentinel = Vec::new();

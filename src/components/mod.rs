@@ -1,0 +1,5 @@
+//! One folder per component: its stack table, views, facts, day-2 steps, status and alerts.
+
+pub mod backup;
+pub mod pgbouncer;
+pub mod postgres;
