@@ -83,33 +83,7 @@ pub fn rules(stack: &Stack) -> String {
             "no etcd member sees a leader".into(),
         );
     }
-    if stack.postgres.is_some() {
-        let n = stack.hosts_of("postgres").len();
-        rule(
-            "PatroniMembersBelowMinimum",
-            format!(
-                "{} < {n}",
-                up_count("patroni_postgres_running{job=\"patroni\"}")
-            ),
-            "1m",
-            "warning",
-            format!("fewer than {n} PostgreSQL members are running"),
-        );
-        rule(
-            "PatroniNoPrimary",
-            "(sum(patroni_primary{job=\"patroni\"}) or vector(0)) < 1".into(),
-            "30s",
-            "critical",
-            "no Patroni member is the primary: writes fail".into(),
-        );
-        rule(
-            "PostgresReplicationLag",
-            "max(patroni_xlog_location{job=\"patroni\"}) - min(patroni_xlog_replayed_location{job=\"patroni\"} unless on(scope, name) patroni_primary{job=\"patroni\"} == 1) > 1048576".into(),
-            "2m",
-            "warning",
-            "a PostgreSQL replica replays more than 1 MB behind the primary".into(),
-        );
-    }
+    crate::components::postgres::alerts::rules(stack, &mut rule);
     crate::components::redis::alerts::rules(stack, &mut rule);
     if stack.qdrant.is_some() {
         let n = stack.hosts_of("qdrant").len();

@@ -130,15 +130,7 @@ pub struct EtcdMemberFact {
     pub peer_url: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PatroniMemberFact {
-    pub name: String,
-    /// `leader`, `replica`, `sync_standby`, ...
-    pub role: String,
-    /// `running`, `streaming`, `stopped`, ...
-    pub state: String,
-    pub pending_restart: bool,
-}
+pub use crate::components::postgres::facts::{parse_patroni_cluster, PatroniMemberFact};
 
 /// Parses `etcdctl member list` (simple format).
 pub fn parse_etcd_members(text: &str) -> Option<Vec<EtcdMemberFact>> {
@@ -156,38 +148,6 @@ pub fn parse_etcd_members(text: &str) -> Option<Vec<EtcdMemberFact>> {
         });
     }
     (!v.is_empty()).then_some(v)
-}
-
-/// Parses Patroni's `GET /cluster`.
-pub fn parse_patroni_cluster(body: &[u8]) -> Option<Vec<PatroniMemberFact>> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let members = v.get("members")?.as_array()?;
-    Some(
-        members
-            .iter()
-            .map(|m| PatroniMemberFact {
-                name: m
-                    .get("name")
-                    .and_then(|x| x.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-                role: m
-                    .get("role")
-                    .and_then(|x| x.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-                state: m
-                    .get("state")
-                    .and_then(|x| x.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-                pending_restart: m
-                    .get("pending_restart")
-                    .and_then(|x| x.as_bool())
-                    .unwrap_or(false),
-            })
-            .collect(),
-    )
 }
 
 /// The facts script for one host's resources (and the paths of its managed state).
@@ -248,8 +208,8 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
             sh(&e.data_dir)
         ));
     }
-    if compiled.postgres_hosts.iter().any(|h| h == host) {
-        s.push_str("if systemctl is-active -q patroni 2>/dev/null; then printf 'T\\t'; curl -sf --max-time 3 http://127.0.0.1:8008/cluster 2>/dev/null | base64 -w0; echo; fi\n");
+    if let Some(p) = crate::components::postgres::facts::probe(compiled, host) {
+        s.push_str(&p);
     }
     if let Some(p) = crate::components::redis::facts::probe(compiled, host) {
         s.push_str(&p);

@@ -40,14 +40,7 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
     if on("etcd") {
         s.push_str(ETCD_PROBE);
     }
-    if on("postgres") {
-        s.push_str(
-            "echo \"patroni|$(curl -s -m 3 http://127.0.0.1:8008/patroni | tr -d '\\n')\"\n",
-        );
-        s.push_str(
-            "echo \"cluster|$(curl -s -m 3 http://127.0.0.1:8008/cluster | tr -d '\\n')\"\n",
-        );
-    }
+    s.push_str(&crate::components::postgres::status::probe(stack, host));
     s.push_str(&crate::components::redis::status::probe(stack, host));
     s.push_str(&crate::components::haproxy::status::probe(stack, host));
     s.push_str(&crate::components::services::status::probe(stack, host));
@@ -122,52 +115,7 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
             members,
         });
     }
-    if stack.postgres.is_some() {
-        // the cluster view from the first member that answers
-        let cluster = stack.hosts_of("postgres").iter().find_map(|h| {
-            lines(h, "cluster")
-                .into_iter()
-                .next()
-                .and_then(|l| serde_json::from_str::<serde_json::Value>(l.split_once('|')?.1).ok())
-        });
-        let mut members = Vec::new();
-        for h in stack.hosts_of("postgres") {
-            let m = cluster
-                .as_ref()
-                .and_then(|c| c["members"].as_array())
-                .and_then(|a| a.iter().find(|m| m["name"] == h.as_str()).cloned());
-            members.push(match (unreachable(h), m) {
-                (_, Some(m)) => {
-                    let role = m["role"].as_str().unwrap_or("?").to_string();
-                    let state = m["state"].as_str().unwrap_or("?").to_string();
-                    let lag = m
-                        .get("lag")
-                        .map(|l| format!(", lag {l}"))
-                        .unwrap_or_default();
-                    MemberHealth {
-                        host: h.clone(),
-                        healthy: state == "running" || state == "streaming",
-                        role,
-                        detail: format!("{state}, timeline {}{lag}", m["timeline"]),
-                    }
-                }
-                (Some(u), None) => u,
-                (None, None) => MemberHealth {
-                    host: h.clone(),
-                    healthy: false,
-                    role: "absent".into(),
-                    detail: "not in Patroni's cluster view".into(),
-                },
-            });
-        }
-        let leaders = members.iter().filter(|m| m.role == "leader").count();
-        out.push(ComponentHealth {
-            component: "postgres".into(),
-            healthy: members.iter().all(|m| m.healthy) && leaders == 1,
-            note: (leaders != 1).then(|| format!("{leaders} leaders")),
-            members,
-        });
-    }
+    out.extend(crate::components::postgres::status::evaluate(stack, probes));
     out.extend(crate::components::redis::status::evaluate(stack, probes));
     out.extend(crate::components::haproxy::status::evaluate(stack, probes));
     out.extend(crate::components::services::status::evaluate(stack, probes));

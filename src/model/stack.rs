@@ -37,106 +37,12 @@ pub struct Etcd {
     pub after: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Database {
-    pub name: String,
-    pub owner: String,
-    pub password: SecretRef,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Postgres {
-    pub hosts: Spanned<HostsRef>,
-    #[serde(default = "pg_version")]
-    pub version: u32,
-    #[serde(default)]
-    pub synchronous_mode: bool,
-    pub synchronous_node_count: Option<u32>,
-    pub superuser_password: SecretRef,
-    pub replication_password: SecretRef,
-    #[serde(default)]
-    pub databases: Vec<Database>,
-    #[serde(default)]
-    pub parameters: toml::Table,
-    /// Networks (CIDRs) outside the stack allowed to connect (pg_hba `host all all CIDR scram-sha-256`).
-    #[serde(default)]
-    pub client_networks: Vec<Spanned<String>>,
-    #[serde(default)]
-    pub after: Vec<Spanned<String>>,
-}
+pub use crate::components::postgres::stack::{parse_cidr, valid_guc_name, Database, Postgres};
 /// etcd's bounds (ms): heartbeats faster than 10 ms only add load; etcd refuses an election timeout above 50 s.
 const ETCD_HEARTBEAT: std::ops::RangeInclusive<u32> = 10..=10_000;
 const ETCD_ELECTION: std::ops::RangeInclusive<u32> = 50..=50_000;
-/// Days a PostgreSQL backup is kept.
-const BACKUP_KEEP_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
 
-/// PostgreSQL settings that rampart or Patroni set, and why.
-const PG_OWNED: [(&str, &str); 17] = [
-    ("listen_addresses", "Patroni sets it from postgresql.listen"),
-    (
-        "port",
-        "rampart serves PostgreSQL on 5432 (HAProxy and PgBouncer reach it there)",
-    ),
-    ("data_directory", "Patroni sets it from postgresql.data_dir"),
-    ("hba_file", "rampart writes pg_hba through Patroni"),
-    ("ident_file", "Patroni manages the configuration files"),
-    ("config_file", "Patroni manages the configuration files"),
-    ("external_pid_file", "Patroni manages the server process"),
-    (
-        "unix_socket_directories",
-        "rampart sets /var/run/postgresql (PgBouncer and the tools connect there)",
-    ),
-    ("cluster_name", "Patroni sets it to the stack's name"),
-    (
-        "hot_standby",
-        "Patroni needs replicas to serve reads; rampart sets it on",
-    ),
-    ("wal_log_hints", "pg_rewind needs it; rampart sets it on"),
-    ("password_encryption", "rampart's pg_hba uses scram-sha-256"),
-    ("primary_conninfo", "Patroni sets it on each replica"),
-    ("primary_slot_name", "Patroni manages replication slots"),
-    (
-        "synchronous_standby_names",
-        "Patroni manages it; use synchronous_mode and synchronous_node_count",
-    ),
-    ("restore_command", "Patroni manages recovery"),
-    ("recovery_target", "Patroni manages recovery"),
-];
-
-/// A PostgreSQL setting name: letters, digits and `_`, with `.` for an
-/// extension's namespace (`pg_stat_statements.max`).
-pub fn valid_guc_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 100
-        && s.split('.').all(|p| {
-            !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !p.starts_with(|c: char| c.is_ascii_digit())
-        })
-}
-
-/// PgBouncer's pool modes.
-pub const POOL_MODES: [&str; 3] = ["session", "transaction", "statement"];
-
-fn pg_version() -> u32 {
-    15
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pgbouncer {
-    pub hosts: Spanned<HostsRef>,
-    #[serde(default = "pgb_port")]
-    pub port: u16,
-    pub pool_mode: Option<String>,
-    #[serde(default)]
-    pub after: Vec<Spanned<String>>,
-}
-fn pgb_port() -> u16 {
-    6432
-}
+pub use crate::components::pgbouncer::stack::{Pgbouncer, POOL_MODES};
 
 pub use crate::components::redis::stack::{Redis, Sentinel};
 
@@ -155,18 +61,7 @@ pub use crate::components::haproxy::stack::{Haproxy, HaproxyTls};
 pub use crate::components::keepalived::stack::Keepalived;
 pub use crate::components::services::stack::Service;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PostgresBackup {
-    pub schedule: String,
-    pub keep_days: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Backup {
-    pub postgres: Option<Spanned<PostgresBackup>>,
-}
+pub use crate::components::backup::stack::{Backup, PostgresBackup};
 
 /// An instance of a role (built-in or the user's own) on some hosts.
 #[derive(Debug, Clone, Deserialize)]
@@ -542,116 +437,15 @@ impl Validator<'_> {
             }
         }
         if let Some(p) = &raw.postgres {
-            if raw.etcd.is_none() {
-                self.err(
-                    Some(p.hosts.span()),
-                    "postgres (Patroni) needs an etcd cluster as its DCS, and the stack has none",
-                    "add an [etcd] table with hosts = \"...\" (3 or 5 hosts)",
-                );
-            }
-            if p.version != 15 {
-                let span = self.at(&["postgres", "version"], Some(p.hosts.span()));
-                self.err(
-                    span,
-                    format!(
-                        "postgres version {} is not supported; Debian bookworm ships 15",
-                        p.version
-                    ),
-                    "write version = 15",
-                );
-            }
-            if let Some(k) = p.synchronous_node_count {
-                if k == 0 {
-                    let span = self.at(
-                        &["postgres", "synchronous_node_count"],
-                        Some(p.hosts.span()),
-                    );
-                    self.err(span, "synchronous_node_count 0 is out of range", "write synchronous_node_count = 1 or more (Patroni needs at least one synchronous standby), or leave it out");
-                } else if k as usize >= n("postgres").max(1) {
-                    let span = self.at(
-                        &["postgres", "synchronous_node_count"],
-                        Some(p.hosts.span()),
-                    );
-                    self.err(
-                        span,
-                        format!("synchronous_node_count = {k} needs more than {k} postgres hosts"),
-                        "lower it or add hosts",
-                    );
-                }
-            }
-            for (i, d) in p.databases.iter().enumerate() {
-                let i = i.to_string();
-                for (key, value) in [("name", &d.name), ("owner", &d.owner)] {
-                    if !valid_name(value) {
-                        let span =
-                            self.at(&["postgres", "databases", &i, key], Some(p.hosts.span()));
-                        self.err(
-                            span,
-                            format!("database {key} `{}` is not allowed", value.escape_debug()),
-                            "use letters, digits, - and _ (at most 63)",
-                        );
-                    }
-                }
-            }
-            for c in &p.client_networks {
-                if let Err(why) = parse_cidr(c.get_ref()) {
-                    self.err(Some(c.span()), format!("`{}` {why}", c.get_ref().escape_debug()), "write networks in CIDR form, e.g. client_networks = [\"10.20.0.0/16\", \"192.0.2.7/32\", \"2001:db8::/32\"]");
-                }
-            }
-            for (k, v) in &p.parameters {
-                let kspan = self.key_at(&["postgres", "parameters", k], Some(p.hosts.span()));
-                let vspan = self.at(&["postgres", "parameters", k], kspan.clone());
-                if !valid_guc_name(k) {
-                    self.err(kspan, format!("`{}` is not a PostgreSQL setting name", k.escape_debug()), "use the setting's name from postgresql.conf: letters, digits and _, with a `.` for an extension's settings (e.g. pg_stat_statements.max = 5000)");
-                    continue;
-                }
-                let lower = k.to_ascii_lowercase();
-                if let Some((_, why)) = PG_OWNED
-                    .iter()
-                    .find(|(n, _)| *n == lower || (*n == "recovery_target" && lower.starts_with(n)))
-                {
-                    self.err(
-                        kspan,
-                        format!("`{k}` is set by rampart: {why}"),
-                        "remove it from [postgres.parameters]",
-                    );
-                    continue;
-                }
-                let ok = match v {
-                    toml::Value::String(s) => !s.chars().any(char::is_control),
-                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
-                        true
-                    }
-                    _ => false,
-                };
-                if !ok {
-                    self.err(vspan, "the value must be a one-line string, a number or a boolean", format!("write it as postgresql.conf would read it, e.g. {k} = \"8MB\" or {k} = 100"));
-                } else if lower == "wal_level" && !matches!(v.as_str(), Some("replica" | "logical"))
-                {
-                    self.err(
-                        vspan,
-                        "replication needs wal_level replica or logical",
-                        "write wal_level = \"replica\" (the default) or \"logical\"",
-                    );
-                }
-            }
+            crate::components::postgres::stack::validate(
+                self,
+                p,
+                raw.etcd.is_some(),
+                n("postgres"),
+            );
         }
         if let Some(b) = &raw.pgbouncer {
-            if let Some(m) = b.pool_mode.as_deref().filter(|m| !POOL_MODES.contains(m)) {
-                let span = self.at(&["pgbouncer", "pool_mode"], Some(b.hosts.span()));
-                let help = match did_you_mean(m, POOL_MODES) {
-                    Some(s) => format!("did you mean `{s}`? write pool_mode = \"session\", \"transaction\" (the default) or \"statement\""),
-                    None => "write pool_mode = \"session\", \"transaction\" (the default) or \"statement\"".to_string(),
-                };
-                self.err(
-                    span,
-                    format!(
-                        "pool_mode `{}` is not a PgBouncer pool mode",
-                        m.escape_debug()
-                    ),
-                    help,
-                );
-            }
+            crate::components::pgbouncer::stack::validate(self, b);
         }
         if let Some(r) = &raw.redis {
             crate::components::redis::stack::validate(self, r, placement);
@@ -682,32 +476,7 @@ impl Validator<'_> {
         crate::components::haproxy::stack::validate(self, raw);
         crate::components::keepalived::stack::validate(self, raw);
         if let Some(b) = &raw.backup {
-            if let Some(pb) = &b.postgres {
-                if raw.postgres.is_none() {
-                    self.err(
-                        Some(pb.span()),
-                        "backup.postgres needs a [postgres] in the stack",
-                        "add [postgres] or remove [backup.postgres]",
-                    );
-                }
-                if let Err(why) = super::cron::to_calendar(&pb.get_ref().schedule) {
-                    let span = self.at(&["backup", "postgres", "schedule"], Some(pb.span()));
-                    self.err(span, format!("`{}` is not a schedule systemd can run exactly: {why}", pb.get_ref().schedule.escape_debug()), "write a 5-field cron schedule systemd can run exactly: minute hour day-of-month month day-of-week, e.g. schedule = \"0 2 * * *\" (02:00 daily) or \"0 2 * * MON\"; restrict the day of month or the day of week, not both");
-                }
-                let keep = pb.get_ref().keep_days;
-                if !BACKUP_KEEP_DAYS.contains(&keep) {
-                    let span = self.at(&["backup", "postgres", "keep_days"], Some(pb.span()));
-                    self.err(
-                        span,
-                        format!("keep_days {keep} is out of range"),
-                        format!(
-                            "write keep_days from {} to {}",
-                            BACKUP_KEEP_DAYS.start(),
-                            BACKUP_KEEP_DAYS.end()
-                        ),
-                    );
-                }
-            }
+            crate::components::backup::stack::validate(self, b, raw.postgres.is_some());
         }
     }
 
@@ -847,57 +616,6 @@ impl Validator<'_> {
     }
 }
 
-/// An IPv4 or IPv6 network in CIDR form (`10.20.0.0/16`, `2001:db8::/32`),
-/// with no host bits set; the error says what is wrong with it.
-pub fn parse_cidr(s: &str) -> Result<(std::net::IpAddr, u32), String> {
-    use std::net::IpAddr;
-    let Some((addr, len)) = s.split_once('/') else {
-        return Err(match s.parse::<IpAddr>() {
-            Ok(IpAddr::V4(_)) => format!("has no prefix length: for this one address write `{s}/32`"),
-            Ok(IpAddr::V6(_)) => format!("has no prefix length: for this one address write `{s}/128`"),
-            Err(_) => "is not an IPv4 or IPv6 network (host names are not allowed: pg_hba would look them up)".into(),
-        });
-    };
-    let ip: IpAddr = addr.parse().map_err(|_| {
-        format!(
-            "is not a network: `{}` is not an IPv4 or IPv6 address",
-            addr.escape_debug()
-        )
-    })?;
-    let max: u32 = if ip.is_ipv4() { 32 } else { 128 };
-    let len: u32 = match len.parse::<u32>() {
-        Ok(n) if n <= max && len.bytes().all(|b| b.is_ascii_digit()) => n,
-        _ => {
-            return Err(format!(
-                "has prefix length `{}`; it must be a number from 0 to {max}",
-                len.escape_debug()
-            ))
-        }
-    };
-    let bits: u128 = match ip {
-        IpAddr::V4(a) => u32::from(a) as u128,
-        IpAddr::V6(a) => u128::from(a),
-    };
-    // the host part: the low (max - len) bits of the address
-    let host_mask: u128 = if len == max {
-        0
-    } else {
-        u128::MAX >> (128 - (max - len))
-    };
-    if bits & host_mask != 0 {
-        let net = bits & !host_mask;
-        let net: IpAddr = if ip.is_ipv4() {
-            IpAddr::V4((net as u32).into())
-        } else {
-            IpAddr::V6(net.into())
-        };
-        return Err(format!(
-            "has host bits set after /{len}: the network is {net}/{len}"
-        ));
-    }
-    Ok((ip, len))
-}
-
 /// A cycle in a "waits for" map, printed from its first member back to it.
 pub fn find_cycle(deps: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
     fn visit(
@@ -935,55 +653,4 @@ pub fn find_cycle(deps: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
         }
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cidr;
-
-    #[test]
-    fn cidrs_are_checked_with_the_reason() {
-        assert_eq!(
-            parse_cidr("10.20.0.0/16").unwrap(),
-            ("10.20.0.0".parse().unwrap(), 16)
-        );
-        assert_eq!(parse_cidr("192.0.2.7/32").unwrap().1, 32);
-        assert_eq!(parse_cidr("0.0.0.0/0").unwrap().1, 0);
-        assert_eq!(parse_cidr("2001:db8::/32").unwrap().1, 32);
-        assert_eq!(parse_cidr("::/0").unwrap().1, 0);
-        assert_eq!(parse_cidr("2001:db8::7/128").unwrap().1, 128);
-        assert!(parse_cidr("192.0.2.7")
-            .unwrap_err()
-            .contains("write `192.0.2.7/32`"));
-        assert!(parse_cidr("2001:db8::7")
-            .unwrap_err()
-            .contains("write `2001:db8::7/128`"));
-        assert!(parse_cidr("bastion")
-            .unwrap_err()
-            .contains("host names are not allowed"));
-        assert!(parse_cidr("10.20.0.0/33")
-            .unwrap_err()
-            .contains("from 0 to 32"));
-        assert!(parse_cidr("2001:db8::/129")
-            .unwrap_err()
-            .contains("from 0 to 128"));
-        assert!(parse_cidr("10.20.0.0/+8")
-            .unwrap_err()
-            .contains("from 0 to 32"));
-        assert!(parse_cidr("10.20.0.0/")
-            .unwrap_err()
-            .contains("prefix length"));
-        assert!(parse_cidr("app-tier/24")
-            .unwrap_err()
-            .contains("`app-tier` is not an IPv4 or IPv6 address"));
-        assert!(parse_cidr("10.0.0.0/8 trust")
-            .unwrap_err()
-            .contains("prefix length"));
-        assert!(parse_cidr("10.20.0.5/16")
-            .unwrap_err()
-            .contains("the network is 10.20.0.0/16"));
-        assert!(parse_cidr("2001:db8::1/64")
-            .unwrap_err()
-            .contains("the network is 2001:db8::/64"));
-    }
 }

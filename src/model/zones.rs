@@ -64,10 +64,7 @@ pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
         let n = stack.hosts_of("etcd").len();
         quorum("etcd members", "etcd", Some(e.hosts.span()), n / 2 + 1);
     }
-    if let Some(p) = &stack.postgres {
-        // Patroni keeps a leader while one member and the etcd quorum survive
-        quorum("Patroni members", "postgres", Some(p.hosts.span()), 1);
-    }
+    crate::components::postgres::zones::check(stack, &mut quorum);
     crate::components::redis::zones::check(stack, &mut quorum);
     if let Some(q) = &stack.qdrant {
         let members = stack.hosts_of("qdrant");

@@ -5,7 +5,6 @@
 pub mod diff;
 pub mod membership;
 pub mod op;
-pub mod patroni;
 pub mod qdrant;
 pub mod saved;
 
@@ -614,7 +613,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
         refused: Vec::new(),
     };
     membership::etcd(compiled, facts, &mut p);
-    patroni::steps(compiled, facts, &mut p);
+    crate::components::postgres::day2::steps(compiled, facts, &mut p);
     redis::steps(compiled, facts, redis_master.as_deref(), &mut p);
     qdrant::steps(compiled, facts, &mut p);
     p
@@ -644,7 +643,7 @@ fn roll(
                 && !(comp == "etcd" && joining.contains(&s.host))
             {
                 // a reload (Patroni's) keeps the member up: nothing to roll; the
-                // restarts it leaves owed are rolled by `patroni::steps`
+                // restarts it leaves owed are rolled by `postgres::day2::steps`
                 if let Desired::Service {
                     name,
                     reload: false,

@@ -6,9 +6,10 @@
 //! - a new member starts after the running members accept it (pg_hba);
 //! - a member taken out of the stack hands its leadership over first.
 
-use super::{Action, Op, Plan, Step};
+use super::facts::PatroniMemberFact;
 use crate::compile::Compiled;
-use crate::facts::{HostFacts, PatroniMemberFact};
+use crate::facts::HostFacts;
+use crate::plan::{Action, Op, Plan, Step};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 

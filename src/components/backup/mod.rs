@@ -1,0 +1,11 @@
+//! PostgreSQL backups (`[backup.postgres]`): a timer on every PostgreSQL
+//! host that dumps while its host leads. Everything rampart knows about it
+//! outside its role's templates (roles/backup).
+//!
+//! - `stack`: the `[backup]` table and the checks of its schedule and keep_days
+//! - `view`: what the role's templates see (OnCalendar=, databases, dir)
+//!
+//! Left in shared code: its placement on the PostgreSQL hosts in `Stack::parse`.
+
+pub mod stack;
+pub mod view;

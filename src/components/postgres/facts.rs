@@ -1,0 +1,58 @@
+//! What the plan reads of a running Patroni cluster: its `/cluster` as this
+//! host's Patroni reports it (the facts script's `T` line).
+
+use crate::compile::Compiled;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatroniMemberFact {
+    pub name: String,
+    /// `leader`, `replica`, `sync_standby`, ...
+    pub role: String,
+    /// `running`, `streaming`, `stopped`, ...
+    pub state: String,
+    pub pending_restart: bool,
+}
+
+/// Parses Patroni's `GET /cluster`.
+pub fn parse_patroni_cluster(body: &[u8]) -> Option<Vec<PatroniMemberFact>> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let members = v.get("members")?.as_array()?;
+    Some(
+        members
+            .iter()
+            .map(|m| PatroniMemberFact {
+                name: m
+                    .get("name")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                role: m
+                    .get("role")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                state: m
+                    .get("state")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                pending_restart: m
+                    .get("pending_restart")
+                    .and_then(|x| x.as_bool())
+                    .unwrap_or(false),
+            })
+            .collect(),
+    )
+}
+
+/// The facts script's line for Patroni's `/cluster` (tag `T`), on a member only.
+pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
+    compiled
+        .postgres_hosts
+        .iter()
+        .any(|h| h == host)
+        .then(|| {
+            "if systemctl is-active -q patroni 2>/dev/null; then printf 'T\\t'; curl -sf --max-time 3 http://127.0.0.1:8008/cluster 2>/dev/null | base64 -w0; echo; fi\n".to_string()
+        })
+}
