@@ -208,11 +208,11 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
             sh(&e.data_dir)
         ));
     }
-    if let Some(p) = crate::components::postgres::facts::probe(compiled, host) {
-        s.push_str(&p);
-    }
-    if let Some(p) = crate::components::redis::facts::probe(compiled, host) {
-        s.push_str(&p);
+    // each component's cluster fact (etcd's member list, Patroni's /cluster, ...)
+    for c in crate::components::ALL {
+        if let Some(p) = c.facts_probe(compiled, host) {
+            s.push_str(&p);
+        }
     }
     // a Qdrant peer (of this stack, or one taken out of it): its id and the shards
     s.push_str(&format!(

@@ -40,11 +40,9 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
     if on("etcd") {
         s.push_str(ETCD_PROBE);
     }
-    s.push_str(&crate::components::postgres::status::probe(stack, host));
-    s.push_str(&crate::components::redis::status::probe(stack, host));
-    s.push_str(&crate::components::haproxy::status::probe(stack, host));
-    s.push_str(&crate::components::services::status::probe(stack, host));
-    s.push_str(&crate::components::keepalived::status::probe(stack, host));
+    for c in crate::components::ALL {
+        s.push_str(&c.status_probe(stack, host));
+    }
     let _ = inv;
     s.push_str("echo END\n");
     s
@@ -115,13 +113,9 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
             members,
         });
     }
-    out.extend(crate::components::postgres::status::evaluate(stack, probes));
-    out.extend(crate::components::redis::status::evaluate(stack, probes));
-    out.extend(crate::components::haproxy::status::evaluate(stack, probes));
-    out.extend(crate::components::services::status::evaluate(stack, probes));
-    out.extend(crate::components::keepalived::status::evaluate(
-        stack, probes,
-    ));
+    for c in crate::components::ALL {
+        out.extend(c.status(stack, probes));
+    }
     out
 }
 

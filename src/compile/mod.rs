@@ -104,8 +104,8 @@ pub struct Resource {
 #[derive(Debug, Clone)]
 pub struct Compiled {
     pub stack: String,
+    /// Every resource; each one's `deps` are the edges of the DAG.
     pub resources: Vec<Resource>,
-    pub graph: DiGraph<usize, ()>,
     /// A topological order of resource indices.
     pub order: Vec<usize>,
     /// Hosts that have at least one resource, sorted.
@@ -310,18 +310,20 @@ pub fn compile(
     }
     let resources = c.resources;
     let data_dirs = c.data_dirs;
-    let mut graph = DiGraph::<usize, ()>::with_capacity(resources.len(), resources.len() * 2);
-    for i in 0..resources.len() {
-        graph.add_node(i);
-    }
-    for (i, r) in resources.iter().enumerate() {
-        for &d in &r.deps {
-            graph.add_edge(NodeIndex::new(d), NodeIndex::new(i), ());
-        }
-    }
     let order = match stable_toposort(&resources) {
         Some(o) => o,
         None => {
+            // petgraph names the cycle (the walk itself reads each resource's `deps`)
+            let mut graph =
+                DiGraph::<usize, ()>::with_capacity(resources.len(), resources.len() * 2);
+            for i in 0..resources.len() {
+                graph.add_node(i);
+            }
+            for (i, r) in resources.iter().enumerate() {
+                for &d in &r.deps {
+                    graph.add_edge(NodeIndex::new(d), NodeIndex::new(i), ());
+                }
+            }
             let sccs = petgraph::algo::kosaraju_scc(&graph);
             let members: Vec<String> = sccs
                 .into_iter()
@@ -389,7 +391,6 @@ pub fn compile(
     Ok(Compiled {
         stack: stack.name.clone(),
         resources,
-        graph,
         order,
         hosts,
         by_host,

@@ -1,8 +1,25 @@
-//! One folder per component: its stack table and checks, its views, its facts, its day-2 steps, its status.
+//! One folder per component: its stack table and checks, its views, its
+//! facts, its day-2 steps, its status, its alert rules and zone checks (see
+//! ARCHITECTURE.md). The rest of rampart reaches them through `ALL`.
+
 pub mod backup;
+mod component;
 pub mod haproxy;
 pub mod keepalived;
 pub mod pgbouncer;
 pub mod postgres;
 pub mod redis;
 pub mod services;
+
+pub use component::{Component, RoleRef};
+
+/// Every component, in the order facts, status and day-2 steps visit them.
+pub static ALL: &[&dyn Component] = &[
+    &postgres::Postgres,
+    &redis::Redis,
+    &haproxy::Haproxy,
+    &services::Services,
+    &keepalived::Keepalived,
+    &pgbouncer::Pgbouncer,
+    &backup::Backup,
+];

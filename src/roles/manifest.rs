@@ -213,6 +213,19 @@ impl RoleResource {
             | RoleResource::Health { when, .. } => when.as_deref(),
         }
     }
+    /// The kind and (unrendered) name that make the resource's id
+    /// (`host/service/patroni`, `host/file/etc/patroni/config.yml`).
+    pub fn kind_name(&self) -> (&'static str, &str) {
+        match self {
+            RoleResource::Package { name, .. } => ("package", name),
+            RoleResource::Directory { path, .. } => ("directory", path),
+            RoleResource::File { path, .. } => ("file", path),
+            RoleResource::Unit { name, .. } => ("unit", name),
+            RoleResource::Service { name, .. } => ("service", name),
+            RoleResource::Command { name, .. } => ("command", name),
+            RoleResource::Health { name, .. } => ("health", name),
+        }
+    }
     pub fn after(&self) -> &[String] {
         match self {
             RoleResource::Package { after, .. }

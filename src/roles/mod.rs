@@ -110,10 +110,46 @@ impl RoleSet {
                 Err(e) => diags.push(from_toml(&src, &e)),
             }
         }
+        set.check_relied_on(&mut diags);
         if diags.has_errors() {
             Err(diags)
         } else {
             Ok(set)
+        }
+    }
+
+    /// Every role resource a component's day-2 steps find by id must be in
+    /// its role: an override that renames or drops one is refused here, at
+    /// load, instead of silently turning a rolling restart or a failover off.
+    fn check_relied_on(&self, diags: &mut Diagnostics) {
+        for c in crate::components::ALL {
+            for r in c.relies_on() {
+                let Some(role) = self.roles.get(r.role) else {
+                    continue; // a built-in role is always there; only its files can be overridden
+                };
+                let found = role.manifest.resources.iter().any(|res| {
+                    let (kind, name) = res.kind_name();
+                    kind == r.kind && name.trim_start_matches('/') == r.name.trim_start_matches('/')
+                });
+                if !found {
+                    diags.push(Diagnostic::plain(
+                        role.origin.clone(),
+                        format!(
+                            "role {}: rampart's {} day-2 steps rely on the resource `{}:{}`, which this role.toml does not have",
+                            r.role,
+                            c.name(),
+                            r.kind,
+                            r.name
+                        ),
+                        Some(format!(
+                            "keep a [[resources]] entry with kind = \"{}\" and {} = \"{}\" (rename others freely)",
+                            r.kind,
+                            if matches!(r.kind, "file" | "directory") { "path" } else { "name" },
+                            r.name
+                        )),
+                    ));
+                }
+            }
         }
     }
 
@@ -166,4 +202,42 @@ fn read_user_dir(dir: &Path, raw: &mut BTreeMap<String, RawRole>) -> std::io::Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user's override of a built-in role.toml that renames a resource a
+    /// component's day-2 steps find by id is refused when roles load.
+    #[test]
+    fn a_renamed_resource_that_day2_relies_on_is_an_error_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let builtin = BUILTIN
+            .get_file("redis/role.toml")
+            .and_then(|f| f.contents_utf8())
+            .unwrap();
+        assert!(builtin.contains("name = \"redis-sentinel\""));
+        std::fs::create_dir_all(dir.path().join("redis")).unwrap();
+        std::fs::write(
+            dir.path().join("redis/role.toml"),
+            builtin.replace("name = \"redis-sentinel\"", "name = \"sentinel\""),
+        )
+        .unwrap();
+        let e = RoleSet::load(Some(dir.path())).unwrap_err();
+        let text = format!("{e:?}");
+        assert!(
+            text.contains("redis day-2 steps rely on the resource `service:redis-sentinel`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kind = \\\"service\\\" and name = \\\"redis-sentinel\\\""),
+            "{text}"
+        );
+        // the built-in roles have every resource the components rely on
+        RoleSet::load(None).unwrap();
+        // and the same override unchanged loads
+        std::fs::write(dir.path().join("redis/role.toml"), builtin).unwrap();
+        RoleSet::load(Some(dir.path())).unwrap();
+    }
 }

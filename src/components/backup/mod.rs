@@ -9,3 +9,12 @@
 
 pub mod stack;
 pub mod view;
+
+/// backup, through the one component interface (it has no cluster facts or probes).
+pub struct Backup;
+
+impl super::Component for Backup {
+    fn name(&self) -> &'static str {
+        "backup"
+    }
+}

@@ -17,3 +17,22 @@ pub mod stack;
 pub mod status;
 pub mod view;
 pub mod zones;
+
+/// haproxy, through the one component interface.
+pub struct Haproxy;
+
+impl super::Component for Haproxy {
+    fn name(&self) -> &'static str {
+        "haproxy"
+    }
+    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+        status::probe(stack, host)
+    }
+    fn status(
+        &self,
+        stack: &crate::model::stack::Stack,
+        probes: &crate::status::Probes,
+    ) -> Vec<crate::status::ComponentHealth> {
+        status::evaluate(stack, probes).into_iter().collect()
+    }
+}

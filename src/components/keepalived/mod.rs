@@ -12,3 +12,22 @@
 pub mod stack;
 pub mod status;
 pub mod view;
+
+/// keepalived, through the one component interface.
+pub struct Keepalived;
+
+impl super::Component for Keepalived {
+    fn name(&self) -> &'static str {
+        "keepalived"
+    }
+    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+        status::probe(stack, host)
+    }
+    fn status(
+        &self,
+        stack: &crate::model::stack::Stack,
+        probes: &crate::status::Probes,
+    ) -> Vec<crate::status::ComponentHealth> {
+        status::evaluate(stack, probes).into_iter().collect()
+    }
+}

@@ -9,3 +9,12 @@
 
 pub mod stack;
 pub mod view;
+
+/// pgbouncer, through the one component interface (it has no cluster facts or probes).
+pub struct Pgbouncer;
+
+impl super::Component for Pgbouncer {
+    fn name(&self) -> &'static str {
+        "pgbouncer"
+    }
+}

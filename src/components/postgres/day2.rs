@@ -7,13 +7,12 @@
 //! - a member taken out of the stack hands its leadership over first.
 
 use super::facts::PatroniMemberFact;
+use super::{CONFIG, DYNAMIC_CONFIG, SERVICE};
 use crate::compile::Compiled;
 use crate::facts::HostFacts;
 use crate::plan::{Action, Op, Plan, Step};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
-
-const CONFIG: &str = "file/etc/patroni/config.yml";
 
 /// Runs on one member; Patroni's REST API on 127.0.0.1:8008 and local psql.
 const MEMBER_PY: &str = r#"import json, subprocess, sys, time, urllib.error, urllib.request
@@ -133,7 +132,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             !hosts.contains(h)
                 && f.state
                     .as_ref()
-                    .is_some_and(|st| st.resources.contains_key(&format!("{h}/service/patroni")))
+                    .is_some_and(|st| st.resources.contains_key(&SERVICE.id(h)))
         })
         .map(|(h, _)| h.clone())
         .collect();
@@ -141,7 +140,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
         let Some(pos) = plan
             .steps
             .iter()
-            .position(|s| s.id == format!("{h}/service/patroni") && s.action == Action::Delete)
+            .position(|s| s.id == SERVICE.id(h) && s.action == Action::Delete)
         else {
             continue;
         };
@@ -157,15 +156,11 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
     let prior: Vec<String> = hosts
         .iter()
         .filter(|h| is_member(h))
-        .flat_map(|h| [format!("{h}/{CONFIG}"), format!("{h}/service/patroni")])
+        .flat_map(|h| [CONFIG.id(h), SERVICE.id(h)])
         .filter(|id| plan.steps.iter().any(|s| &s.id == id))
         .collect();
     for h in hosts.iter().filter(|h| !is_member(h)) {
-        if let Some(s) = plan
-            .steps
-            .iter_mut()
-            .find(|s| s.id == format!("{h}/service/patroni"))
-        {
+        if let Some(s) = plan.steps.iter_mut().find(|s| s.id == SERVICE.id(h)) {
             for p in &prior {
                 if !s.deps.contains(p) {
                     s.deps.push(p.clone());
@@ -178,11 +173,11 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
     // restarts owed to changed settings: replicas first, the leader last
     let patch = hosts
         .first()
-        .map(|h| format!("{h}/command/patroni-dynamic-config"))
+        .map(|h| DYNAMIC_CONFIG.id(h))
         .filter(|id| plan.steps.iter().any(|s| &s.id == id));
     let configs: Vec<String> = hosts
         .iter()
-        .map(|h| format!("{h}/{CONFIG}"))
+        .map(|h| CONFIG.id(h))
         .filter(|id| plan.steps.iter().any(|s| &s.id == id))
         .collect();
     let flagged: Vec<&str> = running
@@ -209,7 +204,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
         let id = format!("{h}/patroni/restart-pending");
         let mut deps: Vec<String> = patch.iter().cloned().collect();
         deps.extend(
-            [format!("{h}/{CONFIG}"), format!("{h}/service/patroni")]
+            [CONFIG.id(h), SERVICE.id(h)]
                 .into_iter()
                 .filter(|d| plan.steps.iter().any(|s| &s.id == d)),
         );

@@ -21,3 +21,37 @@ pub mod stack;
 pub mod status;
 pub mod view;
 pub mod zones;
+
+use super::RoleRef;
+
+/// Patroni's service: restarted one member at a time, removed when a member leaves.
+pub const SERVICE: RoleRef = RoleRef::new("postgres", "service", "patroni");
+/// Patroni's config: a change is a reload, and rolls with the owed restarts.
+pub const CONFIG: RoleRef = RoleRef::new("postgres", "file", "/etc/patroni/config.yml");
+/// The PATCH /config of `[postgres.parameters]`, before restarts are rolled.
+pub const DYNAMIC_CONFIG: RoleRef = RoleRef::new("postgres", "command", "patroni-dynamic-config");
+
+/// PostgreSQL under Patroni, through the one component interface.
+pub struct Postgres;
+
+impl super::Component for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    fn relies_on(&self) -> &'static [RoleRef] {
+        &[SERVICE, CONFIG, DYNAMIC_CONFIG]
+    }
+    fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
+        facts::probe(c, host)
+    }
+    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+        status::probe(stack, host)
+    }
+    fn status(
+        &self,
+        stack: &crate::model::stack::Stack,
+        probes: &crate::status::Probes,
+    ) -> Vec<crate::status::ComponentHealth> {
+        status::evaluate(stack, probes)
+    }
+}

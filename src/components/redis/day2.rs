@@ -11,6 +11,7 @@
 //! - a host added to the stack follows the master the Sentinels name now
 //!   (the redis role's seed script), not the initial one.
 
+use super::{SENTINEL, SENTINEL_QUORUM, SERVER};
 use crate::compile::view::Backend;
 use crate::compile::Compiled;
 use crate::facts::HostFacts;
@@ -210,9 +211,7 @@ fn refuse_unsafe_sentinel_restarts(
         .iter()
         .filter(|s| {
             s.action == Action::Restart
-                && hosts
-                    .iter()
-                    .any(|h| s.id == format!("{}/service/redis-sentinel", h.name))
+                && hosts.iter().any(|h| s.id == SENTINEL.id(&h.name))
                 && active(facts, &s.host, "redis-sentinel")
         })
         .count();
@@ -246,7 +245,7 @@ fn fail_over_before_restart(
             .and_then(|f| f.redis.as_ref())
             .is_some_and(|r| r.role == "slave" && r.link_up)
     };
-    let id = format!("{m}/service/redis-server");
+    let id = SERVER.id(m);
     let others = hosts.iter().filter(|h| h.name != m).count();
     if let Some(s) = plan
         .steps
@@ -300,10 +299,9 @@ fn leave(
         .iter()
         .filter(|(h, f)| {
             !hosts.iter().any(|x| &x.name == *h)
-                && f.state.as_ref().is_some_and(|st| {
-                    st.resources
-                        .contains_key(&format!("{h}/service/redis-server"))
-                })
+                && f.state
+                    .as_ref()
+                    .is_some_and(|st| st.resources.contains_key(&SERVER.id(h)))
         })
         .map(|(h, _)| h.clone())
         .collect();
@@ -336,9 +334,7 @@ fn leave(
         // others' Sentinel resets wait for them, and the host's remaining
         // steps (an HAProxy that stays) may wait for the others' gates
         let is_stop = |s: &Step| {
-            s.action == Action::Delete
-                && (s.id == format!("{h}/service/redis-sentinel")
-                    || s.id == format!("{h}/service/redis-server"))
+            s.action == Action::Delete && (s.id == SENTINEL.id(h) || s.id == SERVER.id(h))
         };
         let mut stops: Vec<Step> = Vec::new();
         let mut k = 0;
@@ -404,7 +400,7 @@ fn reset_sentinels(
         let mut deps = stopped.to_vec();
         deps.extend(prev.clone());
         // before this host's own Sentinel health gate, which waits for the count the reset restores
-        let gate = format!("{}/health/sentinel-quorum", h.name);
+        let gate = SENTINEL_QUORUM.id(&h.name);
         let at = plan.steps.iter().position(|s| s.id == gate);
         if let Some(g) = at {
             plan.steps[g].deps.push(id.clone());

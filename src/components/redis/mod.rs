@@ -20,3 +20,37 @@ pub mod stack;
 pub mod status;
 pub mod view;
 pub mod zones;
+
+use super::RoleRef;
+
+/// Redis' service: rolled replicas first, the master last after a failover.
+pub const SERVER: RoleRef = RoleRef::new("redis", "service", "redis-server");
+/// Sentinel's service: restarts kept above the quorum; reset when a host leaves.
+pub const SENTINEL: RoleRef = RoleRef::new("redis", "service", "redis-sentinel");
+/// The gate a Sentinel reset waits on.
+pub const SENTINEL_QUORUM: RoleRef = RoleRef::new("redis", "health", "sentinel-quorum");
+
+/// Redis with Sentinel, through the one component interface.
+pub struct Redis;
+
+impl super::Component for Redis {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+    fn relies_on(&self) -> &'static [RoleRef] {
+        &[SERVER, SENTINEL, SENTINEL_QUORUM]
+    }
+    fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
+        facts::probe(c, host)
+    }
+    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+        status::probe(stack, host)
+    }
+    fn status(
+        &self,
+        stack: &crate::model::stack::Stack,
+        probes: &crate::status::Probes,
+    ) -> Vec<crate::status::ComponentHealth> {
+        status::evaluate(stack, probes)
+    }
+}

@@ -16,3 +16,22 @@ pub mod stack;
 pub mod status;
 pub mod view;
 pub mod zones;
+
+/// The app services, through the one component interface.
+pub struct Services;
+
+impl super::Component for Services {
+    fn name(&self) -> &'static str {
+        "services"
+    }
+    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+        status::probe(stack, host)
+    }
+    fn status(
+        &self,
+        stack: &crate::model::stack::Stack,
+        probes: &crate::status::Probes,
+    ) -> Vec<crate::status::ComponentHealth> {
+        status::evaluate(stack, probes)
+    }
+}

@@ -1,0 +1,54 @@
+//! The one interface the rest of rampart reaches a component through, and
+//! the typed references to the role resources its day-2 steps rely on.
+
+use crate::compile::Compiled;
+use crate::model::stack::Stack;
+use crate::status::{ComponentHealth, Probes};
+
+/// A resource of a component's role that its day-2 steps find by id on each
+/// of its hosts (a restart to order, a config whose change they watch).
+/// Checked against the role when roles load (`RoleSet::load`): an override
+/// that renames or drops it is an error there, never a silent no-op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleRef {
+    /// The role folder (`roles/NAME/`).
+    pub role: &'static str,
+    /// The resource kind (`service`, `file`, `command`, `health`, ...).
+    pub kind: &'static str,
+    /// Its name, or for files and directories its path.
+    pub name: &'static str,
+}
+
+impl RoleRef {
+    pub const fn new(role: &'static str, kind: &'static str, name: &'static str) -> RoleRef {
+        RoleRef { role, kind, name }
+    }
+    /// The resource's id on `host`: `host/kind/name` (a path without its leading `/`).
+    pub fn id(&self, host: &str) -> String {
+        format!("{host}/{}/{}", self.kind, self.name.trim_start_matches('/'))
+    }
+}
+
+/// What the rest of rampart asks of a component. Every method has a
+/// default, so a component implements only what it has.
+pub trait Component: Sync {
+    /// Its stack table (`etcd`, `postgres`, `redis`, `services`, ...).
+    fn name(&self) -> &'static str;
+    /// The role resources its day-2 steps find by id.
+    fn relies_on(&self) -> &'static [RoleRef] {
+        &[]
+    }
+    /// The facts script's lines for its cluster fact on `host` (None when
+    /// the host is not a member); `facts::parse` reads them back.
+    fn facts_probe(&self, _compiled: &Compiled, _host: &str) -> Option<String> {
+        None
+    }
+    /// `rampart status`'s probe lines on `host` (empty when it has none there).
+    fn status_probe(&self, _stack: &Stack, _host: &str) -> String {
+        String::new()
+    }
+    /// Its live health from every host's probe output.
+    fn status(&self, _stack: &Stack, _probes: &Probes) -> Vec<ComponentHealth> {
+        Vec::new()
+    }
+}
