@@ -44,7 +44,7 @@ fn prefix(stack: &str) -> String {
 }
 
 /// `count(... == 1)`, 0 when nothing matches.
-fn up_count(selector: &str) -> String {
+pub(crate) fn up_count(selector: &str) -> String {
     format!("(count({selector} == 1) or vector(0))")
 }
 
@@ -61,28 +61,7 @@ pub fn rules(stack: &Stack) -> String {
                 summary,
             });
         };
-    if stack.etcd.is_some() {
-        let n = stack.hosts_of("etcd").len();
-        let quorum = n / 2 + 1;
-        rule(
-            "EtcdMembersBelowMinimum",
-            format!("{} < {n}", up_count("up{job=\"etcd\"}")),
-            "1m",
-            "warning",
-            format!(
-                "fewer than {n} etcd members are up; the cluster tolerates {} more loss(es)",
-                n - quorum
-            ),
-        );
-        rule("EtcdQuorumLost", format!("{} < {quorum}", up_count("up{job=\"etcd\"}")), "30s", "critical", format!("fewer than {quorum} of {n} etcd members are up: no quorum, Patroni cannot elect a leader"));
-        rule(
-            "EtcdNoLeader",
-            "max(etcd_server_has_leader{job=\"etcd\"}) < 1".into(),
-            "30s",
-            "critical",
-            "no etcd member sees a leader".into(),
-        );
-    }
+    crate::components::etcd::alerts::rules(stack, &mut rule);
     if stack.postgres.is_some() {
         let n = stack.hosts_of("postgres").len();
         rule(
@@ -146,16 +125,7 @@ pub fn rules(stack: &Stack) -> String {
             );
         }
     }
-    if stack.qdrant.is_some() {
-        let n = stack.hosts_of("qdrant").len();
-        rule(
-            "QdrantPeersBelowMinimum",
-            format!("(min(cluster_peers_total{{job=\"qdrant\"}}) or vector(0)) < {n}"),
-            "1m",
-            "warning",
-            format!("a Qdrant peer sees fewer than {n} peers"),
-        );
-    }
+    crate::components::qdrant::alerts::rules(stack, &mut rule);
     for name in stack.services.keys() {
         let n = stack.hosts_of(&format!("services.{name}")).len();
         let job = format!("service_{}", name.replace('-', "_"));

@@ -13,6 +13,7 @@
 pub mod alerts;
 pub mod cli;
 pub mod compile;
+pub mod components;
 pub mod diag;
 pub mod exec;
 pub mod facts;

@@ -28,19 +28,11 @@ pub struct ComponentHealth {
     pub note: Option<String>,
 }
 
-const ETCD_PROBE: &str = "if out=$(etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s endpoint status -w fields 2>&1); then \
-id=$(printf '%s\\n' \"$out\" | sed -n 's/^\"MemberID\" : //p'); ld=$(printf '%s\\n' \"$out\" | sed -n 's/^\"Leader\" : //p'); \
-n=$(etcdctl --endpoints=http://127.0.0.1:2379 member list 2>/dev/null | wc -l); \
-if [ -n \"$id\" ] && [ \"$id\" = \"$ld\" ]; then r=leader; else r=follower; fi; echo \"etcd|up|$r|$n members\"; \
-else echo \"etcd|down|-|$(printf '%s' \"$out\" | tr '\\n' ' ' | cut -c1-120)\"; fi\n";
-
 /// The probe for one host: a line `component|...` per check.
 pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
     let on = |c: &str| stack.hosts_of(c).iter().any(|h| h == host);
     let mut s = String::new();
-    if on("etcd") {
-        s.push_str(ETCD_PROBE);
-    }
+    s.push_str(&crate::components::etcd::status::probe(stack, host));
     if on("postgres") {
         s.push_str(
             "echo \"patroni|$(curl -s -m 3 http://127.0.0.1:8008/patroni | tr -d '\\n')\"\n",
@@ -83,61 +75,47 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
 /// What one host's probe printed (or why it could not run).
 pub type Probes = BTreeMap<String, Result<String, String>>;
 
-fn field<'a>(line: &'a str, n: usize) -> &'a str {
+pub(crate) fn field<'a>(line: &'a str, n: usize) -> &'a str {
     line.split('|').nth(n).unwrap_or("")
+}
+
+/// The lines of one host's probe output that start with `tag|`.
+pub(crate) fn lines(probes: &Probes, h: &str, tag: &str) -> Vec<String> {
+    match probes.get(h) {
+        Some(Ok(o)) => o
+            .lines()
+            .filter(|l| l.starts_with(&format!("{tag}|")))
+            .map(str::to_string)
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// A host whose probe could not run (or was not run), as an unhealthy member.
+pub(crate) fn unreachable(probes: &Probes, h: &str) -> Option<MemberHealth> {
+    match probes.get(h) {
+        Some(Err(e)) => Some(MemberHealth {
+            host: h.into(),
+            healthy: false,
+            role: "unreachable".into(),
+            detail: e.clone(),
+        }),
+        None => Some(MemberHealth {
+            host: h.into(),
+            healthy: false,
+            role: "unreachable".into(),
+            detail: "not probed".into(),
+        }),
+        _ => None,
+    }
 }
 
 /// Turns every host's probe output into per-component health. Pure.
 pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
     let mut out = Vec::new();
-    let lines = |h: &str, tag: &str| -> Vec<String> {
-        match probes.get(h) {
-            Some(Ok(o)) => o
-                .lines()
-                .filter(|l| l.starts_with(&format!("{tag}|")))
-                .map(str::to_string)
-                .collect(),
-            _ => vec![],
-        }
-    };
-    let unreachable = |h: &str| -> Option<MemberHealth> {
-        match probes.get(h) {
-            Some(Err(e)) => Some(MemberHealth {
-                host: h.into(),
-                healthy: false,
-                role: "unreachable".into(),
-                detail: e.clone(),
-            }),
-            None => Some(MemberHealth {
-                host: h.into(),
-                healthy: false,
-                role: "unreachable".into(),
-                detail: "not probed".into(),
-            }),
-            _ => None,
-        }
-    };
-    if stack.etcd.is_some() {
-        let mut members = Vec::new();
-        for h in stack.hosts_of("etcd") {
-            members.push(unreachable(h).unwrap_or_else(|| {
-                let l = lines(h, "etcd").into_iter().next().unwrap_or_default();
-                MemberHealth {
-                    host: h.clone(),
-                    healthy: field(&l, 1) == "up",
-                    role: field(&l, 2).into(),
-                    detail: field(&l, 3).into(),
-                }
-            }));
-        }
-        let leaders = members.iter().filter(|m| m.role == "leader").count();
-        out.push(ComponentHealth {
-            component: "etcd".into(),
-            healthy: members.iter().all(|m| m.healthy) && leaders == 1,
-            note: (leaders != 1).then(|| format!("{leaders} leaders")),
-            members,
-        });
-    }
+    let lines = |h: &str, tag: &str| lines(probes, h, tag);
+    let unreachable = |h: &str| unreachable(probes, h);
+    out.extend(crate::components::etcd::status::evaluate(stack, probes));
     if stack.postgres.is_some() {
         // the cluster view from the first member that answers
         let cluster = stack.hosts_of("postgres").iter().find_map(|h| {

@@ -3,14 +3,14 @@
 //! applying all read this one structure.
 
 pub mod diff;
-pub mod membership;
 pub mod op;
 pub mod patroni;
-pub mod qdrant;
 pub mod redis;
 pub mod saved;
 
 use crate::compile::{Compiled, Desired};
+use crate::components::etcd::day2 as membership;
+use crate::components::qdrant::day2 as qdrant;
 use crate::facts::{HostFacts, ManagedEntry};
 pub use op::Op;
 use serde::{Deserialize, Serialize};

@@ -7,10 +7,10 @@
 //! before its etcd is stopped, one at a time. Plans that would leave the
 //! cluster without a quorum at any moment are refused, with the reason.
 
-use super::{Action, Op, Plan, Step};
 use crate::compile::view::EtcdMember;
 use crate::compile::Compiled;
 use crate::facts::{EtcdMemberFact, HostFacts};
+use crate::plan::{Action, Op, Plan, Step};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 
