@@ -61,40 +61,10 @@ pub fn rules(stack: &Stack) -> String {
                 summary,
             });
         };
-    if stack.etcd.is_some() {
-        let n = stack.hosts_of("etcd").len();
-        let quorum = n / 2 + 1;
-        rule(
-            "EtcdMembersBelowMinimum",
-            format!("{} < {n}", up_count("up{job=\"etcd\"}")),
-            "1m",
-            "warning",
-            format!(
-                "fewer than {n} etcd members are up; the cluster tolerates {} more loss(es)",
-                n - quorum
-            ),
-        );
-        rule("EtcdQuorumLost", format!("{} < {quorum}", up_count("up{job=\"etcd\"}")), "30s", "critical", format!("fewer than {quorum} of {n} etcd members are up: no quorum, Patroni cannot elect a leader"));
-        rule(
-            "EtcdNoLeader",
-            "max(etcd_server_has_leader{job=\"etcd\"}) < 1".into(),
-            "30s",
-            "critical",
-            "no etcd member sees a leader".into(),
-        );
-    }
+    crate::components::etcd::alerts::rules(stack, &mut rule);
     crate::components::postgres::alerts::rules(stack, &mut rule);
     crate::components::redis::alerts::rules(stack, &mut rule);
-    if stack.qdrant.is_some() {
-        let n = stack.hosts_of("qdrant").len();
-        rule(
-            "QdrantPeersBelowMinimum",
-            format!("(min(cluster_peers_total{{job=\"qdrant\"}}) or vector(0)) < {n}"),
-            "1m",
-            "warning",
-            format!("a Qdrant peer sees fewer than {n} peers"),
-        );
-    }
+    crate::components::qdrant::alerts::rules(stack, &mut rule);
     crate::components::services::alerts::rules(stack, &mut rule);
     rule(
         "InstanceDown",

@@ -81,74 +81,13 @@ pub struct HostFacts {
     pub qdrant: Option<QdrantFact>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QdrantFact {
-    /// This peer's Raft id.
-    pub peer_id: u64,
-    /// Shards held by each peer (by id), over all collections, as this peer sees them.
-    pub shards: BTreeMap<u64, usize>,
-}
-
-/// Reads this peer's id and the shards of every collection from Qdrant's
-/// REST API (argument: its base URL); prints one JSON line.
-pub const QDRANT_PY: &str = r#"import json, sys, urllib.request
-base = sys.argv[1]
-def get(p):
-    with urllib.request.urlopen(base + p, timeout=5) as r:
-        return json.load(r)["result"]
-me = get("/cluster")["peer_id"]
-shards = {}
-for c in get("/collections")["collections"]:
-    info = get("/collections/%s/cluster" % urllib.request.quote(c["name"], safe=""))
-    shards[str(info["peer_id"])] = shards.get(str(info["peer_id"]), 0) + len(info.get("local_shards", []))
-    for r in info.get("remote_shards", []):
-        shards[str(r["peer_id"])] = shards.get(str(r["peer_id"]), 0) + 1
-print(json.dumps({"peer_id": me, "shards": shards}))
-"#;
-
-/// Parses QDRANT_PY's line.
-pub fn parse_qdrant(text: &str) -> Option<QdrantFact> {
-    let v: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
-    let peer_id = v.get("peer_id")?.as_u64()?;
-    let shards = v
-        .get("shards")?
-        .as_object()?
-        .iter()
-        .filter_map(|(k, n)| Some((k.parse().ok()?, n.as_u64()? as usize)))
-        .collect();
-    Some(QdrantFact { peer_id, shards })
-}
+pub use crate::components::qdrant::facts::{parse_qdrant, QdrantFact, QDRANT_PY};
 
 pub use crate::components::redis::facts::{parse_redis_info, RedisFact};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EtcdMemberFact {
-    pub id: String,
-    /// `started` or `unstarted` (added, not yet joined: no name).
-    pub status: String,
-    pub name: String,
-    pub peer_url: String,
-}
+pub use crate::components::etcd::facts::{parse_etcd_members, EtcdMemberFact};
 
 pub use crate::components::postgres::facts::{parse_patroni_cluster, PatroniMemberFact};
-
-/// Parses `etcdctl member list` (simple format).
-pub fn parse_etcd_members(text: &str) -> Option<Vec<EtcdMemberFact>> {
-    let mut v = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        if f.len() < 4 {
-            return None;
-        }
-        v.push(EtcdMemberFact {
-            id: f[0].to_string(),
-            status: f[1].to_string(),
-            name: f[2].to_string(),
-            peer_url: f[3].split(' ').next().unwrap_or("").to_string(),
-        });
-    }
-    (!v.is_empty()).then_some(v)
-}
 
 /// The facts script for one host's resources (and the paths of its managed state).
 pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String {
@@ -198,27 +137,12 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     for p in &paths {
         s.push_str(&format!("f {}\n", sh(p)));
     }
-    if let Some(e) = compiled
-        .etcd
-        .as_ref()
-        .filter(|e| e.members.iter().any(|m| m.name == host))
-    {
-        s.push_str(&format!(
-            "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s member list 2>/dev/null | base64 -w0; echo; fi\n",
-            sh(&e.data_dir)
-        ));
-    }
     // each component's cluster fact (etcd's member list, Patroni's /cluster, ...)
     for c in crate::components::ALL {
         if let Some(p) = c.facts_probe(compiled, host) {
             s.push_str(&p);
         }
     }
-    // a Qdrant peer (of this stack, or one taken out of it): its id and the shards
-    s.push_str(&format!(
-        "if [ -f /etc/rampart/compose/qdrant/compose.yml ] && command -v python3 >/dev/null; then q=$(timeout 20 python3 -c {} http://127.0.0.1:6333 2>/dev/null) && printf 'Q\\t%s\\n' \"$q\"; fi\n",
-        sh(QDRANT_PY)
-    ));
     if !packages.is_empty() {
         s.push_str(&format!("dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {} 2>/dev/null\n", packages.join(" ")));
     }
@@ -399,60 +323,6 @@ mod tests {
         assert!(!p[1].pending_restart && p[1].state == "streaming");
         // an empty answer (etcd not answering) is no member list
         assert!(parse("E\t\nEND\n", &[]).unwrap().etcd_members.is_none());
-    }
-
-    /// QDRANT_PY against a stand-in for Qdrant's REST API (Python's
-    /// http.server on loopback, answering as Qdrant 1.12 does): this peer's
-    /// id and the shards each peer holds, over every collection.
-    #[test]
-    fn qdrant_shards_are_read_from_the_rest_api() {
-        const SERVER: &str = r#"import json, http.server, sys
-R = {
- "/cluster": {"peer_id": 11, "peers": {"11": {"uri": "http://10.0.0.1:6335/"}, "22": {"uri": "http://10.0.0.2:6335/"}, "33": {"uri": "http://10.0.0.3:6335/"}}},
- "/collections": {"collections": [{"name": "docs"}, {"name": "a b"}]},
- "/collections/docs/cluster": {"peer_id": 11, "shard_count": 3, "local_shards": [{"shard_id": 0}, {"shard_id": 2}], "remote_shards": [{"shard_id": 1, "peer_id": 22}, {"shard_id": 0, "peer_id": 33}]},
- "/collections/a%20b/cluster": {"peer_id": 11, "shard_count": 1, "local_shards": [], "remote_shards": [{"shard_id": 0, "peer_id": 22}]},
-}
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = json.dumps({"result": R[self.path], "status": "ok"}).encode() if self.path in R else b"{}"
-        self.send_response(200 if self.path in R else 404); self.end_headers(); self.wfile.write(b)
-    def log_message(self, *a): pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-print(s.server_port, flush=True)
-s.serve_forever()
-"#;
-        use std::io::BufRead;
-        let mut server = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(SERVER)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut port = String::new();
-        std::io::BufReader::new(server.stdout.take().unwrap())
-            .read_line(&mut port)
-            .unwrap();
-        let out = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(QDRANT_PY)
-            .arg(format!("http://127.0.0.1:{}", port.trim()))
-            .output()
-            .unwrap();
-        let _ = server.kill();
-        let _ = server.wait();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8_lossy(&out.stdout).to_string();
-        let f = parse(&format!("Q\t{}END\n", line), &[])
-            .unwrap()
-            .qdrant
-            .unwrap();
-        assert_eq!(f.peer_id, 11);
-        assert_eq!(f.shards, [(11, 2), (22, 2), (33, 1)].into_iter().collect());
     }
 
     #[test]

@@ -27,19 +27,9 @@ pub struct ComponentHealth {
     pub note: Option<String>,
 }
 
-const ETCD_PROBE: &str = "if out=$(etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s endpoint status -w fields 2>&1); then \
-id=$(printf '%s\\n' \"$out\" | sed -n 's/^\"MemberID\" : //p'); ld=$(printf '%s\\n' \"$out\" | sed -n 's/^\"Leader\" : //p'); \
-n=$(etcdctl --endpoints=http://127.0.0.1:2379 member list 2>/dev/null | wc -l); \
-if [ -n \"$id\" ] && [ \"$id\" = \"$ld\" ]; then r=leader; else r=follower; fi; echo \"etcd|up|$r|$n members\"; \
-else echo \"etcd|down|-|$(printf '%s' \"$out\" | tr '\\n' ' ' | cut -c1-120)\"; fi\n";
-
 /// The probe for one host: a line `component|...` per check.
 pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
-    let on = |c: &str| stack.hosts_of(c).iter().any(|h| h == host);
     let mut s = String::new();
-    if on("etcd") {
-        s.push_str(ETCD_PROBE);
-    }
     for c in crate::components::ALL {
         s.push_str(&c.status_probe(stack, host));
     }
@@ -90,29 +80,6 @@ pub(crate) fn unreachable(probes: &Probes, h: &str) -> Option<MemberHealth> {
 /// Turns every host's probe output into per-component health. Pure.
 pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
     let mut out = Vec::new();
-    let lines = |h: &str, tag: &str| lines(probes, h, tag);
-    let unreachable = |h: &str| unreachable(probes, h);
-    if stack.etcd.is_some() {
-        let mut members = Vec::new();
-        for h in stack.hosts_of("etcd") {
-            members.push(unreachable(h).unwrap_or_else(|| {
-                let l = lines(h, "etcd").into_iter().next().unwrap_or_default();
-                MemberHealth {
-                    host: h.clone(),
-                    healthy: field(&l, 1) == "up",
-                    role: field(&l, 2).into(),
-                    detail: field(&l, 3).into(),
-                }
-            }));
-        }
-        let leaders = members.iter().filter(|m| m.role == "leader").count();
-        out.push(ComponentHealth {
-            component: "etcd".into(),
-            healthy: members.iter().all(|m| m.healthy) && leaders == 1,
-            note: (leaders != 1).then(|| format!("{leaders} leaders")),
-            members,
-        });
-    }
     for c in crate::components::ALL {
         out.extend(c.status(stack, probes));
     }

@@ -4,10 +4,12 @@
 
 pub mod backup;
 mod component;
+pub mod etcd;
 pub mod haproxy;
 pub mod keepalived;
 pub mod pgbouncer;
 pub mod postgres;
+pub mod qdrant;
 pub mod redis;
 pub mod services;
 
@@ -15,8 +17,10 @@ pub use component::{Component, RoleRef};
 
 /// Every component, in the order facts, status and day-2 steps visit them.
 pub static ALL: &[&dyn Component] = &[
+    &etcd::Etcd,
     &postgres::Postgres,
     &redis::Redis,
+    &qdrant::Qdrant,
     &haproxy::Haproxy,
     &services::Services,
     &keepalived::Keepalived,

@@ -23,39 +23,15 @@ pub struct StackMeta {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Etcd {
-    pub hosts: Spanned<HostsRef>,
-    /// ETCD_INITIAL_CLUSTER_TOKEN; defaults to the stack's name.
-    pub cluster_token: Option<String>,
-    /// ms; default 100. A change restarts the members one at a time.
-    pub heartbeat_interval: Option<Spanned<u32>>,
-    /// ms; default 1000; etcd refuses to start below 5 x heartbeat_interval.
-    pub election_timeout: Option<Spanned<u32>>,
-    #[serde(default)]
-    pub after: Vec<Spanned<String>>,
-}
+pub use crate::components::etcd::stack::Etcd;
 
 pub use crate::components::postgres::stack::{parse_cidr, valid_guc_name, Database, Postgres};
-/// etcd's bounds (ms): heartbeats faster than 10 ms only add load; etcd refuses an election timeout above 50 s.
-const ETCD_HEARTBEAT: std::ops::RangeInclusive<u32> = 10..=10_000;
-const ETCD_ELECTION: std::ops::RangeInclusive<u32> = 50..=50_000;
 
 pub use crate::components::pgbouncer::stack::{Pgbouncer, POOL_MODES};
 
 pub use crate::components::redis::stack::{Redis, Sentinel};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Qdrant {
-    pub hosts: Spanned<HostsRef>,
-    pub image: String,
-    pub replication_factor: Spanned<u32>,
-    pub shard_number: u32,
-    #[serde(default)]
-    pub after: Vec<Spanned<String>>,
-}
+pub use crate::components::qdrant::stack::Qdrant;
 
 pub use crate::components::haproxy::stack::{Haproxy, HaproxyTls};
 pub use crate::components::keepalived::stack::Keepalived;
@@ -377,65 +353,7 @@ impl Validator<'_> {
 
     fn check_rules(&mut self, raw: &RawStack, placement: &BTreeMap<String, Vec<String>>) {
         let n = |k: &str| placement.get(k).map(Vec::len).unwrap_or(0);
-        if let Some(e) = &raw.etcd {
-            let hb = e
-                .heartbeat_interval
-                .as_ref()
-                .map(|v| *v.get_ref())
-                .unwrap_or(100);
-            let el = e
-                .election_timeout
-                .as_ref()
-                .map(|v| *v.get_ref())
-                .unwrap_or(1000);
-            let mut in_range = true;
-            if let Some(h) = e
-                .heartbeat_interval
-                .as_ref()
-                .filter(|_| !(ETCD_HEARTBEAT.contains(&hb)))
-            {
-                in_range = false;
-                self.err(
-                    Some(h.span()),
-                    format!("etcd heartbeat_interval {hb} ms is out of range"),
-                    format!(
-                        "write a heartbeat_interval from {} to {} ms; 100 is etcd's default",
-                        ETCD_HEARTBEAT.start(),
-                        ETCD_HEARTBEAT.end()
-                    ),
-                );
-            }
-            if let Some(t) = e
-                .election_timeout
-                .as_ref()
-                .filter(|_| !(ETCD_ELECTION.contains(&el)))
-            {
-                in_range = false;
-                self.err(
-                    Some(t.span()),
-                    format!("etcd election_timeout {el} ms is out of range"),
-                    format!(
-                        "write an election_timeout from {} to {} ms; 1000 is etcd's default",
-                        ETCD_ELECTION.start(),
-                        ETCD_ELECTION.end()
-                    ),
-                );
-            }
-            // both are in range here, so 5 x heartbeat cannot overflow (u64 all the same)
-            let min_election = 5 * u64::from(hb);
-            if in_range && u64::from(el) < min_election {
-                let span = e
-                    .election_timeout
-                    .as_ref()
-                    .or(e.heartbeat_interval.as_ref())
-                    .map(|v| v.span());
-                self.err(span, format!("etcd election_timeout {el} ms is below 5 x heartbeat_interval ({hb} ms); etcd refuses to start"), format!("raise election_timeout to at least {min_election}"));
-            }
-            let c = n("etcd");
-            if c > 0 && c % 2 == 0 {
-                self.err(Some(e.hosts.span()), format!("etcd has {c} members; a quorum needs an odd number"), format!("use {} or {} hosts: an even count tolerates no more failures than one fewer", c - 1, c + 1));
-            }
-        }
+        crate::components::etcd::stack::validate(self, raw.etcd.as_ref(), placement);
         if let Some(p) = &raw.postgres {
             crate::components::postgres::stack::validate(
                 self,
@@ -450,28 +368,7 @@ impl Validator<'_> {
         if let Some(r) = &raw.redis {
             crate::components::redis::stack::validate(self, r, placement);
         }
-        if let Some(q) = &raw.qdrant {
-            let rf = *q.replication_factor.get_ref();
-            let c = n("qdrant") as u32;
-            if c > 0 && (rf == 0 || rf > c) {
-                self.err(
-                    Some(q.replication_factor.span()),
-                    format!("qdrant replication_factor {rf} is impossible with {c} peers"),
-                    format!("use 1 to {c}, or add hosts"),
-                );
-            }
-            if q.shard_number == 0 {
-                let span = self.at(
-                    &["qdrant", "shard_number"],
-                    Some(q.replication_factor.span()),
-                );
-                self.err(
-                    span,
-                    "qdrant shard_number must be at least 1",
-                    "write shard_number = 3 (it is fixed when a collection is created)",
-                );
-            }
-        }
+        crate::components::qdrant::stack::validate(self, raw.qdrant.as_ref(), placement);
         crate::components::services::stack::validate(self, raw);
         crate::components::haproxy::stack::validate(self, raw);
         crate::components::keepalived::stack::validate(self, raw);
@@ -487,8 +384,9 @@ impl Validator<'_> {
             claims.push((comp.to_string(), port, span))
         };
         if let Some(e) = &raw.etcd {
-            claim("etcd", 2379, Some(e.hosts.span()));
-            claim("etcd", 2380, Some(e.hosts.span()));
+            for p in crate::components::etcd::stack::PORTS {
+                claim("etcd", p, Some(e.hosts.span()));
+            }
         }
         if let Some(p) = &raw.postgres {
             claim("postgres", 5432, Some(p.hosts.span()));
@@ -503,7 +401,7 @@ impl Validator<'_> {
             }
         }
         if let Some(q) = &raw.qdrant {
-            for p in [6333, 6334, 6335] {
+            for p in crate::components::qdrant::stack::PORTS {
                 claim("qdrant", p, Some(q.hosts.span()));
             }
         }

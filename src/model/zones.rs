@@ -8,6 +8,12 @@ use crate::diag::{Diagnostic, Diagnostics};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+/// `quorum(what, component, span, need)`: a quorum of `need` of the
+/// component's members must survive the loss of any one zone.
+pub(crate) type Quorum<'a> = dyn FnMut(&str, &str, Option<Range<usize>>, usize) + 'a;
+/// `warn(span, message, help)`: one failure-domain warning.
+pub(crate) type Warn<'a> = dyn FnMut(Option<Range<usize>>, String, &str) + 'a;
+
 /// Hosts of `members` by zone. A host without a zone is its own failure domain.
 pub(crate) fn by_zone(inv: &Inventory, members: &[String]) -> BTreeMap<String, Vec<String>> {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -24,7 +30,7 @@ pub(crate) fn by_zone(inv: &Inventory, members: &[String]) -> BTreeMap<String, V
 }
 
 /// The zone whose loss leaves the fewest members, with its hosts.
-fn worst(zones: &BTreeMap<String, Vec<String>>) -> Option<(&String, &Vec<String>)> {
+pub(crate) fn worst(zones: &BTreeMap<String, Vec<String>>) -> Option<(&String, &Vec<String>)> {
     zones.iter().max_by_key(|(_, h)| h.len())
 }
 
@@ -60,33 +66,11 @@ pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
             }
         }
     };
-    if let Some(e) = &stack.etcd {
-        let n = stack.hosts_of("etcd").len();
-        quorum("etcd members", "etcd", Some(e.hosts.span()), n / 2 + 1);
-    }
+    crate::components::etcd::zones::check(stack, &mut quorum);
     crate::components::postgres::zones::check(stack, &mut quorum);
     crate::components::redis::zones::check(stack, &mut quorum);
-    if let Some(q) = &stack.qdrant {
-        let members = stack.hosts_of("qdrant");
-        let rf = *q.replication_factor.get_ref() as usize;
-        quorum(
-            "Qdrant peers (Raft)",
-            "qdrant",
-            Some(q.hosts.span()),
-            members.len() / 2 + 1,
-        );
-        if members.len() >= 2 && any_zone(inv, members) {
-            if let Some((z, hs)) = worst(&by_zone(inv, members)) {
-                if hs.len() >= rf {
-                    warn(
-                        Some(q.replication_factor.span()),
-                        format!("{z} holds {} Qdrant peers and replication_factor is {rf}: every replica of a shard can sit in that zone", hs.len()),
-                        "raise replication_factor above the peers of any one zone, or spread the peers",
-                    );
-                }
-            }
-        }
-    }
+    crate::components::qdrant::zones::raft_quorum(stack, &mut quorum);
+    crate::components::qdrant::zones::replica_spread(stack, inv, &mut warn);
     crate::components::services::zones::check(stack, inv, &mut warn);
     crate::components::haproxy::zones::check(stack, inv, &mut warn);
     out

@@ -3,12 +3,12 @@
 //! applying all read this one structure.
 
 pub mod diff;
-pub mod membership;
 pub mod op;
-pub mod qdrant;
 pub mod saved;
 
 use crate::compile::{Compiled, Desired};
+use crate::components::etcd::day2 as membership;
+use crate::components::qdrant::day2 as qdrant;
 use crate::components::redis::day2 as redis;
 use crate::facts::{HostFacts, ManagedEntry};
 pub use op::Op;

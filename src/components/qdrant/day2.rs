@@ -6,9 +6,9 @@
 //! (`DELETE /cluster/peer/{id}`). New peers join with `--bootstrap` (their
 //! compose file) and need no step of their own.
 
-use super::{Action, Op, Plan, Step};
 use crate::compile::Compiled;
 use crate::facts::HostFacts;
+use crate::plan::{Action, Op, Plan, Step};
 use std::collections::BTreeMap;
 
 const SERVICE: &str = "service/rampart-qdrant.service";

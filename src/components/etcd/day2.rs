@@ -7,10 +7,10 @@
 //! before its etcd is stopped, one at a time. Plans that would leave the
 //! cluster without a quorum at any moment are refused, with the reason.
 
-use super::{Action, Op, Plan, Step};
 use crate::compile::view::EtcdMember;
 use crate::compile::Compiled;
 use crate::facts::{EtcdMemberFact, HostFacts};
+use crate::plan::{Action, Op, Plan, Step};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 
@@ -69,7 +69,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
     let Some(e) = compiled.etcd.as_ref() else {
         return;
     };
-    let service_id = |h: &str| format!("{h}/service/etcd");
+    let service_id = |h: &str| super::SERVICE.id(h);
     let Some(ch) = etcd_change(compiled, facts) else {
         // no running cluster: its members start together as founders, never
         // with a join file left by an earlier life of the host

@@ -1,0 +1,47 @@
+//! etcd's member list as a host's running member sees it: the facts
+//! script's `E` line (its probe) and its parser.
+
+use crate::compile::Compiled;
+use crate::transport::quote::sh;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcdMemberFact {
+    pub id: String,
+    /// `started` or `unstarted` (added, not yet joined: no name).
+    pub status: String,
+    pub name: String,
+    pub peer_url: String,
+}
+
+/// Parses `etcdctl member list` (simple format).
+pub fn parse_etcd_members(text: &str) -> Option<Vec<EtcdMemberFact>> {
+    let mut v = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        if f.len() < 4 {
+            return None;
+        }
+        v.push(EtcdMemberFact {
+            id: f[0].to_string(),
+            status: f[1].to_string(),
+            name: f[2].to_string(),
+            peer_url: f[3].split(' ').next().unwrap_or("").to_string(),
+        });
+    }
+    (!v.is_empty()).then_some(v)
+}
+
+/// The facts script's line for this host: `E` and the member list (base64),
+/// read from our cluster's data directory only (Debian's throwaway cluster is
+/// not read). None when the host is not a member.
+pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
+    let e = compiled
+        .etcd
+        .as_ref()
+        .filter(|e| e.members.iter().any(|m| m.name == host))?;
+    Some(format!(
+        "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s member list 2>/dev/null | base64 -w0; echo; fi\n",
+        sh(&e.data_dir)
+    ))
+}

@@ -1,0 +1,49 @@
+//! etcd: the stack's consensus store, Patroni's DCS. Debian's etcd-server,
+//! one member per host of `[etcd]`, clients on 2379 and peers on 2380.
+//!
+//! Where its knowledge lives:
+//! - `stack`: the `[etcd]` table, its timing bounds and its checks;
+//! - `view`: the cluster as roles and templates see it (`roles/etcd`);
+//! - `facts`: the facts script's member list (`E`) and its parser;
+//! - `day2`: membership changes (member add/remove, one at a time, quorum kept);
+//! - `status`: `rampart status`'s probe and verdict;
+//! - `alerts`: its Prometheus rules;
+//! - `zones`: its quorum under the loss of one zone.
+pub mod alerts;
+pub mod day2;
+pub mod facts;
+pub mod stack;
+pub mod status;
+pub mod view;
+pub mod zones;
+
+use super::RoleRef;
+
+/// etcd's service: restarted one member at a time, started founders-together
+/// or after `member add`, stopped after `member remove`.
+pub const SERVICE: RoleRef = RoleRef::new("etcd", "service", "etcd");
+
+/// etcd, through the one component interface.
+pub struct Etcd;
+
+impl super::Component for Etcd {
+    fn name(&self) -> &'static str {
+        "etcd"
+    }
+    fn relies_on(&self) -> &'static [RoleRef] {
+        &[SERVICE]
+    }
+    fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
+        facts::probe(c, host)
+    }
+    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+        status::probe(stack, host)
+    }
+    fn status(
+        &self,
+        stack: &crate::model::stack::Stack,
+        probes: &crate::status::Probes,
+    ) -> Vec<crate::status::ComponentHealth> {
+        status::evaluate(stack, probes)
+    }
+}

@@ -1,0 +1,30 @@
+//! Qdrant: the vector database, in cluster mode (Raft) as a compose project
+//! on each host of `[qdrant]`: REST on 6333, gRPC on 6334, p2p on 6335.
+//!
+//! Where its knowledge lives:
+//! - `stack`: the `[qdrant]` table and its checks;
+//! - `view`: the compose project's view (`roles/qdrant`);
+//! - `facts`: the facts script's peer id and shards (`Q`) and its parser;
+//! - `day2`: peers taken out of the stack (refused while they hold shards);
+//! - `alerts`: its Prometheus rule;
+//! - `zones`: its Raft quorum and replica spread under the loss of one zone.
+//!
+//! `rampart status` does not probe Qdrant.
+pub mod alerts;
+pub mod day2;
+pub mod facts;
+pub mod stack;
+pub mod view;
+pub mod zones;
+
+/// Qdrant, through the one component interface (`rampart status` does not probe it).
+pub struct Qdrant;
+
+impl super::Component for Qdrant {
+    fn name(&self) -> &'static str {
+        "qdrant"
+    }
+    fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
+        facts::probe(c, host)
+    }
+}
