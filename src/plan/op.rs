@@ -350,9 +350,12 @@ mod tests {
         }
         assert!(temp(), "the upload is under way in a temp file");
         // the SSH session goes away: sshd hangs up on the script's process group
+        // and the channel's stdin closes with it (holding stdin open here could
+        // leave a `cat` forked just after the signal waiting forever, and the
+        // shell with it: a hang seen under load)
         unsafe { libc::kill(-(child.id() as i32), libc::SIGHUP) };
-        let _ = child.wait();
         drop(stdin);
+        let _ = child.wait();
         assert!(!temp(), "the temp file is removed by the EXIT trap");
         assert!(!path.exists());
     }
