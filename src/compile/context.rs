@@ -1,7 +1,7 @@
 //! Each host's template context (the view) and the role's templates
 //! rendered with it, in parallel for large instances.
 
-use super::{view, Compiler, Instance, SecretValues};
+use super::{secrets, view, Compiler, Instance, SecretValues};
 use crate::roles::RoleResource;
 
 /// A template file rendered for one host, with its content hash.
@@ -70,6 +70,8 @@ impl Compiler<'_> {
         if let Some(h) = view::haproxy(self.inv, self.stack, secrets) {
             v["haproxy"] = serde_json::to_value(h).unwrap_or_default();
         }
+        // secrets only for the templates that need them
+        secrets::withhold(&mut v, &inst.sees);
         handlebars::Context::from(v)
     }
 

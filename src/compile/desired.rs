@@ -401,7 +401,7 @@ impl Compiler<'_> {
                         self.diags.push(Diagnostic::plain(
                             name,
                             format!("{ctx}: {e}"),
-                            Some("fix the template or give the value it needs".into()),
+                            Some(super::secrets::template_help(&e)),
                         ));
                         None
                     }

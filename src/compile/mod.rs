@@ -27,6 +27,8 @@ struct Instance {
     role: String,
     hosts: Vec<String>,
     vars: toml::Table,
+    /// The views whose secrets its templates see (`secrets::seen_by`).
+    sees: Vec<String>,
 }
 
 pub fn compile(
@@ -149,7 +151,7 @@ impl Compiler<'_> {
                 self.diags.push(Diagnostic::plain(
                     origin.to_string(),
                     format!("{what}: {e}"),
-                    Some("fix the template or give the value it needs".into()),
+                    Some(secrets::template_help(&e.to_string())),
                 ));
                 None
             }
