@@ -480,6 +480,92 @@ fn minimal_stacks_have_no_guard_over_an_empty_list_and_converge_to_an_empty_plan
     );
 }
 
+/// A `[roles.peek]` whose template shows `postgres.<field>`, compiled next to
+/// PostgreSQL and HAProxy (TLS) with real secret values.
+fn peek(field: &str, role_table: &str) -> Result<Compiled, rampart::diag::Diagnostics> {
+    let dir = tempfile::tempdir().unwrap();
+    let role = dir.path().join("peek");
+    std::fs::create_dir_all(role.join("templates")).unwrap();
+    std::fs::write(
+        role.join("role.toml"),
+        "[[resources]]\nkind = \"file\"\npath = \"/etc/peek\"\ntemplate = \"peek.hbs\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        role.join("templates/peek.hbs"),
+        format!("{{{{postgres.{field}}}}}\n"),
+    )
+    .unwrap();
+    let inv = Inventory::parse(Source::new(
+        "inventory/default.toml",
+        include_str!("../inventory/default.toml"),
+    ))
+    .unwrap();
+    let text = format!(
+        "{ETCD_PG}[services.web]\nhosts = \"app\"\ncommand = \"/usr/local/bin/web\"\nport = 8080\n{HAPROXY_PG}web = 443\n[haproxy.tls]\ncert = {{ env = \"C\" }}\nkey = {{ env = \"K\" }}\nlistens = [\"web\"]\n[roles.peek]\nhosts = \"app\"\n{role_table}"
+    );
+    let stack =
+        Stack::parse(Source::new("stack.toml", text), &inv).unwrap_or_else(|d| panic!("{d:?}"));
+    let m: BTreeMap<String, rampart::model::secret::Secret> = [
+        ("postgres.superuser_password", "Sup3r-s3cret"),
+        ("postgres.replication_password", "R3pl-s3cret"),
+        ("haproxy.tls.cert", "CERT"),
+        ("haproxy.tls.key", "K3y-s3cret"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), rampart::model::secret::Secret::new(*v)))
+    .collect();
+    let roles = RoleSet::load(Some(dir.path())).unwrap_or_else(|d| panic!("{d:?}"));
+    compile(&inv, &stack, &roles, &SecretValues::Values(m))
+}
+
+#[test]
+fn a_user_role_sees_no_secret_unless_it_names_the_view() {
+    // not named: the password is not in its context, so strict mode refuses the template
+    let Err(err) = peek("superuser_password", "") else {
+        panic!("a user role that names no secret must not see the PostgreSQL passwords");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("roles/peek/templates/peek.hbs")
+            && err.contains("strict mode")
+            && err.contains("postgres.superuser_password")
+            && err.contains("`secrets = [\"postgres\"]`"),
+        "{err}"
+    );
+    assert!(!err.contains("Sup3r-s3cret"), "{err}");
+    // the rest of the view is there
+    let c = peek("scope", "").unwrap();
+    assert_eq!(file_content(&c, "lab1/file/etc/peek"), b"e2e\n");
+    // named: it sees the PostgreSQL passwords (and its file is sensitive), and still not HAProxy's key
+    let c = peek("superuser_password", "secrets = [\"postgres\"]\n").unwrap();
+    assert_eq!(file_content(&c, "lab1/file/etc/peek"), b"Sup3r-s3cret\n");
+    let r = &c.resources[c.index_of("lab1/file/etc/peek").unwrap()];
+    assert!(matches!(
+        &r.desired,
+        Desired::File {
+            sensitive: true,
+            ..
+        }
+    ));
+    // the built-in roles keep theirs: Patroni's config holds the password, HAProxy's PEM the key
+    let patroni = String::from_utf8(file_content(&c, "lab1/file/etc/patroni/config.yml")).unwrap();
+    assert!(patroni.contains("Sup3r-s3cret"));
+    let pem = String::from_utf8(file_content(&c, "lab1/file/etc/haproxy/tls.pem")).unwrap();
+    assert!(pem.contains("K3y-s3cret"), "{pem}");
+    // a name that is no view with secrets is refused at its key, with the fix
+    let Err(err) = peek("scope", "secrets = [\"postgress\"]\n") else {
+        panic!("an unknown view in secrets must be refused");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("stack.toml:")
+            && err.contains("`postgress` is no view with secrets")
+            && err.contains("did you mean `postgres`?"),
+        "{err}"
+    );
+}
+
 #[test]
 fn client_networks_reach_both_pg_hba_lists_and_a_change_reloads_patroni() {
     let before = lab_stack(ETCD_PG);

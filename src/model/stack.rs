@@ -51,6 +51,10 @@ pub struct RoleInstance {
     /// Components or `roles.NAME` this one waits for.
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
+    /// Views whose secrets the role's templates see (`"postgres"`, ...);
+    /// none by default.
+    #[serde(default)]
+    pub secrets: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
