@@ -1029,7 +1029,10 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
         .map(|h| (h.clone(), converged(&c, h)))
         .collect();
     facts.insert("lab3".into(), HostFacts::default());
-    facts.get_mut("lab1").unwrap().etcd_members = etcd_list(&[(1, "started"), (2, "started")]);
+    facts
+        .get_mut("lab1")
+        .unwrap()
+        .set_etcd_members(etcd_list(&[(1, "started"), (2, "started")]));
     let p = plan(&c, &facts);
     assert!(p.refused.is_empty(), "{:?}", p.refused);
     let pos = |id: &str| {
@@ -1064,12 +1067,12 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
         .iter()
         .map(|h| (h.clone(), converged(&c, h)))
         .collect();
-    facts.get_mut("lab1").unwrap().etcd_members = etcd_list(&[
+    facts.get_mut("lab1").unwrap().set_etcd_members(etcd_list(&[
         (1, "started"),
         (2, "started"),
         (3, "started"),
         (4, "started"),
-    ]);
+    ]));
     let mut lab4 = HostFacts::default();
     let entry = rampart::facts::ManagedEntry {
         kind: "service".into(),
@@ -1123,7 +1126,7 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
         let file = f.files.get_mut("/etc/default/etcd").unwrap();
         file.sha256 = Some("0".repeat(64));
         file.content = Some(b"ETCD_NAME=\"old\"\n".to_vec());
-        f.etcd_members = etcd_list(&[(1, "started"), (2, "started"), (3, "started")]);
+        f.set_etcd_members(etcd_list(&[(1, "started"), (2, "started"), (3, "started")]));
     }
     facts
         .get_mut("lab3")
@@ -1156,8 +1159,11 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
         .iter()
         .map(|h| (h.clone(), converged(&c, h)))
         .collect();
-    facts.get_mut("lab1").unwrap().etcd_members =
-        etcd_list(&[(1, "started"), (2, "started"), (4, "started")]);
+    facts.get_mut("lab1").unwrap().set_etcd_members(etcd_list(&[
+        (1, "started"),
+        (2, "started"),
+        (4, "started"),
+    ]));
     let p = plan(&c, &facts);
     assert!(
         p.refused
@@ -1190,7 +1196,11 @@ fn redis_day2_is_planned_from_the_replication_roles() {
             .collect();
         for (h, role) in [("node1", "slave"), ("node2", "master"), ("node3", "slave")] {
             let f = facts.get_mut(h).unwrap();
-            f.redis = redis_fact(role, if role == "slave" { "10.0.1.12" } else { "" }, true);
+            f.set_redis(redis_fact(
+                role,
+                if role == "slave" { "10.0.1.12" } else { "" },
+                true,
+            ));
         }
         facts
     };
@@ -1233,7 +1243,10 @@ fn redis_day2_is_planned_from_the_replication_roles() {
 
     // no replica in sync: the master's restart is refused
     for h in ["node1", "node3"] {
-        facts.get_mut(h).unwrap().redis = redis_fact("slave", "10.0.1.12", false);
+        facts
+            .get_mut(h)
+            .unwrap()
+            .set_redis(redis_fact("slave", "10.0.1.12", false));
     }
     let p = plan(&c, &facts);
     assert!(
@@ -1899,7 +1912,10 @@ fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_
             .collect();
         let all = [(1, 2), (2, 2), (3, 2), (4, node4_shards)];
         for (k, h) in ["node1", "node2", "node3"].iter().enumerate() {
-            facts.get_mut(*h).unwrap().qdrant = qfact(k as u64 + 1, &all);
+            facts
+                .get_mut(*h)
+                .unwrap()
+                .set_qdrant(qfact(k as u64 + 1, &all));
         }
         let mut node4 = HostFacts::default();
         let entry = rampart::facts::ManagedEntry {
@@ -1914,7 +1930,7 @@ fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_
             resources: [("node4/service/rampart-qdrant.service".to_string(), entry)].into(),
             hosts: vec![],
         });
-        node4.qdrant = qfact(4, &all);
+        node4.set_qdrant(qfact(4, &all));
         facts.insert("node4".into(), node4);
         facts
     };
@@ -1946,7 +1962,7 @@ fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_
 
     // a leaving peer whose Qdrant does not answer: rampart cannot tell, so it refuses
     let mut facts = with_node4(0);
-    facts.get_mut("node4").unwrap().qdrant = None;
+    facts.get_mut("node4").unwrap().set_qdrant(None);
     assert!(plan(&c, &facts)
         .refused
         .iter()

@@ -46,6 +46,46 @@ pub fn parse_patroni_cluster(body: &[u8]) -> Option<Vec<PatroniMemberFact>> {
     )
 }
 
+/// The saved plan's items of Patroni's `/cluster`.
+pub const FINGERPRINT_KEYS: [&str; 3] = [
+    "PostgreSQL leader",
+    "PostgreSQL members",
+    "PostgreSQL pending restart",
+];
+
+/// The leader, the members' roles and who owes a restart, for a saved plan
+/// (not the members' state, which moves on its own).
+pub fn fingerprint(members: &[PatroniMemberFact]) -> Vec<(String, String)> {
+    let none_or = |mut v: Vec<&str>| {
+        v.sort();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let leaders: Vec<&str> = members
+        .iter()
+        .filter(|m| matches!(m.role.as_str(), "leader" | "master" | "standby_leader"))
+        .map(|m| m.name.as_str())
+        .collect();
+    let mut m: Vec<String> = members
+        .iter()
+        .map(|m| format!("{} {}", m.name, m.role))
+        .collect();
+    m.sort();
+    let pending: Vec<&str> = members
+        .iter()
+        .filter(|m| m.pending_restart)
+        .map(|m| m.name.as_str())
+        .collect();
+    vec![
+        (FINGERPRINT_KEYS[0].into(), none_or(leaders)),
+        (FINGERPRINT_KEYS[1].into(), m.join(", ")),
+        (FINGERPRINT_KEYS[2].into(), none_or(pending)),
+    ]
+}
+
 /// The facts script's line for Patroni's `/cluster` (tag `T`), on a member only.
 pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
     compiled
