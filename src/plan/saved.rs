@@ -265,6 +265,8 @@ mod tests {
             role: role.into(),
             state: state.into(),
             pending_restart: false,
+            timeline: Some("2".into()),
+            lag: None,
         }
     }
 
@@ -346,6 +348,8 @@ mod tests {
         let mut now = clustered();
         // a replica's state and its Redis link come and go on their own
         patroni(&mut now)[2].state = "running".into();
+        patroni(&mut now)[2].lag = Some("1024".into());
+        patroni(&mut now)[1].timeline = Some("3".into());
         redis(&mut now).link_up = false;
         assert_eq!(diff(&was, &now), Vec::<String>::new());
         assert_eq!(diff(&was, &was), Vec::<String>::new());

@@ -12,6 +12,14 @@ pub struct PatroniMemberFact {
     /// `running`, `streaming`, `stopped`, ...
     pub state: String,
     pub pending_restart: bool,
+    /// Its timeline, as Patroni's JSON writes it (`status` shows it).
+    /// Volatile: not in the saved plan's fingerprint.
+    #[serde(default)]
+    pub timeline: Option<String>,
+    /// Its replication lag, as Patroni's JSON writes it (a number, or
+    /// `"unknown"`; none on the leader). Volatile: not in the fingerprint.
+    #[serde(default)]
+    pub lag: Option<String>,
 }
 
 /// Parses Patroni's `GET /cluster`.
@@ -41,6 +49,8 @@ pub fn parse_patroni_cluster(body: &[u8]) -> Option<Vec<PatroniMemberFact>> {
                     .get("pending_restart")
                     .and_then(|x| x.as_bool())
                     .unwrap_or(false),
+                timeline: m.get("timeline").map(|x| x.to_string()),
+                lag: m.get("lag").map(|x| x.to_string()),
             })
             .collect(),
     )
