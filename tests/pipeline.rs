@@ -834,6 +834,10 @@ fn status_evaluates_probe_fixtures() {
     )
     .unwrap();
     let cluster = r#"{"members": [{"name": "lab1", "role": "leader", "state": "running", "timeline": 2}, {"name": "lab2", "role": "replica", "state": "streaming", "timeline": 2, "lag": 0}, {"name": "lab3", "role": "replica", "state": "stopped", "timeline": 1, "lag": "unknown"}]}"#;
+    // `etcdctl member list`, as etcd's status probe sends it (base64)
+    let etcd_list = rampart::util::b64_encode(
+        b"a1, started, lab1, http://198.18.0.11:2380, http://198.18.0.11:2379, false\nb2, started, lab2, http://198.18.0.12:2380, http://198.18.0.12:2379, false\nc3, started, lab3, http://198.18.0.13:2380, http://198.18.0.13:2379, false\n",
+    );
     let mut probes = rampart::status::Probes::new();
     for (h, role, etcd_role, vip) in [
         ("lab1", "role:master connected_slaves:2", "leader", "held"),
@@ -844,7 +848,7 @@ fn status_evaluates_probe_fixtures() {
             "backup",
         ),
     ] {
-        probes.insert(h.to_string(), Ok(format!("etcd|up|{etcd_role}|3 members\ncluster|{cluster}\nredis|{role}\nsentinel|198.18.0.11|OK 3 usable Sentinels\nhaproxy|postgres_primary|lab1|UP\nhaproxy|postgres_primary|lab2|DOWN\napp|probe|200\nvip|{vip}\nEND\n")));
+        probes.insert(h.to_string(), Ok(format!("etcd|up|{etcd_role}|{etcd_list}\ncluster|{cluster}\nredis|{role}\nsentinel|198.18.0.11|OK 3 usable Sentinels\nhaproxy|postgres_primary|lab1|UP\nhaproxy|postgres_primary|lab2|DOWN\napp|probe|200\nvip|{vip}\nEND\n")));
     }
     probes.insert("lab3".into(), Err("lab3: connection timed out".into()));
     let comps = rampart::status::evaluate(&stack, &probes);
@@ -858,6 +862,7 @@ fn status_evaluates_probe_fixtures() {
             .count(),
         1
     );
+    assert_eq!(get("etcd").members[0].detail, "3 members");
     let pg = get("postgres");
     assert!(!pg.healthy, "lab3 is stopped");
     assert_eq!(pg.members[0].role, "leader");
