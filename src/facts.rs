@@ -70,15 +70,88 @@ pub struct HostFacts {
     pub state: Option<HostState>,
     /// Units whose restart an earlier apply owed.
     pub pending: BTreeSet<String>,
+    /// Each component's cluster fact (etcd's member list, Patroni's
+    /// `/cluster`, Redis' replication role, Qdrant's peer and shards), keyed
+    /// by the component's name; absent when it did not answer.
+    pub clusters: BTreeMap<String, ClusterFact>,
+}
+
+/// A component's cluster fact, as its facts parser read it
+/// (`Component::parse_fact`); the saved plan fingerprints it through
+/// `Component::fingerprint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClusterFact {
     /// The etcd member list as this host's running member sees it (our
     /// cluster's data directory only; Debian's throwaway cluster is not read).
-    pub etcd_members: Option<Vec<EtcdMemberFact>>,
+    Etcd(Vec<EtcdMemberFact>),
     /// Patroni's `/cluster` as this host's Patroni sees it.
-    pub patroni: Option<Vec<PatroniMemberFact>>,
+    Patroni(Vec<PatroniMemberFact>),
     /// This host's Redis replication role (`INFO replication`), when it runs.
-    pub redis: Option<RedisFact>,
+    Redis(RedisFact),
     /// This host's Qdrant peer and where the shards are, when it answers.
-    pub qdrant: Option<QdrantFact>,
+    Qdrant(QdrantFact),
+}
+
+impl ClusterFact {
+    /// The component whose fact it is (its key in `HostFacts.clusters`).
+    pub fn component(&self) -> &'static str {
+        match self {
+            ClusterFact::Etcd(_) => "etcd",
+            ClusterFact::Patroni(_) => "postgres",
+            ClusterFact::Redis(_) => "redis",
+            ClusterFact::Qdrant(_) => "qdrant",
+        }
+    }
+}
+
+impl HostFacts {
+    /// Sets (Some) or clears (None) the cluster fact of `component`.
+    pub fn set_cluster(&mut self, component: &str, fact: Option<ClusterFact>) {
+        match fact {
+            Some(f) => {
+                self.clusters.insert(component.to_string(), f);
+            }
+            None => {
+                self.clusters.remove(component);
+            }
+        }
+    }
+    pub fn etcd_members(&self) -> Option<&Vec<EtcdMemberFact>> {
+        match self.clusters.get("etcd") {
+            Some(ClusterFact::Etcd(m)) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn patroni(&self) -> Option<&Vec<PatroniMemberFact>> {
+        match self.clusters.get("postgres") {
+            Some(ClusterFact::Patroni(m)) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn redis(&self) -> Option<&RedisFact> {
+        match self.clusters.get("redis") {
+            Some(ClusterFact::Redis(r)) => Some(r),
+            _ => None,
+        }
+    }
+    pub fn qdrant(&self) -> Option<&QdrantFact> {
+        match self.clusters.get("qdrant") {
+            Some(ClusterFact::Qdrant(q)) => Some(q),
+            _ => None,
+        }
+    }
+    pub fn set_etcd_members(&mut self, m: Option<Vec<EtcdMemberFact>>) {
+        self.set_cluster("etcd", m.map(ClusterFact::Etcd));
+    }
+    pub fn set_patroni(&mut self, m: Option<Vec<PatroniMemberFact>>) {
+        self.set_cluster("postgres", m.map(ClusterFact::Patroni));
+    }
+    pub fn set_redis(&mut self, r: Option<RedisFact>) {
+        self.set_cluster("redis", r.map(ClusterFact::Redis));
+    }
+    pub fn set_qdrant(&mut self, q: Option<QdrantFact>) {
+        self.set_cluster("qdrant", q.map(ClusterFact::Qdrant));
+    }
 }
 
 pub use crate::components::qdrant::facts::{parse_qdrant, QdrantFact, QDRANT_PY};
@@ -234,23 +307,19 @@ pub fn parse(out: &str, wanted_packages: &[String]) -> Result<HostFacts, String>
             "R" => {
                 f.pending.insert(parts.next().ok_or_else(bad)?.to_string());
             }
-            "E" => {
-                let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
-                f.etcd_members = parse_etcd_members(&String::from_utf8_lossy(&bytes));
-            }
-            "T" => {
-                let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
-                f.patroni = parse_patroni_cluster(&bytes);
-            }
-            "Q" => {
-                f.qdrant = parse_qdrant(parts.next().unwrap_or(""));
-            }
-            "X" => {
-                f.redis = parse_redis_info(parts.next().unwrap_or(""));
-            }
             "END" => ended = true,
             "" => {}
-            _ => return Err(bad()),
+            // a component's cluster fact, by its tag
+            _ => {
+                let c = crate::components::ALL
+                    .iter()
+                    .find(|c| c.fact_tag() == Some(tag))
+                    .ok_or_else(bad)?;
+                let fact = c
+                    .parse_fact(parts.next().unwrap_or(""))
+                    .map_err(|_| bad())?;
+                f.set_cluster(c.name(), fact);
+            }
         }
     }
     if !ended {
@@ -300,7 +369,7 @@ mod tests {
                     91bc3c398fb3c146, unstarted, , http://198.18.0.14:2380, , false\n";
         let out = format!("E\t{}\nT\t{}\nEND\n", crate::util::b64_encode(list.as_bytes()), crate::util::b64_encode(br#"{"members":[{"name":"lab1","role":"leader","state":"running","pending_restart":true},{"name":"lab2","role":"replica","state":"streaming"}]}"#));
         let f = parse(&out, &[]).unwrap();
-        let m = f.etcd_members.unwrap();
+        let m = f.etcd_members().unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(
             (
@@ -318,11 +387,59 @@ mod tests {
             ),
             ("", "unstarted", "http://198.18.0.14:2380")
         );
-        let p = f.patroni.unwrap();
+        let p = f.patroni().unwrap();
         assert!(p[0].pending_restart && p[0].role == "leader");
         assert!(!p[1].pending_restart && p[1].state == "streaming");
         // an empty answer (etcd not answering) is no member list
-        assert!(parse("E\t\nEND\n", &[]).unwrap().etcd_members.is_none());
+        assert!(parse("E\t\nEND\n", &[]).unwrap().etcd_members().is_none());
+    }
+
+    #[test]
+    fn cluster_facts_are_read_through_their_component() {
+        let out = format!(
+            "E\t{}\nT\t{}\nX\trole:master \nQ\t{{\"peer_id\": 11, \"shards\": {{\"11\": 1}}}}\nEND\n",
+            crate::util::b64_encode(b"a1, started, lab1, http://198.18.0.11:2380, http://198.18.0.11:2379, false\n"),
+            crate::util::b64_encode(br#"{"members":[{"name":"lab1","role":"leader","state":"running"}]}"#)
+        );
+        let f = parse(&out, &[]).unwrap();
+        // one map, keyed by component name
+        assert_eq!(
+            f.clusters.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["etcd", "postgres", "qdrant", "redis"]
+        );
+        for (k, fact) in &f.clusters {
+            assert_eq!(fact.component(), k);
+        }
+        // each component fingerprints its fact with the keys it declares
+        for c in crate::components::ALL {
+            if let Some(fact) = f.clusters.get(c.name()) {
+                let items = c.fingerprint(fact);
+                assert!(!items.is_empty(), "{}", c.name());
+                for (k, _) in items {
+                    assert!(c.fingerprint_keys().contains(&k.as_str()), "{k}");
+                }
+            }
+        }
+        // a damaged cluster line is an error naming the line
+        assert!(parse("S\tetcd\t\t\nE\t%%%\nEND\n", &[])
+            .unwrap_err()
+            .contains("line 2"));
+    }
+
+    #[test]
+    fn fact_tags_are_distinct_from_each_other_and_the_scripts_own() {
+        let mut tags = vec!["F", "D", "C", "N", "S", "G", "P", "M", "R", "END", ""];
+        for c in crate::components::ALL {
+            if let Some(t) = c.fact_tag() {
+                assert!(!tags.contains(&t), "{}: tag {t} is taken", c.name());
+                tags.push(t);
+            }
+        }
+        assert_eq!(
+            tags.len(),
+            15,
+            "etcd, postgres, redis and qdrant each have a tag"
+        );
     }
 
     #[test]

@@ -920,6 +920,10 @@ fn status_evaluates_probe_fixtures() {
     )
     .unwrap();
     let cluster = r#"{"members": [{"name": "lab1", "role": "leader", "state": "running", "timeline": 2}, {"name": "lab2", "role": "replica", "state": "streaming", "timeline": 2, "lag": 0}, {"name": "lab3", "role": "replica", "state": "stopped", "timeline": 1, "lag": "unknown"}]}"#;
+    // `etcdctl member list`, as etcd's status probe sends it (base64)
+    let etcd_list = rampart::util::b64_encode(
+        b"a1, started, lab1, http://198.18.0.11:2380, http://198.18.0.11:2379, false\nb2, started, lab2, http://198.18.0.12:2380, http://198.18.0.12:2379, false\nc3, started, lab3, http://198.18.0.13:2380, http://198.18.0.13:2379, false\n",
+    );
     let mut probes = rampart::status::Probes::new();
     for (h, role, etcd_role, vip) in [
         ("lab1", "role:master connected_slaves:2", "leader", "held"),
@@ -930,7 +934,7 @@ fn status_evaluates_probe_fixtures() {
             "backup",
         ),
     ] {
-        probes.insert(h.to_string(), Ok(format!("etcd|up|{etcd_role}|3 members\ncluster|{cluster}\nredis|{role}\nsentinel|198.18.0.11|OK 3 usable Sentinels\nhaproxy|postgres_primary|lab1|UP\nhaproxy|postgres_primary|lab2|DOWN\napp|probe|200\nvip|{vip}\nEND\n")));
+        probes.insert(h.to_string(), Ok(format!("etcd|up|{etcd_role}|{etcd_list}\ncluster|{cluster}\nredis|{role}\nsentinel|198.18.0.11|OK 3 usable Sentinels\nhaproxy|postgres_primary|lab1|UP\nhaproxy|postgres_primary|lab2|DOWN\napp|probe|200\nvip|{vip}\nEND\n")));
     }
     probes.insert("lab3".into(), Err("lab3: connection timed out".into()));
     let comps = rampart::status::evaluate(&stack, &probes);
@@ -944,6 +948,7 @@ fn status_evaluates_probe_fixtures() {
             .count(),
         1
     );
+    assert_eq!(get("etcd").members[0].detail, "3 members");
     let pg = get("postgres");
     assert!(!pg.healthy, "lab3 is stopped");
     assert_eq!(pg.members[0].role, "leader");
@@ -1115,7 +1120,10 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
         .map(|h| (h.clone(), converged(&c, h)))
         .collect();
     facts.insert("lab3".into(), HostFacts::default());
-    facts.get_mut("lab1").unwrap().etcd_members = etcd_list(&[(1, "started"), (2, "started")]);
+    facts
+        .get_mut("lab1")
+        .unwrap()
+        .set_etcd_members(etcd_list(&[(1, "started"), (2, "started")]));
     let p = plan(&c, &facts);
     assert!(p.refused.is_empty(), "{:?}", p.refused);
     let pos = |id: &str| {
@@ -1150,12 +1158,12 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
         .iter()
         .map(|h| (h.clone(), converged(&c, h)))
         .collect();
-    facts.get_mut("lab1").unwrap().etcd_members = etcd_list(&[
+    facts.get_mut("lab1").unwrap().set_etcd_members(etcd_list(&[
         (1, "started"),
         (2, "started"),
         (3, "started"),
         (4, "started"),
-    ]);
+    ]));
     let mut lab4 = HostFacts::default();
     let entry = rampart::facts::ManagedEntry {
         kind: "service".into(),
@@ -1209,7 +1217,7 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
         let file = f.files.get_mut("/etc/default/etcd").unwrap();
         file.sha256 = Some("0".repeat(64));
         file.content = Some(b"ETCD_NAME=\"old\"\n".to_vec());
-        f.etcd_members = etcd_list(&[(1, "started"), (2, "started"), (3, "started")]);
+        f.set_etcd_members(etcd_list(&[(1, "started"), (2, "started"), (3, "started")]));
     }
     facts
         .get_mut("lab3")
@@ -1242,8 +1250,11 @@ fn etcd_membership_changes_are_planned_from_the_running_cluster() {
         .iter()
         .map(|h| (h.clone(), converged(&c, h)))
         .collect();
-    facts.get_mut("lab1").unwrap().etcd_members =
-        etcd_list(&[(1, "started"), (2, "started"), (4, "started")]);
+    facts.get_mut("lab1").unwrap().set_etcd_members(etcd_list(&[
+        (1, "started"),
+        (2, "started"),
+        (4, "started"),
+    ]));
     let p = plan(&c, &facts);
     assert!(
         p.refused
@@ -1276,7 +1287,11 @@ fn redis_day2_is_planned_from_the_replication_roles() {
             .collect();
         for (h, role) in [("node1", "slave"), ("node2", "master"), ("node3", "slave")] {
             let f = facts.get_mut(h).unwrap();
-            f.redis = redis_fact(role, if role == "slave" { "10.0.1.12" } else { "" }, true);
+            f.set_redis(redis_fact(
+                role,
+                if role == "slave" { "10.0.1.12" } else { "" },
+                true,
+            ));
         }
         facts
     };
@@ -1319,7 +1334,10 @@ fn redis_day2_is_planned_from_the_replication_roles() {
 
     // no replica in sync: the master's restart is refused
     for h in ["node1", "node3"] {
-        facts.get_mut(h).unwrap().redis = redis_fact("slave", "10.0.1.12", false);
+        facts
+            .get_mut(h)
+            .unwrap()
+            .set_redis(redis_fact("slave", "10.0.1.12", false));
     }
     let p = plan(&c, &facts);
     assert!(
@@ -1985,7 +2003,10 @@ fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_
             .collect();
         let all = [(1, 2), (2, 2), (3, 2), (4, node4_shards)];
         for (k, h) in ["node1", "node2", "node3"].iter().enumerate() {
-            facts.get_mut(*h).unwrap().qdrant = qfact(k as u64 + 1, &all);
+            facts
+                .get_mut(*h)
+                .unwrap()
+                .set_qdrant(qfact(k as u64 + 1, &all));
         }
         let mut node4 = HostFacts::default();
         let entry = rampart::facts::ManagedEntry {
@@ -2000,7 +2021,7 @@ fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_
             resources: [("node4/service/rampart-qdrant.service".to_string(), entry)].into(),
             hosts: vec![],
         });
-        node4.qdrant = qfact(4, &all);
+        node4.set_qdrant(qfact(4, &all));
         facts.insert("node4".into(), node4);
         facts
     };
@@ -2032,7 +2053,7 @@ fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_
 
     // a leaving peer whose Qdrant does not answer: rampart cannot tell, so it refuses
     let mut facts = with_node4(0);
-    facts.get_mut("node4").unwrap().qdrant = None;
+    facts.get_mut("node4").unwrap().set_qdrant(None);
     assert!(plan(&c, &facts)
         .refused
         .iter()

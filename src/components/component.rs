@@ -2,6 +2,7 @@
 //! the typed references to the role resources its day-2 steps rely on.
 
 use crate::compile::Compiled;
+use crate::facts::ClusterFact;
 use crate::model::stack::Stack;
 use crate::status::{ComponentHealth, Probes};
 
@@ -42,6 +43,25 @@ pub trait Component: Sync {
     /// the host is not a member); `facts::parse` reads them back.
     fn facts_probe(&self, _compiled: &Compiled, _host: &str) -> Option<String> {
         None
+    }
+    /// The facts script's tag of its cluster fact line (`E`, `T`, ...), when it has one.
+    fn fact_tag(&self) -> Option<&'static str> {
+        None
+    }
+    /// Parses the payload of its fact line (what follows the tag): `Ok(None)`
+    /// when the cluster did not answer, `Err` when the line is damaged.
+    fn parse_fact(&self, _payload: &str) -> Result<Option<ClusterFact>, String> {
+        Ok(None)
+    }
+    /// The items of its fact that a saved plan relies on (roles and
+    /// membership in words, never what moves on its own: lag, link, state).
+    fn fingerprint(&self, _fact: &ClusterFact) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Every key `fingerprint` can give (a saved plan names one that is gone
+    /// as "not answering").
+    fn fingerprint_keys(&self) -> &'static [&'static str] {
+        &[]
     }
     /// `rampart status`'s probe lines on `host` (empty when it has none there).
     fn status_probe(&self, _stack: &Stack, _host: &str) -> String {

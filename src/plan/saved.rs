@@ -197,101 +197,22 @@ impl FactsDigest {
     }
 }
 
-const CLUSTER_ITEMS: [&str; 7] = [
-    "etcd members",
-    "PostgreSQL leader",
-    "PostgreSQL members",
-    "PostgreSQL pending restart",
-    "Redis role",
-    "Qdrant peer",
-    "Qdrant shards",
-];
-
+/// A cluster item (a component's `fingerprint_keys`): one gone is "not answering".
 fn is_cluster(k: &str) -> bool {
-    CLUSTER_ITEMS.contains(&k)
+    crate::components::ALL
+        .iter()
+        .any(|c| c.fingerprint_keys().contains(&k))
 }
 
 /// The clusters' roles and membership as this host sees them, in words (a
-/// difference reads "PostgreSQL leader: was lab1, now lab2"). Not what moves
-/// on its own (replication lag, link state, Patroni's member state).
+/// difference reads "PostgreSQL leader: was lab1, now lab2"), each through
+/// its component's `fingerprint`. Not what moves on its own (replication
+/// lag, link state, Patroni's member state).
 fn cluster_items(f: &HostFacts, items: &mut BTreeMap<String, String>) {
-    if let Some(members) = &f.etcd_members {
-        // by name, members added but not yet joined (no name) last
-        let mut sorted: Vec<_> = members.iter().collect();
-        sorted.sort_by_key(|e| (e.name.is_empty(), &e.name, &e.id));
-        let m: Vec<String> = sorted
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} {} {} ({})",
-                    if e.name.is_empty() {
-                        "(unnamed)"
-                    } else {
-                        &e.name
-                    },
-                    e.id,
-                    e.peer_url,
-                    e.status
-                )
-            })
-            .collect();
-        items.insert(CLUSTER_ITEMS[0].into(), m.join(", "));
-    }
-    if let Some(members) = &f.patroni {
-        let mut leaders: Vec<&str> = members
-            .iter()
-            .filter(|m| matches!(m.role.as_str(), "leader" | "master" | "standby_leader"))
-            .map(|m| m.name.as_str())
-            .collect();
-        leaders.sort();
-        items.insert(
-            CLUSTER_ITEMS[1].into(),
-            if leaders.is_empty() {
-                "none".into()
-            } else {
-                leaders.join(", ")
-            },
-        );
-        let mut m: Vec<String> = members
-            .iter()
-            .map(|m| format!("{} {}", m.name, m.role))
-            .collect();
-        m.sort();
-        items.insert(CLUSTER_ITEMS[2].into(), m.join(", "));
-        let mut pending: Vec<&str> = members
-            .iter()
-            .filter(|m| m.pending_restart)
-            .map(|m| m.name.as_str())
-            .collect();
-        pending.sort();
-        items.insert(
-            CLUSTER_ITEMS[3].into(),
-            if pending.is_empty() {
-                "none".into()
-            } else {
-                pending.join(", ")
-            },
-        );
-    }
-    if let Some(r) = &f.redis {
-        let role = crate::components::redis::facts::role_words(r);
-        items.insert(CLUSTER_ITEMS[4].into(), role);
-    }
-    if let Some(q) = &f.qdrant {
-        items.insert(CLUSTER_ITEMS[5].into(), q.peer_id.to_string());
-        let shards: Vec<String> = q
-            .shards
-            .iter()
-            .map(|(p, n)| format!("peer {p}: {n}"))
-            .collect();
-        items.insert(
-            CLUSTER_ITEMS[6].into(),
-            if shards.is_empty() {
-                "none".into()
-            } else {
-                shards.join(", ")
-            },
-        );
+    for c in crate::components::ALL {
+        if let Some(fact) = f.clusters.get(c.name()) {
+            items.extend(c.fingerprint(fact));
+        }
     }
 }
 
@@ -322,7 +243,7 @@ pub fn new_salt() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{EtcdMemberFact, PatroniMemberFact, QdrantFact, RedisFact};
+    use crate::facts::{ClusterFact, EtcdMemberFact, PatroniMemberFact, QdrantFact, RedisFact};
 
     fn etcd(id: &str, name: &str, ip: &str) -> EtcdMemberFact {
         EtcdMemberFact {
@@ -344,32 +265,58 @@ mod tests {
             role: role.into(),
             state: state.into(),
             pending_restart: false,
+            timeline: Some("2".into()),
+            lag: None,
         }
     }
 
     /// A host of a running stack: etcd, Patroni, Redis and Qdrant answering.
     fn clustered() -> HostFacts {
-        HostFacts {
-            etcd_members: Some(vec![
-                etcd("a1", "lab1", "198.18.0.11"),
-                etcd("b2", "lab2", "198.18.0.12"),
-                etcd("c3", "lab3", "198.18.0.13"),
-            ]),
-            patroni: Some(vec![
-                pg("lab1", "leader", "running"),
-                pg("lab2", "sync_standby", "streaming"),
-                pg("lab3", "replica", "streaming"),
-            ]),
-            redis: Some(RedisFact {
-                role: "slave".into(),
-                master_host: "198.18.0.11".into(),
-                link_up: true,
-            }),
-            qdrant: Some(QdrantFact {
-                peer_id: 11,
-                shards: [(11, 2), (22, 1)].into_iter().collect(),
-            }),
-            ..Default::default()
+        let mut f = HostFacts::default();
+        f.set_etcd_members(Some(vec![
+            etcd("a1", "lab1", "198.18.0.11"),
+            etcd("b2", "lab2", "198.18.0.12"),
+            etcd("c3", "lab3", "198.18.0.13"),
+        ]));
+        f.set_patroni(Some(vec![
+            pg("lab1", "leader", "running"),
+            pg("lab2", "sync_standby", "streaming"),
+            pg("lab3", "replica", "streaming"),
+        ]));
+        f.set_redis(Some(RedisFact {
+            role: "slave".into(),
+            master_host: "198.18.0.11".into(),
+            link_up: true,
+        }));
+        f.set_qdrant(Some(QdrantFact {
+            peer_id: 11,
+            shards: [(11, 2), (22, 1)].into_iter().collect(),
+        }));
+        f
+    }
+
+    fn patroni(f: &mut HostFacts) -> &mut Vec<PatroniMemberFact> {
+        match f.clusters.get_mut("postgres") {
+            Some(ClusterFact::Patroni(m)) => m,
+            _ => panic!("no Patroni fact"),
+        }
+    }
+    fn redis(f: &mut HostFacts) -> &mut RedisFact {
+        match f.clusters.get_mut("redis") {
+            Some(ClusterFact::Redis(r)) => r,
+            _ => panic!("no Redis fact"),
+        }
+    }
+    fn etcd_members(f: &mut HostFacts) -> &mut Vec<EtcdMemberFact> {
+        match f.clusters.get_mut("etcd") {
+            Some(ClusterFact::Etcd(m)) => m,
+            _ => panic!("no etcd fact"),
+        }
+    }
+    fn qdrant(f: &mut HostFacts) -> &mut QdrantFact {
+        match f.clusters.get_mut("qdrant") {
+            Some(ClusterFact::Qdrant(q)) => q,
+            _ => panic!("no Qdrant fact"),
         }
     }
 
@@ -381,11 +328,11 @@ mod tests {
     fn a_patroni_failover_is_named_by_its_leader() {
         let was = clustered();
         let mut now = clustered();
-        now.patroni = Some(vec![
+        now.set_patroni(Some(vec![
             pg("lab1", "replica", "streaming"),
             pg("lab2", "leader", "running"),
             pg("lab3", "sync_standby", "streaming"),
-        ]);
+        ]));
         let d = diff(&was, &now);
         assert!(
             d.contains(&"PostgreSQL leader: was lab1, now lab2".to_string()),
@@ -400,8 +347,10 @@ mod tests {
         let was = clustered();
         let mut now = clustered();
         // a replica's state and its Redis link come and go on their own
-        now.patroni.as_mut().unwrap()[2].state = "running".into();
-        now.redis.as_mut().unwrap().link_up = false;
+        patroni(&mut now)[2].state = "running".into();
+        patroni(&mut now)[2].lag = Some("1024".into());
+        patroni(&mut now)[1].timeline = Some("3".into());
+        redis(&mut now).link_up = false;
         assert_eq!(diff(&was, &now), Vec::<String>::new());
         assert_eq!(diff(&was, &was), Vec::<String>::new());
     }
@@ -410,7 +359,7 @@ mod tests {
     fn a_pending_restart_counts() {
         let was = clustered();
         let mut now = clustered();
-        now.patroni.as_mut().unwrap()[1].pending_restart = true;
+        patroni(&mut now)[1].pending_restart = true;
         assert_eq!(
             diff(&was, &now),
             vec!["PostgreSQL pending restart: was none, now lab2".to_string()]
@@ -421,17 +370,17 @@ mod tests {
     fn a_redis_failover_is_named_by_the_master() {
         let was = clustered();
         let mut now = clustered();
-        now.redis = Some(RedisFact {
+        now.set_redis(Some(RedisFact {
             role: "master".into(),
             master_host: String::new(),
             link_up: true,
-        });
+        }));
         assert_eq!(
             diff(&was, &now),
             vec!["Redis role: was replica of 198.18.0.11, now master".to_string()]
         );
         let mut moved = clustered();
-        moved.redis.as_mut().unwrap().master_host = "198.18.0.12".into();
+        redis(&mut moved).master_host = "198.18.0.12".into();
         assert_eq!(
             diff(&was, &moved),
             vec!["Redis role: was replica of 198.18.0.11, now replica of 198.18.0.12".to_string()]
@@ -442,11 +391,7 @@ mod tests {
     fn etcd_membership_changes_count() {
         let was = clustered();
         let mut added = clustered();
-        added
-            .etcd_members
-            .as_mut()
-            .unwrap()
-            .push(etcd("d4", "", "198.18.0.14"));
+        etcd_members(&mut added).push(etcd("d4", "", "198.18.0.14"));
         let d = diff(&was, &added);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(
@@ -456,7 +401,7 @@ mod tests {
         );
         // a member replaced under the same name has another id
         let mut replaced = clustered();
-        replaced.etcd_members.as_mut().unwrap()[2].id = "e5".into();
+        etcd_members(&mut replaced)[2].id = "e5".into();
         assert!(
             diff(&was, &replaced)[0].contains("lab3 e5"),
             "{:?}",
@@ -464,11 +409,11 @@ mod tests {
         );
         // the order etcd lists them in is not a change
         let mut reordered = clustered();
-        reordered.etcd_members.as_mut().unwrap().reverse();
+        etcd_members(&mut reordered).reverse();
         assert!(diff(&was, &reordered).is_empty());
         // a member that stopped answering is named as such
         let mut gone = clustered();
-        gone.etcd_members = None;
+        gone.set_etcd_members(None);
         assert!(
             diff(&was, &gone)[0].ends_with("now not answering"),
             "{:?}",
@@ -485,7 +430,7 @@ mod tests {
     fn qdrant_peer_and_shards_count() {
         let was = clustered();
         let mut now = clustered();
-        now.qdrant.as_mut().unwrap().shards.insert(33, 1);
+        qdrant(&mut now).shards.insert(33, 1);
         assert_eq!(
             diff(&was, &now),
             vec![
@@ -493,7 +438,7 @@ mod tests {
                     .to_string()
             ]
         );
-        now.qdrant.as_mut().unwrap().peer_id = 12;
+        qdrant(&mut now).peer_id = 12;
         assert!(diff(&was, &now).contains(&"Qdrant peer: was 11, now 12".to_string()));
     }
 

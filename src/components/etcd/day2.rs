@@ -35,7 +35,7 @@ pub fn etcd_change(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> 
     let current = e
         .members
         .iter()
-        .find_map(|m| facts.get(&m.name).and_then(|f| f.etcd_members.clone()))?;
+        .find_map(|m| facts.get(&m.name).and_then(|f| f.etcd_members().cloned()))?;
     let started = |peer: &str| {
         current
             .iter()

@@ -32,6 +32,33 @@ pub fn parse_etcd_members(text: &str) -> Option<Vec<EtcdMemberFact>> {
     (!v.is_empty()).then_some(v)
 }
 
+/// The saved plan's items of a member list.
+pub const FINGERPRINT_KEYS: [&str; 1] = ["etcd members"];
+
+/// The member list in words for a saved plan: by name, members added but
+/// not yet joined (no name) last.
+pub fn fingerprint(members: &[EtcdMemberFact]) -> Vec<(String, String)> {
+    let mut sorted: Vec<_> = members.iter().collect();
+    sorted.sort_by_key(|e| (e.name.is_empty(), &e.name, &e.id));
+    let m: Vec<String> = sorted
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} ({})",
+                if e.name.is_empty() {
+                    "(unnamed)"
+                } else {
+                    &e.name
+                },
+                e.id,
+                e.peer_url,
+                e.status
+            )
+        })
+        .collect();
+    vec![(FINGERPRINT_KEYS[0].into(), m.join(", "))]
+}
+
 /// The facts script's line for this host: `E` and the member list (base64),
 /// read from our cluster's data directory only (Debian's throwaway cluster is
 /// not read). None when the host is not a member.

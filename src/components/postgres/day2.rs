@@ -120,7 +120,7 @@ fn cluster(
     compiled
         .postgres_hosts
         .iter()
-        .find_map(|h| facts.get(h).and_then(|f| f.patroni.clone()))
+        .find_map(|h| facts.get(h).and_then(|f| f.patroni().cloned()))
 }
 
 pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {

@@ -12,6 +12,14 @@ pub struct PatroniMemberFact {
     /// `running`, `streaming`, `stopped`, ...
     pub state: String,
     pub pending_restart: bool,
+    /// Its timeline, as Patroni's JSON writes it (`status` shows it).
+    /// Volatile: not in the saved plan's fingerprint.
+    #[serde(default)]
+    pub timeline: Option<String>,
+    /// Its replication lag, as Patroni's JSON writes it (a number, or
+    /// `"unknown"`; none on the leader). Volatile: not in the fingerprint.
+    #[serde(default)]
+    pub lag: Option<String>,
 }
 
 /// Parses Patroni's `GET /cluster`.
@@ -41,9 +49,51 @@ pub fn parse_patroni_cluster(body: &[u8]) -> Option<Vec<PatroniMemberFact>> {
                     .get("pending_restart")
                     .and_then(|x| x.as_bool())
                     .unwrap_or(false),
+                timeline: m.get("timeline").map(|x| x.to_string()),
+                lag: m.get("lag").map(|x| x.to_string()),
             })
             .collect(),
     )
+}
+
+/// The saved plan's items of Patroni's `/cluster`.
+pub const FINGERPRINT_KEYS: [&str; 3] = [
+    "PostgreSQL leader",
+    "PostgreSQL members",
+    "PostgreSQL pending restart",
+];
+
+/// The leader, the members' roles and who owes a restart, for a saved plan
+/// (not the members' state, which moves on its own).
+pub fn fingerprint(members: &[PatroniMemberFact]) -> Vec<(String, String)> {
+    let none_or = |mut v: Vec<&str>| {
+        v.sort();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let leaders: Vec<&str> = members
+        .iter()
+        .filter(|m| matches!(m.role.as_str(), "leader" | "master" | "standby_leader"))
+        .map(|m| m.name.as_str())
+        .collect();
+    let mut m: Vec<String> = members
+        .iter()
+        .map(|m| format!("{} {}", m.name, m.role))
+        .collect();
+    m.sort();
+    let pending: Vec<&str> = members
+        .iter()
+        .filter(|m| m.pending_restart)
+        .map(|m| m.name.as_str())
+        .collect();
+    vec![
+        (FINGERPRINT_KEYS[0].into(), none_or(leaders)),
+        (FINGERPRINT_KEYS[1].into(), m.join(", ")),
+        (FINGERPRINT_KEYS[2].into(), none_or(pending)),
+    ]
 }
 
 /// The facts script's line for Patroni's `/cluster` (tag `T`), on a member only.

@@ -41,6 +41,23 @@ impl super::Component for Postgres {
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVICE, CONFIG, DYNAMIC_CONFIG]
     }
+    fn fact_tag(&self) -> Option<&'static str> {
+        Some("T")
+    }
+    fn parse_fact(&self, payload: &str) -> Result<Option<crate::facts::ClusterFact>, String> {
+        use crate::facts::ClusterFact;
+        let bytes = crate::util::b64_decode(payload).ok_or("not base64")?;
+        Ok(facts::parse_patroni_cluster(&bytes).map(ClusterFact::Patroni))
+    }
+    fn fingerprint(&self, fact: &crate::facts::ClusterFact) -> Vec<(String, String)> {
+        match fact {
+            crate::facts::ClusterFact::Patroni(m) => facts::fingerprint(m),
+            _ => Vec::new(),
+        }
+    }
+    fn fingerprint_keys(&self) -> &'static [&'static str] {
+        &facts::FINGERPRINT_KEYS
+    }
     fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
         facts::probe(c, host)
     }

@@ -31,10 +31,10 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
     // the remaining peer that removes the others from the cluster
     let anchor = hosts
         .iter()
-        .find(|h| facts.get(*h).and_then(|f| f.qdrant.as_ref()).is_some());
+        .find(|h| facts.get(*h).and_then(|f| f.qdrant()).is_some());
     let mut prev: Option<String> = None;
     for h in leaving {
-        let Some(q) = facts[h].qdrant.as_ref() else {
+        let Some(q) = facts[h].qdrant() else {
             plan.refused.push(format!(
                 "qdrant: {h} is to leave the cluster, but its Qdrant does not answer, so rampart cannot tell whether it still holds shards. Start it (systemctl start rampart-qdrant) and plan again."
             ));

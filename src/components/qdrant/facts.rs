@@ -54,6 +54,29 @@ pub fn probe(_compiled: &Compiled, _host: &str) -> Option<String> {
     ))
 }
 
+/// The saved plan's items of a Qdrant peer.
+pub const FINGERPRINT_KEYS: [&str; 2] = ["Qdrant peer", "Qdrant shards"];
+
+/// This peer's id and the shards each peer holds, for a saved plan.
+pub fn fingerprint(q: &QdrantFact) -> Vec<(String, String)> {
+    let shards: Vec<String> = q
+        .shards
+        .iter()
+        .map(|(p, n)| format!("peer {p}: {n}"))
+        .collect();
+    vec![
+        (FINGERPRINT_KEYS[0].into(), q.peer_id.to_string()),
+        (
+            FINGERPRINT_KEYS[1].into(),
+            if shards.is_empty() {
+                "none".into()
+            } else {
+                shards.join(", ")
+            },
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,7 +130,8 @@ s.serve_forever()
         let line = String::from_utf8_lossy(&out.stdout).to_string();
         let f = parse(&format!("Q\t{}END\n", line), &[])
             .unwrap()
-            .qdrant
+            .qdrant()
+            .cloned()
             .unwrap();
         assert_eq!(f.peer_id, 11);
         assert_eq!(f.shards, [(11, 2), (22, 2), (33, 1)].into_iter().collect());

@@ -24,6 +24,22 @@ impl super::Component for Qdrant {
     fn name(&self) -> &'static str {
         "qdrant"
     }
+    fn fact_tag(&self) -> Option<&'static str> {
+        Some("Q")
+    }
+    fn parse_fact(&self, payload: &str) -> Result<Option<crate::facts::ClusterFact>, String> {
+        use crate::facts::ClusterFact;
+        Ok(facts::parse_qdrant(payload).map(ClusterFact::Qdrant))
+    }
+    fn fingerprint(&self, fact: &crate::facts::ClusterFact) -> Vec<(String, String)> {
+        match fact {
+            crate::facts::ClusterFact::Qdrant(q) => facts::fingerprint(q),
+            _ => Vec::new(),
+        }
+    }
+    fn fingerprint_keys(&self) -> &'static [&'static str] {
+        &facts::FINGERPRINT_KEYS
+    }
     fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
         facts::probe(c, host)
     }

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 /// The member that is master now, by its own `INFO replication` (when two
 /// claim it, the one the others follow).
 pub fn master(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<String> {
-    let role = |h: &Backend| facts.get(&h.name).and_then(|f| f.redis.as_ref());
+    let role = |h: &Backend| facts.get(&h.name).and_then(|f| f.redis());
     let claims: Vec<&Backend> = compiled
         .redis_hosts
         .iter()
@@ -242,7 +242,7 @@ fn fail_over_before_restart(
     let in_sync = |h: &Backend| {
         facts
             .get(&h.name)
-            .and_then(|f| f.redis.as_ref())
+            .and_then(|f| f.redis())
             .is_some_and(|r| r.role == "slave" && r.link_up)
     };
     let id = SERVER.id(m);

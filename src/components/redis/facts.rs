@@ -55,6 +55,14 @@ pub fn role_words(r: &RedisFact) -> String {
     }
 }
 
+/// The saved plan's item of the replication role.
+pub const FINGERPRINT_KEYS: [&str; 1] = ["Redis role"];
+
+/// The role in words for a saved plan (not the link state).
+pub fn fingerprint(r: &RedisFact) -> Vec<(String, String)> {
+    vec![(FINGERPRINT_KEYS[0].into(), role_words(r))]
+}
+
 #[cfg(test)]
 mod tests {
     use crate::facts::parse;
@@ -67,7 +75,8 @@ mod tests {
             &[],
         )
         .unwrap()
-        .redis
+        .redis()
+        .cloned()
         .unwrap();
         assert_eq!(
             (r.role.as_str(), r.master_host.as_str(), r.link_up),
@@ -78,16 +87,18 @@ mod tests {
             &[],
         )
         .unwrap()
-        .redis
+        .redis()
+        .cloned()
         .unwrap();
         assert!(!r.link_up);
         assert!(
             parse("X\trole:master \nEND\n", &[])
                 .unwrap()
-                .redis
+                .redis()
+                .cloned()
                 .unwrap()
                 .link_up
         );
-        assert!(parse("X\t\nEND\n", &[]).unwrap().redis.is_none());
+        assert!(parse("X\t\nEND\n", &[]).unwrap().redis().is_none());
     }
 }

@@ -40,6 +40,22 @@ impl super::Component for Redis {
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVER, SENTINEL, SENTINEL_QUORUM]
     }
+    fn fact_tag(&self) -> Option<&'static str> {
+        Some("X")
+    }
+    fn parse_fact(&self, payload: &str) -> Result<Option<crate::facts::ClusterFact>, String> {
+        use crate::facts::ClusterFact;
+        Ok(facts::parse_redis_info(payload).map(ClusterFact::Redis))
+    }
+    fn fingerprint(&self, fact: &crate::facts::ClusterFact) -> Vec<(String, String)> {
+        match fact {
+            crate::facts::ClusterFact::Redis(r) => facts::fingerprint(r),
+            _ => Vec::new(),
+        }
+    }
+    fn fingerprint_keys(&self) -> &'static [&'static str] {
+        &facts::FINGERPRINT_KEYS
+    }
     fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
         facts::probe(c, host)
     }
