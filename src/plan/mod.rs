@@ -14,9 +14,7 @@ mod service;
 mod state;
 mod walk;
 use crate::compile::Compiled;
-use crate::components::etcd::day2 as membership;
-use crate::components::qdrant::day2 as qdrant;
-use crate::components::redis::day2 as redis;
+use crate::components::ALL;
 use crate::facts::{HostFacts, ManagedEntry};
 pub use op::Op;
 pub use remove::destroy_steps;
@@ -133,14 +131,15 @@ impl Plan {
 pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     let steps = walk::steps(compiled, facts);
     let (mut out, source) = order::sequence(compiled, steps);
-    // members joining a running etcd start once, after `member add`: not part of a roll
-    let joining: Vec<String> = membership::etcd_change(compiled, facts)
-        .map(|c| c.joiners.into_iter().map(|m| m.name).collect())
-        .unwrap_or_default();
-    // Redis' master restarts last, after a failover (`redis::steps`)
-    let redis_master = redis::master(compiled, facts);
-    let last: Vec<String> = redis_master.iter().cloned().collect();
-    roll::roll(compiled, &mut out, &source, &joining, &last);
+    // what each cluster's roll leaves out, and the hosts that restart last in every roll
+    let mut not_rolled = BTreeMap::new();
+    let mut last = Vec::new();
+    for c in ALL {
+        let h = c.roll_hints(compiled, facts);
+        not_rolled.insert(c.name(), h.not_rolled);
+        last.extend(h.last);
+    }
+    roll::roll(compiled, &mut out, &source, &not_rolled, &last);
     // what the hosts hold now and no longer should: destroy, in reverse order of kinds
     let (states, refresh) = state::states(compiled, facts, &mut out);
     let mut p = Plan {
@@ -152,10 +151,10 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
         refresh,
         refused: Vec::new(),
     };
-    membership::etcd(compiled, facts, &mut p);
-    crate::components::postgres::day2::steps(compiled, facts, &mut p);
-    redis::steps(compiled, facts, redis_master.as_deref(), &mut p);
-    qdrant::steps(compiled, facts, &mut p);
+    // day-2 steps, in `ALL`'s order (etcd, postgres, redis, qdrant, ...): the plan depends on it
+    for c in ALL {
+        c.day2(compiled, facts, &mut p);
+    }
     p
 }
 

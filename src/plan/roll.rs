@@ -11,12 +11,14 @@ pub const ROLLING: [&str; 3] = ["etcd", "postgres", "redis"];
 /// Sentinel) roll: one member at a time, in host order, each waiting for the
 /// one before it and then for the cluster's health gates (run on its own host)
 /// before it goes down, so at most one member is ever down.
-/// Members on the hosts in `last` (Redis' current master) restart after the others.
+/// Members on the hosts in `not_rolled[component]` are left out (etcd's
+/// joiners); members on the hosts in `last` (Redis' current master) restart
+/// after the others.
 pub(super) fn roll(
     compiled: &Compiled,
     out: &mut [Step],
     source: &[usize],
-    joining: &[String],
+    not_rolled: &BTreeMap<&str, Vec<String>>,
     last: &[String],
 ) {
     for comp in ROLLING {
@@ -25,7 +27,7 @@ pub(super) fn roll(
             let r = &compiled.resources[source[k]];
             if s.action == Action::Restart
                 && r.component == comp
-                && !(comp == "etcd" && joining.contains(&s.host))
+                && !not_rolled.get(comp).is_some_and(|h| h.contains(&s.host))
             {
                 // a reload (Patroni's) keeps the member up: nothing to roll; the
                 // restarts it leaves owed are rolled by `postgres::day2::steps`
