@@ -12,6 +12,7 @@ mod roll;
 pub mod saved;
 mod service;
 mod state;
+mod systemctl;
 mod walk;
 use crate::compile::Compiled;
 use crate::components::ALL;
@@ -21,6 +22,7 @@ pub use remove::destroy_steps;
 pub use roll::ROLLING;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+pub use systemctl::SystemctlVerb;
 
 pub const FORMAT_VERSION: u32 = 1;
 

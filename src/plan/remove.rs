@@ -1,6 +1,6 @@
 //! Removal steps for what a host holds and no longer should.
 
-use super::{Action, Op, Step};
+use super::{Action, Op, Step, SystemctlVerb};
 use crate::facts::ManagedEntry;
 
 /// Removal steps for managed entries, services first, packages last.
@@ -23,7 +23,7 @@ pub fn destroy_steps<'a>(
     for (id, e) in v {
         let ops = match e.kind.as_str() {
             "service" => vec![Op::Systemctl {
-                verb: "disable --now".into(),
+                verb: SystemctlVerb::DisableNow,
                 unit: e.name.clone(),
                 no_block: false,
             }],

@@ -2,7 +2,7 @@
 //! reloaded) when an input changed or a restart is owed.
 
 use super::walk::{changed_self, Cx, Proto};
-use super::{Action, Op};
+use super::{Action, Op, SystemctlVerb};
 use crate::compile::Desired;
 
 static NO_SERVICE: crate::facts::ServiceFact = crate::facts::ServiceFact {
@@ -36,7 +36,7 @@ pub(super) fn service(cx: &Cx) -> Option<Proto> {
     let mut action = Action::Update;
     if *enabled && !enabled_ok(&fact.enabled) {
         ops.push(Op::Systemctl {
-            verb: "enable".into(),
+            verb: SystemctlVerb::Enable,
             unit: name.clone(),
             no_block: false,
         });
@@ -50,7 +50,7 @@ pub(super) fn service(cx: &Cx) -> Option<Proto> {
         ));
     } else if !*enabled && fact.enabled == "enabled" {
         ops.push(Op::Systemctl {
-            verb: "disable".into(),
+            verb: SystemctlVerb::Disable,
             unit: name.clone(),
             no_block: false,
         });
@@ -67,12 +67,12 @@ pub(super) fn service(cx: &Cx) -> Option<Proto> {
         // restart (or reload) also covers a service that a package
         // install started with its default config during this apply
         let verb = if *reload {
-            "reload-or-restart"
+            SystemctlVerb::ReloadOrRestart
         } else {
-            "restart"
+            SystemctlVerb::Restart
         };
         ops.push(Op::Systemctl {
-            verb: verb.into(),
+            verb,
             unit: name.clone(),
             no_block: *no_block,
         });
@@ -91,7 +91,7 @@ pub(super) fn service(cx: &Cx) -> Option<Proto> {
         }
     } else if *running && !active {
         ops.push(Op::Systemctl {
-            verb: "start".into(),
+            verb: SystemctlVerb::Start,
             unit: name.clone(),
             no_block: *no_block,
         });
@@ -105,7 +105,7 @@ pub(super) fn service(cx: &Cx) -> Option<Proto> {
         ));
     } else if !*running && active {
         ops.push(Op::Systemctl {
-            verb: "stop".into(),
+            verb: SystemctlVerb::Stop,
             unit: name.clone(),
             no_block: false,
         });

@@ -10,7 +10,7 @@
 use crate::compile::view::EtcdMember;
 use crate::compile::Compiled;
 use crate::facts::{EtcdMemberFact, HostFacts};
-use crate::plan::{Action, Op, Plan, Step};
+use crate::plan::{Action, Op, Plan, Step, SystemctlVerb};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 
@@ -78,10 +78,15 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
             .iter_mut()
             .filter(|s| e.members.iter().any(|m| service_id(&m.name) == s.id))
         {
-            if s.ops
-                .iter()
-                .any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "start"))
-            {
+            if s.ops.iter().any(|o| {
+                matches!(
+                    o,
+                    Op::Systemctl {
+                        verb: SystemctlVerb::Start,
+                        ..
+                    }
+                )
+            }) {
                 s.ops.insert(
                     0,
                     Op::RemoveFile {
