@@ -4,6 +4,7 @@
 
 pub mod backup;
 mod component;
+pub mod day2_op;
 pub mod etcd;
 pub mod haproxy;
 pub mod keepalived;
@@ -14,6 +15,7 @@ pub mod redis;
 pub mod services;
 
 pub use component::{Component, RoleRef, RollHints};
+pub use day2_op::{Day2Op, PatroniAction};
 
 /// Every component, in the order facts, status and day-2 steps visit them.
 pub static ALL: &[&dyn Component] = &[
