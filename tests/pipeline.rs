@@ -1556,7 +1556,7 @@ fn sentinel_settings_change_at_runtime_on_each_sentinel_without_a_restart() {
             s.reasons
         );
     }
-    let restarts: Vec<&str> = p.steps.iter().filter(|s| s.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb.contains("restart") || verb == "stop"))).map(|s| s.id.as_str()).collect();
+    let restarts: Vec<&str> = p.steps.iter().filter(|s| s.ops.iter().any(|o| matches!(o, Op::Systemctl { verb, .. } if verb.as_str().contains("restart") || verb == "stop"))).map(|s| s.id.as_str()).collect();
     assert!(
         restarts.is_empty(),
         "no Sentinel or Redis restarts for Sentinel settings: {restarts:?}"

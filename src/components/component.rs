@@ -2,9 +2,11 @@
 //! the typed references to the role resources its day-2 steps rely on.
 
 use crate::compile::Compiled;
-use crate::facts::ClusterFact;
+use crate::facts::{ClusterFact, HostFacts};
 use crate::model::stack::Stack;
+use crate::plan::Plan;
 use crate::status::{ComponentHealth, Probes};
+use std::collections::BTreeMap;
 
 /// A resource of a component's role that its day-2 steps find by id on each
 /// of its hosts (a restart to order, a config whose change they watch).
@@ -28,6 +30,18 @@ impl RoleRef {
     pub fn id(&self, host: &str) -> String {
         format!("{host}/{}/{}", self.kind, self.name.trim_start_matches('/'))
     }
+}
+
+/// What a component's day-2 steps need of the rolling restarts
+/// (`plan::roll`), known from the facts before the plan's steps are ordered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RollHints {
+    /// Hosts whose members of this component are left out of its roll (they
+    /// start on their own, e.g. etcd members joining after `member add`).
+    pub not_rolled: Vec<String>,
+    /// Hosts whose members restart last in every cluster's roll (Redis'
+    /// master, after its failover).
+    pub last: Vec<String>,
 }
 
 /// What the rest of rampart asks of a component. Every method has a
@@ -71,4 +85,12 @@ pub trait Component: Sync {
     fn status(&self, _stack: &Stack, _probes: &Probes) -> Vec<ComponentHealth> {
         Vec::new()
     }
+    /// What its day-2 steps need of the rolling restarts, from the facts.
+    fn roll_hints(&self, _compiled: &Compiled, _facts: &BTreeMap<String, HostFacts>) -> RollHints {
+        RollHints::default()
+    }
+    /// Its day-2 steps (membership, failover, runtime settings), added to
+    /// the plan after the resources' steps; `plan::plan` calls them in
+    /// `ALL`'s order, which the plan depends on.
+    fn day2(&self, _compiled: &Compiled, _facts: &BTreeMap<String, HostFacts>, _plan: &mut Plan) {}
 }

@@ -4,6 +4,7 @@
 
 pub mod backup;
 mod component;
+pub mod day2_op;
 pub mod etcd;
 pub mod haproxy;
 pub mod keepalived;
@@ -13,7 +14,8 @@ pub mod qdrant;
 pub mod redis;
 pub mod services;
 
-pub use component::{Component, RoleRef};
+pub use component::{Component, RoleRef, RollHints};
+pub use day2_op::{Day2Op, PatroniAction};
 
 /// Every component, in the order facts, status and day-2 steps visit them.
 pub static ALL: &[&dyn Component] = &[
@@ -27,3 +29,16 @@ pub static ALL: &[&dyn Component] = &[
     &pgbouncer::Pgbouncer,
     &backup::Backup,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    /// `plan::plan` adds day-2 steps in `ALL`'s order: etcd's membership
+    /// first, then Patroni's, Redis' failovers, Qdrant's peer removals.
+    #[test]
+    fn day2_order_is_etcd_postgres_redis_qdrant() {
+        let names: Vec<&str> = ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names[..4], ["etcd", "postgres", "redis", "qdrant"]);
+    }
+}

@@ -3,7 +3,7 @@
 use super::batch_script::{batch_script, nonce, parse_batch, BatchOutcome};
 use super::step::resolve;
 use super::{Shared, Status};
-use crate::plan::{Op, Step};
+use crate::plan::{Op, Step, SystemctlVerb};
 use crate::transport::Session;
 use std::collections::HashMap;
 
@@ -40,7 +40,10 @@ fn batchable(op: &Op) -> bool {
         | Op::RemoveFile { .. } => true,
         Op::RemoveDir { recursive, .. } => !recursive,
         Op::Systemctl { verb, .. } => {
-            matches!(verb.as_str(), "enable" | "disable" | "daemon-reload")
+            matches!(
+                verb,
+                SystemctlVerb::Enable | SystemctlVerb::Disable | SystemctlVerb::DaemonReload
+            )
         }
         Op::AptInstall { .. } | Op::AptRemove { .. } | Op::RunCommand { .. } | Op::Wait { .. } => {
             false
@@ -142,20 +145,20 @@ mod tests {
         let w = write(Path::new("/x"), b"", None, None);
         assert!(batchable(&w));
         assert!(batchable(&Op::Systemctl {
-            verb: "enable".into(),
+            verb: SystemctlVerb::Enable,
             unit: "x".into(),
             no_block: false
         }));
         for verb in [
-            "start",
-            "restart",
-            "stop",
-            "reload-or-restart",
-            "disable --now",
+            SystemctlVerb::Start,
+            SystemctlVerb::Restart,
+            SystemctlVerb::Stop,
+            SystemctlVerb::ReloadOrRestart,
+            SystemctlVerb::DisableNow,
         ] {
             assert!(
                 !batchable(&Op::Systemctl {
-                    verb: verb.into(),
+                    verb,
                     unit: "x".into(),
                     no_block: true
                 }),
@@ -328,7 +331,7 @@ mod tests {
         );
         let mut svc = steps.clone();
         svc[1].ops.push(Op::Systemctl {
-            verb: "restart".into(),
+            verb: SystemctlVerb::Restart,
             unit: "x".into(),
             no_block: true,
         });

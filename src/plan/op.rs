@@ -2,6 +2,7 @@
 //! builders are pure and tested by exact string; data (file contents) goes
 //! on stdin, never on the command line.
 
+use super::SystemctlVerb;
 use crate::facts::PENDING_DIR;
 use crate::roles::Check;
 use crate::transport::quote::sh;
@@ -45,7 +46,7 @@ pub enum Op {
         group: Option<String>,
     },
     Systemctl {
-        verb: String,
+        verb: SystemctlVerb,
         unit: String,
         no_block: bool,
     },
@@ -194,10 +195,7 @@ impl Op {
                 unit,
                 no_block,
             } => {
-                let verb = match verb.as_str() {
-                    "disable --now" => "disable --now".to_string(),
-                    v => sh(v),
-                };
+                // the verb's words are shell-safe as they are (`disable --now` is two)
                 format!(
                     "systemctl {}{verb} {}\n",
                     if *no_block { "--no-block " } else { "" },
@@ -293,7 +291,7 @@ mod tests {
     fn systemctl_script_exact() {
         assert_eq!(
             Op::Systemctl {
-                verb: "start".into(),
+                verb: SystemctlVerb::Start,
                 unit: "etcd".into(),
                 no_block: true
             }
@@ -302,12 +300,30 @@ mod tests {
         );
         assert_eq!(
             Op::Systemctl {
-                verb: "restart".into(),
+                verb: SystemctlVerb::Restart,
                 unit: "a b".into(),
                 no_block: false
             }
             .script(),
             "systemctl restart 'a b'\n"
+        );
+        assert_eq!(
+            Op::Systemctl {
+                verb: SystemctlVerb::DisableNow,
+                unit: "redis-server".into(),
+                no_block: false
+            }
+            .script(),
+            "systemctl disable --now redis-server\n"
+        );
+        assert_eq!(
+            Op::Systemctl {
+                verb: SystemctlVerb::ReloadOrRestart,
+                unit: "patroni".into(),
+                no_block: true
+            }
+            .script(),
+            "systemctl --no-block reload-or-restart patroni\n"
         );
     }
 

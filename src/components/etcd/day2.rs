@@ -9,8 +9,9 @@
 
 use crate::compile::view::EtcdMember;
 use crate::compile::Compiled;
+use crate::components::Day2Op;
 use crate::facts::{EtcdMemberFact, HostFacts};
-use crate::plan::{Action, Op, Plan, Step};
+use crate::plan::{Action, Op, Plan, Step, SystemctlVerb};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 
@@ -78,10 +79,15 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
             .iter_mut()
             .filter(|s| e.members.iter().any(|m| service_id(&m.name) == s.id))
         {
-            if s.ops
-                .iter()
-                .any(|o| matches!(o, Op::Systemctl { verb, .. } if verb == "start"))
-            {
+            if s.ops.iter().any(|o| {
+                matches!(
+                    o,
+                    Op::Systemctl {
+                        verb: SystemctlVerb::Start,
+                        ..
+                    }
+                )
+            }) {
                 s.ops.insert(
                     0,
                     Op::RemoveFile {
@@ -187,7 +193,11 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         };
         let mut deps = plan.steps[pos].deps.clone();
         deps.extend(prev.clone());
-        let script = join_script(&endpoints, j, &e.data_dir);
+        let op = Day2Op::EtcdMemberAdd {
+            endpoints: endpoints.clone(),
+            me: (*j).clone(),
+            data_dir: e.data_dir.clone(),
+        };
         let why = if added {
             "added to the cluster earlier but never started: start it with the member list"
                 .to_string()
@@ -204,11 +214,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
                 diff: None,
                 sensitive: false,
                 drift: false,
-                ops: vec![Op::RunCommand {
-                    run: script,
-                    unless: None,
-                    creates: None,
-                }],
+                ops: vec![op.op()],
                 deps,
                 retires: None,
             },
@@ -262,9 +268,13 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         n = n_after;
         up = up_after;
         let id = format!("{}/member/etcd-remove-{name}", anchor.name);
-        let script = remove_script(&remaining, &l.peer_url, &name);
+        let op = Day2Op::EtcdMemberRemove {
+            remaining: remaining.clone(),
+            peer: l.peer_url.clone(),
+            name: name.clone(),
+        };
         let deps: Vec<String> = prev.iter().cloned().collect();
-        plan.steps.insert(first_at + i, Step { id: id.clone(), host: anchor.name.clone(), action: Action::Run, reasons: vec![format!("etcdctl member remove {name} (no longer in the stack), before its etcd stops; {n} member{} remain", if n == 1 { "" } else { "s" })], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run: script, unless: None, creates: None }], deps, retires: None });
+        plan.steps.insert(first_at + i, Step { id: id.clone(), host: anchor.name.clone(), action: Action::Run, reasons: vec![format!("etcdctl member remove {name} (no longer in the stack), before its etcd stops; {n} member{} remain", if n == 1 { "" } else { "s" })], diff: None, sensitive: false, drift: false, ops: vec![op.op()], deps, retires: None });
         // the leaver's own etcd stops only after it left
         if let Some(s) = plan
             .steps

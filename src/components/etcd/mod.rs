@@ -63,4 +63,25 @@ impl super::Component for Etcd {
     ) -> Vec<crate::status::ComponentHealth> {
         status::evaluate(stack, probes)
     }
+    fn roll_hints(
+        &self,
+        compiled: &crate::compile::Compiled,
+        facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
+    ) -> super::RollHints {
+        // members joining a running etcd start once, after `member add`: not part of a roll
+        super::RollHints {
+            not_rolled: day2::etcd_change(compiled, facts)
+                .map(|c| c.joiners.into_iter().map(|m| m.name).collect())
+                .unwrap_or_default(),
+            last: Vec::new(),
+        }
+    }
+    fn day2(
+        &self,
+        compiled: &crate::compile::Compiled,
+        facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
+        plan: &mut crate::plan::Plan,
+    ) {
+        day2::etcd(compiled, facts, plan)
+    }
 }

@@ -9,8 +9,9 @@
 use super::facts::PatroniMemberFact;
 use super::{CONFIG, DYNAMIC_CONFIG, SERVICE};
 use crate::compile::Compiled;
+use crate::components::{Day2Op, PatroniAction};
 use crate::facts::HostFacts;
-use crate::plan::{Action, Op, Plan, Step};
+use crate::plan::{Action, Plan, Step};
 use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 
@@ -101,7 +102,7 @@ wait("this member back and the cluster healthy", 300, lambda: not pending() and 
 print("%s: restarted with the new settings" % me, file=sys.stderr)
 "#;
 
-fn member_script(me: &str, action: &str, want: &str, size: usize) -> String {
+pub(crate) fn member_script(me: &str, action: &str, want: &str, size: usize) -> String {
     format!(
         "set -e\ntrap 'exit 129' HUP INT TERM PIPE\ncd /\npython3 -c {} {} {} {} {}\n",
         sh(MEMBER_PY),
@@ -145,7 +146,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             continue;
         };
         let id = format!("{h}/patroni/leave");
-        plan.steps.insert(pos, Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves the Patroni cluster: if it leads, it hands over to a healthy replica (switchover) before Patroni stops".into()], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run: member_script(h, "leave", "{}", hosts.len()), unless: None, creates: None }], deps: vec![], retires: None });
+        plan.steps.insert(pos, Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves the Patroni cluster: if it leads, it hands over to a healthy replica (switchover) before Patroni stops".into()], diff: None, sensitive: false, drift: false, ops: vec![Day2Op::PatroniMember { me: h.clone(), action: PatroniAction::Leave, want: "{}".into(), size: hosts.len() }.op()], deps: vec![], retires: None });
         plan.steps[pos + 1].deps.push(id);
     }
     let Some(running) = cluster(compiled, facts) else {
@@ -228,11 +229,13 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Op::RunCommand {
-                run: member_script(h, "restart", &want, hosts.len()),
-                unless: None,
-                creates: None,
-            }],
+            ops: vec![Day2Op::PatroniMember {
+                me: (*h).clone(),
+                action: PatroniAction::Restart,
+                want: want.clone(),
+                size: hosts.len(),
+            }
+            .op()],
             deps,
             retires: None,
         });

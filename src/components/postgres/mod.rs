@@ -71,4 +71,12 @@ impl super::Component for Postgres {
     ) -> Vec<crate::status::ComponentHealth> {
         status::evaluate(stack, probes)
     }
+    fn day2(
+        &self,
+        compiled: &crate::compile::Compiled,
+        facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
+        plan: &mut crate::plan::Plan,
+    ) {
+        day2::steps(compiled, facts, plan)
+    }
 }

@@ -7,8 +7,9 @@
 //! compose file) and need no step of their own.
 
 use crate::compile::Compiled;
+use crate::components::Day2Op;
 use crate::facts::HostFacts;
-use crate::plan::{Action, Op, Plan, Step};
+use crate::plan::{Action, Plan, Step};
 use std::collections::BTreeMap;
 
 const SERVICE: &str = "service/rampart-qdrant.service";
@@ -62,10 +63,6 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             .map(|s| s.id.clone())
             .collect();
         deps.extend(prev.clone());
-        let run = format!(
-            "set -e\ncode=$(curl -s -o /dev/null -w '%{{http_code}}' -X DELETE 'http://127.0.0.1:6333/cluster/peer/{id}?force=false')\ncase \"$code\" in 200|404) ;; *) echo \"Qdrant refused to remove peer {id} (HTTP $code)\" >&2; exit 1 ;; esac\n",
-            id = q.peer_id
-        );
         plan.steps.push(Step {
             id: id.clone(),
             host: anchor.clone(),
@@ -74,10 +71,18 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Op::RunCommand { run, unless: None, creates: None }],
+            ops: vec![Day2Op::QdrantPeerRemove { peer_id: q.peer_id }.op()],
             deps,
             retires: None,
         });
         prev = Some(id);
     }
+}
+
+/// Qdrant's DELETE /cluster/peer of `peer_id` (done when it is already gone).
+pub(crate) fn remove_peer_script(peer_id: u64) -> String {
+    format!(
+        "set -e\ncode=$(curl -s -o /dev/null -w '%{{http_code}}' -X DELETE 'http://127.0.0.1:6333/cluster/peer/{id}?force=false')\ncase \"$code\" in 200|404) ;; *) echo \"Qdrant refused to remove peer {id} (HTTP $code)\" >&2; exit 1 ;; esac\n",
+        id = peer_id
+    )
 }

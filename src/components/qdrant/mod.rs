@@ -43,4 +43,12 @@ impl super::Component for Qdrant {
     fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
         facts::probe(c, host)
     }
+    fn day2(
+        &self,
+        compiled: &crate::compile::Compiled,
+        facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
+        plan: &mut crate::plan::Plan,
+    ) {
+        day2::steps(compiled, facts, plan)
+    }
 }

@@ -14,6 +14,7 @@
 use super::{SENTINEL, SENTINEL_QUORUM, SERVER};
 use crate::compile::view::Backend;
 use crate::compile::Compiled;
+use crate::components::Day2Op;
 use crate::facts::HostFacts;
 use crate::plan::{Action, Op, Plan, Step};
 use crate::transport::quote::sh;
@@ -48,7 +49,7 @@ fn active(facts: &BTreeMap<String, HostFacts>, host: &str, unit: &str) -> bool {
         .is_some_and(|s| s.active == "active")
 }
 
-const SET_ASIDE: &str = "for f in redis sentinel; do if [ -e /etc/redis/$f.conf ]; then mv -f /etc/redis/$f.conf /etc/redis/$f.conf.rampart-left; fi; done";
+pub(crate) const SET_ASIDE: &str = "for f in redis sentinel; do if [ -e /etc/redis/$f.conf ]; then mv -f /etc/redis/$f.conf /etc/redis/$f.conf.rampart-left; fi; done";
 
 fn majority(n: usize) -> usize {
     n / 2 + 1
@@ -273,11 +274,12 @@ fn fail_over_before_restart(
                 .unwrap_or(s.ops.len());
             s.ops.insert(
                 at,
-                Op::RunCommand {
-                    run: failover_script(name, Some(&me), &others),
-                    unless: None,
-                    creates: None,
-                },
+                Day2Op::RedisFailover {
+                    name: name.to_string(),
+                    me: Some(me),
+                    others,
+                }
+                .op(),
             );
             s.reasons.push("the master: Sentinel fails it over to a replica in sync first (writes paused meanwhile), then it restarts as a replica".into());
         }
@@ -325,11 +327,11 @@ fn leave(
     for h in &leaving {
         let id = format!("{h}/redis/leave");
         // its address is read on the host (the inventory may no longer name it)
-        let run = failover_script(
-            name,
-            None,
-            &hosts.iter().map(|x| x.address.clone()).collect::<Vec<_>>(),
-        );
+        let failover = Day2Op::RedisFailover {
+            name: name.to_string(),
+            me: None,
+            others: hosts.iter().map(|x| x.address.clone()).collect(),
+        };
         // the failover and the two stops go first among the host's steps: the
         // others' Sentinel resets wait for them, and the host's remaining
         // steps (an HAProxy that stays) may wait for the others' gates
@@ -353,7 +355,7 @@ fn leave(
             .iter()
             .position(|s| &s.host == h)
             .unwrap_or(plan.steps.len());
-        let mut lead = vec![Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves Redis: if it is the master, Sentinel fails it over to a replica in sync before its Redis and Sentinel stop".into()], diff: None, sensitive: false, drift: false, ops: vec![Op::RunCommand { run, unless: None, creates: None }], deps: vec![], retires: None }];
+        let mut lead = vec![Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves Redis: if it is the master, Sentinel fails it over to a replica in sync before its Redis and Sentinel stop".into()], diff: None, sensitive: false, drift: false, ops: vec![failover.op()], deps: vec![], retires: None }];
         let n_stops = stops.len();
         for (k, mut s) in stops.into_iter().enumerate() {
             s.deps.push(id.clone());
@@ -361,11 +363,7 @@ fn leave(
             if k + 1 == n_stops {
                 // the configs Redis and Sentinel wrote belong to a member; set
                 // aside, so that a host added again is seeded afresh
-                s.ops.push(Op::RunCommand {
-                    run: SET_ASIDE.into(),
-                    unless: None,
-                    creates: None,
-                });
+                s.ops.push(Day2Op::RedisSetAside.op());
                 s.reasons.push("its redis.conf and sentinel.conf are set aside (*.rampart-left): a member's state, not to be reused".into());
             }
             lead.push(s);
@@ -413,7 +411,7 @@ fn reset_sentinels(
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Op::RunCommand { run: reset_script(name, remaining_up, replicas), unless: None, creates: None }],
+            ops: vec![Day2Op::SentinelReset { name: name.to_string(), sentinels: remaining_up, replicas }.op()],
             deps,
             retires: None,
         });

@@ -69,4 +69,28 @@ impl super::Component for Redis {
     ) -> Vec<crate::status::ComponentHealth> {
         status::evaluate(stack, probes)
     }
+    fn roll_hints(
+        &self,
+        compiled: &crate::compile::Compiled,
+        facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
+    ) -> super::RollHints {
+        // Redis' master restarts last, after a failover (`day2::steps`)
+        super::RollHints {
+            not_rolled: Vec::new(),
+            last: day2::master(compiled, facts).into_iter().collect(),
+        }
+    }
+    fn day2(
+        &self,
+        compiled: &crate::compile::Compiled,
+        facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
+        plan: &mut crate::plan::Plan,
+    ) {
+        day2::steps(
+            compiled,
+            facts,
+            day2::master(compiled, facts).as_deref(),
+            plan,
+        )
+    }
 }

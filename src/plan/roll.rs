@@ -1,0 +1,89 @@
+//! Rolling restarts of the quorum clusters' running members.
+
+use super::{Action, Op, Step};
+use crate::compile::{Compiled, Desired};
+use std::collections::BTreeMap;
+
+/// Quorum clusters whose running members restart one at a time.
+pub const ROLLING: [&str; 3] = ["etcd", "postgres", "redis"];
+
+/// Restarts of running members of a quorum cluster (etcd, Patroni, Redis and
+/// Sentinel) roll: one member at a time, in host order, each waiting for the
+/// one before it and then for the cluster's health gates (run on its own host)
+/// before it goes down, so at most one member is ever down.
+/// Members on the hosts in `not_rolled[component]` are left out (etcd's
+/// joiners); members on the hosts in `last` (Redis' current master) restart
+/// after the others.
+pub(super) fn roll(
+    compiled: &Compiled,
+    out: &mut [Step],
+    source: &[usize],
+    not_rolled: &BTreeMap<&str, Vec<String>>,
+    last: &[String],
+) {
+    for comp in ROLLING {
+        let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (k, s) in out.iter().enumerate() {
+            let r = &compiled.resources[source[k]];
+            if s.action == Action::Restart
+                && r.component == comp
+                && !not_rolled.get(comp).is_some_and(|h| h.contains(&s.host))
+            {
+                // a reload (Patroni's) keeps the member up: nothing to roll; the
+                // restarts it leaves owed are rolled by `postgres::day2::steps`
+                if let Desired::Service {
+                    name,
+                    reload: false,
+                    ..
+                } = &r.desired
+                {
+                    by_service.entry(name.as_str()).or_default().push(k);
+                }
+            }
+        }
+        for (_, mut ks) in by_service {
+            ks.sort_by_key(|&k| last.contains(&out[k].host));
+            if ks.len() < 2 {
+                continue;
+            }
+            let n = ks.len();
+            for (pos, &k) in ks.iter().enumerate() {
+                // the cluster's gates as seen from this host: its health checks after the service
+                let ri = source[k];
+                let host = &compiled.resources[ri].id.host;
+                let order = compiled.host_order(host);
+                let gates: Vec<Op> = order
+                    .iter()
+                    .skip_while(|&&j| j != ri)
+                    .filter_map(|&j| match &compiled.resources[j].desired {
+                        Desired::Health {
+                            check,
+                            timeout,
+                            interval,
+                        } if compiled.resources[j].component == comp => Some(Op::Wait {
+                            check: check.clone(),
+                            timeout: *timeout,
+                            interval: *interval,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                let prev = (pos > 0).then(|| out[ks[pos - 1]].id.clone());
+                let s = &mut out[k];
+                for op in s.ops.iter_mut() {
+                    if let Op::Systemctl { no_block, .. } = op {
+                        *no_block = false; // a member of a running cluster: back when restart returns
+                    }
+                }
+                match prev {
+                    None => s.reasons.push(format!("rolling restart: member 1 of {n}")),
+                    Some(p) => {
+                        s.reasons.push(format!("rolling restart: member {} of {n}, after {p} once the cluster is healthy", pos + 1));
+                        s.deps.push(p);
+                        s.ops.splice(0..0, gates);
+                    }
+                }
+            }
+        }
+    }
+}
