@@ -61,11 +61,9 @@ pub fn rules(stack: &Stack) -> String {
                 summary,
             });
         };
-    crate::components::etcd::alerts::rules(stack, &mut rule);
-    crate::components::postgres::alerts::rules(stack, &mut rule);
-    crate::components::redis::alerts::rules(stack, &mut rule);
-    crate::components::qdrant::alerts::rules(stack, &mut rule);
-    crate::components::services::alerts::rules(stack, &mut rule);
+    for c in crate::components::TABLE_ORDER {
+        c.alert_rules(stack, &mut rule);
+    }
     rule(
         "InstanceDown",
         "up{job=~\"etcd|patroni|redis|sentinel|qdrant|haproxy|service_.*\"} == 0".into(),

@@ -224,6 +224,31 @@ fn all_problems_are_reported_together() {
     );
 }
 
+/// Problems come in the stack file's table order (`components::TABLE_ORDER`):
+/// PgBouncer's checks before Redis', and a port clash is blamed on the table
+/// that claims the port after another.
+#[test]
+fn problems_follow_the_tables_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = run(dir.path(), INV, "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 4\n[pgbouncer]\nhosts = \"three\"\npool_mode = \"sesion\"\nport = 2379\n[services.a]\nhosts = \"a\"\ncommand = \"x\"\nport = 6379\n");
+    assert_eq!(code, 1, "{err}");
+    let d = diagnostics(&err);
+    let at = |s: &str| {
+        d.iter()
+            .position(|b| b.contains(s))
+            .unwrap_or_else(|| panic!("no `{s}` in:\n{err}"))
+    };
+    assert!(
+        at("not a PgBouncer pool mode") < at("quorum 4 is impossible"),
+        "{err}"
+    );
+    assert!(
+        at("pgbouncer and etcd both want port 2379")
+            < at("services.a and redis both want port 6379"),
+        "{err}"
+    );
+}
+
 #[test]
 fn examples_validate() {
     let root = env!("CARGO_MANIFEST_DIR");

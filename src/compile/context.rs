@@ -41,34 +41,14 @@ impl Compiler<'_> {
             "hosts": members,
             "vars": vars,
         });
-        if let Some(e) = view::etcd(self.inv, self.stack, host) {
-            v["etcd"] = serde_json::to_value(e).unwrap_or_default();
-        }
-        if let Some(p) = view::postgres(self.inv, self.stack, host, secrets) {
-            v["postgres"] = serde_json::to_value(p).unwrap_or_default();
-        }
-        if let Some(r) = view::redis(self.inv, self.stack, host, secrets) {
-            v["redis"] = serde_json::to_value(r).unwrap_or_default();
-        }
-        if let Some(name) = inst.component.strip_prefix("services.") {
-            if let Some(sv) = view::service(self.stack, name, host) {
-                v["service"] = serde_json::to_value(sv).unwrap_or_default();
+        // each component's view under its key (a JSON object's keys are
+        // sorted, so the order asked in does not show)
+        for c in crate::components::ALL {
+            if let Some((key, view)) =
+                c.template_view(self.inv, self.stack, &inst.component, host, secrets)
+            {
+                v[key] = view;
             }
-        }
-        if let Some(q) = view::qdrant(self.inv, self.stack, host) {
-            v["qdrant"] = serde_json::to_value(q).unwrap_or_default();
-        }
-        if let Some(b) = view::pgbouncer(self.inv, self.stack, host, secrets) {
-            v["pgbouncer"] = serde_json::to_value(b).unwrap_or_default();
-        }
-        if let Some(k) = view::keepalived(self.inv, self.stack, host) {
-            v["keepalived"] = serde_json::to_value(k).unwrap_or_default();
-        }
-        if let Some(b) = view::backup(self.stack) {
-            v["backup"] = serde_json::to_value(b).unwrap_or_default();
-        }
-        if let Some(h) = view::haproxy(self.inv, self.stack, secrets) {
-            v["haproxy"] = serde_json::to_value(h).unwrap_or_default();
         }
         // secrets only for the templates that need them
         secrets::withhold(&mut v, &inst.sees);
@@ -144,5 +124,23 @@ impl Compiler<'_> {
                 .flat_map(|h| h.join().expect("a render thread panicked"))
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The context is a JSON object whose keys serde_json keeps sorted (no
+    /// `preserve_order`), so the order in which components add their views
+    /// never shows in what templates see or in snapshots.
+    #[test]
+    fn context_keys_are_sorted_whatever_the_insertion_order() {
+        let mut v = serde_json::json!({ "stack": 1 });
+        v["redis"] = 2.into();
+        v["etcd"] = 3.into();
+        let keys: Vec<&String> = v
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["etcd", "redis", "stack"]);
     }
 }

@@ -1,12 +1,18 @@
 //! The one interface the rest of rampart reaches a component through, and
 //! the typed references to the role resources its day-2 steps rely on.
 
-use crate::compile::Compiled;
+use crate::compile::{Compiled, SecretValues};
 use crate::facts::{ClusterFact, HostFacts};
-use crate::model::stack::Stack;
+use crate::model::inventory::Inventory;
+use crate::model::stack::{Claim, RawStack, Stack, Validator};
+use crate::model::zones::{Quorum, Warn};
 use crate::plan::Plan;
 use crate::status::{ComponentHealth, Probes};
 use std::collections::BTreeMap;
+
+/// `rule(name, expr, for, severity, summary)`: one Prometheus alert rule
+/// (`alerts::rules` prefixes the name with the stack's).
+pub(crate) type AlertRule<'a> = dyn FnMut(&str, String, &'static str, &'static str, String) + 'a;
 
 /// A resource of a component's role that its day-2 steps find by id on each
 /// of its hosts (a restart to order, a config whose change they watch).
@@ -44,11 +50,57 @@ pub struct RollHints {
     pub last: Vec<String>,
 }
 
+/// `template_view`'s answer: a view under its key in the template context.
+pub(crate) fn keyed_view<T: serde::Serialize>(
+    key: &'static str,
+    view: Option<T>,
+) -> Option<(&'static str, serde_json::Value)> {
+    view.map(|v| (key, serde_json::to_value(v).unwrap_or_default()))
+}
+
 /// What the rest of rampart asks of a component. Every method has a
 /// default, so a component implements only what it has.
 pub trait Component: Sync {
     /// Its stack table (`etcd`, `postgres`, `redis`, `services`, ...).
     fn name(&self) -> &'static str;
+    /// Its checks of the stack file (its table, and what it needs of
+    /// others'); `Validator::check_rules` calls them in `TABLE_ORDER`.
+    fn validate(
+        &self,
+        _v: &mut Validator,
+        _raw: &RawStack,
+        _placement: &BTreeMap<String, Vec<String>>,
+    ) {
+    }
+    /// The ports its members serve, each claimed as `claim(component, port,
+    /// span)`; `Validator::check_ports` finds two on one port of one host.
+    fn ports(&self, _raw: &RawStack, _claim: &mut Claim<'_>) {}
+    /// Its failure-domain checks: a quorum that must survive the loss of
+    /// one zone through `quorum`, any other warning through `warn`
+    /// (`model::zones::check`, in `TABLE_ORDER`).
+    fn zones(
+        &self,
+        _stack: &Stack,
+        _inv: &Inventory,
+        _quorum: &mut Quorum<'_>,
+        _warn: &mut Warn<'_>,
+    ) {
+    }
+    /// Its Prometheus alert rules (`alerts::rules`, in `TABLE_ORDER`).
+    fn alert_rules(&self, _stack: &Stack, _rule: &mut AlertRule<'_>) {}
+    /// What its templates see on `host` of the instance `instance` (`etcd`,
+    /// `services.api`, `roles.x`, ...): the key in every role's template
+    /// context and its view, None when the stack has none for it there.
+    fn template_view(
+        &self,
+        _inv: &Inventory,
+        _stack: &Stack,
+        _instance: &str,
+        _host: &str,
+        _secrets: &SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        None
+    }
     /// The role resources its day-2 steps find by id.
     fn relies_on(&self) -> &'static [RoleRef] {
         &[]

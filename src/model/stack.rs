@@ -57,9 +57,11 @@ pub struct RoleInstance {
     pub secrets: Vec<Spanned<String>>,
 }
 
+/// The stack file as parsed, before its checks. Public only because
+/// `Component::validate` names it; `Stack::parse` is what builds it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawStack {
+pub struct RawStack {
     pub(crate) stack: StackMeta,
     pub(crate) etcd: Option<Etcd>,
     pub(crate) postgres: Option<Postgres>,
@@ -271,7 +273,13 @@ impl Stack {
     }
 }
 
-pub(crate) struct Validator<'a> {
+/// `claim(component, port, span)`: a port the component's members serve
+/// (`Component::ports`), with the span a clash is blamed on.
+pub(crate) type Claim<'a> = dyn FnMut(&str, u16, Option<Range<usize>>) + 'a;
+
+/// The stack's checks under way: their diagnostics and the placement so far.
+/// Public only because `Component::validate` names it.
+pub struct Validator<'a> {
     src: &'a Source,
     inv: &'a Inventory,
     diags: Diagnostics,
@@ -356,28 +364,8 @@ impl Validator<'_> {
     }
 
     fn check_rules(&mut self, raw: &RawStack, placement: &BTreeMap<String, Vec<String>>) {
-        let n = |k: &str| placement.get(k).map(Vec::len).unwrap_or(0);
-        crate::components::etcd::stack::validate(self, raw.etcd.as_ref(), placement);
-        if let Some(p) = &raw.postgres {
-            crate::components::postgres::stack::validate(
-                self,
-                p,
-                raw.etcd.is_some(),
-                n("postgres"),
-            );
-        }
-        if let Some(b) = &raw.pgbouncer {
-            crate::components::pgbouncer::stack::validate(self, b);
-        }
-        if let Some(r) = &raw.redis {
-            crate::components::redis::stack::validate(self, r, placement);
-        }
-        crate::components::qdrant::stack::validate(self, raw.qdrant.as_ref(), placement);
-        crate::components::services::stack::validate(self, raw);
-        crate::components::haproxy::stack::validate(self, raw);
-        crate::components::keepalived::stack::validate(self, raw);
-        if let Some(b) = &raw.backup {
-            crate::components::backup::stack::validate(self, b, raw.postgres.is_some());
+        for c in crate::components::TABLE_ORDER {
+            c.validate(self, raw, placement);
         }
     }
 
@@ -387,31 +375,8 @@ impl Validator<'_> {
         let mut claim = |comp: &str, port: u16, span: Option<Range<usize>>| {
             claims.push((comp.to_string(), port, span))
         };
-        if let Some(e) = &raw.etcd {
-            for p in crate::components::etcd::stack::PORTS {
-                claim("etcd", p, Some(e.hosts.span()));
-            }
-        }
-        if let Some(p) = &raw.postgres {
-            claim("postgres", 5432, Some(p.hosts.span()));
-            claim("postgres", 8008, Some(p.hosts.span()));
-        }
-        if let Some(p) = &raw.pgbouncer {
-            claim("pgbouncer", p.port, Some(p.hosts.span()));
-        }
-        if let Some(r) = &raw.redis {
-            for p in crate::components::redis::stack::ports(r) {
-                claim("redis", p, Some(r.hosts.span()));
-            }
-        }
-        if let Some(q) = &raw.qdrant {
-            for p in crate::components::qdrant::stack::PORTS {
-                claim("qdrant", p, Some(q.hosts.span()));
-            }
-        }
-        crate::components::services::stack::ports(raw, &mut claim);
-        if let Some(h) = &raw.haproxy {
-            crate::components::haproxy::stack::ports(h, &mut claim);
+        for c in crate::components::TABLE_ORDER {
+            c.ports(raw, &mut claim);
         }
         let mut seen: BTreeMap<(String, u16), String> = BTreeMap::new();
         for (comp, port, span) in claims {

@@ -5,6 +5,7 @@
 use super::inventory::Inventory;
 use super::stack::Stack;
 use crate::diag::{Diagnostic, Diagnostics};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -41,13 +42,15 @@ pub(crate) fn any_zone(inv: &Inventory, members: &[String]) -> bool {
 }
 
 pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
-    let mut out = Diagnostics::default();
-    let mut warn = |span: Option<Range<usize>>, msg: String, help: &str| {
-        out.push(Diagnostic {
+    // shared by `warn` and `quorum`, which each component gets both of
+    let out = RefCell::new(Diagnostics::default());
+    let push = |span: Option<Range<usize>>, msg: String, help: &str| {
+        out.borrow_mut().push(Diagnostic {
             warning: true,
             ..stack.source.diag(span, msg, Some(help.to_string()))
         });
     };
+    let mut warn = |span: Option<Range<usize>>, msg: String, help: &str| push(span, msg, help);
     // a quorum of `need` out of the members must survive the loss of any one zone
     let mut quorum = |what: &str, key: &str, span: Option<Range<usize>>, need: usize| {
         let members = stack.hosts_of(key);
@@ -58,7 +61,7 @@ pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
         if let Some((z, hs)) = worst(&zones) {
             let left = members.len() - hs.len();
             if left < need {
-                warn(
+                push(
                     span,
                     format!("losing {z} ({}) leaves {left} of {} {what}, below the {need} needed", hs.join(", "), members.len()),
                     "spread the members over at least three zones so that no zone holds half of them",
@@ -66,14 +69,10 @@ pub fn check(stack: &Stack, inv: &Inventory) -> Diagnostics {
             }
         }
     };
-    crate::components::etcd::zones::check(stack, &mut quorum);
-    crate::components::postgres::zones::check(stack, &mut quorum);
-    crate::components::redis::zones::check(stack, &mut quorum);
-    crate::components::qdrant::zones::raft_quorum(stack, &mut quorum);
-    crate::components::qdrant::zones::replica_spread(stack, inv, &mut warn);
-    crate::components::services::zones::check(stack, inv, &mut warn);
-    crate::components::haproxy::zones::check(stack, inv, &mut warn);
-    out
+    for c in crate::components::TABLE_ORDER {
+        c.zones(stack, inv, &mut quorum, &mut warn);
+    }
+    out.into_inner()
 }
 
 #[cfg(test)]
@@ -154,5 +153,19 @@ mod tests {
             w.iter().any(|m| m.contains("leaves 0 of 3 Redis servers")),
             "{w:?}"
         );
+    }
+
+    /// Warnings come in the stack file's table order (`TABLE_ORDER`):
+    /// services' before HAProxy's, though `ALL` visits HAProxy first.
+    #[test]
+    fn warnings_follow_the_table_order() {
+        let stack = "[stack]\nname = \"z\"\n[haproxy]\nhosts = \"all3\"\n[services.api]\nhosts = \"all3\"\ncommand = \"/bin/true\"\nport = 8080\n";
+        let w = warnings(&["a", "a", "a"], stack);
+        let at = |s: &str| w.iter().position(|m| m.contains(s));
+        let (Some(service), Some(haproxy)) = (at("replicas of services.api"), at("HAProxy hosts"))
+        else {
+            panic!("{w:?}")
+        };
+        assert!(service < haproxy, "{w:?}");
     }
 }

@@ -17,4 +17,24 @@ impl super::Component for Backup {
     fn name(&self) -> &'static str {
         "backup"
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        _placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        if let Some(b) = &raw.backup {
+            stack::validate(v, b, raw.postgres.is_some());
+        }
+    }
+    fn template_view(
+        &self,
+        _inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        _instance: &str,
+        _host: &str,
+        _secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        super::keyed_view("backup", view::backup(stack))
+    }
 }

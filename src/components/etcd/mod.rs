@@ -84,4 +84,45 @@ impl super::Component for Etcd {
     ) {
         day2::etcd(compiled, facts, plan)
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        stack::validate(v, raw.etcd.as_ref(), placement);
+    }
+    fn ports(
+        &self,
+        raw: &crate::model::stack::RawStack,
+        claim: &mut crate::model::stack::Claim<'_>,
+    ) {
+        if let Some(e) = &raw.etcd {
+            for p in stack::PORTS {
+                claim("etcd", p, Some(e.hosts.span()));
+            }
+        }
+    }
+    fn zones(
+        &self,
+        stack: &crate::model::stack::Stack,
+        _inv: &crate::model::inventory::Inventory,
+        quorum: &mut crate::model::zones::Quorum<'_>,
+        _warn: &mut crate::model::zones::Warn<'_>,
+    ) {
+        zones::check(stack, quorum);
+    }
+    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+        alerts::rules(stack, rule);
+    }
+    fn template_view(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        _instance: &str,
+        host: &str,
+        _secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        super::keyed_view("etcd", view::etcd(inv, stack, host))
+    }
 }

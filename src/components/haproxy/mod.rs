@@ -35,4 +35,40 @@ impl super::Component for Haproxy {
     ) -> Vec<crate::status::ComponentHealth> {
         status::evaluate(stack, probes).into_iter().collect()
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        _placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        stack::validate(v, raw);
+    }
+    fn ports(
+        &self,
+        raw: &crate::model::stack::RawStack,
+        claim: &mut crate::model::stack::Claim<'_>,
+    ) {
+        if let Some(h) = &raw.haproxy {
+            stack::ports(h, claim);
+        }
+    }
+    fn zones(
+        &self,
+        stack: &crate::model::stack::Stack,
+        inv: &crate::model::inventory::Inventory,
+        _quorum: &mut crate::model::zones::Quorum<'_>,
+        warn: &mut crate::model::zones::Warn<'_>,
+    ) {
+        zones::check(stack, inv, warn);
+    }
+    fn template_view(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        _instance: &str,
+        _host: &str,
+        secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        super::keyed_view("haproxy", view::haproxy(inv, stack, secrets))
+    }
 }

@@ -4,7 +4,6 @@ use crate::model::secret::SecretRef;
 use crate::model::stack::{HostsRef, RawStack, Validator};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::ops::Range;
 use toml::Spanned;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,7 +106,7 @@ fn check_tls(v: &mut Validator, h: &Haproxy, t: &HaproxyTls, raw: &RawStack) {
 
 /// The ports HAProxy listens on: the stats port (its claim carries the
 /// hosts' span) and each listener (with its own span).
-pub(crate) fn ports(h: &Haproxy, claim: &mut impl FnMut(&str, u16, Option<Range<usize>>)) {
+pub(crate) fn ports(h: &Haproxy, claim: &mut crate::model::stack::Claim<'_>) {
     claim("haproxy", h.stats_port, Some(h.hosts.span()));
     for p in h.listen.values() {
         claim("haproxy", *p.get_ref(), Some(p.span()));

@@ -30,4 +30,22 @@ impl super::Component for Keepalived {
     ) -> Vec<crate::status::ComponentHealth> {
         status::evaluate(stack, probes).into_iter().collect()
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        _placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        stack::validate(v, raw);
+    }
+    fn template_view(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        _instance: &str,
+        host: &str,
+        _secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        super::keyed_view("keepalived", view::keepalived(inv, stack, host))
+    }
 }

@@ -17,4 +17,33 @@ impl super::Component for Pgbouncer {
     fn name(&self) -> &'static str {
         "pgbouncer"
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        _placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        if let Some(b) = &raw.pgbouncer {
+            stack::validate(v, b);
+        }
+    }
+    fn ports(
+        &self,
+        raw: &crate::model::stack::RawStack,
+        claim: &mut crate::model::stack::Claim<'_>,
+    ) {
+        if let Some(p) = &raw.pgbouncer {
+            claim("pgbouncer", p.port, Some(p.hosts.span()));
+        }
+    }
+    fn template_view(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        _instance: &str,
+        host: &str,
+        secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        super::keyed_view("pgbouncer", view::pgbouncer(inv, stack, host, secrets))
+    }
 }

@@ -6,10 +6,7 @@ use crate::alerts::up_count;
 use crate::model::stack::Stack;
 
 /// Adds the Patroni rules through `rule` (name, expr, for, severity, summary), when the stack has PostgreSQL.
-pub(crate) fn rules(
-    stack: &Stack,
-    rule: &mut impl FnMut(&str, String, &'static str, &'static str, String),
-) {
+pub(crate) fn rules(stack: &Stack, rule: &mut crate::components::AlertRule<'_>) {
     if stack.postgres.is_none() {
         return;
     }

@@ -79,4 +79,48 @@ impl super::Component for Postgres {
     ) {
         day2::steps(compiled, facts, plan)
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        if let Some(p) = &raw.postgres {
+            let members = placement.get("postgres").map(Vec::len).unwrap_or(0);
+            stack::validate(v, p, raw.etcd.is_some(), members);
+        }
+    }
+    fn ports(
+        &self,
+        raw: &crate::model::stack::RawStack,
+        claim: &mut crate::model::stack::Claim<'_>,
+    ) {
+        if let Some(p) = &raw.postgres {
+            for port in stack::PORTS {
+                claim("postgres", port, Some(p.hosts.span()));
+            }
+        }
+    }
+    fn zones(
+        &self,
+        stack: &crate::model::stack::Stack,
+        _inv: &crate::model::inventory::Inventory,
+        quorum: &mut crate::model::zones::Quorum<'_>,
+        _warn: &mut crate::model::zones::Warn<'_>,
+    ) {
+        zones::check(stack, quorum);
+    }
+    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+        alerts::rules(stack, rule);
+    }
+    fn template_view(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        _instance: &str,
+        host: &str,
+        secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        super::keyed_view("postgres", view::postgres(inv, stack, host, secrets))
+    }
 }

@@ -86,6 +86,9 @@ fn pg_version() -> u32 {
     15
 }
 
+/// Ports every member serves: PostgreSQL (5432) and Patroni's REST API (8008).
+pub(crate) const PORTS: [u16; 2] = [5432, 8008];
+
 /// The checks of `[postgres]`: its etcd, version and synchronous standbys,
 /// then its databases, client networks and parameters.
 pub(crate) fn validate(v: &mut Validator, p: &Postgres, has_etcd: bool, members: usize) {

@@ -51,4 +51,46 @@ impl super::Component for Qdrant {
     ) {
         day2::steps(compiled, facts, plan)
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        stack::validate(v, raw.qdrant.as_ref(), placement);
+    }
+    fn ports(
+        &self,
+        raw: &crate::model::stack::RawStack,
+        claim: &mut crate::model::stack::Claim<'_>,
+    ) {
+        if let Some(q) = &raw.qdrant {
+            for p in stack::PORTS {
+                claim("qdrant", p, Some(q.hosts.span()));
+            }
+        }
+    }
+    fn zones(
+        &self,
+        stack: &crate::model::stack::Stack,
+        inv: &crate::model::inventory::Inventory,
+        quorum: &mut crate::model::zones::Quorum<'_>,
+        warn: &mut crate::model::zones::Warn<'_>,
+    ) {
+        zones::raft_quorum(stack, quorum);
+        zones::replica_spread(stack, inv, warn);
+    }
+    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+        alerts::rules(stack, rule);
+    }
+    fn template_view(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        _instance: &str,
+        host: &str,
+        _secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        super::keyed_view("qdrant", view::qdrant(inv, stack, host))
+    }
 }

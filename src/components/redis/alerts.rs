@@ -6,10 +6,7 @@ use crate::model::stack::Stack;
 
 /// Adds Redis' rules through `rule(name, expr, for, severity, summary)` (see
 /// `alerts::rules`); none when the stack has no Redis.
-pub fn rules(
-    stack: &Stack,
-    rule: &mut impl FnMut(&str, String, &'static str, &'static str, String),
-) {
+pub fn rules(stack: &Stack, rule: &mut crate::components::AlertRule<'_>) {
     let Some(r) = &stack.redis else {
         return;
     };

@@ -93,4 +93,47 @@ impl super::Component for Redis {
             plan,
         )
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        if let Some(r) = &raw.redis {
+            stack::validate(v, r, placement);
+        }
+    }
+    fn ports(
+        &self,
+        raw: &crate::model::stack::RawStack,
+        claim: &mut crate::model::stack::Claim<'_>,
+    ) {
+        if let Some(r) = &raw.redis {
+            for p in stack::ports(r) {
+                claim("redis", p, Some(r.hosts.span()));
+            }
+        }
+    }
+    fn zones(
+        &self,
+        stack: &crate::model::stack::Stack,
+        _inv: &crate::model::inventory::Inventory,
+        quorum: &mut crate::model::zones::Quorum<'_>,
+        _warn: &mut crate::model::zones::Warn<'_>,
+    ) {
+        zones::check(stack, quorum);
+    }
+    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+        alerts::rules(stack, rule);
+    }
+    fn template_view(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        _instance: &str,
+        host: &str,
+        secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        super::keyed_view("redis", view::redis(inv, stack, host, secrets))
+    }
 }

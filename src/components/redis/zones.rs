@@ -2,11 +2,10 @@
 //! one zone, and enough Sentinels to fail over.
 
 use crate::model::stack::Stack;
-use std::ops::Range;
 
 /// Calls `quorum(what, component, span, need)` (see `model::zones::check`)
 /// for the Redis servers and, with a Sentinel, for the Sentinels.
-pub fn check(stack: &Stack, quorum: &mut impl FnMut(&str, &str, Option<Range<usize>>, usize)) {
+pub fn check(stack: &Stack, quorum: &mut crate::model::zones::Quorum<'_>) {
     let Some(r) = &stack.redis else {
         return;
     };

@@ -4,10 +4,7 @@ use crate::alerts::{prefix, q, up_count};
 use crate::model::stack::Stack;
 
 /// Two rules per service, on the scrape job `service_NAME`.
-pub(crate) fn rules(
-    stack: &Stack,
-    rule: &mut impl FnMut(&str, String, &'static str, &'static str, String),
-) {
+pub(crate) fn rules(stack: &Stack, rule: &mut crate::components::AlertRule<'_>) {
     for name in stack.services.keys() {
         let n = stack.hosts_of(&format!("services.{name}")).len();
         let job = format!("service_{}", name.replace('-', "_"));

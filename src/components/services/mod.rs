@@ -34,4 +34,43 @@ impl super::Component for Services {
     ) -> Vec<crate::status::ComponentHealth> {
         status::evaluate(stack, probes)
     }
+    fn validate(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        _placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        stack::validate(v, raw);
+    }
+    fn ports(
+        &self,
+        raw: &crate::model::stack::RawStack,
+        claim: &mut crate::model::stack::Claim<'_>,
+    ) {
+        stack::ports(raw, claim);
+    }
+    fn zones(
+        &self,
+        stack: &crate::model::stack::Stack,
+        inv: &crate::model::inventory::Inventory,
+        _quorum: &mut crate::model::zones::Quorum<'_>,
+        warn: &mut crate::model::zones::Warn<'_>,
+    ) {
+        zones::check(stack, inv, warn);
+    }
+    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+        alerts::rules(stack, rule);
+    }
+    fn template_view(
+        &self,
+        _inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+        instance: &str,
+        host: &str,
+        _secrets: &crate::compile::SecretValues,
+    ) -> Option<(&'static str, serde_json::Value)> {
+        // an app service sees its own table only
+        let name = instance.strip_prefix("services.")?;
+        super::keyed_view("service", view::service(stack, name, host))
+    }
 }

@@ -3,7 +3,6 @@
 use crate::model::stack::{HostsRef, RawStack, Validator};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::ops::Range;
 use toml::Spanned;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,7 +112,7 @@ fn validate_one(v: &mut Validator, name: &Spanned<String>, s: &Service) {
 }
 
 /// Each service's port (with its span).
-pub(crate) fn ports(raw: &RawStack, claim: &mut impl FnMut(&str, u16, Option<Range<usize>>)) {
+pub(crate) fn ports(raw: &RawStack, claim: &mut crate::model::stack::Claim<'_>) {
     for (name, s) in &raw.services {
         claim(
             &format!("services.{}", name.get_ref()),

@@ -3,14 +3,9 @@
 use crate::model::inventory::Inventory;
 use crate::model::stack::Stack;
 use crate::model::zones::{any_zone, by_zone};
-use std::ops::Range;
 
 /// A warning when every replica of a service sits in one zone.
-pub(crate) fn check(
-    stack: &Stack,
-    inv: &Inventory,
-    warn: &mut impl FnMut(Option<Range<usize>>, String, &str),
-) {
+pub(crate) fn check(stack: &Stack, inv: &Inventory, warn: &mut crate::model::zones::Warn<'_>) {
     for (name, s) in &stack.services {
         let members = stack.hosts_of(&format!("services.{name}"));
         if members.len() >= 2 && any_zone(inv, members) && by_zone(inv, members).len() == 1 {
