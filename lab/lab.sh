@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rampart lab: systemd-booting Debian hosts on this machine, each with its own
 # address on a private bridge, reached over real SSH. See lab/README.md.
-#   lab.sh up N [--fresh] | down [--purge] | inventory [FILE] | status
+#   lab.sh up N [--fresh] [--debian 13|12] | down [--purge] | inventory [FILE] | status
 #   lab.sh kill HOST | start HOST | cut HOST | heal HOST | ssh HOST CMD...
 # Traffic goes only to the bridge's own 198.18.0.0/24 (no NAT, no forwarding).
 set -euo pipefail
@@ -14,7 +14,6 @@ PROG=${RAMPART_LAB_PROG:-lab.sh}       # how the user called us, for messages
 BRIDGE=rampart0
 NET=198.18.0
 GW=$NET.1
-BASE=$CACHE/base
 HOSTS=$LAB_DIR/hosts
 KEY=$LAB_DIR/id_ed25519
 KH=$LAB_DIR/known_hosts
@@ -22,7 +21,11 @@ ACNG=$LAB_DIR/acng
 # the lab's apt cacher: a port of its own, so that a machine's own apt-cacher-ng
 # (Debian starts one on 3142 when it is installed) never answers in its place
 ACNG_PORT=3143
-SUITE=bookworm
+# Debian releases the lab makes hosts of (13 is the default), one cached base image each
+DEFAULT_DEBIAN=${RAMPART_LAB_DEBIAN:-13}
+suite_of() { case "$1" in 13) echo trixie ;; 12) echo bookworm ;; *) refuse "--debian takes 13 (trixie) or 12 (bookworm), not '$1'" ;; esac; }
+release_of_suite() { case "$1" in trixie) echo 13 ;; bookworm) echo 12 ;; *) echo "?" ;; esac; }
+base_of() { echo "$CACHE/base-$1"; }
 # LAB.md's package set, plus psmisc: the keepalived role checks haproxy with killall
 PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,python3,sudo,ca-certificates,procps,curl,psmisc
 
@@ -32,8 +35,10 @@ refuse() { echo "rampart lab: $*" >&2; exit 2; }
 
 usage() {
   cat >&2 <<EOF
-usage: $PROG up N [--fresh]     start hosts lab1..labN (idempotent; --fresh: clean hosts)
-       $PROG down [--purge]     remove every host, the bridge and the cacher (--purge: the base image too)
+usage: $PROG up N [--fresh] [--debian 13|12]
+                                start hosts lab1..labN on Debian 13 (default) or 12
+                                (idempotent; --fresh: clean hosts)
+       $PROG down [--purge]     remove every host, the bridge and the cacher (--purge: the base images too)
        $PROG inventory [FILE]   rampart inventory of the lab hosts (stdout or FILE)
        $PROG status             one line per host
        $PROG kill HOST          hard power-off (link down, kill -9 of its init)
@@ -90,6 +95,8 @@ mirror() {
 idx() { [[ ${1:-} =~ ^lab([1-9][0-9]*)$ ]] || refuse "unknown lab host '${1:-}' (lab1, lab2, ...)"; echo "${BASH_REMATCH[1]}"; }
 addr() { echo "$NET.$((10 + $1))"; }
 hdir() { echo "$HOSTS/lab$1"; }
+# the Debian suite host $1 was made of (hosts from before releases were recorded: bookworm)
+host_suite() { local s; s=$(cat "$(hdir "$1")/suite" 2>/dev/null || true); echo "${s:-bookworm}"; }
 existing() { local d; for d in "$HOSTS"/lab*; do [[ -d $d && ${d##*/} =~ ^lab[0-9]+$ ]] || continue; echo "${d##*/lab}"; done | sort -n; }
 
 # $1 is a live process whose command line contains $2 (a kept PID may have been reused)
@@ -139,17 +146,21 @@ apt_conf() {
   printf 'Acquire::http::Pipeline-Depth "0";\nAcquire::http::Timeout "30";\nAcquire::Retries "3";\n'
 }
 
+# the base image of suite $1 (trixie, bookworm), built once
 build_base() {
+  local SUITE=$1 BASE; BASE=$(base_of "$1")
+  # a base from before the lab knew releases was bookworm's
+  if [ "$SUITE" = bookworm ] && [ ! -e "$BASE" ] && [ -f "$CACHE/base/.rampart-base-ok" ]; then mv "$CACHE/base" "$BASE"; fi
   [ -f "$BASE/.rampart-base-ok" ] && return 0
   local m tmp d; m=$(mirror)
   mkdir -p "$CACHE"
   for d in "$CACHE"/base.tmp.*; do [ -e "$d" ] || continue; umount_under "$d"; rm -rf --one-file-system "$d"; done
   tmp=$CACHE/base.tmp.$$
-  say "building the Debian $SUITE base image from $m (once; about 75 s)"
-  if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp" "$m" >"$CACHE/debootstrap.log" 2>&1 9>&-; then
-    tail -20 "$CACHE/debootstrap.log" >&2
+  say "building the Debian $(release_of_suite "$SUITE") ($SUITE) base image from $m (once; about 75 s)"
+  if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp" "$m" >"$CACHE/debootstrap-$SUITE.log" 2>&1 9>&-; then
+    tail -20 "$CACHE/debootstrap-$SUITE.log" >&2
     umount_under "$tmp"; rm -rf --one-file-system "$tmp"
-    die "debootstrap failed (log: $CACHE/debootstrap.log)"
+    die "debootstrap $SUITE failed (log: $CACHE/debootstrap-$SUITE.log)"
   fi
   umount_under "$tmp"
   rm -f "$tmp"/etc/ssh/ssh_host_* "$tmp/etc/machine-id" "$tmp/var/lib/dbus/machine-id"
@@ -255,7 +266,7 @@ hosts_file() {
 host_root() {
   local k=$1 n=$2 h r; h=$(hdir "$k"); r=$h/root
   mkdir -p "$h/upper" "$h/work" "$r"
-  mountpoint -q "$r" || mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$h/upper,workdir=$h/work" "$r"
+  mountpoint -q "$r" || mount -t overlay overlay -o "lowerdir=$(base_of "$(host_suite "$k")"),upperdir=$h/upper,workdir=$h/work" "$r"
   echo "lab$k" > "$r/etc/hostname"
   apt_conf > "$r/etc/apt/apt.conf.d/01rampart-lab-proxy"   # also on hosts made from an older base
   hosts_file "$n" > "$r/etc/hosts"
@@ -407,14 +418,30 @@ answers() {
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
-  local n=${1:-} fresh=${2:-}
+  local n=${1:-} fresh= release=$DEFAULT_DEBIAN suite
   [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || refuse "up takes a host count from 1 to 200"
-  [ -z "$fresh" ] || [ "$fresh" = --fresh ] || refuse "up N [--fresh]"
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --fresh) fresh=--fresh ;;
+      --debian) [ $# -ge 2 ] || refuse "--debian takes 13 or 12"; release=$2; shift ;;
+      --debian=*) release=${1#--debian=} ;;
+      *) refuse "up N [--fresh] [--debian 13|12]: unknown argument '$1'" ;;
+    esac
+    shift
+  done
+  suite=$(suite_of "$release")
   need install; lock
   local t0=$EPOCHREALTIME k todo=() max
   mkdir -p "$HOSTS"
   [ -f "$KEY" ] && [ -f "$KEY.pub" ] || { rm -f "$KEY" "$KEY.pub"; ssh-keygen -q -t ed25519 -N '' -C rampart-lab -f "$KEY"; }
-  build_base
+  if [ -z "$fresh" ]; then   # a kept host stays on its release: say so rather than mix silently
+    for k in $(existing); do
+      [ "$k" -le "$n" ] && [ -f "$(hdir "$k")/.ready" ] || continue
+      [ "$(host_suite "$k")" = "$suite" ] || refuse "lab$k runs Debian $(release_of_suite "$(host_suite "$k")") ($(host_suite "$k")), not $release: add --fresh to remake the hosts on Debian $release"
+    done
+  fi
+  build_base "$suite"
   net_up
   cacher_up
   if [ "$fresh" = --fresh ] && [ -n "$(existing)" ]; then
@@ -447,10 +474,10 @@ cmd_up() {
   done
   if [ ${#todo[@]} -gt 0 ]; then
     say "booting $(printf 'lab%s ' "${todo[@]}")"
-    for k in "${todo[@]}"; do host_net "$k" boot; host_root "$k" "$max"; boot "$k"; done
+    for k in "${todo[@]}"; do mkdir -p "$(hdir "$k")"; echo "$suite" > "$(hdir "$k")/suite"; host_net "$k" boot; host_root "$k" "$max"; boot "$k"; done
     wait_hosts "${todo[@]}"
   fi
-  say "$n hosts up (${#todo[@]} booted) in $(elapsed "$t0") s: $(for k in $(seq 1 "$n"); do printf 'lab%s=%s ' "$k" "$(addr "$k")"; done)"
+  say "$n Debian $release hosts up (${#todo[@]} booted) in $(elapsed "$t0") s: $(for k in $(seq 1 "$n"); do printf 'lab%s=%s ' "$k" "$(addr "$k")"; done)"
 }
 
 cmd_down() {
@@ -474,9 +501,9 @@ cmd_down() {
   if [ "$purge" = --purge ]; then
     umount_under "$CACHE"
     rm -rf --one-file-system "$CACHE" "$LAB_DIR"
-    say "down; base image and cache deleted"
+    say "down; base images and cache deleted"
   else
-    say "down (base image kept in $BASE)"
+    say "down (base images kept in $CACHE)"
   fi
 }
 
@@ -515,7 +542,7 @@ cmd_status() {
   local k p
   for k in $(existing); do
     p=$(nspawn_pid "$k")
-    if [ -n "$p" ]; then echo "lab$k $(addr "$k") $p running"; else echo "lab$k $(addr "$k") - stopped"; fi
+    if [ -n "$p" ]; then echo "lab$k $(addr "$k") $p running debian$(release_of_suite "$(host_suite "$k")")"; else echo "lab$k $(addr "$k") - stopped debian$(release_of_suite "$(host_suite "$k")")"; fi
   done
 }
 

@@ -99,7 +99,7 @@ pub(crate) fn validate(v: &mut Validator, p: &Postgres, has_etcd: bool, members:
             "add an [etcd] table with hosts = \"...\" (3 or 5 hosts)",
         );
     }
-    if p.version != 15 {
+    if p.version != 15 && p.version != 17 {
         let span = v.at(&["postgres", "version"], Some(p.hosts.span()));
         v.err(
             span,

@@ -139,7 +139,7 @@ pub fn postgres(
         bin_dir: format!("/usr/lib/postgresql/{}/bin", p.version),
         synchronous_mode: p.synchronous_mode,
         synchronous_node_count: p.synchronous_node_count.unwrap_or(1),
-        ttl: 15,
+        ttl: 20,
         loop_wait: 3,
         retry_timeout: 5,
         parameters: p
