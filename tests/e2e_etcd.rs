@@ -292,7 +292,7 @@ fn etcd_cluster_end_to_end() {
     );
     for h in ["lab1", "lab2", "lab3"] {
         assert!(
-            ssh_ok(h, "cat /var/lib/postgresql/15/patroni/pg_hba.conf")
+            ssh_ok(h, "cat /var/lib/postgresql/*/patroni/pg_hba.conf")
                 .contains("host all all 198.18.0.1/32 scram-sha-256"),
             "{h}"
         );

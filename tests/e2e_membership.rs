@@ -227,7 +227,7 @@ fn pg_stack(dir: &std::path::Path, name: &str, pg_hosts: &[&str], parameters: &s
         &p,
         format!(
             "[stack]\nname = \"pgday2\"\n\n[etcd]\nhosts = [\"lab1\", \"lab2\", \"lab3\"]\n\n\
-             [postgres]\nhosts = [{list}]\nversion = 15\nsynchronous_mode = false\n\
+             [postgres]\nhosts = [{list}]\nsynchronous_mode = false\n\
              superuser_password = {{ file = \"secrets/pg_superuser\" }}\nreplication_password = {{ file = \"secrets/pg_replication\" }}\n\
              [[postgres.databases]]\nname = \"app\"\nowner = \"app\"\npassword = {{ file = \"secrets/app_db\" }}\n{parameters}\n\
              [haproxy]\nhosts = [\"lab1\"]\n[haproxy.listen]\npostgres_primary = 5000\n"
