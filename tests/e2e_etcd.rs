@@ -32,7 +32,9 @@ fn etcd_cluster_end_to_end() {
     let inv_dir = tempfile::tempdir().unwrap();
     let inv = lab_inventory_in(inv_dir.path());
     assert!(
-        std::fs::read_to_string(&inv).unwrap().contains("debian = 12"),
+        std::fs::read_to_string(&inv)
+            .unwrap()
+            .contains("debian = 12"),
         "the lab's inventory says which release its hosts run"
     );
     let stack = fixture("etcd.toml");
@@ -328,7 +330,11 @@ fn etcd_cluster_end_to_end() {
     // through the other edge host's HAProxy works again; the host comes back,
     // rejoins as a replica, and the plan is quiet
     let leader = || -> Option<String> {
-        let out = ssh("lab3", "curl -sf --max-time 3 http://127.0.0.1:8008/cluster").stdout;
+        let out = ssh(
+            "lab3",
+            "curl -sf --max-time 3 http://127.0.0.1:8008/cluster",
+        )
+        .stdout;
         let v: serde_json::Value = serde_json::from_str(&out).ok()?;
         v["members"]
             .as_array()?
@@ -337,7 +343,11 @@ fn etcd_cluster_end_to_end() {
             .and_then(|m| m["name"].as_str().map(str::to_string))
     };
     let old = leader().expect("a leader");
-    let haproxy = if old == "lab2" { "198.18.0.11" } else { "198.18.0.12" };
+    let haproxy = if old == "lab2" {
+        "198.18.0.11"
+    } else {
+        "198.18.0.12"
+    };
     let lost_at = Instant::now();
     let k = rampart(&["lab", "kill", &old]);
     assert_eq!(k.code, 0, "{}", k.all());

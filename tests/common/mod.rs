@@ -57,7 +57,14 @@ pub fn lab_on(n: u32, debian: u32) -> Lab {
     let guard = lab_lock();
     let t = Instant::now();
     let out = Command::new(bin())
-        .args(["lab", "up", &n.to_string(), "--fresh", "--debian", &debian.to_string()])
+        .args([
+            "lab",
+            "up",
+            &n.to_string(),
+            "--fresh",
+            "--debian",
+            &debian.to_string(),
+        ])
         .output()
         .expect("run rampart lab up");
     assert!(out.status.success(), "lab up failed (the end-to-end tests need Linux, root and the lab's Debian packages; see README):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
