@@ -325,6 +325,15 @@ fn etcd_cluster_end_to_end() {
         ssh_ok("lab1", "patroni --version").contains("patroni 3."),
         "Debian 12 runs Patroni 3"
     );
+    let c = ssh(
+        "lab1",
+        "/usr/sbin/haproxy -c -f /etc/haproxy/haproxy.cfg 2>&1",
+    );
+    assert!(
+        c.code == 0 && !c.stdout.contains("WARNING") && !c.stdout.contains("ALERT"),
+        "haproxy -c passes with no warning on Debian 12: {}",
+        c.all()
+    );
 
     // the leader's host is lost outright: a replica is promoted and a write
     // through the other edge host's HAProxy works again; the host comes back,
