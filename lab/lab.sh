@@ -525,7 +525,7 @@ cmd_inventory() {
     echo "known_hosts = \"$KH\""
     echo "host_key_policy = \"strict\""
     for k in $ks; do
-      printf '\n[hosts.lab%s]\naddress = "%s"\nzone = "%s"\n' "$k" "$(addr "$k")" "${zones[$((i % 3))]}"
+      printf '\n[hosts.lab%s]\naddress = "%s"\nzone = "%s"\ndebian = %s\n' "$k" "$(addr "$k")" "${zones[$((i % 3))]}" "$(release_of_suite "$(host_suite "$k")")"
       i=$((i + 1))
     done
     echo

@@ -3,6 +3,7 @@
 //! function of its output (tested from fixtures, no SSH).
 
 use crate::compile::{Compiled, Desired};
+pub use crate::model::release::OsRelease;
 use crate::transport::quote::sh;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,6 +75,10 @@ pub struct HostFacts {
     /// `/cluster`, Redis' replication role, Qdrant's peer and shards), keyed
     /// by the component's name; absent when it did not answer.
     pub clusters: BTreeMap<String, ClusterFact>,
+    /// Its `/etc/os-release` (None when the script did not read it: fixtures);
+    /// the plan refuses a host whose release is not the inventory's.
+    #[serde(default)]
+    pub os: Option<OsRelease>,
 }
 
 /// A component's cluster fact, as its facts parser read it
@@ -174,6 +179,8 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
          g() { printf 'G\\t%s\\t%s\\n' \"$1\" \"$2\"; }\n",
     )
     .replace("MAXC", &MAX_CONTENT.to_string());
+    // the Debian release it runs (what the templates were made for is checked by the plan)
+    s.push_str("printf 'O\\t'; base64 -w0 /etc/os-release 2>/dev/null; echo\n");
     let mut packages = Vec::new();
     let mut paths: BTreeSet<String> = extra_paths.iter().cloned().collect();
     for &i in compiled.host_order(host) {
@@ -307,6 +314,10 @@ pub fn parse(out: &str, wanted_packages: &[String]) -> Result<HostFacts, String>
             "R" => {
                 f.pending.insert(parts.next().ok_or_else(bad)?.to_string());
             }
+            "O" => {
+                let bytes = crate::util::b64_decode(parts.next().unwrap_or("")).ok_or_else(bad)?;
+                f.os = Some(OsRelease::parse(&String::from_utf8_lossy(&bytes)));
+            }
             "END" => ended = true,
             "" => {}
             // a component's cluster fact, by its tag
@@ -361,6 +372,25 @@ mod tests {
         assert_eq!(f.packages["etcd-client"], None);
         assert_eq!(f.packages["curl"], None);
         assert!(f.pending.contains("etcd"));
+        // no O line: the release was not read (old fixtures), never guessed
+        assert_eq!(f.os, None);
+    }
+
+    #[test]
+    fn reads_the_release_from_os_release() {
+        let os = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+        let out = format!("O\t{}\nEND\n", crate::util::b64_encode(os.as_bytes()));
+        let f = parse(&out, &[]).unwrap();
+        let o = f.os.unwrap();
+        assert_eq!(o.release(), Some(crate::model::release::Release::Bookworm));
+        assert_eq!(
+            (o.version_id.as_str(), o.codename.as_str()),
+            ("12", "bookworm")
+        );
+        // no /etc/os-release: an empty line, read as no release
+        let f = parse("O\t\nEND\n", &[]).unwrap();
+        assert_eq!(f.os.unwrap().release(), None);
+        assert!(parse("O\t%%%\nEND\n", &[]).unwrap_err().contains("line 1"));
     }
 
     #[test]
@@ -428,7 +458,7 @@ mod tests {
 
     #[test]
     fn fact_tags_are_distinct_from_each_other_and_the_scripts_own() {
-        let mut tags = vec!["F", "D", "C", "N", "S", "G", "P", "M", "R", "END", ""];
+        let mut tags = vec!["F", "D", "C", "N", "S", "G", "P", "M", "R", "O", "END", ""];
         for c in crate::components::ALL {
             if let Some(t) = c.fact_tag() {
                 assert!(!tags.contains(&t), "{}: tag {t} is taken", c.name());
@@ -437,7 +467,7 @@ mod tests {
         }
         assert_eq!(
             tags.len(),
-            15,
+            16,
             "etcd, postgres, redis and qdrant each have a tag"
         );
     }

@@ -8,6 +8,10 @@ use std::path::Path;
 
 const INV: &str = "[defaults]\nuser = \"root\"\n\n[hosts.a]\naddress = \"10.0.0.1\"\n[hosts.b]\naddress = \"10.0.0.2\"\n[hosts.c]\naddress = \"10.0.0.3\"\n[hosts.d]\naddress = \"10.0.0.4\"\n\n[groups]\nthree = [\"a\", \"b\", \"c\"]\ntwo = [\"a\", \"b\"]\nfour = [\"a\", \"b\", \"c\", \"d\"]\n";
 
+/// INV with every host on Debian 12, and with host c alone on Debian 12.
+const INV12: &str = "[defaults]\nuser = \"root\"\ndebian = 12\n[hosts.a]\naddress = \"10.0.0.1\"\n[hosts.b]\naddress = \"10.0.0.2\"\n[hosts.c]\naddress = \"10.0.0.3\"\n[groups]\nthree = [\"a\", \"b\", \"c\"]\n";
+const INV_MIXED: &str = "[defaults]\nuser = \"root\"\n[hosts.a]\naddress = \"10.0.0.1\"\n[hosts.b]\naddress = \"10.0.0.2\"\n[hosts.c]\naddress = \"10.0.0.3\"\ndebian = 12\n[groups]\nthree = [\"a\", \"b\", \"c\"]\n";
+
 macro_rules! pg {
     ($tail:literal) => {
         concat!("[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n[postgres]\nhosts = \"three\"\nsuperuser_password = { env = \"A\" }\nreplication_password = { env = \"B\" }\n", $tail)
@@ -134,6 +138,16 @@ fn every_bad_input_is_refused_with_position_and_fix() {
         Case { name: "service port 0", inv: INV, stack: "[stack]\nname = \"x\"\n[services.a]\nhosts = \"a\"\ncommand = \"c\"\nport = 0\n", expect: &["stack.toml:6:8", "[services.a] port: port 0 is not a port", "write a port from 1 to 65535"] },
         Case { name: "virtual_router_id 0", inv: INV, stack: "[stack]\nname = \"x\"\n[keepalived]\nhosts = \"two\"\nvip = \"10.0.0.100\"\ninterface = \"eth0\"\nvirtual_router_id = 0\n", expect: &["stack.toml:7:21", "[keepalived] virtual_router_id: virtual_router_id 0 is out of range", "from 1 to 255"] },
         Case { name: "synchronous_node_count 0", inv: INV, stack: pg!("synchronous_node_count = 0\n"), expect: &["stack.toml:9:26", "[postgres] synchronous_node_count: synchronous_node_count 0 is out of range", "write synchronous_node_count = 1 or more"] },
+        // the Debian release: the inventory's `debian`, and what the stack asks of it
+        Case { name: "debian release not supported", inv: "[defaults]\ndebian = 11\n[hosts.a]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:10", "[defaults] debian: debian 11 is not a release rampart supports", "2 | debian = 11\n  |          ^^\n", "write debian = 13 (trixie) or debian = 12 (bookworm)"] },
+        Case { name: "debian as a codename", inv: "[hosts.a]\naddress = \"10.0.0.1\"\ndebian = \"trixie\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:3:10", "[hosts.a] debian: host a: debian must be a release number, found string \"trixie\"", "write debian = 13 (a number, without quotes)"] },
+        Case { name: "postgres version the release does not ship", inv: INV12, stack: pg!("version = 17\n"), expect: &["stack.toml:9:11", "[postgres] version: postgres version 17 is not available on a, b and c: Debian 12 (bookworm) ships PostgreSQL 15", "9 | version = 17\n  |           ^^\n", "write version = 15, or debian = 13 for these hosts"] },
+        Case { name: "postgres 15 on the default release", inv: INV, stack: pg!("version = 15\n"), expect: &["stack.toml:9:11", "postgres version 15 is not available on a, b and c: Debian 13 (trixie) ships PostgreSQL 17", "write version = 17, or debian = 12 for these hosts"] },
+        Case { name: "postgres version no release ships", inv: INV, stack: pg!("version = 16\n"), expect: &["stack.toml:9:11", "postgres version 16 is not available on a, b and c: Debian 13 (trixie) ships PostgreSQL 17", "write version = 17, or leave version out (it follows the hosts' Debian release)"] },
+        Case { name: "postgres hosts on two releases", inv: INV_MIXED, stack: pg!(""), expect: &["stack.toml:6:9", "[postgres] hosts: postgres hosts run different Debian releases (a and b run Debian 13 (trixie); c runs Debian 12 (bookworm)): a cluster's members must run one PostgreSQL major version", "give every postgres host the same debian = N in inv.toml"] },
+        Case { name: "redis hosts on two releases", inv: INV_MIXED, stack: "[stack]\nname = \"x\"\n[redis]\nhosts = \"three\"\npassword = { env = \"P\" }\n[redis.sentinel]\nquorum = 2\n", expect: &["stack.toml:4:9", "[redis] hosts: redis hosts run different Debian releases (a and b run Debian 13 (trixie); c runs Debian 12 (bookworm)): Redis 8 (Debian 13) writes RDB files that Redis 7.0 (Debian 12) cannot read", "give every redis host the same debian = N in inv.toml"] },
+        Case { name: "quorum commit on Debian 12", inv: INV12, stack: pg!("synchronous_mode = \"quorum\"\n"), expect: &["stack.toml:9:20", "[postgres] synchronous_mode: synchronous_mode \"quorum\" needs Patroni 4 (Debian 13), but a, b and c run Debian 12 (bookworm) with Patroni 3, which has no quorum commit", "write synchronous_mode = true (named synchronous standbys), or debian = 13 for these hosts"] },
+        Case { name: "synchronous_mode typo", inv: INV, stack: pg!("synchronous_mode = \"quroum\"\n"), expect: &["stack.toml:9:20", "[postgres] synchronous_mode: expected true, false or \"quorum\", found string \"quroum\"", "write true, false or \"quorum\" for `synchronous_mode`"] },
         Case { name: "bad host key policy", inv: "[defaults]\nhost_key_policy = \"trust\"\n[hosts.a]\naddress = \"10.0.0.1\"\n", stack: "[stack]\nname = \"x\"\n", expect: &["inv.toml:2:", "accept-new"] },
     ];
     assert!(cases.len() >= 25);
@@ -250,6 +264,22 @@ fn problems_follow_the_tables_order() {
             < at("services.a and redis both want port 6379"),
         "{err}"
     );
+}
+
+/// etcd may run on two releases at once (3.4 to 3.5 is a supported rolling
+/// upgrade), and a stack without PostgreSQL or Redis is not held to one.
+#[test]
+fn etcd_on_two_releases_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = run(
+        dir.path(),
+        INV_MIXED,
+        "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    // and PostgreSQL follows the release: 15 on Debian 12 without a version
+    let (code, err) = run(dir.path(), INV12, pg!(""));
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 mod common;
 use common::*;
+use std::time::Instant;
 
 fn members(h: &str) -> Vec<String> {
     let out = ssh_ok(
@@ -227,7 +228,7 @@ fn pg_stack(dir: &std::path::Path, name: &str, pg_hosts: &[&str], parameters: &s
         &p,
         format!(
             "[stack]\nname = \"pgday2\"\n\n[etcd]\nhosts = [\"lab1\", \"lab2\", \"lab3\"]\n\n\
-             [postgres]\nhosts = [{list}]\nversion = 15\nsynchronous_mode = false\n\
+             [postgres]\nhosts = [{list}]\nsynchronous_mode = false\n\
              superuser_password = {{ file = \"secrets/pg_superuser\" }}\nreplication_password = {{ file = \"secrets/pg_replication\" }}\n\
              [[postgres.databases]]\nname = \"app\"\nowner = \"app\"\npassword = {{ file = \"secrets/app_db\" }}\n{parameters}\n\
              [haproxy]\nhosts = [\"lab1\"]\n[haproxy.listen]\npostgres_primary = 5000\n"
@@ -300,7 +301,7 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     // restart with a switchover, while lab2 writes through HAProxy every 100 ms
     let p = plan(&tuned);
     assert_eq!(p.code, 2, "{}", p.all());
-    assert!(p.stdout.contains("PATCH /config (Patroni's dynamic configuration, for every member): max_connections=150, work_mem=8MB"), "{}", p.stdout);
+    assert!(p.stdout.contains("PATCH /config (Patroni's dynamic configuration, for every member): synchronous_mode=false, synchronous_node_count=1, max_connections=150, work_mem=8MB"), "{}", p.stdout);
     assert!(
         p.stdout
             .contains("it switches over to a healthy replica first"),
@@ -359,6 +360,114 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
         0,
         "plan after the rolling restart is empty"
     );
+
+    // quorum commit (Patroni 4, Debian 13): switched on a running cluster through
+    // PATCH /config, no restart; PostgreSQL then waits for ANY 1 of the two standbys
+    let quorum = dir.path().join("quorum.toml");
+    std::fs::write(
+        &quorum,
+        std::fs::read_to_string(&tuned).unwrap().replace(
+            "synchronous_mode = false",
+            "synchronous_mode = \"quorum\"\nsynchronous_node_count = 1",
+        ),
+    )
+    .unwrap();
+    let quorum = quorum.display().to_string();
+    let p = plan(&quorum);
+    assert_eq!(p.code, 2, "{}", p.all());
+    assert!(
+        p.stdout
+            .contains("synchronous_mode=quorum, synchronous_node_count=1"),
+        "{}",
+        p.stdout
+    );
+    let restarted = |h: &str| {
+        ssh_ok(
+            h,
+            "systemctl show -p ActiveEnterTimestampMonotonic --value patroni",
+        )
+    };
+    let before_q: Vec<String> = ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| restarted(h))
+        .collect();
+    let a = apply(&quorum);
+    assert_eq!(a.code, 0, "{}", a.all());
+    let leader = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print([m[\"name\"] for m in json.load(sys.stdin)[\"members\"] if m[\"role\"]==\"leader\"][0])'").trim().to_string();
+    let standbys: Vec<&str> = ["lab1", "lab2", "lab3"]
+        .into_iter()
+        .filter(|h| *h != leader)
+        .collect();
+    let t = Instant::now();
+    let ssn = loop {
+        let v = ssh_ok(
+            &leader,
+            "runuser -u postgres -- psql -XtAc 'show synchronous_standby_names'",
+        );
+        if v.trim().starts_with("ANY 1 (") || t.elapsed().as_secs() > 60 {
+            break v.trim().to_string();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(ssn.starts_with("ANY 1 ("), "quorum commit: {ssn}");
+    for s in &standbys {
+        assert!(ssn.contains(s), "{s} is in the quorum: {ssn}");
+    }
+    let roles = ssh_ok(&leader, "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print(\" \".join(sorted(m[\"role\"] for m in json.load(sys.stdin)[\"members\"])))'");
+    assert_eq!(
+        roles.trim(),
+        "leader quorum_standby quorum_standby",
+        "{roles}"
+    );
+    let after_q: Vec<String> = ["lab1", "lab2", "lab3"]
+        .iter()
+        .map(|h| restarted(h))
+        .collect();
+    assert_eq!(
+        before_q, after_q,
+        "switching to quorum commit restarts nothing"
+    );
+    assert_eq!(
+        plan(&quorum).code,
+        0,
+        "plan after the switch to quorum is empty"
+    );
+    // one standby's WAL receiver frozen: a write still commits (ANY 1); both frozen: it waits
+    let write = |secs: u32| {
+        ssh(
+            &leader,
+            &format!("cd / && timeout {secs} runuser -u postgres -- psql -X -q -d app -c 'insert into w default values'"),
+        )
+        .code
+    };
+    let freeze = |h: &str, sig: &str| {
+        ssh_ok(
+            h,
+            &format!("pkill -{sig} -f 'postgres: .*[w]alreceiver' ; true"),
+        );
+    };
+    freeze(standbys[0], "STOP");
+    let one_frozen = write(10);
+    freeze(standbys[1], "STOP");
+    let both_frozen = write(5);
+    freeze(standbys[0], "CONT");
+    freeze(standbys[1], "CONT");
+    assert_eq!(
+        one_frozen, 0,
+        "with one standby frozen the write commits (ANY 1 of 2)"
+    );
+    assert_eq!(
+        both_frozen, 124,
+        "with both standbys frozen the write waits for the quorum"
+    );
+    let t = Instant::now();
+    while write(10) != 0 {
+        assert!(
+            t.elapsed().as_secs() < 60,
+            "writes commit again once the standbys resume"
+        );
+    }
+    eprintln!("MEASURED quorum commit: {ssn}; a write with one of two standbys frozen committed; with both frozen it waited (timed out after 5 s)");
 
     // the replica taken out of the stack: Patroni stops there and the cluster has two members
     let p = plan(&tuned_two);

@@ -377,3 +377,45 @@ tests:
     let (ok, text) = promtool(&["test", "rules", "test.yml"], dir.path());
     assert!(ok, "{text}");
 }
+
+/// Aeterna's `synchronous_standby_names = "ANY 2 (standby1, standby2)"` is
+/// Patroni 4's quorum commit over two standbys; Egide's PostgreSQL 16+ is
+/// Debian 13's 17 (the example inventory says debian = 13).
+#[test]
+fn aeterna_commits_by_quorum_and_egide_runs_postgresql_17() {
+    let c = compiled("aeterna", &[]);
+    for h in ["node1", "node2", "node3"] {
+        let cfg = content(&c, &format!("{h}/file/etc/patroni/config.yml"));
+        assert!(
+            cfg.contains("    synchronous_mode: quorum\n    synchronous_node_count: 2\n"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("    ttl: 20\n"),
+            "Patroni 4 wants ttl >= 20: {cfg}"
+        );
+    }
+    let patch = c
+        .index_of("node1/command/patroni-dynamic-config")
+        .expect("the first member patches Patroni's dynamic configuration");
+    match &c.resources[patch].desired {
+        Desired::Command { run, .. } => assert!(
+            run.contains(r#""synchronous_mode":"quorum","synchronous_node_count":2"#),
+            "{run}"
+        ),
+        _ => panic!("not a command"),
+    }
+    let c = compiled("egide", &[]);
+    for h in ["node1", "node2"] {
+        assert!(c.index_of(&format!("{h}/package/postgresql-17")).is_some());
+        assert!(c
+            .index_of(&format!("{h}/directory/var/lib/postgresql/17/patroni"))
+            .is_some());
+        let cfg = content(&c, &format!("{h}/file/etc/patroni/config.yml"));
+        assert!(
+            cfg.contains("  data_dir: \"/var/lib/postgresql/17/patroni\"\n  bin_dir: \"/usr/lib/postgresql/17/bin\"\n"),
+            "{cfg}"
+        );
+    }
+    assert!(c.index_of("node1/package/postgresql-15").is_none());
+}

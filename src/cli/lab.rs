@@ -14,8 +14,11 @@ pub enum LabCommand {
         n: u32,
         #[arg(long)]
         fresh: bool,
+        /// The Debian release of new hosts: 13 (trixie) or 12 (bookworm)
+        #[arg(long, value_name = "RELEASE", default_value_t = 13, value_parser = clap::value_parser!(u32).range(12..=13))]
+        debian: u32,
     },
-    /// Stop and remove every lab host, its network and mounts (--purge: the base image too)
+    /// Stop and remove every lab host, its network and mounts (--purge: the base images too)
     Down {
         #[arg(long)]
         purge: bool,
@@ -45,11 +48,12 @@ pub enum LabCommand {
 
 pub fn run(a: Args) -> i32 {
     let args: Vec<String> = match a.command {
-        LabCommand::Up { n, fresh } => {
+        LabCommand::Up { n, fresh, debian } => {
             let mut v = vec!["up".to_string(), n.to_string()];
             if fresh {
                 v.push("--fresh".into());
             }
+            v.extend(["--debian".to_string(), debian.to_string()]);
             v
         }
         LabCommand::Down { purge } => {

@@ -79,7 +79,7 @@ pub async fn make(
         for r in &p.refused {
             s.push_str(&format!("error: {r}\n"));
         }
-        s.push_str("rampart refuses this plan (quorum safety); nothing was changed.\n");
+        s.push_str("rampart refuses this plan; nothing was changed.\n");
         printer::err(&s);
         return Err(super::EXIT_ERROR);
     }

@@ -92,6 +92,12 @@ pub fn compile(
         redis_server: Default::default(),
         sentinel: None,
         qdrant_hosts: Vec::new(),
+        releases: inv
+            .hosts
+            .values()
+            .map(|h| (h.name.clone(), (h.debian, h.debian_from)))
+            .collect(),
+        inventory: inv.source.path.clone(),
     };
     topology(&mut compiled, inv, stack, &instances);
     Ok(compiled)

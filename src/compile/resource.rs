@@ -3,6 +3,7 @@
 
 use super::view;
 use crate::diag::Diagnostics;
+use crate::model::release::{Release, ReleaseFrom};
 use crate::model::secret::Secret;
 use crate::roles::Check;
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,11 @@ pub struct Compiled {
     pub sentinel: Option<view::SentinelView>,
     /// The Qdrant peers, in stack order.
     pub qdrant_hosts: Vec<String>,
+    /// Each inventory host's Debian release as the inventory says, and where
+    /// it says it: the plan refuses a host that runs another.
+    pub releases: BTreeMap<String, (Release, ReleaseFrom)>,
+    /// The inventory file's path (for messages).
+    pub inventory: String,
 }
 
 impl Compiled {

@@ -15,6 +15,10 @@ pub struct HostView {
     pub zone: Option<String>,
     pub labels: Vec<String>,
     pub vars: toml::Table,
+    /// The Debian release it runs, as the inventory says: 12 or 13.
+    pub debian: u8,
+    /// Its codename: `bookworm` or `trixie`.
+    pub codename: &'static str,
 }
 
 impl HostView {
@@ -25,6 +29,8 @@ impl HostView {
             zone: h.zone.clone(),
             labels: h.labels.clone(),
             vars: h.vars.clone(),
+            debian: h.debian.number(),
+            codename: h.debian.codename(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `inventory/*.toml`: the machines.
 
+use super::release::{parse_debian, Release, ReleaseFrom};
 use super::{valid_address, valid_name};
 use crate::diag::{did_you_mean, from_toml, Diagnostics, Source};
 use crate::transport::HostKeyPolicy;
@@ -34,6 +35,8 @@ struct RawDefaults {
     connect_timeout: Option<u64>,
     connect_attempts: Option<u32>,
     proxy_jump: Option<Spanned<String>>,
+    /// The Debian release of every host that does not say (12 or 13).
+    debian: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +53,8 @@ struct RawHost {
     identity: Option<String>,
     /// Another host of the inventory to reach this one through (SSH direct-tcpip).
     proxy_jump: Option<Spanned<String>>,
+    /// The Debian release this host runs (12 or 13), over `[defaults]`'.
+    debian: Option<Spanned<toml::Value>>,
 }
 
 /// Connection settings shared by all hosts unless a host overrides them.
@@ -64,6 +69,8 @@ pub struct Defaults {
     pub sudo: Option<bool>,
     pub connect_timeout: u64,
     pub connect_attempts: u32,
+    /// `debian` of `[defaults]`, when written.
+    pub debian: Option<Release>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -78,6 +85,12 @@ pub struct Host {
     pub identity: Option<String>,
     /// The inventory host this one is reached through.
     pub proxy_jump: Option<String>,
+    /// The Debian release it runs (its `debian`, else `[defaults]`', else 13):
+    /// what its templates and checks are made for; the plan refuses a host
+    /// that runs another.
+    pub debian: Release,
+    /// Where `debian` was read (for messages).
+    pub debian_from: ReleaseFrom,
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +114,12 @@ impl Inventory {
         };
         let d = raw.defaults;
         let user = d.user.unwrap_or_else(|| "root".into());
+        let default_debian = d
+            .debian
+            .as_ref()
+            .and_then(|v| parse_debian(&src, v, "", &mut diags));
         let defaults = Defaults {
+            debian: default_debian,
             port: d.port.unwrap_or(22),
             identity: d.identity,
             known_hosts: d.known_hosts.unwrap_or_else(|| "~/.ssh/known_hosts".into()),
@@ -196,6 +214,15 @@ impl Inventory {
             if let Some(j) = h.proxy_jump.clone().or_else(|| default_jump.clone()) {
                 jumps.push((name.clone(), j));
             }
+            let (debian, debian_from) = match (&h.debian, default_debian) {
+                (Some(v), _) => (
+                    parse_debian(&src, v, &format!("host {name}: "), &mut diags)
+                        .unwrap_or(Release::DEFAULT),
+                    ReleaseFrom::Host,
+                ),
+                (None, Some(r)) => (r, ReleaseFrom::Defaults),
+                (None, None) => (Release::DEFAULT, ReleaseFrom::Default),
+            };
             hosts.insert(
                 name.clone(),
                 Host {
@@ -208,6 +235,8 @@ impl Inventory {
                     port: h.port.unwrap_or(defaults.port),
                     identity: h.identity.or_else(|| defaults.identity.clone()),
                     proxy_jump: None,
+                    debian,
+                    debian_from,
                 },
             );
         }
@@ -347,6 +376,62 @@ mod tests {
         assert_eq!(inv.resolve("data").unwrap(), vec!["node1", "node2"]);
         assert_eq!(inv.resolve("node2").unwrap(), vec!["node2"]);
         assert_eq!(inv.hosts["node1"].port, 22);
+    }
+
+    #[test]
+    fn debian_comes_from_the_host_then_defaults_then_13() {
+        use crate::model::release::{Release, ReleaseFrom};
+        let inv = parse(
+            "[hosts.a]\naddress = \"10.0.0.1\"\n[hosts.b]\naddress = \"10.0.0.2\"\ndebian = 12\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (inv.hosts["a"].debian, inv.hosts["a"].debian_from),
+            (Release::Trixie, ReleaseFrom::Default)
+        );
+        assert_eq!(
+            (inv.hosts["b"].debian, inv.hosts["b"].debian_from),
+            (Release::Bookworm, ReleaseFrom::Host)
+        );
+        let inv = parse("[defaults]\ndebian = 12\n[hosts.a]\naddress = \"10.0.0.1\"\n[hosts.b]\naddress = \"10.0.0.2\"\ndebian = 13\n").unwrap();
+        assert_eq!(inv.defaults.debian, Some(Release::Bookworm));
+        assert_eq!(
+            (inv.hosts["a"].debian, inv.hosts["a"].debian_from),
+            (Release::Bookworm, ReleaseFrom::Defaults)
+        );
+        assert_eq!(inv.hosts["b"].debian, Release::Trixie);
+    }
+
+    #[test]
+    fn bad_debian_values_are_reported_at_the_value_with_the_fix() {
+        let e = parse("[defaults]\ndebian = 11\n[hosts.a]\naddress = \"10.0.0.1\"\ndebian = \"13\"\n[hosts.b]\naddress = \"10.0.0.2\"\ndebian = 12.5\n[hosts.c]\naddress = \"10.0.0.3\"\ndebian = \"sid\"\n").unwrap_err();
+        assert_eq!(e.0.len(), 4, "{e}");
+        let d = &e.0[0];
+        assert_eq!((d.line, d.col), (2, 10), "{d}");
+        assert_eq!(d.message, "debian 11 is not a release rampart supports");
+        assert!(d
+            .help
+            .as_deref()
+            .unwrap()
+            .starts_with("write debian = 13 (trixie) or debian = 12 (bookworm)"));
+        assert_eq!((e.0[1].line, e.0[1].col), (5, 10));
+        assert_eq!(
+            e.0[1].message,
+            "host a: debian must be a release number, found string \"13\""
+        );
+        assert_eq!(
+            e.0[1].help.as_deref(),
+            Some("write debian = 13 (a number, without quotes)")
+        );
+        assert_eq!(
+            e.0[2].message,
+            "host b: debian must be a release number, found float"
+        );
+        assert!(e.0[3]
+            .help
+            .as_deref()
+            .unwrap()
+            .starts_with("write debian = 13 (trixie)"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod cron;
 pub mod inventory;
 pub mod load;
+pub mod release;
 pub mod secret;
 pub mod stack;
 pub mod zones;

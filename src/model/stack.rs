@@ -286,7 +286,12 @@ pub struct Validator<'a> {
     placement: BTreeMap<String, Vec<String>>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    /// The inventory the stack is checked against.
+    pub(crate) fn inv(&self) -> &'a Inventory {
+        self.inv
+    }
+
     pub(crate) fn err(
         &mut self,
         span: Option<Range<usize>>,
@@ -367,6 +372,8 @@ impl Validator<'_> {
         for c in crate::components::TABLE_ORDER {
             c.validate(self, raw, placement);
         }
+        // what the clusters need of their hosts' Debian releases beyond their own checks
+        crate::model::release::check_stack(self, raw, placement);
     }
 
     /// Two components on one port of one host.

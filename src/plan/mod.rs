@@ -7,6 +7,7 @@ pub mod diff;
 mod files;
 pub mod op;
 mod order;
+mod release;
 mod remove;
 mod roll;
 pub mod saved;
@@ -93,7 +94,8 @@ pub struct Plan {
     /// Hosts with no step whose recorded state is out of date (its host list).
     #[serde(default)]
     pub refresh: Vec<String>,
-    /// Why this plan must not be applied (quorum safety); empty when it may.
+    /// Why this plan must not be applied (a host on another Debian release
+    /// than the inventory says, quorum safety); empty when it may.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
 }
@@ -151,7 +153,7 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
         states,
         stack_hosts: compiled.hosts.clone(),
         refresh,
-        refused: Vec::new(),
+        refused: release::refusals(compiled, facts),
     };
     // day-2 steps, in `ALL`'s order (etcd, postgres, redis, qdrant, ...): the plan depends on it
     for c in ALL {

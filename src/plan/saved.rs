@@ -169,6 +169,9 @@ impl FactsDigest {
                     .as_bytes(),
             ),
         );
+        if let Some(os) = &f.os {
+            items.insert("release".into(), os.to_string());
+        }
         cluster_items(f, &mut items);
         FactsDigest { items }
     }

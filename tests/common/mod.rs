@@ -46,17 +46,30 @@ pub fn lab_lock() -> File {
     f
 }
 
-/// Fresh lab hosts lab1..labN. Fails the test (never skips) when the lab cannot run.
+/// Fresh lab hosts lab1..labN on the lab's default release (Debian 13).
+/// Fails the test (never skips) when the lab cannot run.
 pub fn lab(n: u32) -> Lab {
+    lab_on(n, 13)
+}
+
+/// Fresh lab hosts lab1..labN on Debian `debian` (12 or 13).
+pub fn lab_on(n: u32, debian: u32) -> Lab {
     let guard = lab_lock();
     let t = Instant::now();
     let out = Command::new(bin())
-        .args(["lab", "up", &n.to_string(), "--fresh"])
+        .args([
+            "lab",
+            "up",
+            &n.to_string(),
+            "--fresh",
+            "--debian",
+            &debian.to_string(),
+        ])
         .output()
         .expect("run rampart lab up");
     assert!(out.status.success(), "lab up failed (the end-to-end tests need Linux, root and the lab's Debian packages; see README):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let up_seconds = t.elapsed().as_secs_f64();
-    eprintln!("lab up {n} --fresh: {up_seconds:.1}s");
+    eprintln!("lab up {n} --fresh --debian {debian}: {up_seconds:.1}s");
     Lab {
         _guard: guard,
         up_seconds,
@@ -119,6 +132,16 @@ pub fn fixture(name: &str) -> String {
 
 pub fn lab_inventory() -> String {
     format!("{ROOT}/inventory/default.toml")
+}
+
+/// The inventory `rampart lab inventory` writes for the hosts that are up
+/// (each with the Debian release it runs), in `dir`.
+pub fn lab_inventory_in(dir: &std::path::Path) -> String {
+    let path = dir.join("lab-inventory.toml");
+    let p = path.display().to_string();
+    let r = rampart(&["lab", "inventory", "--out", &p]);
+    assert_eq!(r.code, 0, "rampart lab inventory: {}", r.all());
+    p
 }
 
 /// A writer's log: one `start end ok|fail` line per write.

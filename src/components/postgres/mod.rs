@@ -86,8 +86,8 @@ impl super::Component for Postgres {
         placement: &std::collections::BTreeMap<String, Vec<String>>,
     ) {
         if let Some(p) = &raw.postgres {
-            let members = placement.get("postgres").map(Vec::len).unwrap_or(0);
-            stack::validate(v, p, raw.etcd.is_some(), members);
+            let hosts = placement.get("postgres").map(Vec::as_slice).unwrap_or(&[]);
+            stack::validate(v, p, raw.etcd.is_some(), hosts);
         }
     }
     fn ports(

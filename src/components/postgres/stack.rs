@@ -1,10 +1,12 @@
 //! `[postgres]`: the table's fields, PostgreSQL settings rampart owns, and
 //! the checks of `[postgres]`, its `databases`, `client_networks` and `parameters`.
 
+use crate::model::release::{and_list, one_release, Release};
 use crate::model::secret::SecretRef;
 use crate::model::stack::{HostsRef, Validator};
 use crate::model::valid_name;
 use serde::Deserialize;
+use std::fmt;
 use toml::Spanned;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -19,10 +21,11 @@ pub struct Database {
 #[serde(deny_unknown_fields)]
 pub struct Postgres {
     pub hosts: Spanned<HostsRef>,
-    #[serde(default = "pg_version")]
-    pub version: u32,
+    /// The PostgreSQL major version; None: the one the hosts' Debian
+    /// release ships (`version_on`).
+    pub version: Option<Spanned<u32>>,
     #[serde(default)]
-    pub synchronous_mode: bool,
+    pub synchronous_mode: SyncMode,
     pub synchronous_node_count: Option<u32>,
     pub superuser_password: SecretRef,
     pub replication_password: SecretRef,
@@ -35,6 +38,60 @@ pub struct Postgres {
     pub client_networks: Vec<Spanned<String>>,
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
+}
+
+/// `synchronous_mode`: `false` (asynchronous), `true` (Patroni keeps
+/// `synchronous_node_count` named synchronous standbys) or `"quorum"`
+/// (Patroni 4's quorum commit: `ANY n (...)`); `"off"`/`"on"` are aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    #[default]
+    Off,
+    On,
+    Quorum,
+}
+
+impl SyncMode {
+    /// As Patroni's configuration (YAML and JSON) holds it: `false`, `true`, `quorum`.
+    pub fn patroni(self) -> &'static str {
+        match self {
+            SyncMode::Off => "false",
+            SyncMode::On => "true",
+            SyncMode::Quorum => "quorum",
+        }
+    }
+    /// The JSON value of Patroni's `PATCH /config`.
+    pub fn json(self) -> serde_json::Value {
+        match self {
+            SyncMode::Off => false.into(),
+            SyncMode::On => true.into(),
+            SyncMode::Quorum => "quorum".into(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SyncMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SyncMode, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SyncMode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false or \"quorum\"")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<SyncMode, E> {
+                Ok(if b { SyncMode::On } else { SyncMode::Off })
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SyncMode, E> {
+                match s {
+                    "quorum" => Ok(SyncMode::Quorum),
+                    "on" => Ok(SyncMode::On),
+                    "off" => Ok(SyncMode::Off),
+                    _ => Err(E::invalid_type(serde::de::Unexpected::Str(s), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// PostgreSQL settings that rampart or Patroni set, and why.
@@ -82,16 +139,25 @@ pub fn valid_guc_name(s: &str) -> bool {
         })
 }
 
-fn pg_version() -> u32 {
-    15
+impl Postgres {
+    /// The PostgreSQL major version on `release`: the one written, else the
+    /// one the release ships (validated against each other by `validate`).
+    pub fn version_on(&self, release: Release) -> u32 {
+        self.version
+            .as_ref()
+            .map(|v| *v.get_ref())
+            .unwrap_or(release.postgres())
+    }
 }
 
 /// Ports every member serves: PostgreSQL (5432) and Patroni's REST API (8008).
 pub(crate) const PORTS: [u16; 2] = [5432, 8008];
 
-/// The checks of `[postgres]`: its etcd, version and synchronous standbys,
-/// then its databases, client networks and parameters.
-pub(crate) fn validate(v: &mut Validator, p: &Postgres, has_etcd: bool, members: usize) {
+/// The checks of `[postgres]`: its etcd, its hosts' Debian release (one
+/// for all, shipping its version, with Patroni 4 for quorum commit) and
+/// synchronous standbys, then its databases, client networks and parameters.
+pub(crate) fn validate(v: &mut Validator, p: &Postgres, has_etcd: bool, hosts: &[String]) {
+    let members = hosts.len();
     if !has_etcd {
         v.err(
             Some(p.hosts.span()),
@@ -99,17 +165,7 @@ pub(crate) fn validate(v: &mut Validator, p: &Postgres, has_etcd: bool, members:
             "add an [etcd] table with hosts = \"...\" (3 or 5 hosts)",
         );
     }
-    if p.version != 15 && p.version != 17 {
-        let span = v.at(&["postgres", "version"], Some(p.hosts.span()));
-        v.err(
-            span,
-            format!(
-                "postgres version {} is not supported; Debian bookworm ships 15",
-                p.version
-            ),
-            "write version = 15",
-        );
-    }
+    release(v, p, hosts);
     if let Some(k) = p.synchronous_node_count {
         if k == 0 {
             let span = v.at(
@@ -132,6 +188,54 @@ pub(crate) fn validate(v: &mut Validator, p: &Postgres, has_etcd: bool, members:
     databases(v, p);
     client_networks(v, p);
     parameters(v, p);
+}
+
+/// What the hosts' Debian release allows: every member on one release
+/// (PostgreSQL 15 and 17 cannot stream to each other), the version it
+/// ships, and quorum commit only with Patroni 4 (Debian 13).
+fn release(v: &mut Validator, p: &Postgres, hosts: &[String]) {
+    let why = "a cluster's members must run one PostgreSQL major version, and each Debian release ships one (15 on 12, 17 on 13): replicas of another major cannot stream from the primary";
+    let Some(r) = one_release(v, "postgres", hosts, Some(p.hosts.span()), why) else {
+        return;
+    };
+    let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    if let Some(version) = &p.version {
+        let n = *version.get_ref();
+        if n != r.postgres() {
+            let help = match Release::shipping_postgres(n) {
+                Some(other) => format!(
+                    "write version = {}, or debian = {} for these hosts",
+                    r.postgres(),
+                    other.number()
+                ),
+                None => format!(
+                    "write version = {}, or leave version out (it follows the hosts' Debian release)",
+                    r.postgres()
+                ),
+            };
+            v.err(
+                Some(version.span()),
+                format!(
+                    "postgres version {n} is not available on {}: {r} ships PostgreSQL {}",
+                    and_list(&names),
+                    r.postgres()
+                ),
+                help,
+            );
+        }
+    }
+    if p.synchronous_mode == SyncMode::Quorum && r.patroni_major() < 4 {
+        let span = v.at(&["postgres", "synchronous_mode"], Some(p.hosts.span()));
+        v.err(
+            span,
+            format!(
+                "synchronous_mode \"quorum\" needs Patroni 4 (Debian 13), but {} run {r} with Patroni {}, which has no quorum commit",
+                and_list(&names),
+                r.patroni_major()
+            ),
+            "write synchronous_mode = true (named synchronous standbys), or debian = 13 for these hosts",
+        );
+    }
 }
 
 fn databases(v: &mut Validator, p: &Postgres) {

@@ -5,6 +5,7 @@
 use crate::compile::view::join_host_port;
 use crate::compile::SecretValues;
 use crate::model::inventory::Inventory;
+use crate::model::release::Release;
 use crate::model::stack::Stack;
 use serde::Serialize;
 
@@ -37,22 +38,34 @@ pub struct PgDatabase {
 pub struct PostgresView {
     /// Patroni scope: the stack's name.
     pub scope: String,
+    /// The PostgreSQL major version: `[postgres] version`, else what the
+    /// members' Debian release ships (15 on 12, 17 on 13).
     pub version: u32,
+    /// The members' Debian release (one for all: `stack::validate`): 12 or 13.
+    pub debian: u8,
+    /// The Patroni major version that release ships: 3 or 4.
+    pub patroni: u32,
     pub size: usize,
     pub members: Vec<PgMember>,
     pub member: Option<PgMember>,
     pub data_dir: String,
     pub bin_dir: String,
-    pub synchronous_mode: bool,
+    /// As Patroni's YAML holds it: `false`, `true` or `quorum`.
+    pub synchronous_mode: &'static str,
     pub synchronous_node_count: u32,
     /// Tuned so a lost leader is replaced well within 30 s (Patroni's defaults
     /// measured 35-38 s through HAProxy): loop_wait + 2 * retry_timeout <= ttl.
+    /// 15 under Patroni 3 (Debian 12, unchanged); 20 under Patroni 4, which
+    /// refuses a ttl below 20.
     pub ttl: u32,
     pub loop_wait: u32,
     pub retry_timeout: u32,
     pub parameters: Vec<PgParameter>,
-    /// `{"postgresql":{"parameters":{...}}}`: the body of Patroni's `PATCH /config`.
+    /// `{"postgresql":{"parameters":{...}},"synchronous_mode":...,
+    /// "synchronous_node_count":N}`: the body of Patroni's `PATCH /config`.
     pub dynamic_config_json: String,
+    /// `synchronous_mode=..., synchronous_node_count=N, name=value, ...` for the plan.
+    pub dynamic_config_text: String,
     /// `name=value, ...` for the plan.
     pub parameters_text: String,
     /// This host is the first member (runs cluster-wide commands once).
@@ -128,18 +141,33 @@ pub fn postgres(
         })
         .collect();
     let is_first = members.first().is_some_and(|m| m.name == this_host);
+    // the members' release (one for all, or the stack was refused)
+    let release = members
+        .first()
+        .and_then(|m| inv.hosts.get(&m.name))
+        .map_or(Release::DEFAULT, |h| h.debian);
+    let version = p.version_on(release);
+    let synchronous_node_count = p.synchronous_node_count.unwrap_or(1);
+    let parameters_text = p
+        .parameters
+        .iter()
+        .map(|(k, v)| format!("{k}={}", toml_to_pg(v)))
+        .collect::<Vec<_>>()
+        .join(", ");
     Some(PostgresView {
         is_first,
         scope: stack.name.clone(),
-        version: p.version,
+        version,
+        debian: release.number(),
+        patroni: release.patroni_major(),
         size: members.len(),
         member: members.iter().find(|m| m.name == this_host).cloned(),
         members,
-        data_dir: format!("/var/lib/postgresql/{}/patroni", p.version),
-        bin_dir: format!("/usr/lib/postgresql/{}/bin", p.version),
-        synchronous_mode: p.synchronous_mode,
-        synchronous_node_count: p.synchronous_node_count.unwrap_or(1),
-        ttl: 20,
+        data_dir: format!("/var/lib/postgresql/{version}/patroni"),
+        bin_dir: format!("/usr/lib/postgresql/{version}/bin"),
+        synchronous_mode: p.synchronous_mode.patroni(),
+        synchronous_node_count,
+        ttl: if release.patroni_major() >= 4 { 20 } else { 15 },
         loop_wait: 3,
         retry_timeout: 5,
         parameters: p
@@ -150,15 +178,24 @@ pub fn postgres(
                 value: toml_to_pg(v),
             })
             .collect(),
-        dynamic_config_json:
-            serde_json::json!({"postgresql": {"parameters": parameters_json(&p.parameters)}})
-                .to_string(),
-        parameters_text: p
-            .parameters
-            .iter()
-            .map(|(k, v)| format!("{k}={}", toml_to_pg(v)))
-            .collect::<Vec<_>>()
-            .join(", "),
+        dynamic_config_json: serde_json::json!({
+            "postgresql": {"parameters": parameters_json(&p.parameters)},
+            "synchronous_mode": p.synchronous_mode.json(),
+            "synchronous_node_count": synchronous_node_count,
+        })
+        .to_string(),
+        dynamic_config_text: [
+            format!(
+                "synchronous_mode={}, synchronous_node_count={synchronous_node_count}",
+                p.synchronous_mode.patroni()
+            ),
+            parameters_text.clone(),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", "),
+        parameters_text,
         client_addresses,
         client_networks: p
             .client_networks
