@@ -83,6 +83,10 @@ fn etcd_grows_to_five_and_shrinks_to_three_by_editing_the_stack() {
         ssh_ok("lab1", "rm -f /tmp/stop-writer; ok=0; bad=0; end=$(( $(date +%s) + 400 )); while [ ! -e /tmp/stop-writer ] && [ $(date +%s) -lt $end ]; do if ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=5s put /rampart-probe \"$(date +%s%N)\" >/dev/null 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); date +%T.%N >> /tmp/writer-failures; fi; sleep 0.3; done; echo $ok $bad")
     });
 
+    // Debian 13's etcd 3.5 package starts a throwaway one-member cluster on
+    // install (data in /var/lib/etcd/default): lab4 has it running before it joins
+    ssh_ok("lab4", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server >/dev/null && systemctl is-active etcd && test -d /var/lib/etcd/default");
+
     // 3 -> 5: the plan adds each new member before its first start, restarts nobody
     let p = plan(&five);
     assert_eq!(p.code, 2, "{}", p.all());
