@@ -83,6 +83,10 @@ fn etcd_grows_to_five_and_shrinks_to_three_by_editing_the_stack() {
         ssh_ok("lab1", "rm -f /tmp/stop-writer; ok=0; bad=0; end=$(( $(date +%s) + 400 )); while [ ! -e /tmp/stop-writer ] && [ $(date +%s) -lt $end ]; do if ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=5s put /rampart-probe \"$(date +%s%N)\" >/dev/null 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); date +%T.%N >> /tmp/writer-failures; fi; sleep 0.3; done; echo $ok $bad")
     });
 
+    // Debian 13's etcd 3.5 package starts a throwaway one-member cluster on
+    // install (data in /var/lib/etcd/default): lab4 has it running before it joins
+    ssh_ok("lab4", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server >/dev/null && systemctl is-active etcd && test -d /var/lib/etcd/default");
+
     // 3 -> 5: the plan adds each new member before its first start, restarts nobody
     let p = plan(&five);
     assert_eq!(p.code, 2, "{}", p.all());
@@ -494,7 +498,7 @@ fn redis_stack(dir: &std::path::Path, name: &str, hosts: &[&str], settings: &str
     std::fs::write(
         &p,
         format!(
-            "[stack]\nname = \"redisday2\"\n\n[redis]\nhosts = [{list}]\nmaster = \"lab1\"\npassword = {{ file = \"secrets/redis\" }}\n\
+            "[stack]\nname = \"redisday2\"\n\n[redis]\nhosts = [{list}]\nserver = \"valkey\"\nmaster = \"lab1\"\npassword = {{ file = \"secrets/redis\" }}\n\
              [redis.sentinel]\nquorum = 2\nmaster_name = \"mymaster\"\n{settings}\n\
              [haproxy]\nhosts = [\"lab1\"]\n[haproxy.listen]\nredis_master = 6380\n"
         ),
@@ -504,14 +508,14 @@ fn redis_stack(dir: &std::path::Path, name: &str, hosts: &[&str], settings: &str
 }
 
 const RCLI: &str =
-    "REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\" redis-cli --no-auth-warning -h 127.0.0.1";
+    "REDISCLI_AUTH=\"$(cat /etc/valkey/rampart-auth)\" valkey-cli --no-auth-warning -h 127.0.0.1";
 
 fn redis_role(h: &str) -> String {
     ssh_ok(h, &format!("{RCLI} info replication | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '")).trim().to_string()
 }
 
 fn sentinel_field(h: &str, field: &str) -> String {
-    ssh_ok(h, &format!("redis-cli -h 127.0.0.1 -p 26379 --raw sentinel master mymaster | sed -n '/^{field}$/{{n;p}}'")).trim().to_string()
+    ssh_ok(h, &format!("valkey-cli -h 127.0.0.1 -p 26379 --raw sentinel master mymaster | sed -n '/^{field}$/{{n;p}}'")).trim().to_string()
 }
 
 fn address(h: &str) -> String {
@@ -522,7 +526,7 @@ fn address(h: &str) -> String {
 }
 
 fn sentinel_master(h: &str) -> String {
-    ssh_ok(h, "redis-cli -h 127.0.0.1 -p 26379 --raw sentinel get-master-addr-by-name mymaster | head -n 1").trim().to_string()
+    ssh_ok(h, "valkey-cli -h 127.0.0.1 -p 26379 --raw sentinel get-master-addr-by-name mymaster | head -n 1").trim().to_string()
 }
 
 /// lab1 increments a counter through HAProxy (redis_master) every 100 ms until
@@ -532,12 +536,14 @@ fn redis_writer(tag: &'static str) -> std::thread::JoinHandle<String> {
         ssh_ok(
             "lab1",
             &format!(
-                "rm -f /tmp/stop-{tag} /tmp/writes-{tag}; export REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\"; while [ ! -e /tmp/stop-{tag} ]; do t=$(date +%s.%N); v=$(timeout 3 redis-cli --no-auth-warning -h 198.18.0.11 -p 6380 incr probe 2>&1); case \"$v\" in ''|*[!0-9]*) r=fail; echo \"$t $v\" >> /tmp/errors-{tag};; *) r=ok;; esac; echo \"$t $(date +%s.%N) $r\" >> /tmp/writes-{tag}; sleep 0.1; done; cat /tmp/writes-{tag}"
+                "rm -f /tmp/stop-{tag} /tmp/writes-{tag}; export REDISCLI_AUTH=\"$(cat /etc/valkey/rampart-auth)\"; while [ ! -e /tmp/stop-{tag} ]; do t=$(date +%s.%N); v=$(timeout 3 valkey-cli --no-auth-warning -h 198.18.0.11 -p 6380 incr probe 2>&1); case \"$v\" in ''|*[!0-9]*) r=fail; echo \"$t $v\" >> /tmp/errors-{tag};; *) r=ok;; esac; echo \"$t $(date +%s.%N) $r\" >> /tmp/writes-{tag}; sleep 0.1; done; cat /tmp/writes-{tag}"
             ),
         )
     })
 }
 
+/// Valkey 8 (`[redis] server = "valkey"`, Debian 13) through the Redis
+/// day-2 operations: the same component, the same steps.
 #[test]
 fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leaves() {
     let _lab = lab(4);
@@ -595,13 +601,13 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     );
     assert!(
         p.stdout
-            .contains("rolling restart: member 3 of 3, after lab3/service/redis-server"),
+            .contains("rolling restart: member 3 of 3, after lab3/service/valkey-server"),
         "the master restarts last:\n{}",
         p.stdout
     );
     for h in ["lab2", "lab3"] {
         assert!(
-            p.stdout.contains(&format!("{h}/service/redis-server")),
+            p.stdout.contains(&format!("{h}/service/valkey-server")),
             "the replica {h} restarts:\n{}",
             p.stdout
         );
@@ -678,14 +684,15 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
         );
     }
     assert!(
-        !p.stdout.contains("service/redis-sentinel") && !p.stdout.contains("service/redis-server"),
+        !p.stdout.contains("service/valkey-sentinel")
+            && !p.stdout.contains("service/valkey-server"),
         "nothing restarts:\n{}",
         p.stdout
     );
     let pids = |h: &str| {
         ssh_ok(
             h,
-            "systemctl show -p MainPID --value redis-sentinel redis-server",
+            "systemctl show -p MainPID --value valkey-sentinel valkey-server",
         )
         .trim()
         .to_string()
@@ -713,7 +720,7 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
         assert_eq!(sentinel_field(h, "down-after-milliseconds"), "4000", "{h}");
         assert_eq!(sentinel_master(h), address(new_master), "{h}: no failover");
         assert!(
-            ssh_ok(h, "cat /etc/redis/sentinel.conf")
+            ssh_ok(h, "cat /etc/valkey/sentinel.conf")
                 .contains("down-after-milliseconds mymaster 4000"),
             "{h}: Sentinel wrote it to its file"
         );
@@ -753,7 +760,7 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     for want in [
         format!("{new_master}/redis/leave"),
         "SENTINEL RESET mymaster".to_string(),
-        format!("- {new_master}/service/redis-server"),
+        format!("- {new_master}/service/valkey-server"),
     ] {
         assert!(
             p.stdout.contains(&want),
@@ -796,13 +803,13 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
             .join("\n")
     );
     assert_ne!(
-        ssh(new_master, "systemctl is-active redis-server")
+        ssh(new_master, "systemctl is-active valkey-server")
             .stdout
             .trim(),
         "active"
     );
     assert_ne!(
-        ssh(new_master, "systemctl is-active redis-sentinel")
+        ssh(new_master, "systemctl is-active valkey-sentinel")
             .stdout
             .trim(),
         "active"
@@ -829,7 +836,7 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     assert!(
         ssh(
             new_master,
-            "test -e /etc/redis/redis.conf.rampart-left && ! test -e /etc/redis/redis.conf"
+            "test -e /etc/valkey/valkey.conf.rampart-left && ! test -e /etc/valkey/valkey.conf"
         )
         .code
             == 0,
@@ -857,7 +864,7 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     // with no replica in sync the master cannot fail over: a restart is refused
     let replicas: Vec<&str> = rest.iter().copied().filter(|h| *h != third).collect();
     for h in &replicas {
-        ssh_ok(h, "systemctl stop redis-server");
+        ssh_ok(h, "systemctl stop valkey-server");
     }
     let retuned = redis_stack(
         dir.path(),
@@ -875,7 +882,24 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
         r.stderr
     );
     assert!(
-        !ssh_ok(third, "cat /etc/redis/rampart.conf").contains("96mb"),
+        !ssh_ok(third, "cat /etc/valkey/rampart.conf").contains("96mb"),
         "a refused plan changes nothing"
+    );
+
+    // the server switched in place (Valkey back to Redis) is refused, naming the key
+    let switched = dir.path().join("switched.toml");
+    std::fs::write(
+        &switched,
+        std::fs::read_to_string(&retuned)
+            .unwrap()
+            .replace("server = \"valkey\"", "server = \"redis\""),
+    )
+    .unwrap();
+    let r = rampart(&["-i", &inv, "-s", &switched.display().to_string(), "plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("[redis] server") && r.stderr.contains("nothing was changed"),
+        "{}",
+        r.stderr
     );
 }

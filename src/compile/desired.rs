@@ -133,6 +133,8 @@ impl Compiler<'_> {
             return None;
         };
         let path = self.inline(e, path)?;
+        let owner = &self.inline_opt(e, owner)?;
+        let group = &self.inline_opt(e, group)?;
         if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
             return self.bad(
                 e,
@@ -181,6 +183,8 @@ impl Compiler<'_> {
             return None;
         };
         let path = self.inline(e, path)?;
+        let owner = &self.inline_opt(e, owner)?;
+        let group = &self.inline_opt(e, group)?;
         if !safe_path(&path) || !owner_ok(owner) || !owner_ok(group) {
             return self.bad(
                 e,

@@ -89,6 +89,7 @@ pub fn compile(
         postgres_hosts: Vec::new(),
         postgres_parameters: String::new(),
         redis_hosts: Vec::new(),
+        redis_server: Default::default(),
         sentinel: None,
         qdrant_hosts: Vec::new(),
         releases: inv
@@ -119,6 +120,7 @@ fn topology(c: &mut Compiled, inv: &Inventory, stack: &Stack, instances: &[Insta
     if deployed("redis") {
         c.redis_hosts = view::redis_members(inv, stack);
     }
+    c.redis_server = stack.redis.as_ref().map(|r| r.server()).unwrap_or_default();
     c.sentinel = stack
         .redis
         .as_ref()

@@ -122,6 +122,8 @@ pub struct Compiled {
     pub postgres_parameters: String,
     /// The hosts of Redis (and its Sentinels), in stack order, with their addresses.
     pub redis_hosts: Vec<view::Backend>,
+    /// What `[redis]` runs: Redis or Valkey.
+    pub redis_server: crate::components::redis::Server,
     /// Sentinel's name for the master and its quorum.
     pub sentinel: Option<view::SentinelView>,
     /// The Qdrant peers, in stack order.

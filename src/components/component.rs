@@ -24,7 +24,8 @@ pub struct RoleRef {
     pub role: &'static str,
     /// The resource kind (`service`, `file`, `command`, `health`, ...).
     pub kind: &'static str,
-    /// Its name, or for files and directories its path.
+    /// Its name, or for files and directories its path, as role.toml writes
+    /// it (it may use the view: `{{redis.server.unit}}`, see `redis::id`).
     pub name: &'static str,
 }
 

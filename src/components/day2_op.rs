@@ -50,20 +50,23 @@ pub enum Day2Op {
         size: usize,
     },
     /// Sentinel fails `name`'s master over, if `me` (or, when None, this
-    /// host) is it; `others` the members it may fail over to.
+    /// host) is it; `others` the members it may fail over to. `server`:
+    /// Redis or Valkey, whose CLI and files the script uses.
     RedisFailover {
+        server: redis::Server,
         name: String,
         me: Option<String>,
         others: Vec<String>,
     },
     /// Sentinel reset, then wait for the sentinels and replicas expected.
     SentinelReset {
+        server: redis::Server,
         name: String,
         sentinels: usize,
         replicas: usize,
     },
-    /// A leaving host's redis.conf and sentinel.conf set aside.
-    RedisSetAside,
+    /// A leaving host's redis.conf (valkey.conf) and sentinel.conf set aside.
+    RedisSetAside { server: redis::Server },
     /// Qdrant's DELETE /cluster/peer of a peer that holds no shards.
     QdrantPeerRemove { peer_id: u64 },
 }
@@ -88,15 +91,19 @@ impl Day2Op {
                 want,
                 size,
             } => postgres::day2::member_script(me, action.as_str(), want, *size),
-            Day2Op::RedisFailover { name, me, others } => {
-                redis::day2::failover_script(name, me.as_deref(), others)
-            }
+            Day2Op::RedisFailover {
+                server,
+                name,
+                me,
+                others,
+            } => redis::day2::failover_script(*server, name, me.as_deref(), others),
             Day2Op::SentinelReset {
+                server,
                 name,
                 sentinels,
                 replicas,
-            } => redis::day2::reset_script(name, *sentinels, *replicas),
-            Day2Op::RedisSetAside => redis::day2::SET_ASIDE.to_string(),
+            } => redis::day2::reset_script(*server, name, *sentinels, *replicas),
+            Day2Op::RedisSetAside { server } => redis::day2::set_aside_script(*server),
             Day2Op::QdrantPeerRemove { peer_id } => qdrant::day2::remove_peer_script(*peer_id),
         }
     }
@@ -113,6 +120,7 @@ impl Day2Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::components::redis::Server;
 
     fn member() -> EtcdMember {
         EtcdMember {
@@ -165,6 +173,7 @@ mod tests {
             (
                 "redis_failover",
                 Day2Op::RedisFailover {
+                    server: Server::Redis,
                     name: "mymaster".into(),
                     me: Some("198.18.0.11".into()),
                     others: vec!["198.18.0.12".into(), "198.18.0.13".into()],
@@ -173,6 +182,7 @@ mod tests {
             (
                 "redis_failover_leaving",
                 Day2Op::RedisFailover {
+                    server: Server::Redis,
                     name: "mymaster".into(),
                     me: None,
                     others: vec!["198.18.0.12".into()],
@@ -181,12 +191,51 @@ mod tests {
             (
                 "sentinel_reset",
                 Day2Op::SentinelReset {
+                    server: Server::Redis,
                     name: "mymaster".into(),
                     sentinels: 2,
                     replicas: 1,
                 },
             ),
-            ("redis_set_aside", Day2Op::RedisSetAside),
+            (
+                "redis_set_aside",
+                Day2Op::RedisSetAside {
+                    server: Server::Redis,
+                },
+            ),
+            (
+                "valkey_failover",
+                Day2Op::RedisFailover {
+                    server: Server::Valkey,
+                    name: "mymaster".into(),
+                    me: Some("198.18.0.11".into()),
+                    others: vec!["198.18.0.12".into(), "198.18.0.13".into()],
+                },
+            ),
+            (
+                "valkey_failover_leaving",
+                Day2Op::RedisFailover {
+                    server: Server::Valkey,
+                    name: "mymaster".into(),
+                    me: None,
+                    others: vec!["198.18.0.12".into()],
+                },
+            ),
+            (
+                "valkey_sentinel_reset",
+                Day2Op::SentinelReset {
+                    server: Server::Valkey,
+                    name: "mymaster".into(),
+                    sentinels: 2,
+                    replicas: 1,
+                },
+            ),
+            (
+                "valkey_set_aside",
+                Day2Op::RedisSetAside {
+                    server: Server::Valkey,
+                },
+            ),
             (
                 "qdrant_peer_remove",
                 Day2Op::QdrantPeerRemove {
@@ -223,8 +272,33 @@ mod tests {
             "set -e\ncode=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE 'http://127.0.0.1:6333/cluster/peer/7?force=false')\ncase \"$code\" in 200|404) ;; *) echo \"Qdrant refused to remove peer 7 (HTTP $code)\" >&2; exit 1 ;; esac\n"
         );
         assert_eq!(
-            Day2Op::RedisSetAside.script(),
+            Day2Op::RedisSetAside {
+                server: Server::Redis
+            }
+            .script(),
             "for f in redis sentinel; do if [ -e /etc/redis/$f.conf ]; then mv -f /etc/redis/$f.conf /etc/redis/$f.conf.rampart-left; fi; done"
         );
+        assert_eq!(
+            Day2Op::RedisSetAside {
+                server: Server::Valkey
+            }
+            .script(),
+            "for f in valkey sentinel; do if [ -e /etc/valkey/$f.conf ]; then mv -f /etc/valkey/$f.conf /etc/valkey/$f.conf.rampart-left; fi; done"
+        );
+        // Valkey's scripts are Redis' with Valkey's CLI and directory, nothing else
+        for (redis, valkey) in all()[4..8].iter().zip(&all()[8..12]) {
+            assert_eq!(
+                redis
+                    .1
+                    .script()
+                    .replace("redis-cli", "valkey-cli")
+                    .replace("/etc/redis", "/etc/valkey")
+                    .replace(" redis sentinel;", " valkey sentinel;"),
+                valkey.1.script(),
+                "{} and {}",
+                redis.0,
+                valkey.0
+            );
+        }
     }
 }

@@ -273,11 +273,8 @@ pub(crate) fn one_release(
 ///   by Redis 7.0, so after a failover to a Debian 13 host the Debian 12
 ///   replicas could not resynchronise. Checked here, not in
 ///   `components/redis` (which the Valkey work reshapes).
-/// - Valkey (`[redis] server = "valkey"`, branch `valkey`) is packaged on
-///   Debian 13 only: that check belongs next to this one, e.g.
-///   `if server == Valkey { for h in hosts { if !inv.hosts[h].debian.has_valkey() {
-///   v.err(at [redis] server, "valkey is not packaged on Debian 12 (bookworm): {h}",
-///   "write server = \"redis\", or debian = 13 for these hosts") } } }`.
+/// - Valkey (`[redis] server = "valkey"`) is packaged on Debian 13 only:
+///   a Valkey host on Debian 12 is an error at `[redis] server`.
 pub(crate) fn check_stack(
     v: &mut Validator,
     raw: &RawStack,
@@ -291,6 +288,27 @@ pub(crate) fn check_stack(
             Some(r.hosts.span()),
             "Redis 8 (Debian 13) writes RDB files that Redis 7.0 (Debian 12) cannot read, so after a failover the older replicas could not resynchronise",
         );
+        let server = r.server();
+        let inv = v.inv();
+        let without: Vec<&str> = hosts
+            .iter()
+            .filter_map(|h| inv.hosts.get(h))
+            .filter(|h| !server.available_on(u32::from(h.debian.number())))
+            .map(|h| h.name.as_str())
+            .collect();
+        if !without.is_empty() {
+            let names = and_list(&without);
+            let inv_path = inv.source.path.clone();
+            let span = v.at(&["redis", "server"], Some(r.hosts.span()));
+            v.err(
+                span,
+                format!(
+                    "server `valkey`: Valkey is not packaged on Debian 12 (bookworm), which {names} run{}",
+                    if without.len() == 1 { "s" } else { "" }
+                ),
+                format!("write server = \"redis\", or run these hosts on Debian 13 (debian = 13 in {inv_path})"),
+            );
+        }
     }
 }
 

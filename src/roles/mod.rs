@@ -209,7 +209,9 @@ mod tests {
     use super::*;
 
     /// A user's override of a built-in role.toml that renames a resource a
-    /// component's day-2 steps find by id is refused when roles load.
+    /// component's day-2 steps find by id is refused when roles load; the
+    /// redis role names its units through `redis.server` (Redis or Valkey),
+    /// so even a literal `redis-sentinel` in their place is refused.
     #[test]
     fn a_renamed_resource_that_day2_relies_on_is_an_error_at_load() {
         let dir = tempfile::tempdir().unwrap();
@@ -217,23 +219,30 @@ mod tests {
             .get_file("redis/role.toml")
             .and_then(|f| f.contents_utf8())
             .unwrap();
-        assert!(builtin.contains("name = \"redis-sentinel\""));
+        let templated = "name = \"{{redis.server.sentinel_unit}}\"";
+        assert!(builtin.contains(templated));
         std::fs::create_dir_all(dir.path().join("redis")).unwrap();
-        std::fs::write(
-            dir.path().join("redis/role.toml"),
-            builtin.replace("name = \"redis-sentinel\"", "name = \"sentinel\""),
-        )
-        .unwrap();
-        let e = RoleSet::load(Some(dir.path())).unwrap_err();
-        let text = format!("{e:?}");
-        assert!(
-            text.contains("redis day-2 steps rely on the resource `service:redis-sentinel`"),
-            "{text}"
-        );
-        assert!(
-            text.contains("kind = \\\"service\\\" and name = \\\"redis-sentinel\\\""),
-            "{text}"
-        );
+        for renamed in ["name = \"sentinel\"", "name = \"redis-sentinel\""] {
+            std::fs::write(
+                dir.path().join("redis/role.toml"),
+                builtin.replace(templated, renamed),
+            )
+            .unwrap();
+            let e = RoleSet::load(Some(dir.path())).unwrap_err();
+            let text = format!("{e:?}");
+            assert!(
+                text.contains(
+                    "redis day-2 steps rely on the resource `service:{{redis.server.sentinel_unit}}`"
+                ),
+                "{text}"
+            );
+            assert!(
+                text.contains(
+                    "kind = \\\"service\\\" and name = \\\"{{redis.server.sentinel_unit}}\\\""
+                ),
+                "{text}"
+            );
+        }
         // the built-in roles have every resource the components rely on
         RoleSet::load(None).unwrap();
         // and the same override unchanged loads

@@ -1,5 +1,5 @@
-//! Prometheus alert rules for Redis (job `redis`) and Sentinel (job
-//! `sentinel`), both from redis_exporter.
+//! Prometheus alert rules for Redis or Valkey (job `redis`) and Sentinel
+//! (job `sentinel`), both from redis_exporter (which reads Valkey alike).
 
 use crate::alerts::{q, up_count};
 use crate::model::stack::Stack;
@@ -11,6 +11,7 @@ pub fn rules(stack: &Stack, rule: &mut crate::components::AlertRule<'_>) {
         return;
     };
     let n = stack.hosts_of("redis").len();
+    let title = r.server().names().title;
     rule(
         "RedisNoMaster",
         format!(
@@ -19,7 +20,7 @@ pub fn rules(stack: &Stack, rule: &mut crate::components::AlertRule<'_>) {
         ),
         "30s",
         "critical",
-        "no Redis server is master".into(),
+        format!("no {title} server is master"),
     );
     if n > 1 {
         rule(
@@ -31,7 +32,7 @@ pub fn rules(stack: &Stack, rule: &mut crate::components::AlertRule<'_>) {
             ),
             "1m",
             "warning",
-            format!("fewer than {} Redis replicas are attached", n - 1),
+            format!("fewer than {} {title} replicas are attached", n - 1),
         );
     }
     if let Some(s) = &r.sentinel {

@@ -9,9 +9,14 @@
 //!   after its Redis and Sentinel stop, the remaining Sentinels forget it
 //!   (`SENTINEL RESET`), one at a time, each waiting for the others;
 //! - a host added to the stack follows the master the Sentinels name now
-//!   (the redis role's seed script), not the initial one.
+//!   (the redis role's seed script), not the initial one;
+//! - a host that runs the other server (Redis where the stack now says
+//!   Valkey, or the reverse) refuses the plan (`super::switch`).
+//!
+//! Units, CLI and paths are the stack's server's (`Server::names`); a host
+//! leaving the stack uses the server its recorded state names.
 
-use super::{SENTINEL, SENTINEL_QUORUM, SERVER};
+use super::{id, Server, SENTINEL, SENTINEL_QUORUM, SERVER};
 use crate::compile::view::Backend;
 use crate::compile::Compiled;
 use crate::components::Day2Op;
@@ -49,7 +54,15 @@ fn active(facts: &BTreeMap<String, HostFacts>, host: &str, unit: &str) -> bool {
         .is_some_and(|s| s.active == "active")
 }
 
-pub(crate) const SET_ASIDE: &str = "for f in redis sentinel; do if [ -e /etc/redis/$f.conf ]; then mv -f /etc/redis/$f.conf /etc/redis/$f.conf.rampart-left; fi; done";
+/// A leaving host's server and Sentinel configs set aside (`*.rampart-left`).
+pub fn set_aside_script(server: Server) -> String {
+    let n = server.names();
+    format!(
+        "for f in {name} sentinel; do if [ -e {dir}/$f.conf ]; then mv -f {dir}/$f.conf {dir}/$f.conf.rampart-left; fi; done",
+        name = n.name,
+        dir = n.conf_dir
+    )
+}
 
 fn majority(n: usize) -> usize {
     n / 2 + 1
@@ -62,27 +75,30 @@ fn majority(n: usize) -> usize {
 /// `me`: this member's address, or None to read it from its rampart.conf;
 /// `others`: the other members' addresses (the first to report `role:master`
 /// is followed at once, before Sentinel's own view catches up).
-pub fn failover_script(name: &str, me: Option<&str>, others: &[String]) -> String {
+pub fn failover_script(server: Server, name: &str, me: Option<&str>, others: &[String]) -> String {
+    let n = server.names();
     let others = sh(&others.join(" "));
     let me = match me {
         Some(a) => sh(a),
-        None => "\"$(sed -n 's/^replica-announce-ip //p' /etc/redis/rampart.conf | head -n 1)\""
-            .to_string(),
+        None => format!(
+            "\"$(sed -n 's/^replica-announce-ip //p' {}/rampart.conf | head -n 1)\"",
+            n.conf_dir
+        ),
     };
     format!(
         r#"set -e
 trap 'exit 129' HUP INT TERM PIPE
-export REDISCLI_AUTH="$(cat /etc/redis/rampart-auth)"
+export REDISCLI_AUTH="$(cat {dir}/rampart-auth)"
 name={name}
 me={me}
 others={others}
-r() {{ timeout 10 redis-cli --no-auth-warning -h 127.0.0.1 "$@"; }}
+r() {{ timeout 10 {cli} --no-auth-warning -h 127.0.0.1 "$@"; }}
 info() {{ r info replication | tr -d '\r'; }}
-# Sentinel has no password: without REDISCLI_AUTH (redis-cli would print `AUTH failed` first)
-sen() {{ (unset REDISCLI_AUTH; timeout 5 redis-cli -h 127.0.0.1 -p 26379 --raw "$@"); }}
+# Sentinel has no password: without REDISCLI_AUTH ({cli} would print `AUTH failed` first)
+sen() {{ (unset REDISCLI_AUTH; timeout 5 {cli} -h 127.0.0.1 -p 26379 --raw "$@"); }}
 cur() {{ sen sentinel get-master-addr-by-name "$name" 2>/dev/null | head -n 1; }}
 if ! info | grep -qx role:master; then echo "$me is not the master (any more): no failover" >&2; exit 0; fi
-is_master() {{ timeout 2 redis-cli --no-auth-warning -h "$1" info replication 2>/dev/null | tr -d '\r' | grep -qx role:master; }}
+is_master() {{ timeout 2 {cli} --no-auth-warning -h "$1" info replication 2>/dev/null | tr -d '\r' | grep -qx role:master; }}
 # a member that already claims to be master (a stray) is not the new master
 stray=
 for o in $others; do if is_master "$o"; then stray="$stray $o"; fi; done
@@ -125,7 +141,7 @@ done
 # then the Sentinel leading it must stay up (the others learn the new master
 # from it): wait until every Sentinel that answers names the new master
 for s in 127.0.0.1 $others; do
-  while a=$( (unset REDISCLI_AUTH; timeout 3 redis-cli -h "$s" -p 26379 --raw sentinel get-master-addr-by-name "$name" 2>/dev/null) | head -n 1) && [ -n "$a" ] && [ "$a" != "$c" ]; do
+  while a=$( (unset REDISCLI_AUTH; timeout 3 {cli} -h "$s" -p 26379 --raw sentinel get-master-addr-by-name "$name" 2>/dev/null) | head -n 1) && [ -n "$a" ] && [ "$a" != "$c" ]; do
     if [ "$(date +%s)" -ge $end ]; then echo "the Sentinel on $s still names $a as master, not $c, after 120s" >&2; exit 1; fi
     sleep 0.2
   done
@@ -134,8 +150,8 @@ done
 # follow the new master now, rather than whenever a Sentinel fixes them
 for o in $others; do
   [ "$o" != "$c" ] || continue
-  if timeout 2 redis-cli --no-auth-warning -h "$o" info replication 2>/dev/null | tr -d '\r' | grep -qx "master_host:$me"; then
-    if timeout 5 redis-cli --no-auth-warning -h "$o" replicaof "$c" 6379 >/dev/null && timeout 5 redis-cli --no-auth-warning -h "$o" config rewrite >/dev/null; then
+  if timeout 2 {cli} --no-auth-warning -h "$o" info replication 2>/dev/null | tr -d '\r' | grep -qx "master_host:$me"; then
+    if timeout 5 {cli} --no-auth-warning -h "$o" replicaof "$c" 6379 >/dev/null && timeout 5 {cli} --no-auth-warning -h "$o" config rewrite >/dev/null; then
       echo "$o: follows $c" >&2
     else
       echo "warning: $o still follows $me; Sentinel will move it" >&2
@@ -145,17 +161,19 @@ done
 echo "$name: failed over from $me to $c in $(awk "BEGIN {{ printf \"%.1f\", $(date +%s.%N) - $t0 }}")s" >&2
 "#,
         name = sh(name),
+        dir = n.conf_dir,
+        cli = n.cli,
     )
 }
 
 /// On a remaining member: forget the members that left (`SENTINEL RESET`),
 /// then wait until this Sentinel sees the others and the replicas again.
-pub fn reset_script(name: &str, sentinels: usize, replicas: usize) -> String {
+pub fn reset_script(server: Server, name: &str, sentinels: usize, replicas: usize) -> String {
     format!(
         r#"set -e
 trap 'exit 129' HUP INT TERM PIPE
 name={name}
-s() {{ timeout 5 redis-cli -h 127.0.0.1 -p 26379 --raw "$@"; }}
+s() {{ timeout 5 {cli} -h 127.0.0.1 -p 26379 --raw "$@"; }}
 field() {{ s sentinel master "$name" | sed -n "/^$1\$/{{n;p}}"; }}
 s sentinel reset "$name" >/dev/null
 end=$(( $(date +%s) + 90 ))
@@ -167,6 +185,7 @@ done
         name = sh(name),
         others = sentinels.saturating_sub(1),
         replicas = replicas,
+        cli = server.names().cli,
     )
 }
 
@@ -177,49 +196,70 @@ pub fn steps(
     master: Option<&str>,
     plan: &mut Plan,
 ) {
+    // a host that runs the other server: no switch in place
+    super::switch::refuse_a_switch_of_server(compiled, facts, plan);
     let Some(sentinel) = compiled.sentinel.as_ref() else {
         return;
     };
-    let hosts = &compiled.redis_hosts;
-    let name = &sentinel.master_name;
+    let cx = Cluster {
+        hosts: &compiled.redis_hosts,
+        facts,
+        name: &sentinel.master_name,
+        server: compiled.redis_server,
+    };
     let quorum = sentinel.quorum as usize;
     // Sentinels a failover needs running: `quorum` to agree, a majority to authorize it
-    let need = quorum.max(majority(hosts.len()));
-    refuse_unsafe_sentinel_restarts(hosts, facts, quorum, need, plan);
+    let need = quorum.max(majority(cx.hosts.len()));
+    refuse_unsafe_sentinel_restarts(&cx, quorum, need, plan);
     // the master restarts last (see `roll`), after handing over to a replica in sync
     if let Some(m) = master {
-        fail_over_before_restart(hosts, facts, name, m, plan);
+        fail_over_before_restart(&cx, m, plan);
     }
     // hosts taken out of the stack: fail over first, then the rest forget them
-    leave(hosts, facts, name, quorum, need, plan);
+    leave(&cx, quorum, need, plan);
+}
+
+/// The cluster the day-2 steps act on: its members (stack order), the
+/// facts, Sentinel's name for the master and the stack's server.
+struct Cluster<'a> {
+    hosts: &'a [Backend],
+    facts: &'a BTreeMap<String, HostFacts>,
+    name: &'a str,
+    server: Server,
+}
+
+impl Cluster<'_> {
+    /// The stack's server's unit (`unit` or `sentinel_unit`) is active on `host`.
+    fn active(&self, host: &str, sentinel: bool) -> bool {
+        let n = self.server.names();
+        active(
+            self.facts,
+            host,
+            if sentinel { n.sentinel_unit } else { n.unit },
+        )
+    }
 }
 
 /// Sentinels restarting one at a time: each down in turn must leave `need`
 /// running to fail over, or the plan is refused.
-fn refuse_unsafe_sentinel_restarts(
-    hosts: &[Backend],
-    facts: &BTreeMap<String, HostFacts>,
-    quorum: usize,
-    need: usize,
-    plan: &mut Plan,
-) {
-    let sentinels_up = hosts
-        .iter()
-        .filter(|h| active(facts, &h.name, "redis-sentinel"))
-        .count();
+fn refuse_unsafe_sentinel_restarts(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
+    let hosts = cx.hosts;
+    let sentinels_up = hosts.iter().filter(|h| cx.active(&h.name, true)).count();
     let sentinel_restarts = plan
         .steps
         .iter()
         .filter(|s| {
             s.action == Action::Restart
-                && hosts.iter().any(|h| s.id == SENTINEL.id(&h.name))
-                && active(facts, &s.host, "redis-sentinel")
+                && hosts
+                    .iter()
+                    .any(|h| s.id == id(&SENTINEL, cx.server, &h.name))
+                && cx.active(&s.host, true)
         })
         .count();
     if sentinel_restarts > 0 && sentinels_up.saturating_sub(1) < need {
         let down: Vec<&str> = hosts
             .iter()
-            .filter(|h| !active(facts, &h.name, "redis-sentinel"))
+            .filter(|h| !cx.active(&h.name, true))
             .map(|h| h.name.as_str())
             .collect();
         plan.refused.push(format!(
@@ -233,20 +273,15 @@ fn refuse_unsafe_sentinel_restarts(
 
 /// The master `m`'s restart (if the plan has one) first fails it over to a
 /// replica in sync; refused when no replica is in sync.
-fn fail_over_before_restart(
-    hosts: &[Backend],
-    facts: &BTreeMap<String, HostFacts>,
-    name: &str,
-    m: &str,
-    plan: &mut Plan,
-) {
+fn fail_over_before_restart(cx: &Cluster, m: &str, plan: &mut Plan) {
+    let hosts = cx.hosts;
     let in_sync = |h: &Backend| {
-        facts
+        cx.facts
             .get(&h.name)
             .and_then(|f| f.redis())
             .is_some_and(|r| r.role == "slave" && r.link_up)
     };
-    let id = SERVER.id(m);
+    let id = id(&SERVER, cx.server, m);
     let others = hosts.iter().filter(|h| h.name != m).count();
     if let Some(s) = plan
         .steps
@@ -275,7 +310,8 @@ fn fail_over_before_restart(
             s.ops.insert(
                 at,
                 Day2Op::RedisFailover {
-                    name: name.to_string(),
+                    server: cx.server,
+                    name: cx.name.to_string(),
                     me: Some(me),
                     others,
                 }
@@ -286,49 +322,48 @@ fn fail_over_before_restart(
     }
 }
 
+/// The server a host's recorded state says rampart deployed there, if any.
+pub(super) fn deployed(f: &HostFacts, host: &str) -> Option<Server> {
+    let st = f.state.as_ref()?;
+    Server::ALL
+        .into_iter()
+        .find(|s| st.resources.contains_key(&id(&SERVER, *s, host)))
+}
+
 /// Hosts that ran Redis and are no longer in the stack: each fails over (if
 /// it is the master) before its Redis and Sentinel stop, then the remaining
-/// Sentinels forget them; refused when too few Sentinels would remain.
-fn leave(
-    hosts: &[Backend],
-    facts: &BTreeMap<String, HostFacts>,
-    name: &str,
-    quorum: usize,
-    need: usize,
-    plan: &mut Plan,
-) {
-    let leaving: Vec<String> = facts
+/// Sentinels forget them; refused when too few Sentinels would remain. A
+/// leaving host's own steps use the server its state names.
+fn leave(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
+    let hosts = cx.hosts;
+    let leaving: Vec<(String, Server)> = cx
+        .facts
         .iter()
-        .filter(|(h, f)| {
-            !hosts.iter().any(|x| &x.name == *h)
-                && f.state
-                    .as_ref()
-                    .is_some_and(|st| st.resources.contains_key(&SERVER.id(h)))
-        })
-        .map(|(h, _)| h.clone())
+        .filter(|(h, _)| !hosts.iter().any(|x| &x.name == *h))
+        .filter_map(|(h, f)| deployed(f, h).map(|s| (h.clone(), s)))
         .collect();
     if leaving.is_empty() {
         return;
     }
-    let remaining_up = hosts
-        .iter()
-        .filter(|h| active(facts, &h.name, "redis-sentinel"))
-        .count();
+    let names: Vec<String> = leaving.iter().map(|(h, _)| h.clone()).collect();
+    let remaining_up = hosts.iter().filter(|h| cx.active(&h.name, true)).count();
     if remaining_up < need {
         plan.refused.push(format!(
             "redis: removing {} would leave {remaining_up} Sentinel{} running, and a failover needs {need} (quorum {quorum}, a majority of {}). Bring the remaining Sentinels up first, then plan again.",
-            leaving.join(", "),
+            names.join(", "),
             if remaining_up == 1 { "" } else { "s" },
             hosts.len()
         ));
         return;
     }
     let mut stopped = Vec::new();
-    for h in &leaving {
-        let id = format!("{h}/redis/leave");
+    for (h, server) in &leaving {
+        let server = *server;
+        let step_id = format!("{h}/redis/leave");
         // its address is read on the host (the inventory may no longer name it)
         let failover = Day2Op::RedisFailover {
-            name: name.to_string(),
+            server,
+            name: cx.name.to_string(),
             me: None,
             others: hosts.iter().map(|x| x.address.clone()).collect(),
         };
@@ -336,7 +371,8 @@ fn leave(
         // others' Sentinel resets wait for them, and the host's remaining
         // steps (an HAProxy that stays) may wait for the others' gates
         let is_stop = |s: &Step| {
-            s.action == Action::Delete && (s.id == SENTINEL.id(h) || s.id == SERVER.id(h))
+            s.action == Action::Delete
+                && (s.id == id(&SENTINEL, server, h) || s.id == id(&SERVER, server, h))
         };
         let mut stops: Vec<Step> = Vec::new();
         let mut k = 0;
@@ -355,45 +391,43 @@ fn leave(
             .iter()
             .position(|s| &s.host == h)
             .unwrap_or(plan.steps.len());
-        let mut lead = vec![Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves Redis: if it is the master, Sentinel fails it over to a replica in sync before its Redis and Sentinel stop".into()], diff: None, sensitive: false, drift: false, ops: vec![failover.op()], deps: vec![], retires: None }];
+        let title = server.names().title;
+        let mut lead = vec![Step { id: step_id.clone(), host: h.clone(), action: Action::Run, reasons: vec![format!("leaves {title}: if it is the master, Sentinel fails it over to a replica in sync before its {title} and Sentinel stop")], diff: None, sensitive: false, drift: false, ops: vec![failover.op()], deps: vec![], retires: None }];
         let n_stops = stops.len();
         for (k, mut s) in stops.into_iter().enumerate() {
-            s.deps.push(id.clone());
+            s.deps.push(step_id.clone());
             stopped.push(s.id.clone());
             if k + 1 == n_stops {
-                // the configs Redis and Sentinel wrote belong to a member; set
-                // aside, so that a host added again is seeded afresh
-                s.ops.push(Day2Op::RedisSetAside.op());
-                s.reasons.push("its redis.conf and sentinel.conf are set aside (*.rampart-left): a member's state, not to be reused".into());
+                // the configs the server and Sentinel wrote belong to a
+                // member; set aside, so that a host added again is seeded afresh
+                s.ops.push(Day2Op::RedisSetAside { server }.op());
+                s.reasons.push(format!("its {}.conf and sentinel.conf are set aside (*.rampart-left): a member's state, not to be reused", server.names().name));
             }
             lead.push(s);
         }
         plan.steps.splice(first..first, lead);
     }
-    reset_sentinels(hosts, facts, name, &leaving, &stopped, remaining_up, plan);
+    reset_sentinels(cx, &names, &stopped, remaining_up, plan);
 }
 
 /// `SENTINEL RESET` on each remaining running Sentinel, one at a time, after
 /// the `stopped` steps, before that host's own Sentinel health gate.
 fn reset_sentinels(
-    hosts: &[Backend],
-    facts: &BTreeMap<String, HostFacts>,
-    name: &str,
+    cx: &Cluster,
     leaving: &[String],
     stopped: &[String],
     remaining_up: usize,
     plan: &mut Plan,
 ) {
-    let replicas = hosts
+    let name = cx.name;
+    let replicas = cx
+        .hosts
         .iter()
-        .filter(|h| active(facts, &h.name, "redis-server"))
+        .filter(|h| cx.active(&h.name, false))
         .count()
         .saturating_sub(1);
     let mut prev: Option<String> = None;
-    for h in hosts
-        .iter()
-        .filter(|h| active(facts, &h.name, "redis-sentinel"))
-    {
+    for h in cx.hosts.iter().filter(|h| cx.active(&h.name, true)) {
         let id = format!("{}/redis/sentinel-reset", h.name);
         let mut deps = stopped.to_vec();
         deps.extend(prev.clone());
@@ -411,7 +445,7 @@ fn reset_sentinels(
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Day2Op::SentinelReset { name: name.to_string(), sentinels: remaining_up, replicas }.op()],
+            ops: vec![Day2Op::SentinelReset { server: cx.server, name: name.to_string(), sentinels: remaining_up, replicas }.op()],
             deps,
             retires: None,
         });
@@ -423,12 +457,20 @@ fn reset_sentinels(
 mod tests {
     use super::*;
 
-    /// The scripts run against stand-ins for `redis-cli` (shell functions
-    /// keeping the roles in files): the failover pauses writes, asks
-    /// Sentinel, follows the new master and unpauses; on a replica it does
-    /// nothing; the reset waits for the counts.
+    /// The scripts run against stand-ins for `redis-cli` (or `valkey-cli`:
+    /// shell functions keeping the roles in files): the failover pauses
+    /// writes, asks Sentinel, follows the new master and unpauses; on a
+    /// replica it does nothing; the reset waits for the counts. With Valkey
+    /// no `redis-cli` is there to be called.
     #[test]
     fn failover_and_reset_scripts_drive_redis_cli() {
+        for server in Server::ALL {
+            failover_and_reset_drive(server);
+        }
+    }
+
+    fn failover_and_reset_drive(server: Server) {
+        let cli = server.names().cli;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         std::fs::write(format!("{d}/role"), "master").unwrap();
@@ -436,7 +478,8 @@ mod tests {
         let fake = format!(
             "cat() {{ echo secret; }}\n\
              timeout() {{ shift; \"$@\"; }}\n\
-             redis-cli() {{ echo \"$*\" >> {d}/calls; case \"$*\" in\n\
+             redis-cli() {{ echo \"redis-cli was called\" >> {d}/calls; }}\n\
+             {cli}() {{ echo \"$*\" >> {d}/calls; case \"$*\" in\n\
              *'info replication'*) if [ \"$(command cat {d}/role)\" = master ]; then printf 'role:master\\r\\n'; else printf 'role:slave\\r\\nmaster_link_status:up\\r\\n'; fi;;\n\
              *'get-master-addr-by-name'*) command cat {d}/cur; echo; echo 6379;;\n\
              *'sentinel failover'*) echo 198.18.0.12 > {d}/cur; echo OK;;\n\
@@ -453,6 +496,7 @@ mod tests {
                 .unwrap()
         };
         let out = run(&failover_script(
+            server,
             "mymaster",
             Some("198.18.0.11"),
             &["198.18.0.12".to_string()],
@@ -475,6 +519,7 @@ mod tests {
         // a second run (now a replica) does nothing
         std::fs::remove_file(format!("{d}/calls")).unwrap();
         let out = run(&failover_script(
+            server,
             "mymaster",
             Some("198.18.0.11"),
             &["198.18.0.12".to_string()],
@@ -486,14 +531,16 @@ mod tests {
             .unwrap()
             .contains("failover"));
         // the reset waits for what it was told to expect
-        let out = run(&reset_script("mymaster", 2, 1));
+        let out = run(&reset_script(server, "mymaster", 2, 1));
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(std::fs::read_to_string(format!("{d}/calls"))
-            .unwrap()
-            .contains("sentinel reset mymaster"));
+        let calls = std::fs::read_to_string(format!("{d}/calls")).unwrap();
+        assert!(calls.contains("sentinel reset mymaster"));
+        if server != Server::Redis {
+            assert!(!calls.contains("redis-cli was called"), "{calls}");
+        }
     }
 }

@@ -1,18 +1,30 @@
 //! This host's Redis replication role, read by the facts script (tag `X`):
-//! the probe line it emits on a Redis host and the parser of its answer.
+//! the probe line it emits on a Redis host and the parser of its answer;
+//! and which servers (Redis, Valkey) the host has installed.
 
+use super::Server;
 use crate::compile::Compiled;
 use serde::{Deserialize, Serialize};
 
-/// The facts script's line for Redis on `host` (None when it is not a Redis
+/// The facts script's lines for Redis on `host` (None when it is not a Redis
 /// host): `X` and the `role`/`master_host`/`master_link_status` fields of
-/// `INFO replication` on one line, when Redis runs and its password is there.
+/// `INFO replication` on one line, when the stack's server runs and its
+/// password is there; then the package of every server rampart knows (`P`
+/// lines, as the script's own package query prints them), so that a host
+/// running the other one is seen (`switch`).
 pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
-    compiled
-        .redis_hosts
-        .iter()
-        .any(|h| h.name == host)
-        .then(|| "if systemctl is-active -q redis-server 2>/dev/null && [ -r /etc/redis/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth)\" timeout 5 redis-cli --no-auth-warning -h 127.0.0.1 info replication 2>/dev/null | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '; echo; fi\n".to_string())
+    let n = compiled.redis_server.names();
+    compiled.redis_hosts.iter().any(|h| h.name == host).then(|| {
+        let packages: Vec<&str> = Server::ALL.iter().map(|s| s.names().package).collect();
+        format!(
+            "if systemctl is-active -q {unit} 2>/dev/null && [ -r {dir}/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat {dir}/rampart-auth)\" timeout 5 {cli} --no-auth-warning -h 127.0.0.1 info replication 2>/dev/null | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '; echo; fi\n\
+             dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {packages} 2>/dev/null\n",
+            unit = n.unit,
+            dir = n.conf_dir,
+            cli = n.cli,
+            packages = packages.join(" "),
+        )
+    })
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,9 @@
 //! Redis with Sentinel: one Redis server and one Sentinel per host, the
 //! first host (or `master`) the initial master; afterwards Redis and
-//! Sentinel own who is master. What rampart knows about it lives here:
+//! Sentinel own who is master. The server is Redis or Valkey (`[redis]
+//! server`), the same component under other names. What rampart knows about
+//! it lives here:
+//! - `server`: Redis or Valkey, and every name that differs between them;
 //! - `stack`: `[redis]` and `[redis.sentinel]`, the directives rampart owns
 //!   (`REDIS_OWNED`), their checks and ports;
 //! - `view`: what the redis role's templates see (members, initial master,
@@ -8,6 +11,7 @@
 //! - `facts`: the facts script's probe of `INFO replication` and its parser;
 //! - `day2`: the plan's day-2 steps: failover before the master restarts,
 //!   Sentinel restarts kept above quorum, hosts leaving (failover, reset);
+//! - `switch`: the plan refused where a host runs the other server;
 //! - `status`: `rampart status` probe lines and health of Redis and Sentinel;
 //! - `alerts` and `zones`: its Prometheus rules and failure-domain checks.
 //!
@@ -16,19 +20,32 @@
 pub mod alerts;
 pub mod day2;
 pub mod facts;
+pub mod server;
 pub mod stack;
 pub mod status;
+pub mod switch;
 pub mod view;
 pub mod zones;
 
 use super::RoleRef;
+pub use server::Server;
+
+// The role names the units through `redis.server` (one role for Redis and
+// Valkey): these refs hold the names as role.toml writes them, checked
+// there at load; `id` gives a resource's id for one server.
 
 /// Redis' service: rolled replicas first, the master last after a failover.
-pub const SERVER: RoleRef = RoleRef::new("redis", "service", "redis-server");
+pub const SERVER: RoleRef = RoleRef::new("redis", "service", "{{redis.server.unit}}");
 /// Sentinel's service: restarts kept above the quorum; reset when a host leaves.
-pub const SENTINEL: RoleRef = RoleRef::new("redis", "service", "redis-sentinel");
+pub const SENTINEL: RoleRef = RoleRef::new("redis", "service", "{{redis.server.sentinel_unit}}");
 /// The gate a Sentinel reset waits on.
 pub const SENTINEL_QUORUM: RoleRef = RoleRef::new("redis", "health", "sentinel-quorum");
+
+/// The id on `host` of the resource `r` names, for `server`
+/// (`host/service/redis-server`, `host/service/valkey-server`).
+pub fn id(r: &RoleRef, server: Server, host: &str) -> String {
+    server.names().fill(&r.id(host))
+}
 
 /// Redis with Sentinel, through the one component interface.
 pub struct Redis;

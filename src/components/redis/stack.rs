@@ -1,5 +1,7 @@
 //! `[redis]` and `[redis.sentinel]` of the stack file, and their checks.
 
+use super::server::{Server, KEY};
+use crate::diag::did_you_mean;
 use crate::model::secret::SecretRef;
 use crate::model::stack::{HostsRef, Validator};
 use crate::model::valid_name;
@@ -9,8 +11,10 @@ use toml::Spanned;
 
 /// Sentinel's down-after-milliseconds (ms).
 const SENTINEL_DOWN_AFTER: std::ops::RangeInclusive<u64> = 100..=600_000;
-/// Redis directives that rampart writes itself (or that Redis and Sentinel own).
-const REDIS_OWNED: [&str; 16] = [
+/// Redis directives that rampart writes itself (or that Redis and Sentinel
+/// own); `primaryauth` and `primaryuser` are Valkey's names for `masterauth`
+/// and `masteruser`.
+const REDIS_OWNED: [&str; 18] = [
     "port",
     "bind",
     "protected-mode",
@@ -27,6 +31,8 @@ const REDIS_OWNED: [&str; 16] = [
     "rename-command",
     "masteruser",
     "aclfile",
+    "primaryauth",
+    "primaryuser",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +52,8 @@ fn master_name() -> String {
 pub struct Redis {
     pub hosts: Spanned<HostsRef>,
     pub password: SecretRef,
+    /// `redis` (the default) or `valkey`: see [`Redis::server`].
+    pub server: Option<String>,
     /// The initial master; defaults to the first host.
     pub master: Option<Spanned<String>>,
     pub sentinel: Option<Sentinel>,
@@ -54,6 +62,17 @@ pub struct Redis {
     pub settings: toml::Table,
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
+}
+
+impl Redis {
+    /// The server it runs (Redis when `server` is not given or not one
+    /// rampart knows; `validate` refuses the latter).
+    pub fn server(&self) -> Server {
+        self.server
+            .as_deref()
+            .and_then(Server::parse)
+            .unwrap_or_default()
+    }
 }
 
 /// The ports Redis (6379) and its Sentinel (26379) take on each of its hosts.
@@ -74,6 +93,7 @@ pub(crate) fn validate(v: &mut Validator, r: &Redis, placement: &BTreeMap<String
             "add [redis.sentinel] with quorum = 2 (a majority of the hosts)",
         );
     }
+    server(v, r);
     settings(v, r);
     if let Some(m) = &r.master {
         if !placement
@@ -94,6 +114,31 @@ pub(crate) fn validate(v: &mut Validator, r: &Redis, placement: &BTreeMap<String
         let c = placement.get("redis").map(Vec::len).unwrap_or(0) as u32;
         sentinel(v, s, c);
     }
+}
+
+/// `server`: one of the servers rampart knows.
+///
+/// Valkey is packaged on Debian 13 only: once the inventory gives each
+/// host's release (`debian = 12|13`), a Valkey stack on a host whose
+/// release fails `Server::available_on` is refused here, naming the host.
+fn server(v: &mut Validator, r: &Redis) {
+    let Some(s) = r.server.as_deref().filter(|s| Server::parse(s).is_none()) else {
+        return;
+    };
+    let names = Server::ALL.map(|s| s.names().name);
+    let span = v.at(&["redis", KEY], Some(r.hosts.span()));
+    let fix = "write server = \"redis\" (the default) or server = \"valkey\" (Valkey 8, Debian 13)";
+    v.err(
+        span,
+        format!(
+            "server `{}` is not a server rampart deploys",
+            s.escape_debug()
+        ),
+        match did_you_mean(s, names) {
+            Some(n) => format!("did you mean `{n}`? {fix}"),
+            None => fix.to_string(),
+        },
+    );
 }
 
 /// `[redis.settings]`: directive names Redis reads, none that rampart owns,

@@ -14,10 +14,15 @@ pub fn probe(stack: &Stack, host: &str) -> String {
     if !stack.hosts_of("redis").iter().any(|h| h == host) {
         return s;
     }
-    s.push_str("echo \"redis|$(REDISCLI_AUTH=\"$(cat /etc/redis/rampart-auth 2>/dev/null)\" timeout 3 redis-cli --no-auth-warning -h 127.0.0.1 info replication 2>&1 | tr -d '\\r' | grep -E '^(role|master_host|connected_slaves|master_link_status):' | tr '\\n' ' ')\"\n");
-    if let Some(sn) = stack.redis.as_ref().and_then(|r| r.sentinel.as_ref()) {
+    let Some(r) = stack.redis.as_ref() else {
+        return s;
+    };
+    let n = r.server().names();
+    let (dir, cli) = (n.conf_dir, n.cli);
+    s.push_str(&format!("echo \"redis|$(REDISCLI_AUTH=\"$(cat {dir}/rampart-auth 2>/dev/null)\" timeout 3 {cli} --no-auth-warning -h 127.0.0.1 info replication 2>&1 | tr -d '\\r' | grep -E '^(role|master_host|connected_slaves|master_link_status):' | tr '\\n' ' ')\"\n"));
+    if let Some(sn) = r.sentinel.as_ref() {
         let m = sh(&sn.master_name);
-        s.push_str(&format!("echo \"sentinel|$(timeout 3 redis-cli -p 26379 sentinel get-master-addr-by-name {m} 2>&1 | head -n1)|$(timeout 3 redis-cli -p 26379 sentinel ckquorum {m} 2>&1 | tr '\\n' ' ')\"\n"));
+        s.push_str(&format!("echo \"sentinel|$(timeout 3 {cli} -p 26379 sentinel get-master-addr-by-name {m} 2>&1 | head -n1)|$(timeout 3 {cli} -p 26379 sentinel ckquorum {m} 2>&1 | tr '\\n' ' ')\"\n"));
     }
     s
 }

@@ -12,6 +12,8 @@ use serde::Serialize;
 /// master only: after a failover Redis and Sentinel own who is master.
 #[derive(Debug, Clone, Serialize)]
 pub struct RedisView {
+    /// Redis or Valkey: the names of its packages, units, CLI and paths.
+    pub server: &'static super::server::Names,
     pub size: usize,
     pub members: Vec<Backend>,
     pub initial_master: Backend,
@@ -82,6 +84,7 @@ pub fn redis(
     let initial_master = members.iter().find(|m| m.name == master_name)?.clone();
     let password = secrets.get("redis.password");
     Some(RedisView {
+        server: r.server().names(),
         size: members.len(),
         is_initial_master: initial_master.name == this_host,
         initial_master,
