@@ -1,14 +1,16 @@
 //! What compile produces: resources by id, what each should be, and the
 //! compiled stack with its DAG order and per-host lists.
 
-use super::view;
+use crate::components::Topology;
 use crate::diag::Diagnostics;
 use crate::model::release::{Release, ReleaseFrom};
 use crate::model::secret::Secret;
 use crate::roles::Check;
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// `host/kind/name`: the same id in the graph, the plan, the output and the tests.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -114,20 +116,10 @@ pub struct Compiled {
     /// Every secret value used, to detect and mask it.
     pub secrets: Vec<Secret>,
     pub warnings: Diagnostics,
-    /// The stack's etcd cluster as a whole (no `member`), for membership changes.
-    pub etcd: Option<view::EtcdView>,
-    /// The hosts of the Patroni cluster, in stack order.
-    pub postgres_hosts: Vec<String>,
-    /// `[postgres.parameters]` as JSON `{name: "value"}`.
-    pub postgres_parameters: String,
-    /// The hosts of Redis (and its Sentinels), in stack order, with their addresses.
-    pub redis_hosts: Vec<view::Backend>,
-    /// What `[redis]` runs: Redis or Valkey.
-    pub redis_server: crate::components::redis::Server,
-    /// Sentinel's name for the master and its quorum.
-    pub sentinel: Option<view::SentinelView>,
-    /// The Qdrant peers, in stack order.
-    pub qdrant_hosts: Vec<String>,
+    /// Each deployed component's cluster as a whole, by component name
+    /// (`Component::topology`); each reads its own back through its folder's
+    /// accessor (`Compiled::topology_of`).
+    pub topology: BTreeMap<&'static str, Arc<dyn Topology>>,
     /// Each inventory host's Debian release as the inventory says, and where
     /// it says it: the plan refuses a host that runs another.
     pub releases: BTreeMap<String, (Release, ReleaseFrom)>,
@@ -136,6 +128,12 @@ pub struct Compiled {
 }
 
 impl Compiled {
+    /// The cluster `component` put in `topology`, as its own type; None when
+    /// the stack does not deploy it.
+    pub fn topology_of<T: Topology>(&self, component: &str) -> Option<&T> {
+        let t: &dyn Any = self.topology.get(component)?.as_ref();
+        t.downcast_ref()
+    }
     pub fn index_of(&self, id: &str) -> Option<usize> {
         self.resources.iter().position(|r| r.id.to_string() == id)
     }

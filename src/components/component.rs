@@ -8,7 +8,10 @@ use crate::model::stack::{Claim, RawStack, Stack, Validator};
 use crate::model::zones::{Quorum, Warn};
 use crate::plan::Plan;
 use crate::status::{ComponentHealth, Probes};
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
 
 /// `rule(name, expr, for, severity, summary)`: one Prometheus alert rule
 /// (`alerts::rules` prefixes the name with the stack's).
@@ -50,6 +53,15 @@ pub struct RollHints {
     /// master, after its failover).
     pub last: Vec<String>,
 }
+
+/// A deployed component's cluster as a whole (its hosts, addresses, the
+/// settings its day-2 steps apply), made at compile time by
+/// `Component::topology` and kept in `Compiled.topology` under the
+/// component's name. Each component reads its own back through a typed
+/// accessor in its folder (`etcd::cluster(compiled)`); the rest of rampart
+/// never looks inside.
+pub trait Topology: Any + Debug + Send + Sync {}
+impl<T: Any + Debug + Send + Sync> Topology for T {}
 
 /// `template_view`'s answer: a view under its key in the template context.
 pub(crate) fn keyed_view<T: serde::Serialize>(
@@ -100,6 +112,12 @@ pub trait Component: Sync {
         _host: &str,
         _secrets: &SecretValues,
     ) -> Option<(&'static str, serde_json::Value)> {
+        None
+    }
+    /// Its cluster as a whole when the stack deploys it (compile calls this
+    /// only for a component with an instance), for its facts probe, day-2
+    /// steps and status; read back through its folder's typed accessor.
+    fn topology(&self, _inv: &Inventory, _stack: &Stack) -> Option<Arc<dyn Topology>> {
         None
     }
     /// The role resources its day-2 steps find by id.

@@ -15,7 +15,7 @@ pub mod redis;
 pub mod services;
 
 pub(crate) use component::{keyed_view, AlertRule};
-pub use component::{Component, RoleRef, RollHints};
+pub use component::{Component, RoleRef, RollHints, Topology};
 pub use day2_op::{Day2Op, PatroniAction};
 
 /// Every component, in the order facts, status and day-2 steps visit them.

@@ -32,7 +32,7 @@ pub struct EtcdChange {
 /// The running cluster's view, from the first stack member whose etcd answers.
 /// None when no member answers (the cluster is bootstrapped, not grown).
 pub fn etcd_change(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<EtcdChange> {
-    let e = compiled.etcd.as_ref()?;
+    let e = super::cluster(compiled)?;
     let current = e
         .members
         .iter()
@@ -67,7 +67,7 @@ fn quorum(n: usize) -> usize {
 /// Adds the steps of a membership change to `plan` (after the rolling
 /// restarts are ordered), or refuses the plan when it is unsafe.
 pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
-    let Some(e) = compiled.etcd.as_ref() else {
+    let Some(e) = super::cluster(compiled) else {
         return;
     };
     let service_id = |h: &str| super::SERVICE.id(h);

@@ -17,11 +17,19 @@ pub mod status;
 pub mod view;
 pub mod zones;
 
-use super::RoleRef;
+use super::{RoleRef, Topology};
+use crate::compile::Compiled;
+use std::sync::Arc;
 
 /// etcd's service: restarted one member at a time, started founders-together
 /// or after `member add`, stopped after `member remove`.
 pub const SERVICE: RoleRef = RoleRef::new("etcd", "service", "etcd");
+
+/// The stack's etcd cluster as a whole (no `member`), for its membership
+/// changes and facts probe; None when the stack does not deploy etcd.
+pub fn cluster(c: &Compiled) -> Option<&view::EtcdView> {
+    c.topology_of("etcd")
+}
 
 /// etcd, through the one component interface.
 pub struct Etcd;
@@ -32,6 +40,13 @@ impl super::Component for Etcd {
     }
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVICE]
+    }
+    fn topology(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+    ) -> Option<Arc<dyn Topology>> {
+        view::etcd(inv, stack, "").map(|v| Arc::new(v) as _)
     }
     fn fact_tag(&self) -> Option<&'static str> {
         Some("E")

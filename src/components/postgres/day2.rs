@@ -118,14 +118,13 @@ fn cluster(
     compiled: &Compiled,
     facts: &BTreeMap<String, HostFacts>,
 ) -> Option<Vec<PatroniMemberFact>> {
-    compiled
-        .postgres_hosts
+    super::hosts(compiled)
         .iter()
         .find_map(|h| facts.get(h).and_then(|f| f.patroni().cloned()))
 }
 
 pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
-    let hosts = &compiled.postgres_hosts;
+    let hosts = super::hosts(compiled);
     // members taken out of the stack: the leader hands over before Patroni stops
     let leaving: Vec<String> = facts
         .iter()
@@ -196,7 +195,10 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             .any(|m| &m.name == *h && ["leader", "master", "primary"].contains(&m.role.as_str()))
     });
     let want = match plan.steps.iter().any(|s| Some(&s.id) == patch.as_ref()) {
-        true => compiled.postgres_parameters.clone(),
+        true => compiled
+            .topology_of::<super::Cluster>("postgres")
+            .map(|k| k.parameters.clone())
+            .unwrap_or_else(|| "{}".into()),
         false => "{}".to_string(),
     };
     let n = order.len();

@@ -22,7 +22,9 @@ pub mod status;
 pub mod view;
 pub mod zones;
 
-use super::RoleRef;
+use super::{RoleRef, Topology};
+use crate::compile::Compiled;
+use std::sync::Arc;
 
 /// Patroni's service: restarted one member at a time, removed when a member leaves.
 pub const SERVICE: RoleRef = RoleRef::new("postgres", "service", "patroni");
@@ -30,6 +32,23 @@ pub const SERVICE: RoleRef = RoleRef::new("postgres", "service", "patroni");
 pub const CONFIG: RoleRef = RoleRef::new("postgres", "file", "/etc/patroni/config.yml");
 /// The PATCH /config of `[postgres.parameters]`, before restarts are rolled.
 pub const DYNAMIC_CONFIG: RoleRef = RoleRef::new("postgres", "command", "patroni-dynamic-config");
+
+/// The Patroni cluster as a whole, for its day-2 steps and facts probe.
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    /// Its hosts, in stack order.
+    pub hosts: Vec<String>,
+    /// `[postgres.parameters]` as JSON `{name: "value"}`.
+    pub parameters: String,
+}
+
+/// The hosts of the Patroni cluster, in stack order (none when the stack
+/// does not deploy it).
+pub fn hosts(c: &Compiled) -> &[String] {
+    c.topology_of::<Cluster>("postgres")
+        .map(|k| k.hosts.as_slice())
+        .unwrap_or(&[])
+}
 
 /// PostgreSQL under Patroni, through the one component interface.
 pub struct Postgres;
@@ -40,6 +59,20 @@ impl super::Component for Postgres {
     }
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVICE, CONFIG, DYNAMIC_CONFIG]
+    }
+    fn topology(
+        &self,
+        _inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+    ) -> Option<Arc<dyn Topology>> {
+        Some(Arc::new(Cluster {
+            hosts: stack.hosts_of("postgres").to_vec(),
+            parameters: stack
+                .postgres
+                .as_ref()
+                .map(|p| view::parameters_json(&p.parameters).to_string())
+                .unwrap_or_else(|| "{}".into()),
+        }))
     }
     fn fact_tag(&self) -> Option<&'static str> {
         Some("T")

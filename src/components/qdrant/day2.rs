@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 const SERVICE: &str = "service/rampart-qdrant.service";
 
 pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
-    let hosts = &compiled.qdrant_hosts;
+    let hosts = super::hosts(compiled);
     let leaving: Vec<&String> = facts
         .keys()
         .filter(|h| {

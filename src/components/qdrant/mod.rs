@@ -17,12 +17,39 @@ pub mod stack;
 pub mod view;
 pub mod zones;
 
+use super::Topology;
+use crate::compile::Compiled;
+use std::sync::Arc;
+
+/// The Qdrant cluster as a whole, for its day-2 steps.
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    /// Its peers, in stack order.
+    pub hosts: Vec<String>,
+}
+
+/// The Qdrant peers, in stack order (none when the stack does not deploy it).
+pub fn hosts(c: &Compiled) -> &[String] {
+    c.topology_of::<Cluster>("qdrant")
+        .map(|k| k.hosts.as_slice())
+        .unwrap_or(&[])
+}
+
 /// Qdrant, through the one component interface (`rampart status` does not probe it).
 pub struct Qdrant;
 
 impl super::Component for Qdrant {
     fn name(&self) -> &'static str {
         "qdrant"
+    }
+    fn topology(
+        &self,
+        _inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+    ) -> Option<Arc<dyn Topology>> {
+        Some(Arc::new(Cluster {
+            hosts: stack.hosts_of("qdrant").to_vec(),
+        }))
     }
     fn fact_tag(&self) -> Option<&'static str> {
         Some("Q")

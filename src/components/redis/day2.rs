@@ -28,15 +28,16 @@ use std::collections::BTreeMap;
 /// The member that is master now, by its own `INFO replication` (when two
 /// claim it, the one the others follow).
 pub fn master(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<String> {
+    let hosts = super::cluster(compiled)
+        .map(|k| k.hosts.as_slice())
+        .unwrap_or(&[]);
     let role = |h: &Backend| facts.get(&h.name).and_then(|f| f.redis());
-    let claims: Vec<&Backend> = compiled
-        .redis_hosts
+    let claims: Vec<&Backend> = hosts
         .iter()
         .filter(|h| role(h).is_some_and(|r| r.role == "master"))
         .collect();
     let followers = |m: &Backend| {
-        compiled
-            .redis_hosts
+        hosts
             .iter()
             .filter(|h| role(h).is_some_and(|r| r.master_host == m.address))
             .count()
@@ -198,14 +199,17 @@ pub fn steps(
 ) {
     // a host that runs the other server: no switch in place
     super::switch::refuse_a_switch_of_server(compiled, facts, plan);
-    let Some(sentinel) = compiled.sentinel.as_ref() else {
+    let Some(k) = super::cluster(compiled) else {
+        return;
+    };
+    let Some(sentinel) = k.sentinel.as_ref() else {
         return;
     };
     let cx = Cluster {
-        hosts: &compiled.redis_hosts,
+        hosts: &k.hosts,
         facts,
         name: &sentinel.master_name,
-        server: compiled.redis_server,
+        server: k.server,
     };
     let quorum = sentinel.quorum as usize;
     // Sentinels a failover needs running: `quorum` to agree, a majority to authorize it

@@ -27,8 +27,11 @@ pub mod switch;
 pub mod view;
 pub mod zones;
 
-use super::RoleRef;
+use super::{RoleRef, Topology};
+use crate::compile::view::Backend;
+use crate::compile::Compiled;
 pub use server::Server;
+use std::sync::Arc;
 
 // The role names the units through `redis.server` (one role for Redis and
 // Valkey): these refs hold the names as role.toml writes them, checked
@@ -47,6 +50,22 @@ pub fn id(r: &RoleRef, server: Server, host: &str) -> String {
     server.names().fill(&r.id(host))
 }
 
+/// Redis and its Sentinels as a whole, for the facts probe and day-2 steps.
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    /// Its hosts (and their Sentinels'), in stack order, with their addresses.
+    pub hosts: Vec<Backend>,
+    /// What `[redis]` runs: Redis or Valkey.
+    pub server: Server,
+    /// Sentinel's name for the master and its quorum.
+    pub sentinel: Option<view::SentinelView>,
+}
+
+/// The Redis cluster the stack deploys (None when it does not).
+pub fn cluster(c: &Compiled) -> Option<&Cluster> {
+    c.topology_of("redis")
+}
+
 /// Redis with Sentinel, through the one component interface.
 pub struct Redis;
 
@@ -56,6 +75,22 @@ impl super::Component for Redis {
     }
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVER, SENTINEL, SENTINEL_QUORUM]
+    }
+    fn topology(
+        &self,
+        inv: &crate::model::inventory::Inventory,
+        stack: &crate::model::stack::Stack,
+    ) -> Option<Arc<dyn Topology>> {
+        let hosts = view::redis_members(inv, stack);
+        let r = stack.redis.as_ref();
+        Some(Arc::new(Cluster {
+            server: r.map(|r| r.server()).unwrap_or_default(),
+            sentinel: r
+                .filter(|_| !hosts.is_empty())
+                .and_then(|r| r.sentinel.as_ref())
+                .map(view::sentinel),
+            hosts,
+        }))
     }
     fn fact_tag(&self) -> Option<&'static str> {
         Some("X")
