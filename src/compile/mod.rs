@@ -11,7 +11,7 @@ mod secrets;
 pub mod view;
 
 pub use resource::{Compiled, Desired, Resource, ResourceId, NO_HOST};
-pub use secrets::SecretValues;
+pub use secrets::{secret_views, SecretValues};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::inventory::Inventory;

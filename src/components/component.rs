@@ -120,6 +120,12 @@ pub trait Component: Sync {
     fn topology(&self, _inv: &Inventory, _stack: &Stack) -> Option<Arc<dyn Topology>> {
         None
     }
+    /// The secret-bearing fields of its template view (`a[].b`: field `b`
+    /// of every entry of list `a`), withheld from every other component's
+    /// templates; its view is under its name in the context.
+    fn secret_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The role resources its day-2 steps find by id.
     fn relies_on(&self) -> &'static [RoleRef] {
         &[]

@@ -18,16 +18,18 @@ pub(crate) use component::{keyed_view, AlertRule};
 pub use component::{Component, RoleRef, RollHints, Topology};
 pub use day2_op::{Day2Op, PatroniAction};
 
-/// Every component, in the order facts, status and day-2 steps visit them.
+/// Every component, in the order facts, status and day-2 steps visit them,
+/// and the order of the views with secrets (`[roles.NAME] secrets`' help
+/// lists them so: postgres, redis, pgbouncer, haproxy).
 pub static ALL: &[&dyn Component] = &[
     &etcd::Etcd,
     &postgres::Postgres,
     &redis::Redis,
     &qdrant::Qdrant,
+    &pgbouncer::Pgbouncer,
     &haproxy::Haproxy,
     &services::Services,
     &keepalived::Keepalived,
-    &pgbouncer::Pgbouncer,
     &backup::Backup,
 ];
 
@@ -90,5 +92,12 @@ mod tests {
     fn day2_order_is_etcd_postgres_redis_qdrant() {
         let names: Vec<&str> = ALL.iter().map(|c| c.name()).collect();
         assert_eq!(names[..4], ["etcd", "postgres", "redis", "qdrant"]);
+    }
+
+    /// The views with secrets, in the order a `[roles.NAME] secrets` error lists them.
+    #[test]
+    fn secret_views_are_postgres_redis_pgbouncer_haproxy() {
+        let views: Vec<&str> = crate::compile::secret_views().map(|(v, _)| v).collect();
+        assert_eq!(views, ["postgres", "redis", "pgbouncer", "haproxy"]);
     }
 }

@@ -25,6 +25,10 @@ impl super::Component for Haproxy {
     fn name(&self) -> &'static str {
         "haproxy"
     }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        // the TLS certificate and key; the Redis password for its checks
+        &["tls_pem", "redis_auth"]
+    }
     fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
         status::probe(stack, host)
     }

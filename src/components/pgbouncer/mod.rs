@@ -17,6 +17,10 @@ impl super::Component for Pgbouncer {
     fn name(&self) -> &'static str {
         "pgbouncer"
     }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        // `"owner" "password"` lines of userlist.txt
+        &["users"]
+    }
     fn validate(
         &self,
         v: &mut crate::model::stack::Validator,

@@ -57,6 +57,13 @@ impl super::Component for Postgres {
     fn name(&self) -> &'static str {
         "postgres"
     }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        &[
+            "superuser_password",
+            "replication_password",
+            "databases[].password_sql",
+        ]
+    }
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVICE, CONFIG, DYNAMIC_CONFIG]
     }

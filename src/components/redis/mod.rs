@@ -73,6 +73,9 @@ impl super::Component for Redis {
     fn name(&self) -> &'static str {
         "redis"
     }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        &["password", "password_conf"]
+    }
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVER, SENTINEL, SENTINEL_QUORUM]
     }
