@@ -16,7 +16,7 @@ pub mod services;
 
 pub(crate) use component::{keyed_view, AlertRule};
 pub use component::{Component, RoleRef, RollHints, Topology};
-pub use day2_op::{Day2Op, PatroniAction};
+pub use day2_op::Day2Op;
 
 /// Every component, in the order facts, status and day-2 steps visit them,
 /// and the order of the views with secrets (`[roles.NAME] secrets`' help

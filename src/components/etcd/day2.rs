@@ -7,6 +7,7 @@
 //! before its etcd is stopped, one at a time. Plans that would leave the
 //! cluster without a quorum at any moment are refused, with the reason.
 
+use super::ops::EtcdOp;
 use crate::compile::view::EtcdMember;
 use crate::compile::Compiled;
 use crate::components::Day2Op;
@@ -193,7 +194,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         };
         let mut deps = plan.steps[pos].deps.clone();
         deps.extend(prev.clone());
-        let op = Day2Op::EtcdMemberAdd {
+        let op = EtcdOp::MemberAdd {
             endpoints: endpoints.clone(),
             me: (*j).clone(),
             data_dir: e.data_dir.clone(),
@@ -268,7 +269,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         n = n_after;
         up = up_after;
         let id = format!("{}/member/etcd-remove-{name}", anchor.name);
-        let op = Day2Op::EtcdMemberRemove {
+        let op = EtcdOp::MemberRemove {
             remaining: remaining.clone(),
             peer: l.peer_url.clone(),
             name: name.clone(),

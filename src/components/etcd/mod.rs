@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod day2;
 pub mod facts;
+pub mod ops;
 pub mod stack;
 pub mod status;
 pub mod view;

@@ -7,9 +7,10 @@
 //! - a member taken out of the stack hands its leadership over first.
 
 use super::facts::PatroniMemberFact;
+use super::ops::{PatroniAction, PatroniMember};
 use super::{CONFIG, DYNAMIC_CONFIG, SERVICE};
 use crate::compile::Compiled;
-use crate::components::{Day2Op, PatroniAction};
+use crate::components::Day2Op;
 use crate::facts::HostFacts;
 use crate::plan::{Action, Plan, Step};
 use crate::transport::quote::sh;
@@ -145,7 +146,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             continue;
         };
         let id = format!("{h}/patroni/leave");
-        plan.steps.insert(pos, Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves the Patroni cluster: if it leads, it hands over to a healthy replica (switchover) before Patroni stops".into()], diff: None, sensitive: false, drift: false, ops: vec![Day2Op::PatroniMember { me: h.clone(), action: PatroniAction::Leave, want: "{}".into(), size: hosts.len() }.op()], deps: vec![], retires: None });
+        plan.steps.insert(pos, Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves the Patroni cluster: if it leads, it hands over to a healthy replica (switchover) before Patroni stops".into()], diff: None, sensitive: false, drift: false, ops: vec![PatroniMember { me: h.clone(), action: PatroniAction::Leave, want: "{}".into(), size: hosts.len() }.op()], deps: vec![], retires: None });
         plan.steps[pos + 1].deps.push(id);
     }
     let Some(running) = cluster(compiled, facts) else {
@@ -231,7 +232,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Day2Op::PatroniMember {
+            ops: vec![PatroniMember {
                 me: (*h).clone(),
                 action: PatroniAction::Restart,
                 want: want.clone(),

@@ -6,6 +6,7 @@
 //! (`DELETE /cluster/peer/{id}`). New peers join with `--bootstrap` (their
 //! compose file) and need no step of their own.
 
+use super::ops::PeerRemove;
 use crate::compile::Compiled;
 use crate::components::Day2Op;
 use crate::facts::HostFacts;
@@ -71,7 +72,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Day2Op::QdrantPeerRemove { peer_id: q.peer_id }.op()],
+            ops: vec![PeerRemove { peer_id: q.peer_id }.op()],
             deps,
             retires: None,
         });

@@ -13,6 +13,7 @@
 pub mod alerts;
 pub mod day2;
 pub mod facts;
+pub mod ops;
 pub mod stack;
 pub mod view;
 pub mod zones;

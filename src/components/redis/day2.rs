@@ -16,6 +16,7 @@
 //! Units, CLI and paths are the stack's server's (`Server::names`); a host
 //! leaving the stack uses the server its recorded state names.
 
+use super::ops::RedisOp;
 use super::{id, Server, SENTINEL, SENTINEL_QUORUM, SERVER};
 use crate::compile::view::Backend;
 use crate::compile::Compiled;
@@ -313,7 +314,7 @@ fn fail_over_before_restart(cx: &Cluster, m: &str, plan: &mut Plan) {
                 .unwrap_or(s.ops.len());
             s.ops.insert(
                 at,
-                Day2Op::RedisFailover {
+                RedisOp::Failover {
                     server: cx.server,
                     name: cx.name.to_string(),
                     me: Some(me),
@@ -365,7 +366,7 @@ fn leave(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
         let server = *server;
         let step_id = format!("{h}/redis/leave");
         // its address is read on the host (the inventory may no longer name it)
-        let failover = Day2Op::RedisFailover {
+        let failover = RedisOp::Failover {
             server,
             name: cx.name.to_string(),
             me: None,
@@ -404,7 +405,7 @@ fn leave(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
             if k + 1 == n_stops {
                 // the configs the server and Sentinel wrote belong to a
                 // member; set aside, so that a host added again is seeded afresh
-                s.ops.push(Day2Op::RedisSetAside { server }.op());
+                s.ops.push(RedisOp::SetAside { server }.op());
                 s.reasons.push(format!("its {}.conf and sentinel.conf are set aside (*.rampart-left): a member's state, not to be reused", server.names().name));
             }
             lead.push(s);
@@ -449,7 +450,7 @@ fn reset_sentinels(
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Day2Op::SentinelReset { server: cx.server, name: name.to_string(), sentinels: remaining_up, replicas }.op()],
+            ops: vec![RedisOp::SentinelReset { server: cx.server, name: name.to_string(), sentinels: remaining_up, replicas }.op()],
             deps,
             retires: None,
         });

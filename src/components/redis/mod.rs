@@ -20,6 +20,7 @@
 pub mod alerts;
 pub mod day2;
 pub mod facts;
+pub mod ops;
 pub mod server;
 pub mod stack;
 pub mod status;
