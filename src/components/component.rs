@@ -85,6 +85,16 @@ pub trait Component: Sync {
         _placement: &BTreeMap<String, Vec<String>>,
     ) {
     }
+    /// What it needs of its hosts' Debian releases, when not checked in its
+    /// `validate`: `Validator::check_rules` calls these after every
+    /// component's `validate`, so their problems come after all others.
+    fn validate_releases(
+        &self,
+        _v: &mut Validator,
+        _raw: &RawStack,
+        _placement: &BTreeMap<String, Vec<String>>,
+    ) {
+    }
     /// The ports its members serve, each claimed as `claim(component, port,
     /// span)`; `Validator::check_ports` finds two on one port of one host.
     fn ports(&self, _raw: &RawStack, _claim: &mut Claim<'_>) {}

@@ -373,7 +373,9 @@ impl<'a> Validator<'a> {
             c.validate(self, raw, placement);
         }
         // what the clusters need of their hosts' Debian releases beyond their own checks
-        crate::model::release::check_stack(self, raw, placement);
+        for c in crate::components::TABLE_ORDER {
+            c.validate_releases(self, raw, placement);
+        }
     }
 
     /// Two components on one port of one host.

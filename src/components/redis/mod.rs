@@ -159,6 +159,16 @@ impl super::Component for Redis {
             stack::validate(v, r, placement);
         }
     }
+    fn validate_releases(
+        &self,
+        v: &mut crate::model::stack::Validator,
+        raw: &crate::model::stack::RawStack,
+        placement: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        if let (Some(r), Some(hosts)) = (&raw.redis, placement.get("redis")) {
+            stack::releases(v, r, hosts);
+        }
+    }
     fn ports(
         &self,
         raw: &crate::model::stack::RawStack,
