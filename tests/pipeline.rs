@@ -1631,7 +1631,7 @@ fn file_plan(
         c.resources.push(rampart::compile::Resource {
             id: rampart::compile::ResourceId {
                 host: host.to_string(),
-                kind: "file".into(),
+                kind: rampart::compile::Kind::File,
                 name,
             },
             component: "test".into(),

@@ -57,7 +57,7 @@ fn converged(c: &Compiled, host: &str) -> HostFacts {
         state.insert(
             r.id.to_string(),
             ManagedEntry {
-                kind: r.id.kind.clone(),
+                kind: r.id.kind.to_string(),
                 name: r.id.name.clone(),
                 sha256: None,
                 data: false,

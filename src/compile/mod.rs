@@ -10,7 +10,7 @@ mod resource;
 mod secrets;
 pub mod view;
 
-pub use resource::{Compiled, Desired, Resource, ResourceId, NO_HOST};
+pub use resource::{Compiled, Desired, Kind, Resource, ResourceId, NO_HOST};
 pub use secrets::{secret_views, SecretValues};
 
 use crate::diag::{Diagnostic, Diagnostics};

@@ -16,8 +16,109 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceId {
     pub host: String,
-    pub kind: String,
+    pub kind: Kind,
     pub name: String,
+}
+
+impl ResourceId {
+    pub fn new(host: &str, kind: Kind, name: &str) -> ResourceId {
+        ResourceId {
+            host: host.to_string(),
+            kind,
+            name: name.to_string(),
+        }
+    }
+}
+
+/// The middle of an id: a role resource's kind (as role.toml writes it),
+/// a component's barrier, a data directory in a host's state, or a day-2
+/// step's component (`host/patroni/leave`, `host/member/etcd-join`). Its
+/// text is the id's; ids order as their text does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Package,
+    Directory,
+    File,
+    Unit,
+    Service,
+    Command,
+    Health,
+    /// A component finished on all its hosts (`*/barrier/etcd`).
+    Barrier,
+    /// A data directory in a host's state (`host/data/var/lib/etcd/x`).
+    Data,
+    /// etcd's membership changes.
+    Member,
+    /// Patroni's member script (leave, restart-pending).
+    Patroni,
+    /// Redis' failovers and Sentinel resets.
+    Redis,
+    /// Qdrant's peer removals.
+    Qdrant,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 13] = [
+        Kind::Package,
+        Kind::Directory,
+        Kind::File,
+        Kind::Unit,
+        Kind::Service,
+        Kind::Command,
+        Kind::Health,
+        Kind::Barrier,
+        Kind::Data,
+        Kind::Member,
+        Kind::Patroni,
+        Kind::Redis,
+        Kind::Qdrant,
+    ];
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Package => "package",
+            Kind::Directory => "directory",
+            Kind::File => "file",
+            Kind::Unit => "unit",
+            Kind::Service => "service",
+            Kind::Command => "command",
+            Kind::Health => "health",
+            Kind::Barrier => "barrier",
+            Kind::Data => "data",
+            Kind::Member => "member",
+            Kind::Patroni => "patroni",
+            Kind::Redis => "redis",
+            Kind::Qdrant => "qdrant",
+        }
+    }
+    /// The kind of this text, None for another.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Ord for Kind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Kind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq<&str> for Kind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl fmt::Display for ResourceId {
@@ -184,5 +285,31 @@ impl Compiled {
         }
         out.push_str("}\n");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kind's text is the id's, role.toml's and the state file's; ids
+    /// order as their text does.
+    #[test]
+    fn kinds_keep_their_text_and_order() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
+        }
+        assert_eq!(Kind::parse("fiel"), None);
+        let id = ResourceId::new("lab1", Kind::File, "/etc/patroni/config.yml");
+        assert_eq!(id.to_string(), "lab1/file/etc/patroni/config.yml");
+        let mut kinds = Kind::ALL.to_vec();
+        kinds.sort();
+        let mut texts: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        texts.sort();
+        assert_eq!(kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(), texts);
     }
 }

@@ -1,7 +1,7 @@
 //! The one interface the rest of rampart reaches a component through, and
 //! the typed references to the role resources its day-2 steps rely on.
 
-use crate::compile::{Compiled, SecretValues};
+use crate::compile::{Compiled, Kind, ResourceId, SecretValues};
 use crate::facts::{ClusterFact, HostFacts};
 use crate::model::inventory::Inventory;
 use crate::model::stack::{Claim, RawStack, Stack, Validator};
@@ -26,19 +26,19 @@ pub struct RoleRef {
     /// The role folder (`roles/NAME/`).
     pub role: &'static str,
     /// The resource kind (`service`, `file`, `command`, `health`, ...).
-    pub kind: &'static str,
+    pub kind: Kind,
     /// Its name, or for files and directories its path, as role.toml writes
     /// it (it may use the view: `{{redis.server.unit}}`, see `redis::id`).
     pub name: &'static str,
 }
 
 impl RoleRef {
-    pub const fn new(role: &'static str, kind: &'static str, name: &'static str) -> RoleRef {
+    pub const fn new(role: &'static str, kind: Kind, name: &'static str) -> RoleRef {
         RoleRef { role, kind, name }
     }
     /// The resource's id on `host`: `host/kind/name` (a path without its leading `/`).
     pub fn id(&self, host: &str) -> String {
-        format!("{host}/{}/{}", self.kind, self.name.trim_start_matches('/'))
+        ResourceId::new(host, self.kind, self.name).to_string()
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::ops::EtcdOp;
 use crate::compile::view::EtcdMember;
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Kind, ResourceId};
 use crate::components::Day2Op;
 use crate::facts::{EtcdMemberFact, HostFacts};
 use crate::plan::{Action, Op, Plan, Step, SystemctlVerb};
@@ -185,7 +185,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
             return;
         }
         n = n_after;
-        let id = format!("{}/member/etcd-join", j.name);
+        let id = ResourceId::new(&j.name, Kind::Member, "etcd-join").to_string();
         let svc = service_id(&j.name);
         let Some(pos) = plan.steps.iter().position(|s| s.id == svc) else {
             // its etcd already runs (outside rampart): joining it would need a restart; say so
@@ -268,7 +268,8 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         }
         n = n_after;
         up = up_after;
-        let id = format!("{}/member/etcd-remove-{name}", anchor.name);
+        let id =
+            ResourceId::new(&anchor.name, Kind::Member, &format!("etcd-remove-{name}")).to_string();
         let op = EtcdOp::MemberRemove {
             remaining: remaining.clone(),
             peer: l.peer_url.clone(),

@@ -19,12 +19,12 @@ pub mod view;
 pub mod zones;
 
 use super::{RoleRef, Topology};
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Kind};
 use std::sync::Arc;
 
 /// etcd's service: restarted one member at a time, started founders-together
 /// or after `member add`, stopped after `member remove`.
-pub const SERVICE: RoleRef = RoleRef::new("etcd", "service", "etcd");
+pub const SERVICE: RoleRef = RoleRef::new("etcd", Kind::Service, "etcd");
 
 /// The stack's etcd cluster as a whole (no `member`), for its membership
 /// changes and facts probe; None when the stack does not deploy etcd.

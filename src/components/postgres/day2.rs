@@ -9,7 +9,7 @@
 use super::facts::PatroniMemberFact;
 use super::ops::{PatroniAction, PatroniMember};
 use super::{CONFIG, DYNAMIC_CONFIG, SERVICE};
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Kind, ResourceId};
 use crate::components::Day2Op;
 use crate::facts::HostFacts;
 use crate::plan::{Action, Plan, Step};
@@ -145,7 +145,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
         else {
             continue;
         };
-        let id = format!("{h}/patroni/leave");
+        let id = ResourceId::new(h, Kind::Patroni, "leave").to_string();
         plan.steps.insert(pos, Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves the Patroni cluster: if it leads, it hands over to a healthy replica (switchover) before Patroni stops".into()], diff: None, sensitive: false, drift: false, ops: vec![PatroniMember { me: h.clone(), action: PatroniAction::Leave, want: "{}".into(), size: hosts.len() }.op()], deps: vec![], retires: None });
         plan.steps[pos + 1].deps.push(id);
     }
@@ -205,7 +205,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
     let n = order.len();
     let mut prev: Option<String> = None;
     for (k, h) in order.iter().enumerate() {
-        let id = format!("{h}/patroni/restart-pending");
+        let id = ResourceId::new(h, Kind::Patroni, "restart-pending").to_string();
         let mut deps: Vec<String> = patch.iter().cloned().collect();
         deps.extend(
             [CONFIG.id(h), SERVICE.id(h)]

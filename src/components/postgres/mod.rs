@@ -24,15 +24,16 @@ pub mod view;
 pub mod zones;
 
 use super::{RoleRef, Topology};
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Kind};
 use std::sync::Arc;
 
 /// Patroni's service: restarted one member at a time, removed when a member leaves.
-pub const SERVICE: RoleRef = RoleRef::new("postgres", "service", "patroni");
+pub const SERVICE: RoleRef = RoleRef::new("postgres", Kind::Service, "patroni");
 /// Patroni's config: a change is a reload, and rolls with the owed restarts.
-pub const CONFIG: RoleRef = RoleRef::new("postgres", "file", "/etc/patroni/config.yml");
+pub const CONFIG: RoleRef = RoleRef::new("postgres", Kind::File, "/etc/patroni/config.yml");
 /// The PATCH /config of `[postgres.parameters]`, before restarts are rolled.
-pub const DYNAMIC_CONFIG: RoleRef = RoleRef::new("postgres", "command", "patroni-dynamic-config");
+pub const DYNAMIC_CONFIG: RoleRef =
+    RoleRef::new("postgres", Kind::Command, "patroni-dynamic-config");
 
 /// The Patroni cluster as a whole, for its day-2 steps and facts probe.
 #[derive(Debug, Clone, Default)]

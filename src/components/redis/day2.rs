@@ -19,7 +19,7 @@
 use super::ops::RedisOp;
 use super::{id, Server, SENTINEL, SENTINEL_QUORUM, SERVER};
 use crate::compile::view::Backend;
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Kind, ResourceId};
 use crate::components::Day2Op;
 use crate::facts::HostFacts;
 use crate::plan::{Action, Op, Plan, Step};
@@ -364,7 +364,7 @@ fn leave(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
     let mut stopped = Vec::new();
     for (h, server) in &leaving {
         let server = *server;
-        let step_id = format!("{h}/redis/leave");
+        let step_id = ResourceId::new(h, Kind::Redis, "leave").to_string();
         // its address is read on the host (the inventory may no longer name it)
         let failover = RedisOp::Failover {
             server,
@@ -433,7 +433,7 @@ fn reset_sentinels(
         .saturating_sub(1);
     let mut prev: Option<String> = None;
     for h in cx.hosts.iter().filter(|h| cx.active(&h.name, true)) {
-        let id = format!("{}/redis/sentinel-reset", h.name);
+        let id = ResourceId::new(&h.name, Kind::Redis, "sentinel-reset").to_string();
         let mut deps = stopped.to_vec();
         deps.extend(prev.clone());
         // before this host's own Sentinel health gate, which waits for the count the reset restores

@@ -30,7 +30,7 @@ pub mod zones;
 
 use super::{RoleRef, Topology};
 use crate::compile::view::Backend;
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Kind};
 pub use server::Server;
 use std::sync::Arc;
 
@@ -39,11 +39,12 @@ use std::sync::Arc;
 // there at load; `id` gives a resource's id for one server.
 
 /// Redis' service: rolled replicas first, the master last after a failover.
-pub const SERVER: RoleRef = RoleRef::new("redis", "service", "{{redis.server.unit}}");
+pub const SERVER: RoleRef = RoleRef::new("redis", Kind::Service, "{{redis.server.unit}}");
 /// Sentinel's service: restarts kept above the quorum; reset when a host leaves.
-pub const SENTINEL: RoleRef = RoleRef::new("redis", "service", "{{redis.server.sentinel_unit}}");
+pub const SENTINEL: RoleRef =
+    RoleRef::new("redis", Kind::Service, "{{redis.server.sentinel_unit}}");
 /// The gate a Sentinel reset waits on.
-pub const SENTINEL_QUORUM: RoleRef = RoleRef::new("redis", "health", "sentinel-quorum");
+pub const SENTINEL_QUORUM: RoleRef = RoleRef::new("redis", Kind::Health, "sentinel-quorum");
 
 /// The id on `host` of the resource `r` names, for `server`
 /// (`host/service/redis-server`, `host/service/valkey-server`).
