@@ -63,12 +63,38 @@ pub struct RollHints {
 pub trait Topology: Any + Debug + Send + Sync {}
 impl<T: Any + Debug + Send + Sync> Topology for T {}
 
+/// Each component's hosts, by component name, as the stack places them.
+pub type Placement = BTreeMap<String, Vec<String>>;
+
+/// `template_view`'s answer: the key in every role's template context and
+/// the view under it.
+pub type View = Option<(&'static str, serde_json::Value)>;
+
+/// What `template_view` is asked about: the instance `instance` (`etcd`,
+/// `services.api`, `roles.x`, ...) on `host`.
+pub struct ViewCx<'a> {
+    pub inv: &'a Inventory,
+    pub stack: &'a Stack,
+    pub instance: &'a str,
+    pub host: &'a str,
+    pub secrets: &'a SecretValues,
+}
+
 /// `template_view`'s answer: a view under its key in the template context.
-pub(crate) fn keyed_view<T: serde::Serialize>(
-    key: &'static str,
-    view: Option<T>,
-) -> Option<(&'static str, serde_json::Value)> {
+pub(crate) fn keyed_view<T: serde::Serialize>(key: &'static str, view: Option<T>) -> View {
     view.map(|v| (key, serde_json::to_value(v).unwrap_or_default()))
+}
+
+/// Claims each of `ports` for `component` at its table's `hosts`.
+pub(crate) fn claim_ports<T>(
+    claim: &mut Claim<'_>,
+    component: &str,
+    ports: impl IntoIterator<Item = u16>,
+    hosts: &toml::Spanned<T>,
+) {
+    for p in ports {
+        claim(component, p, Some(hosts.span()));
+    }
 }
 
 /// What the rest of rampart asks of a component. Every method has a
@@ -78,23 +104,11 @@ pub trait Component: Sync {
     fn name(&self) -> &'static str;
     /// Its checks of the stack file (its table, and what it needs of
     /// others'); `Validator::check_rules` calls them in `TABLE_ORDER`.
-    fn validate(
-        &self,
-        _v: &mut Validator,
-        _raw: &RawStack,
-        _placement: &BTreeMap<String, Vec<String>>,
-    ) {
-    }
+    fn validate(&self, _v: &mut Validator, _raw: &RawStack, _placement: &Placement) {}
     /// What it needs of its hosts' Debian releases, when not checked in its
     /// `validate`: `Validator::check_rules` calls these after every
     /// component's `validate`, so their problems come after all others.
-    fn validate_releases(
-        &self,
-        _v: &mut Validator,
-        _raw: &RawStack,
-        _placement: &BTreeMap<String, Vec<String>>,
-    ) {
-    }
+    fn validate_releases(&self, _v: &mut Validator, _raw: &RawStack, _placement: &Placement) {}
     /// The ports its members serve, each claimed as `claim(component, port,
     /// span)`; `Validator::check_ports` finds two on one port of one host.
     fn ports(&self, _raw: &RawStack, _claim: &mut Claim<'_>) {}
@@ -111,17 +125,10 @@ pub trait Component: Sync {
     }
     /// Its Prometheus alert rules (`alerts::rules`, in `TABLE_ORDER`).
     fn alert_rules(&self, _stack: &Stack, _rule: &mut AlertRule<'_>) {}
-    /// What its templates see on `host` of the instance `instance` (`etcd`,
-    /// `services.api`, `roles.x`, ...): the key in every role's template
-    /// context and its view, None when the stack has none for it there.
-    fn template_view(
-        &self,
-        _inv: &Inventory,
-        _stack: &Stack,
-        _instance: &str,
-        _host: &str,
-        _secrets: &SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
+    /// What its templates see on one host of one instance: the key in every
+    /// role's template context and its view, None when the stack has none
+    /// for it there.
+    fn template_view(&self, _cx: &ViewCx<'_>) -> View {
         None
     }
     /// Its cluster as a whole when the stack deploys it (compile calls this

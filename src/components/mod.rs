@@ -14,8 +14,25 @@ pub mod qdrant;
 pub mod redis;
 pub mod services;
 
-pub(crate) use component::{keyed_view, AlertRule};
-pub use component::{Component, RoleRef, RollHints, Topology};
+pub(crate) use component::{claim_ports, keyed_view, AlertRule};
+pub use component::{Component, Placement, RoleRef, RollHints, Topology, View, ViewCx};
+
+/// What a component's folder names in its `impl Component`, in one import.
+pub(crate) mod prelude {
+    pub(crate) use super::{
+        claim_ports, keyed_view, AlertRule, Component, Placement, RoleRef, RollHints, Topology,
+        View, ViewCx,
+    };
+    pub(crate) use crate::compile::{Compiled, Kind};
+    pub(crate) use crate::facts::{ClusterFact, HostFacts};
+    pub(crate) use crate::model::inventory::Inventory;
+    pub(crate) use crate::model::stack::{Claim, RawStack, Stack, Validator};
+    pub(crate) use crate::model::zones::{Quorum, Warn};
+    pub(crate) use crate::plan::Plan;
+    pub(crate) use crate::status::{ComponentHealth, Probes};
+    pub(crate) use std::collections::BTreeMap;
+    pub(crate) use std::sync::Arc;
+}
 pub use day2_op::Day2Op;
 
 /// Every component, in the order facts, status and day-2 steps visit them,
