@@ -4,6 +4,7 @@
 use crate::compile::{Compiled, Kind, ResourceId, SecretValues};
 use crate::facts::{ClusterFact, HostFacts};
 use crate::model::inventory::Inventory;
+use crate::model::secret::SecretRef;
 use crate::model::stack::{Claim, RawStack, Stack, Validator};
 use crate::model::zones::{Quorum, Warn};
 use crate::plan::Plan;
@@ -102,6 +103,15 @@ pub(crate) fn claim_ports<T>(
 pub trait Component: Sync {
     /// Its stack table (`etcd`, `postgres`, `redis`, `services`, ...).
     fn name(&self) -> &'static str;
+    /// Its deploy level: it waits for every component of a lower level that
+    /// the stack has (`model::stack::level`): 0 etcd; 1 the data stores; 2
+    /// the app services and backups; 3 what fronts them.
+    fn level(&self) -> u8;
+    /// A quorum cluster whose running members restart one at a time
+    /// (`plan::roll`, in `ALL`'s order).
+    fn rolling(&self) -> bool {
+        false
+    }
     /// Its checks of the stack file (its table, and what it needs of
     /// others'); `Validator::check_rules` calls them in `TABLE_ORDER`.
     fn validate(&self, _v: &mut Validator, _raw: &RawStack, _placement: &Placement) {}
@@ -137,6 +147,9 @@ pub trait Component: Sync {
     fn topology(&self, _inv: &Inventory, _stack: &Stack) -> Option<Arc<dyn Topology>> {
         None
     }
+    /// The secrets its table names, each under the stack key that uses it
+    /// (`redis.password`); `Stack::secret_refs` collects them in `ALL`'s order.
+    fn secret_refs<'a>(&self, _stack: &'a Stack, _out: &mut Vec<(String, &'a SecretRef)>) {}
     /// The secret-bearing fields of its template view (`a[].b`: field `b`
     /// of every entry of list `a`), withheld from every other component's
     /// templates; its view is under its name in the context.

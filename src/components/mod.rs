@@ -26,6 +26,7 @@ pub(crate) mod prelude {
     pub(crate) use crate::compile::{Compiled, Kind};
     pub(crate) use crate::facts::{ClusterFact, HostFacts};
     pub(crate) use crate::model::inventory::Inventory;
+    pub(crate) use crate::model::secret::SecretRef;
     pub(crate) use crate::model::stack::{Claim, RawStack, Stack, Validator};
     pub(crate) use crate::model::zones::{Quorum, Warn};
     pub(crate) use crate::plan::Plan;
@@ -109,6 +110,29 @@ mod tests {
     fn day2_order_is_etcd_postgres_redis_qdrant() {
         let names: Vec<&str> = ALL.iter().map(|c| c.name()).collect();
         assert_eq!(names[..4], ["etcd", "postgres", "redis", "qdrant"]);
+    }
+
+    /// Deploy levels (DESIGN.md) and the clusters whose restarts roll.
+    #[test]
+    fn levels_and_rolling_clusters() {
+        use crate::model::stack::level;
+        assert_eq!(level("etcd"), Some(0));
+        for c in ["postgres", "redis", "qdrant"] {
+            assert_eq!(level(c), Some(1), "{c}");
+        }
+        for c in ["services.api", "backup"] {
+            assert_eq!(level(c), Some(2), "{c}");
+        }
+        for c in ["haproxy", "pgbouncer", "keepalived"] {
+            assert_eq!(level(c), Some(3), "{c}");
+        }
+        assert_eq!(level("roles.x"), None);
+        let rolling: Vec<&str> = ALL
+            .iter()
+            .filter(|c| c.rolling())
+            .map(|c| c.name())
+            .collect();
+        assert_eq!(rolling, ["etcd", "postgres", "redis"]);
     }
 
     /// The views with secrets, in the order a `[roles.NAME] secrets` error lists them.

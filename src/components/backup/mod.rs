@@ -19,6 +19,9 @@ impl Component for Backup {
     fn name(&self) -> &'static str {
         "backup"
     }
+    fn level(&self) -> u8 {
+        2
+    }
     fn validate(&self, v: &mut Validator, raw: &RawStack, _: &Placement) {
         if let Some(b) = &raw.backup {
             stack::validate(v, b, raw.postgres.is_some());

@@ -37,6 +37,12 @@ impl Component for Etcd {
     fn name(&self) -> &'static str {
         "etcd"
     }
+    fn level(&self) -> u8 {
+        0
+    }
+    fn rolling(&self) -> bool {
+        true
+    }
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVICE]
     }

@@ -10,8 +10,7 @@
 //! - `status`: the stats CSV probe and each host's health.
 //! - `zones`: the warning when every HAProxy host sits in one zone.
 //!
-//! Its secrets (`haproxy.tls.cert`, `haproxy.tls.key`) are listed with the
-//! others in `Stack::secret_refs`; its deploy level in `model::stack::level`.
+//! Its secrets are `haproxy.tls.cert` and `haproxy.tls.key` (`secret_refs`).
 
 pub mod stack;
 pub mod status;
@@ -26,6 +25,15 @@ pub struct Haproxy;
 impl Component for Haproxy {
     fn name(&self) -> &'static str {
         "haproxy"
+    }
+    fn level(&self) -> u8 {
+        3
+    }
+    fn secret_refs<'a>(&self, stack: &'a Stack, out: &mut Vec<(String, &'a SecretRef)>) {
+        if let Some(t) = stack.haproxy.as_ref().and_then(|h| h.tls.as_ref()) {
+            out.push(("haproxy.tls.cert".to_string(), &t.cert));
+            out.push(("haproxy.tls.key".to_string(), &t.key));
+        }
     }
     fn secret_fields(&self) -> &'static [&'static str] {
         // the TLS certificate and key; the Redis password for its checks

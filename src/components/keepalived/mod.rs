@@ -6,8 +6,6 @@
 //!   virtual_router_id).
 //! - `view`: this host's priority (highest on the first host) and its peers.
 //! - `status`: the probe for the VIP and the rule that exactly one host holds it.
-//!
-//! Its deploy level is in `model::stack::level`.
 
 pub mod stack;
 pub mod status;
@@ -21,6 +19,9 @@ pub struct Keepalived;
 impl Component for Keepalived {
     fn name(&self) -> &'static str {
         "keepalived"
+    }
+    fn level(&self) -> u8 {
+        3
     }
     fn status_probe(&self, stack: &Stack, host: &str) -> String {
         status::probe(stack, host)

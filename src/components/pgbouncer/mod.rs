@@ -19,6 +19,9 @@ impl Component for Pgbouncer {
     fn name(&self) -> &'static str {
         "pgbouncer"
     }
+    fn level(&self) -> u8 {
+        3
+    }
     fn secret_fields(&self) -> &'static [&'static str] {
         // `"owner" "password"` lines of userlist.txt
         &["users"]

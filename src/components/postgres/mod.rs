@@ -10,9 +10,6 @@
 //! - `alerts`: its Prometheus alert rules
 //! - `zones`: what the loss of one zone does to it
 //!
-//! Left in shared code: its ports (5432, 8008) in `Validator::check_ports`,
-//! its secrets in `Stack::secret_refs`, its saved-plan cluster items in
-//! `plan::saved`.
 
 pub mod alerts;
 pub mod day2;
@@ -56,6 +53,30 @@ pub struct Postgres;
 impl Component for Postgres {
     fn name(&self) -> &'static str {
         "postgres"
+    }
+    fn level(&self) -> u8 {
+        1
+    }
+    fn rolling(&self) -> bool {
+        true
+    }
+    fn secret_refs<'a>(&self, stack: &'a Stack, out: &mut Vec<(String, &'a SecretRef)>) {
+        if let Some(p) = &stack.postgres {
+            out.push((
+                "postgres.superuser_password".to_string(),
+                &p.superuser_password,
+            ));
+            out.push((
+                "postgres.replication_password".to_string(),
+                &p.replication_password,
+            ));
+            for d in &p.databases {
+                out.push((
+                    format!("postgres.databases.{}.password", d.name),
+                    &d.password,
+                ));
+            }
+        }
     }
     fn secret_fields(&self) -> &'static [&'static str] {
         &[

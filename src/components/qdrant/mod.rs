@@ -41,6 +41,9 @@ impl Component for Qdrant {
     fn name(&self) -> &'static str {
         "qdrant"
     }
+    fn level(&self) -> u8 {
+        1
+    }
     fn topology(&self, _: &Inventory, stack: &Stack) -> Option<Arc<dyn Topology>> {
         Some(Arc::new(Cluster {
             hosts: stack.hosts_of("qdrant").to_vec(),

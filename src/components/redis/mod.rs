@@ -73,6 +73,17 @@ impl Component for Redis {
     fn name(&self) -> &'static str {
         "redis"
     }
+    fn level(&self) -> u8 {
+        1
+    }
+    fn rolling(&self) -> bool {
+        true
+    }
+    fn secret_refs<'a>(&self, stack: &'a Stack, out: &mut Vec<(String, &'a SecretRef)>) {
+        if let Some(r) = &stack.redis {
+            out.push(("redis.password".to_string(), &r.password));
+        }
+    }
     fn secret_fields(&self) -> &'static [&'static str] {
         &["password", "password_conf"]
     }

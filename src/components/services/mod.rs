@@ -26,6 +26,9 @@ impl Component for Services {
     fn name(&self) -> &'static str {
         "services"
     }
+    fn level(&self) -> u8 {
+        2
+    }
     fn status_probe(&self, stack: &Stack, host: &str) -> String {
         status::probe(stack, host)
     }
