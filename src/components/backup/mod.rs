@@ -10,31 +10,24 @@
 pub mod stack;
 pub mod view;
 
+use super::prelude::*;
+
 /// backup, through the one component interface (it has no cluster facts or probes).
 pub struct Backup;
 
-impl super::Component for Backup {
+impl Component for Backup {
     fn name(&self) -> &'static str {
         "backup"
     }
-    fn validate(
-        &self,
-        v: &mut crate::model::stack::Validator,
-        raw: &crate::model::stack::RawStack,
-        _placement: &std::collections::BTreeMap<String, Vec<String>>,
-    ) {
+    fn level(&self) -> u8 {
+        2
+    }
+    fn validate(&self, v: &mut Validator, raw: &RawStack, _: &Placement) {
         if let Some(b) = &raw.backup {
             stack::validate(v, b, raw.postgres.is_some());
         }
     }
-    fn template_view(
-        &self,
-        _inv: &crate::model::inventory::Inventory,
-        stack: &crate::model::stack::Stack,
-        _instance: &str,
-        _host: &str,
-        _secrets: &crate::compile::SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
-        super::keyed_view("backup", view::backup(stack))
+    fn template_view(&self, cx: &ViewCx<'_>) -> View {
+        keyed_view("backup", view::backup(cx.stack))
     }
 }
