@@ -258,6 +258,28 @@ fn reference_stack_applies_fails_over_and_rejoins() {
         );
     }
 
+    // every Patroni metric the alert rules use is one this Patroni exports
+    // (Patroni 4 on Debian 13, 3.0 on 12)
+    let rules = rs(&["alerts"]);
+    assert_eq!(rules.code, 0, "{}", rules.all());
+    let metrics = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/metrics");
+    let mut used: Vec<&str> = rules
+        .stdout
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("patroni_"))
+        .collect();
+    used.sort();
+    used.dedup();
+    assert!(used.len() >= 3, "the rules use Patroni's metrics: {used:?}");
+    for m in used {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("{m}{{")) || l.starts_with(&format!("{m} "))),
+            "the alert rules use {m}, which this Patroni does not export"
+        );
+    }
+
     // Patroni: one leader, two replicas streaming
     let cluster = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster");
     let v: serde_json::Value = serde_json::from_str(&cluster).unwrap();
