@@ -237,7 +237,7 @@ fn quorum_commit_is_written_and_patched_and_the_guard_holds_once_converged() {
     let c = build(&inventory("", ""), &stack);
     let body = content(&c, "node2/file/etc/patroni/config.yml");
     assert!(
-        body.contains("    synchronous_mode: quorum\n    synchronous_node_count: 2\n"),
+        body.contains("    synchronous_mode: true\n    synchronous_node_count: 2\n"),
         "{body}"
     );
     let (run, describe) = run_of(&c, "node1/command/patroni-dynamic-config");
