@@ -417,7 +417,15 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     for s in &standbys {
         assert!(ssn.contains(s), "{s} is in the quorum: {ssn}");
     }
-    let roles = ssh_ok(&leader, "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print(\" \".join(sorted(m[\"role\"] for m in json.load(sys.stdin)[\"members\"])))'");
+    // Patroni marks them in the DCS on its next cycle after writing the setting
+    let t = Instant::now();
+    let roles = loop {
+        let r = ssh_ok(&leader, "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print(\" \".join(sorted(m[\"role\"] for m in json.load(sys.stdin)[\"members\"])))'");
+        if r.trim() == "leader quorum_standby quorum_standby" || t.elapsed().as_secs() > 60 {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
     assert_eq!(
         roles.trim(),
         "leader quorum_standby quorum_standby",
