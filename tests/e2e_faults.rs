@@ -4,6 +4,7 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[macro_use]
 mod common;
 use common::*;
 use std::process::{Command, Stdio};
@@ -137,7 +138,7 @@ fn faults_crashes_lost_hosts_and_sudo() {
         secs < 60.0,
         "3 attempts of a 10 s connect timeout, bounded: took {secs:.0}s"
     );
-    eprintln!("MEASURED unreachable host reported after {secs:.1}s");
+    measured!("MEASURED unreachable host reported after {secs:.1}s");
 
     // a host lost mid-apply fails its own branch; the others finish; the summary names it
     let child = Command::new(bin())

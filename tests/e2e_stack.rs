@@ -6,6 +6,7 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[macro_use]
 mod common;
 use common::*;
 use std::time::{Duration, Instant};
@@ -517,7 +518,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     // hosts booted again are in their own cgroups too
     assert_own_cgroups(&["lab1", "lab2", "lab3"]);
 
-    eprintln!("MEASURED lab up: {:.1}s; apply from scratch to healthy: {apply_secs:.1}s; PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {pg_secs:.1}s; Redis write through HAProxy after losing the master's host ({addr} -> {new_addr}): {redis_secs:.1}s", lab.up_seconds);
+    measured!("MEASURED lab up: {:.1}s; apply from scratch to healthy: {apply_secs:.1}s; PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {pg_secs:.1}s; Redis write through HAProxy after losing the master's host ({addr} -> {new_addr}): {redis_secs:.1}s", lab.up_seconds);
 
     // `lab down` removes the hosts' cgroups
     if std::env::var_os("RAMPART_KEEP_LAB").is_none() {
