@@ -172,21 +172,31 @@ fn every_seed_applies_on_lab_hosts() {
         "the backup timer is installed"
     );
 
-    // Aeterna: synchronous replication with two synchronous standbys
+    // Aeterna: quorum commit, ANY 2 of its two standbys, as its seed asks
+    // (Patroni 4: bootstrapped synchronous, switched to quorum by PATCH /config)
     apply_seed("aeterna", dir.path());
     let mut roles = String::new();
     for _ in 0..30 {
         roles = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster");
-        if roles.matches("\"sync_standby\"").count() == 2 {
+        if roles.matches("\"quorum_standby\"").count() == 2 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
     assert_eq!(
-        roles.matches("\"sync_standby\"").count(),
+        roles.matches("\"quorum_standby\"").count(),
         2,
-        "ANY 2 through synchronous_node_count: {roles}"
+        "ANY 2 through synchronous_mode = \"quorum\" and synchronous_node_count = 2: {roles}"
     );
+    let leader = ["lab1", "lab2", "lab3"]
+        .into_iter()
+        .find(|h| ssh(h, "curl -sf -o /dev/null http://127.0.0.1:8008/primary").code == 0)
+        .expect("a leader");
+    let ssn = ssh_ok(
+        leader,
+        "cd / && runuser -u postgres -- psql -XtAc 'show synchronous_standby_names'",
+    );
+    assert!(ssn.trim().starts_with("ANY 2 ("), "quorum commit: {ssn}");
     for port in [8090, 8091, 8092, 8093] {
         assert_eq!(
             http_code("lab3", &format!("http://198.18.0.11:{port}/health")),
