@@ -112,11 +112,8 @@ fn topology(c: &mut Compiled, inv: &Inventory, stack: &Stack, instances: &[Insta
     if deployed("postgres") {
         c.postgres_hosts = stack.hosts_of("postgres").to_vec();
     }
-    c.postgres_parameters = stack
-        .postgres
-        .as_ref()
-        .map(|p| view::parameters_json(&p.parameters).to_string())
-        .unwrap_or_else(|| "{}".into());
+    c.postgres_parameters =
+        crate::components::postgres::view::effective_parameters_json(stack).to_string();
     if deployed("redis") {
         c.redis_hosts = view::redis_members(inv, stack);
     }

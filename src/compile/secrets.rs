@@ -29,7 +29,7 @@ impl SecretValues {
 
 /// The views that carry secrets, with their secret fields (`a[].b`: field
 /// `b` of every entry of list `a`).
-pub const SECRET_VIEWS: [(&str, &[&str]); 4] = [
+pub const SECRET_VIEWS: [(&str, &[&str]); 5] = [
     (
         "postgres",
         &[
@@ -43,6 +43,8 @@ pub const SECRET_VIEWS: [(&str, &[&str]); 4] = [
     ("pgbouncer", &["users"]),
     // the TLS certificate and key; the Redis password for its checks
     ("haproxy", &["tls_pem", "redis_auth"]),
+    // pgBackRest's SSH key (the members' or the repository host's)
+    ("backup", &["ssh_private_key"]),
 ];
 
 /// The secret-bearing views a component's templates see: a built-in
@@ -152,7 +154,7 @@ mod tests {
         assert_eq!(seen_by("haproxy", &[]), ["haproxy"]);
         assert!(seen_by("etcd", &[]).is_empty());
         assert!(seen_by("services.web", &[]).is_empty());
-        assert!(seen_by("backup", &[]).is_empty());
+        assert_eq!(seen_by("backup", &[]), ["backup"]);
         assert!(seen_by("roles.app", &[]).is_empty());
         assert_eq!(seen_by("roles.app", &["redis".to_string()]), ["redis"]);
     }

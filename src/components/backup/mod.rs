@@ -2,12 +2,21 @@
 //! host that dumps while its host leads. Everything rampart knows about it
 //! outside its role's templates (roles/backup).
 //!
-//! - `stack`: the `[backup]` table and the checks of its schedule and keep_days
-//! - `view`: what the role's templates see (OnCalendar=, databases, dir)
+//! - `stack`: the `[backup]` table, its method and the checks of its keys
+//! - `view`: what the role's templates see (OnCalendar=, databases, dir;
+//!   pgBackRest's configuration on the members and the repository host)
+//! - `target`, `repo`, `restore`: `rampart restore`'s target, what the
+//!   repository holds and the choice of a backup, and the restore's steps
+//!
+//! Left in shared code: the generated SSH keys' loader (`model::backup_keys`),
+//! Patroni's archive settings in the postgres view.
 //!
 //! Left in shared code: its placement on the PostgreSQL hosts in `Stack::parse`.
 
+pub mod repo;
+pub mod restore;
 pub mod stack;
+pub mod target;
 pub mod view;
 
 /// backup, through the one component interface (it has no cluster facts or probes).
@@ -21,20 +30,34 @@ impl super::Component for Backup {
         &self,
         v: &mut crate::model::stack::Validator,
         raw: &crate::model::stack::RawStack,
-        _placement: &std::collections::BTreeMap<String, Vec<String>>,
+        placement: &std::collections::BTreeMap<String, Vec<String>>,
     ) {
         if let Some(b) = &raw.backup {
-            stack::validate(v, b, raw.postgres.is_some());
+            let pg = placement.get("postgres").map(Vec::as_slice).unwrap_or(&[]);
+            stack::validate(v, b, raw.postgres.is_some(), pg);
+            // pgBackRest owns archiving: Patroni's archive settings are rampart's
+            if let (Some(_), Some(p)) = (stack::pgbackrest(Some(b)), &raw.postgres) {
+                for k in ["archive_mode", "archive_command", "restore_command"] {
+                    if p.parameters.contains_key(k) {
+                        let span = v.key_at(&["postgres", "parameters", k], Some(p.hosts.span()));
+                        v.err(
+                            span,
+                            format!("`{k}` is set by rampart: [backup.postgres] method = \"pgbackrest\" archives WAL through pgBackRest"),
+                            "remove it from [postgres.parameters] (archive_timeout may stay: rampart's default is 60 s)",
+                        );
+                    }
+                }
+            }
         }
     }
     fn template_view(
         &self,
-        _inv: &crate::model::inventory::Inventory,
+        inv: &crate::model::inventory::Inventory,
         stack: &crate::model::stack::Stack,
         _instance: &str,
-        _host: &str,
-        _secrets: &crate::compile::SecretValues,
+        host: &str,
+        secrets: &crate::compile::SecretValues,
     ) -> Option<(&'static str, serde_json::Value)> {
-        super::keyed_view("backup", view::backup(stack))
+        super::keyed_view("backup", view::backup(inv, stack, host, secrets))
     }
 }
