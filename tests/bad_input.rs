@@ -44,6 +44,8 @@ const PGBR_KEEP0: &str =
     pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\nkeep_full = 0\n");
 const PGBR_FULL_SCHEDULE: &str = pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\nfull_schedule = \"0 25 * * *\"\n");
 const PGBR_ARCHIVE_PARAM: &str = pg!("[postgres.parameters]\narchive_command = \"cp %p /x\"\n[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\n");
+const PGBR_ALERT0: &str =
+    pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\nalert_hours = 0\n");
 const DUMP_NO_SCHEDULE: &str = pg!("[backup.postgres]\nkeep_days = 7\n");
 
 struct Case {
@@ -147,6 +149,7 @@ fn every_bad_input_is_refused_with_position_and_fix() {
         Case { name: "pgbackrest keep_full 0", inv: INV, stack: PGBR_KEEP0, expect: &["stack.toml:12:13", "[backup.postgres] keep_full: keep_full 0 is out of range", "write keep_full from 1 to 100"] },
         Case { name: "pgbackrest full schedule hour 25", inv: INV, stack: PGBR_FULL_SCHEDULE, expect: &["stack.toml:12:17", "[backup.postgres] full_schedule: `0 25 * * *` is not a schedule systemd can run exactly: hour 25 is out of range 0-23", "e.g. full_schedule = \"0 2 * * *\""] },
         Case { name: "archive_command of its own under pgbackrest", inv: INV, stack: PGBR_ARCHIVE_PARAM, expect: &["stack.toml:10:1", "[postgres.parameters] archive_command: `archive_command` is set by rampart", "remove it from [postgres.parameters]"] },
+        Case { name: "pgbackrest alert_hours 0", inv: INV, stack: PGBR_ALERT0, expect: &["stack.toml:12:15", "[backup.postgres] alert_hours: alert_hours 0 is out of range", "write alert_hours from 1 to 8760"] },
         Case { name: "pg_dump without a schedule", inv: INV, stack: DUMP_NO_SCHEDULE, expect: &["stack.toml:9:9", "[backup.postgres] needs a schedule", "write schedule = \"0 2 * * *\""] },
         Case { name: "heartbeat that overflowed 5 x", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 4000000000\n", expect: &["stack.toml:5:22", "[etcd] heartbeat_interval: etcd heartbeat_interval 4000000000 ms is out of range", "5 | heartbeat_interval = 4000000000\n  |                      ^^^^^^^^^^\n", "write a heartbeat_interval from 10 to 10000 ms"] },
         Case { name: "heartbeat 0", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 0\n", expect: &["stack.toml:5:22", "heartbeat_interval 0 ms is out of range"] },

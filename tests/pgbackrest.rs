@@ -5,6 +5,8 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod common;
+
 use rampart::compile::{compile, Compiled, Desired, SecretValues};
 use rampart::diag::Source;
 use rampart::facts::HostFacts;
@@ -242,4 +244,77 @@ fn patroni_archives_through_pgbackrest_and_builds_replicas_from_it() {
         .index_of("db1/unit/rampart-pg-backup.timer")
         .is_some());
     assert!(!dump.key_dir.exists(), "no keys made for pg_dump");
+}
+
+/// The two alert rules, through promtool: no backup in `alert_hours`, and no
+/// WAL segment reaching the repository for 15 minutes; quiet when both move.
+#[test]
+fn alerts_fire_without_a_recent_backup_or_archived_wal() {
+    let inv = Inventory::parse(Source::new("inv.toml", INV)).unwrap();
+    let stack = Stack::parse(
+        Source::new(
+            "stack.toml",
+            STACK.replace("keep_full = 3\n", "keep_full = 3\nalert_hours = 1\n"),
+        ),
+        &inv,
+    )
+    .unwrap();
+    let rules = rampart::alerts::rules(&stack);
+    assert!(
+        rules.contains(
+            "node (node_exporter's textfile collector on the pgBackRest repository host)"
+        ),
+        "{rules}"
+    );
+    assert!(rules.contains("time() - (max(rampart_pgbackrest_last_backup_timestamp_seconds{job=\\\"node\\\",stanza=\\\"shop\\\"}) or vector(0)) > 3600"), "{rules}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), &rules).unwrap();
+    let test = r#"rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - {series: 'rampart_pgbackrest_last_backup_timestamp_seconds{job="node", stanza="shop", type="full"}', values: '0x200'}
+      - {series: 'rampart_pgbackrest_newest_wal_timestamp_seconds{job="node", stanza="shop"}', values: '0x200'}
+    alert_rule_test:
+      - eval_time: 2h
+        alertname: ShopPgBackRestNoRecentBackup
+        exp_alerts:
+          - exp_labels: {severity: critical, stack: shop}
+            exp_annotations: {summary: "no successful pgBackRest backup in 1 hours"}
+      - eval_time: 30m
+        alertname: ShopPgBackRestWalArchivingFailing
+        exp_alerts:
+          - exp_labels: {severity: critical, stack: shop}
+            exp_annotations: {summary: "no WAL segment reached the pgBackRest repository for 15 minutes: archiving is failing, and a restore can reach no later than that"}
+  - interval: 1m
+    input_series:
+      - {series: 'rampart_pgbackrest_last_backup_timestamp_seconds{job="node", stanza="shop", type="diff"}', values: '0+60x200'}
+      - {series: 'rampart_pgbackrest_newest_wal_timestamp_seconds{job="node", stanza="shop"}', values: '0+60x200'}
+    alert_rule_test:
+      - eval_time: 2h
+        alertname: ShopPgBackRestNoRecentBackup
+        exp_alerts: []
+      - eval_time: 2h
+        alertname: ShopPgBackRestWalArchivingFailing
+        exp_alerts: []
+"#;
+    std::fs::write(dir.path().join("test.yml"), test).unwrap();
+    common::need_tool("promtool", "prometheus");
+    for args in [
+        ["check", "rules", "rules.yml"],
+        ["test", "rules", "test.yml"],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

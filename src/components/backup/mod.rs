@@ -13,9 +13,12 @@
 //!
 //! Left in shared code: its placement on the PostgreSQL hosts in `Stack::parse`.
 
+pub mod alerts;
+pub mod day2;
 pub mod repo;
 pub mod restore;
 pub mod stack;
+pub mod status;
 pub mod target;
 pub mod view;
 
@@ -49,6 +52,27 @@ impl super::Component for Backup {
                 }
             }
         }
+    }
+    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+        alerts::rules(stack, rule);
+    }
+    fn day2(
+        &self,
+        compiled: &crate::compile::Compiled,
+        _facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
+        plan: &mut crate::plan::Plan,
+    ) {
+        day2::steps(&compiled.stack, plan)
+    }
+    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+        status::probe(stack, host)
+    }
+    fn status(
+        &self,
+        stack: &crate::model::stack::Stack,
+        probes: &crate::status::Probes,
+    ) -> Vec<crate::status::ComponentHealth> {
+        status::evaluate(stack, probes)
     }
     fn template_view(
         &self,

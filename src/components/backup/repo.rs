@@ -48,6 +48,11 @@ pub fn probe(stanza: &str, repo_path: &str) -> String {
 /// Parses the probe's output.
 pub fn parse(out: &str, stanza: &str) -> Result<RepoState, String> {
     let (json, wal) = out.split_once(WAL_MARK).unwrap_or((out, ""));
+    parse_parts(json, wal, stanza)
+}
+
+/// `pgbackrest info --output=json`'s text and the newest segment's `MTIME NAME` line.
+pub fn parse_parts(json: &str, wal: &str, stanza: &str) -> Result<RepoState, String> {
     let v: serde_json::Value = serde_json::from_str(json.trim())
         .map_err(|e| format!("pgbackrest info did not answer JSON ({e})"))?;
     let st = v

@@ -16,6 +16,10 @@ const KEEP_FULL: std::ops::RangeInclusive<u32> = 1..=100;
 pub const DEFAULT_FULL_SCHEDULE: &str = "0 1 * * SUN";
 pub const DEFAULT_DIFF_SCHEDULE: &str = "0 1 * * MON-SAT";
 pub const DEFAULT_KEEP_FULL: u32 = 2;
+/// Hours without a successful backup before the alert fires: a daily
+/// differential with two hours of slack.
+pub const DEFAULT_ALERT_HOURS: u32 = 26;
+const ALERT_HOURS: std::ops::RangeInclusive<u32> = 1..=8760;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Method {
@@ -39,6 +43,8 @@ pub struct PostgresBackup {
     pub diff_schedule: Option<String>,
     /// pgbackrest: full backups kept (their differentials and WAL with them).
     pub keep_full: Option<u32>,
+    /// pgbackrest: hours without a successful backup before the alert fires.
+    pub alert_hours: Option<u32>,
 }
 
 impl PostgresBackup {
@@ -61,6 +67,9 @@ impl PostgresBackup {
     }
     pub fn keep_full(&self) -> u32 {
         self.keep_full.unwrap_or(DEFAULT_KEEP_FULL)
+    }
+    pub fn alert_hours(&self) -> u32 {
+        self.alert_hours.unwrap_or(DEFAULT_ALERT_HOURS)
     }
     /// The repository host's name, with pgBackRest.
     pub fn repo_host(&self) -> Option<&str> {
@@ -110,17 +119,24 @@ pub(crate) fn validate(v: &mut Validator, b: &Backup, has_postgres: bool, pg_hos
     }
     // the keys of the other method
     let mine: &[&str] = if method == Some("pgbackrest") {
-        &["repo_host", "full_schedule", "diff_schedule", "keep_full"]
+        &[
+            "repo_host",
+            "full_schedule",
+            "diff_schedule",
+            "keep_full",
+            "alert_hours",
+        ]
     } else {
         &["schedule", "keep_days"]
     };
-    let given: [(&str, bool); 6] = [
+    let given: [(&str, bool); 7] = [
         ("schedule", b.schedule.is_some()),
         ("keep_days", b.keep_days.is_some()),
         ("repo_host", b.repo_host.is_some()),
         ("full_schedule", b.full_schedule.is_some()),
         ("diff_schedule", b.diff_schedule.is_some()),
         ("keep_full", b.keep_full.is_some()),
+        ("alert_hours", b.alert_hours.is_some()),
     ];
     let name = method.unwrap_or("pg_dump");
     for (key, set) in given {
@@ -218,6 +234,20 @@ fn check_pgbackrest(
     ] {
         if let Some(s) = s {
             schedule(v, key, s, table.clone());
+        }
+    }
+    if let Some(h) = b.alert_hours {
+        if !ALERT_HOURS.contains(&h) {
+            let span = v.at(&["backup", "postgres", "alert_hours"], Some(table.clone()));
+            v.err(
+                span,
+                format!("alert_hours {h} is out of range"),
+                format!(
+                    "write alert_hours from {} to {} (hours without a successful backup before the alert fires; longer than the longest gap between your scheduled backups)",
+                    ALERT_HOURS.start(),
+                    ALERT_HOURS.end()
+                ),
+            );
         }
     }
     if let Some(k) = b.keep_full {

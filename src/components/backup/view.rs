@@ -15,6 +15,8 @@ pub const REPO_PATH: &str = "/var/lib/pgbackrest";
 pub const SPOOL_PATH: &str = "/var/spool/pgbackrest";
 /// The SSH key pair names under ~postgres/.ssh on each side.
 pub const KEY_FILE: &str = "/var/lib/postgresql/.ssh/rampart_pgbackrest";
+/// node_exporter's textfile collector folder (Debian's prometheus-node-exporter).
+pub const METRICS_DIR: &str = "/var/lib/prometheus/node-exporter";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupView {
@@ -64,6 +66,7 @@ pub struct PgBackRestView {
     pub diff_on_calendar: String,
     pub keep_full: u32,
     pub key_file: &'static str,
+    pub metrics_dir: &'static str,
     /// The other side's public key, authorized to run pgBackRest here.
     pub authorized_key: String,
     /// The other side's host keys, from the inventory's known_hosts.
@@ -169,6 +172,7 @@ fn pgbackrest(
         diff_on_calendar: crate::model::cron::to_calendar(b.diff_schedule()).unwrap_or_default(),
         keep_full: b.keep_full(),
         key_file: KEY_FILE,
+        metrics_dir: METRICS_DIR,
         authorized_key: authorized.trim().to_string(),
         known_hosts: known,
     })
