@@ -171,24 +171,25 @@ pub use crate::components::postgres::facts::{parse_patroni_cluster, PatroniMembe
 pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String {
     let mut s = String::from(
         "LC_ALL=C; export LC_ALL\n\
-         f() { if [ -d \"$1\" ]; then printf 'D\\t%s\\t%s\\n' \"$1\" \"$(stat -c '%a %U %G' \"$1\")\"; \
-         elif [ -e \"$1\" ]; then printf 'F\\t%s\\t%s %s\\n' \"$1\" \"$(stat -c '%a %U %G %s' \"$1\")\" \"$(sha256sum < \"$1\" | cut -d' ' -f1)\"; \
-         if [ \"$(stat -c %s \"$1\")\" -le MAXC ]; then printf 'C\\t%s\\t' \"$1\"; base64 -w0 < \"$1\"; echo; fi; \
-         else printf 'N\\t%s\\n' \"$1\"; fi; }\n\
          s() { printf 'S\\t%s\\t%s\\t%s\\n' \"$1\" \"$(systemctl is-enabled \"$1\" 2>/dev/null | head -n1)\" \"$(systemctl is-active \"$1\" 2>/dev/null | head -n1)\"; }\n\
          g() { printf 'G\\t%s\\t%s\\n' \"$1\" \"$2\"; }\n",
     )
-    .replace("MAXC", &MAX_CONTENT.to_string());
+    ;
     // the Debian release it runs (what the templates were made for is checked by the plan)
     s.push_str("printf 'O\\t'; base64 -w0 /etc/os-release 2>/dev/null; echo\n");
     let mut packages = Vec::new();
     let mut paths: BTreeSet<String> = extra_paths.iter().cloned().collect();
+    let mut expected: Vec<(String, String)> = Vec::new();
     for &i in compiled.host_order(host) {
         let r = &compiled.resources[i];
         match &r.desired {
             Desired::Package { name, .. } => packages.push(sh(name)),
-            Desired::Directory { path, .. } | Desired::File { path, .. } => {
+            Desired::Directory { path, .. } => {
                 paths.insert(path.clone());
+            }
+            Desired::File { path, sha256, .. } => {
+                paths.insert(path.clone());
+                expected.push((path.clone(), sha256.clone()));
             }
             Desired::Service { name, .. } => s.push_str(&format!("s {}\n", sh(name))),
             Desired::Command {
@@ -214,9 +215,7 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
             Desired::Health { .. } | Desired::Barrier => {}
         }
     }
-    for p in &paths {
-        s.push_str(&format!("f {}\n", sh(p)));
-    }
+    s.push_str(&files_probe(&paths, &expected));
     // each component's cluster fact (etcd's member list, Patroni's /cluster, ...)
     for c in crate::components::ALL {
         if let Some(p) = c.facts_probe(compiled, host) {
@@ -232,6 +231,52 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     s.push_str(&format!("if [ -d {PENDING_DIR} ]; then for p in {PENDING_DIR}/*; do [ -e \"$p\" ] && printf 'R\\t%s\\n' \"${{p##*/}}\"; done; fi\n"));
     s.push_str("echo END\n");
     s
+}
+
+/// The probe of every managed path on a host, in a constant number of
+/// processes whatever their count: one `stat` over all paths, one
+/// `sha256sum` over the regular files, and a file's content (for the plan's
+/// diff) only when its hash is not the one the plan expects (`expected`:
+/// path and sha256 of each desired file). Prints the lines `parse` reads:
+/// `N` (missing), `D` (directory: mode owner group), `F` (file: mode owner
+/// group size sha256) and `C` (base64 content, up to MAX_CONTENT bytes).
+pub fn files_probe(paths: &BTreeSet<String>, expected: &[(String, String)]) -> String {
+    if paths.is_empty() {
+        return String::new();
+    }
+    let args: Vec<String> = paths.iter().map(|p| sh(p)).collect();
+    let args = args.join(" ");
+    // `path:sha256` of each desired file: its content is not sent when it matches
+    let same = if expected.is_empty() {
+        "''".to_string()
+    } else {
+        expected
+            .iter()
+            .map(|(p, h)| sh(&format!("{p}\t{h}")))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    format!(
+        "T=$(printf '\\t')\n\
+         set -- {args}\n\
+         for p; do [ -e \"$p\" ] || printf 'N\\t%s\\n' \"$p\"; done\n\
+         st=$(stat -L --printf '%F\\t%a %U %G %s\\t%n\\n' -- \"$@\" 2>/dev/null)\n\
+         set --\n\
+         while IFS=\"$T\" read -r t m p; do case $t in\n\
+         directory) printf 'D\\t%s\\t%s\\n' \"$p\" \"${{m% *}}\" ;;\n\
+         regular*) set -- \"$@\" \"$p\" ;;\n\
+         ?*) printf 'F\\t%s\\t%s -\\n' \"$p\" \"$m\" ;;\n\
+         esac; done <<EOF_STAT\n$st\nEOF_STAT\n\
+         if [ $# -gt 0 ]; then\n\
+         sums=$(sha256sum -- \"$@\")\n\
+         while IFS=\"$T\" read -r t m p; do case $t in regular*)\n\
+         IFS=' ' read -r h rest <&3; h=${{h#\\\\}}; [ \"$rest\" = \"$p\" ] || h=-\n\
+         printf 'F\\t%s\\t%s %s\\n' \"$p\" \"$m\" \"$h\"\n\
+         case \"$p$T$h\" in {same}) ;; *) if [ \"${{m##* }}\" -le {max} ]; then printf 'C\\t%s\\t' \"$p\"; base64 -w0 < \"$p\"; echo; fi ;; esac ;;\n\
+         esac; done <<EOF_STAT 3<<EOF_SUMS\n$st\nEOF_STAT\n$sums\nEOF_SUMS\n\
+         fi\n",
+        max = MAX_CONTENT
+    )
 }
 
 /// Parses the facts script's output. Errors name the line that is wrong.
@@ -480,3 +525,7 @@ mod tests {
         assert!(parse("Z\twhat\nEND\n", &[]).unwrap_err().contains("line 1"));
     }
 }
+
+#[cfg(test)]
+#[path = "facts_probe_tests.rs"]
+mod probe_tests;

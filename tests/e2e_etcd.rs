@@ -7,6 +7,7 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[macro_use]
 mod common;
 use common::*;
 use std::time::Instant;
@@ -188,7 +189,7 @@ fn etcd_cluster_end_to_end() {
         min_up >= 2,
         "at most one member was down at any time; saw {min_up} of 3 answering"
     );
-    eprintln!("MEASURED rolling etcd restart: members back {:.1}s and {:.1}s apart; fewest members answering: {min_up}", (after[1] - after[0]) as f64 / 1e6, (after[2] - after[1]) as f64 / 1e6);
+    measured!("MEASURED rolling etcd restart: members back {:.1}s and {:.1}s apart; fewest members answering: {min_up}", (after[1] - after[0]) as f64 / 1e6, (after[2] - after[1]) as f64 / 1e6);
     for h in ["lab1", "lab2", "lab3"] {
         assert!(ssh_ok(h, "cat /etc/default/etcd").contains("ETCD_HEARTBEAT_INTERVAL=\"150\""));
     }
@@ -418,7 +419,7 @@ fn etcd_cluster_end_to_end() {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    eprintln!("MEASURED Debian 12: PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {failover_secs:.1}s");
+    measured!("MEASURED Debian 12: PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {failover_secs:.1}s");
 }
 
 /// `psql` on this machine, as the PostgreSQL superuser.

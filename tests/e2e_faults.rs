@@ -4,6 +4,7 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[macro_use]
 mod common;
 use common::*;
 use std::process::{Command, Stdio};
@@ -125,8 +126,11 @@ fn faults_crashes_lost_hosts_and_sudo() {
     let p = rampart(&["-i", &inv, "-s", &stack, "--roles", &roles, "plan"]);
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(p.code, 1, "{}", p.all());
+    // a cut link times out, or fails at once with "No route to host" once the
+    // machine's ARP entry for the host has gone stale: either way it is named
     assert!(
-        p.stderr.contains("lab3") && p.stderr.contains("timed out"),
+        p.stderr.contains("lab3")
+            && (p.stderr.contains("timed out") || p.stderr.contains("No route to host")),
         "{}",
         p.stderr
     );
@@ -134,7 +138,7 @@ fn faults_crashes_lost_hosts_and_sudo() {
         secs < 60.0,
         "3 attempts of a 10 s connect timeout, bounded: took {secs:.0}s"
     );
-    eprintln!("MEASURED unreachable host reported after {secs:.1}s");
+    measured!("MEASURED unreachable host reported after {secs:.1}s");
 
     // a host lost mid-apply fails its own branch; the others finish; the summary names it
     let child = Command::new(bin())

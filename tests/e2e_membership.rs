@@ -4,6 +4,7 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[macro_use]
 mod common;
 use common::*;
 use std::time::Instant;
@@ -331,7 +332,7 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
         still_failing,
     } = write_stats(&log);
     assert!(!still_failing, "writes were still failing at the end");
-    eprintln!("MEASURED rolling PostgreSQL restart with a switchover: {n} writes through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
+    measured!("MEASURED rolling PostgreSQL restart with a switchover: {n} writes through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
     assert!(n > 50, "the writer ran: {n} writes");
     for h in ["lab1", "lab2", "lab3"] {
         assert_eq!(
@@ -417,7 +418,15 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
     for s in &standbys {
         assert!(ssn.contains(s), "{s} is in the quorum: {ssn}");
     }
-    let roles = ssh_ok(&leader, "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print(\" \".join(sorted(m[\"role\"] for m in json.load(sys.stdin)[\"members\"])))'");
+    // Patroni marks them in the DCS on its next cycle after writing the setting
+    let t = Instant::now();
+    let roles = loop {
+        let r = ssh_ok(&leader, "curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; print(\" \".join(sorted(m[\"role\"] for m in json.load(sys.stdin)[\"members\"])))'");
+        if r.trim() == "leader quorum_standby quorum_standby" || t.elapsed().as_secs() > 60 {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
     assert_eq!(
         roles.trim(),
         "leader quorum_standby quorum_standby",
@@ -471,7 +480,7 @@ fn patroni_replica_joins_a_restart_setting_rolls_with_a_switchover_and_the_repli
             "writes commit again once the standbys resume"
         );
     }
-    eprintln!("MEASURED quorum commit: {ssn}; a write with one of two standbys frozen committed; with both frozen it waited (timed out after 5 s)");
+    measured!("MEASURED quorum commit: {ssn}; a write with one of two standbys frozen committed; with both frozen it waited (timed out after 5 s)");
 
     // the replica taken out of the stack: Patroni stops there and the cluster has two members
     let p = plan(&tuned_two);
@@ -627,7 +636,7 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
         slowest,
         still_failing,
     } = write_stats(&log);
-    eprintln!("MEASURED rolling Redis restart with a Sentinel failover: {n} INCRs through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
+    measured!("MEASURED rolling Redis restart with a Sentinel failover: {n} INCRs through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
     assert!(
         n > 30 && !still_failing,
         "the writer ran and ended writing ({n} writes):\n{}\n{}",
@@ -706,7 +715,7 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     let log = writer.join().unwrap();
     assert_eq!(a.code, 0, "{}", a.all());
     let WriteStats { n, failed, .. } = write_stats(&log);
-    eprintln!("MEASURED a Sentinel setting changed at runtime: {n} INCRs through HAProxy, {failed} failed");
+    measured!("MEASURED a Sentinel setting changed at runtime: {n} INCRs through HAProxy, {failed} failed");
     assert!(
         n > 10 && failed == 0,
         "{failed} of {n} writes failed while only Sentinel settings changed"
@@ -778,7 +787,7 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
     let WriteStats {
         n, failed, worst, ..
     } = write_stats(&log);
-    eprintln!("MEASURED the Redis master leaving the stack: {n} INCRs through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s)");
+    measured!("MEASURED the Redis master leaving the stack: {n} INCRs through HAProxy every 100 ms, {failed} failed (longest run of failures {worst:.2}s)");
     let mut slow: Vec<(f64, &str)> = a
         .stdout
         .lines()

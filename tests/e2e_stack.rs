@@ -6,6 +6,7 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[macro_use]
 mod common;
 use common::*;
 #[path = "e2e_stack/pitr.rs"]
@@ -278,6 +279,28 @@ fn reference_stack_applies_fails_over_and_rejoins() {
         );
     }
 
+    // every Patroni metric the alert rules use is one this Patroni exports
+    // (Patroni 4 on Debian 13, 3.0 on 12)
+    let rules = rs(&["alerts"]);
+    assert_eq!(rules.code, 0, "{}", rules.all());
+    let metrics = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/metrics");
+    let mut used: Vec<&str> = rules
+        .stdout
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("patroni_"))
+        .collect();
+    used.sort();
+    used.dedup();
+    assert!(used.len() >= 3, "the rules use Patroni's metrics: {used:?}");
+    for m in used {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("{m}{{")) || l.starts_with(&format!("{m} "))),
+            "the alert rules use {m}, which this Patroni does not export"
+        );
+    }
+
     // Patroni: one leader, two replicas streaming
     let cluster = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster");
     let v: serde_json::Value = serde_json::from_str(&cluster).unwrap();
@@ -515,7 +538,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     // hosts booted again are in their own cgroups too
     assert_own_cgroups(&["lab1", "lab2", "lab3"]);
 
-    eprintln!("MEASURED lab up: {:.1}s; apply from scratch to healthy: {apply_secs:.1}s; PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {pg_secs:.1}s; Redis write through HAProxy after losing the master's host ({addr} -> {new_addr}): {redis_secs:.1}s", lab.up_seconds);
+    measured!("MEASURED lab up: {:.1}s; apply from scratch to healthy: {apply_secs:.1}s; PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {pg_secs:.1}s; Redis write through HAProxy after losing the master's host ({addr} -> {new_addr}): {redis_secs:.1}s", lab.up_seconds);
 
     // issue 17: pgBackRest and the point-in-time recovery, on the same cluster
     let t = Instant::now();

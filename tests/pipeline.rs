@@ -1290,7 +1290,12 @@ fn redis_fact(role: &str, master: &str, up: bool) -> Option<rampart::facts::Redi
 #[test]
 fn redis_day2_is_planned_from_the_replication_roles() {
     let (c, _) = example_with_secrets();
-    let redis: Vec<String> = c.redis_hosts.iter().map(|h| h.name.clone()).collect();
+    let redis: Vec<String> = rampart::components::redis::cluster(&c)
+        .unwrap()
+        .hosts
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
     assert_eq!(redis, ["node1", "node2", "node3"]);
     // node2 is master after a failover; rampart.conf changed on every member
     let base = || -> BTreeMap<String, HostFacts> {
@@ -1487,7 +1492,12 @@ fn redis_day2_is_planned_from_the_replication_roles() {
 #[test]
 fn sentinel_settings_change_at_runtime_on_each_sentinel_without_a_restart() {
     let (c, _) = example_with_secrets();
-    let redis: Vec<String> = c.redis_hosts.iter().map(|h| h.name.clone()).collect();
+    let redis: Vec<String> = rampart::components::redis::cluster(&c)
+        .unwrap()
+        .hosts
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
     // the facts script checks each Sentinel's live values against the stack's
     let script = rampart::facts::script(&c, "node1", &[]);
     assert!(
@@ -1621,7 +1631,7 @@ fn file_plan(
         c.resources.push(rampart::compile::Resource {
             id: rampart::compile::ResourceId {
                 host: host.to_string(),
-                kind: "file".into(),
+                kind: rampart::compile::Kind::File,
                 name,
             },
             component: "test".into(),
@@ -2002,7 +2012,10 @@ async fn the_benchmark_change_run_is_one_exec_per_host() {
 #[test]
 fn a_qdrant_peer_holding_shards_is_not_removed_and_an_empty_one_leaves_the_raft_cluster() {
     let (c, _) = example_with_secrets();
-    assert_eq!(c.qdrant_hosts, ["node1", "node2", "node3"]);
+    assert_eq!(
+        rampart::components::qdrant::hosts(&c),
+        ["node1", "node2", "node3"]
+    );
     let qfact = |id: u64, shards: &[(u64, usize)]| {
         Some(rampart::facts::QdrantFact {
             peer_id: id,

@@ -237,7 +237,7 @@ fn quorum_commit_is_written_and_patched_and_the_guard_holds_once_converged() {
     let c = build(&inventory("", ""), &stack);
     let body = content(&c, "node2/file/etc/patroni/config.yml");
     assert!(
-        body.contains("    synchronous_mode: quorum\n    synchronous_node_count: 2\n"),
+        body.contains("    synchronous_mode: true\n    synchronous_node_count: 2\n"),
         "{body}"
     );
     let (run, describe) = run_of(&c, "node1/command/patroni-dynamic-config");
@@ -294,4 +294,52 @@ fn a_converged_debian_12_cluster_without_parameters_plans_no_patch() {
         &format!("{PG}synchronous_mode = true\n"),
     );
     assert!(!guard_holds(&on, "node1", patroni3));
+}
+
+/// Patroni's `--validate-config` also reports its own ports as taken on every
+/// running member; the file's check lets exactly that finding through while
+/// Patroni runs, in Patroni 3's words and in Patroni 4's, and nothing else.
+#[test]
+fn the_patroni_config_check_accepts_only_the_port_in_use_finding_of_either_patroni() {
+    let c = build(&inventory("", ""), PG);
+    let i = c.index_of("node1/file/etc/patroni/config.yml").unwrap();
+    let Desired::File {
+        validate: Some(check),
+        ..
+    } = &c.resources[i].desired
+    else {
+        panic!("the Patroni config has a check");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path();
+    let tool = |name: &str, body: &str| {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    tool("systemctl", "exit 0"); // Patroni runs
+    let verdict = |findings: &str| {
+        tool("patroni", &format!("printf '%s\\n' {findings}; exit 1"));
+        std::process::Command::new("sh")
+            .args(["-c", check])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("RAMPART_FILE", "/nonexistent")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let p3 = "\"restapi.listen 0.0.0.0:8008 didn't pass validation: 'Port 8008 is already in use.'\" \"postgresql.listen 0.0.0.0:5432 didn't pass validation: 'Port 5432 is already in use.'\"";
+    let p4 = "\"restapi.listen 0.0.0.0:8008 didn't pass validation: Port 8008 is already in use.\" \"postgresql.listen 0.0.0.0:5432 didn't pass validation: Port 5432 is already in use.\"";
+    assert!(verdict(p3), "Patroni 3's port finding passes");
+    assert!(verdict(p4), "Patroni 4's port finding passes");
+    assert!(
+        !verdict(&format!(
+            "{p4} \"bootstrap.dcs.ttl 15 didn't pass validation: Wrong value\""
+        )),
+        "any other finding fails the check"
+    );
+    tool("systemctl", "exit 3"); // Patroni stopped: a taken port is a real problem
+    assert!(!verdict(p4), "with Patroni stopped the port finding fails");
 }

@@ -387,7 +387,7 @@ fn aeterna_commits_by_quorum_and_egide_runs_postgresql_17() {
     for h in ["node1", "node2", "node3"] {
         let cfg = content(&c, &format!("{h}/file/etc/patroni/config.yml"));
         assert!(
-            cfg.contains("    synchronous_mode: quorum\n    synchronous_node_count: 2\n"),
+            cfg.contains("    synchronous_mode: true\n    synchronous_node_count: 2\n"),
             "{cfg}"
         );
         assert!(

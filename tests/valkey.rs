@@ -57,7 +57,7 @@ fn converged(c: &Compiled, host: &str) -> HostFacts {
         state.insert(
             r.id.to_string(),
             ManagedEntry {
-                kind: r.id.kind.clone(),
+                kind: r.id.kind.to_string(),
                 name: r.id.name.clone(),
                 sha256: None,
                 data: false,
@@ -229,7 +229,7 @@ fn server_redis_is_the_default_byte_for_byte() {
 fn the_role_refs_name_compiled_resources_for_either_server() {
     for (key, server) in [(None, Server::Redis), (Some("valkey"), Server::Valkey)] {
         let (_, c) = compiled(key);
-        assert_eq!(c.redis_server, server);
+        assert_eq!(redis::cluster(&c).unwrap().server, server);
         for r in [redis::SERVER, redis::SENTINEL, redis::SENTINEL_QUORUM] {
             let id = redis::id(&r, server, "n3");
             assert!(c.index_of(&id).is_some(), "{id} is not compiled");

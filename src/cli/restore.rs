@@ -111,7 +111,7 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
         Err(e) => return refuse(&format!("refusing the restore: {e}")),
     };
     // the member restored first: the leader now, if there is one
-    let mut members: Vec<String> = l.stack.hosts_of("postgres").to_vec();
+    let mut members: Vec<String> = crate::components::postgres::hosts(&l.compiled).to_vec();
     let leader = gathered
         .facts
         .values()

@@ -44,9 +44,13 @@ impl Compiler<'_> {
         // each component's view under its key (a JSON object's keys are
         // sorted, so the order asked in does not show)
         for c in crate::components::ALL {
-            if let Some((key, view)) =
-                c.template_view(self.inv, self.stack, &inst.component, host, secrets)
-            {
+            if let Some((key, view)) = c.template_view(&crate::components::ViewCx {
+                inv: self.inv,
+                stack: self.stack,
+                instance: &inst.component,
+                host,
+                secrets,
+            }) {
                 v[key] = view;
             }
         }

@@ -2,13 +2,13 @@
 //! be (`Desired`), with its names, paths and modes checked.
 
 use super::context::Rendered;
-use super::{Compiler, Desired};
+use super::{Compiler, Desired, Kind};
 use crate::diag::Diagnostic;
 use crate::model::secret::Secret;
 use crate::roles::{Check, Role, RoleResource};
 
 /// A rendered entry: (kind, name, desired, local key `kind:name`).
-type Made = (&'static str, String, Desired, String);
+type Made = (Kind, String, Desired, String);
 
 /// One manifest entry on one host: what rendering it needs, and where
 /// its diagnostics point.
@@ -111,7 +111,7 @@ impl Compiler<'_> {
             );
         }
         Some((
-            "package",
+            Kind::Package,
             name.clone(),
             Desired::Package {
                 name: name.clone(),
@@ -150,7 +150,7 @@ impl Compiler<'_> {
             None => None,
         };
         Some((
-            "directory",
+            Kind::Directory,
             path.clone(),
             Desired::Directory {
                 path: path.clone(),
@@ -201,7 +201,7 @@ impl Compiler<'_> {
         let validate = self.inline_opt(e, validate)?;
         let sensitive = *sensitive || e.secret_list.iter().any(|s| body.contains(s.expose()));
         Some((
-            "file",
+            Kind::File,
             path.clone(),
             file(
                 path.clone(),
@@ -249,7 +249,7 @@ impl Compiler<'_> {
         let sensitive = e.secret_list.iter().any(|s| body.contains(s.expose()));
         let path = format!("/etc/systemd/system/{name}");
         Some((
-            "unit",
+            Kind::Unit,
             name.clone(),
             file(path, body, sha256, 0o644, None, None, sensitive, None, true),
             format!("unit:{name}"),
@@ -280,7 +280,7 @@ impl Compiler<'_> {
             );
         }
         Some((
-            "service",
+            Kind::Service,
             name.clone(),
             Desired::Service {
                 name: name.clone(),
@@ -327,7 +327,7 @@ impl Compiler<'_> {
         let creates = self.inline_opt(e, creates)?;
         let describe = self.inline_opt(e, describe)?;
         Some((
-            "command",
+            Kind::Command,
             name.clone(),
             Desired::Command {
                 run,
@@ -367,7 +367,7 @@ impl Compiler<'_> {
             }
         };
         Some((
-            "health",
+            Kind::Health,
             name.clone(),
             Desired::Health {
                 check,

@@ -3,7 +3,9 @@
 //! and the component's barrier.
 
 use super::context::Rendered;
-use super::{safe_path, Compiler, Desired, Instance, Resource, ResourceId, SecretValues, NO_HOST};
+use super::{
+    safe_path, Compiler, Desired, Instance, Kind, Resource, ResourceId, SecretValues, NO_HOST,
+};
 use crate::diag::Diagnostic;
 use crate::model::secret::Secret;
 use crate::roles::{HealthScope, Role, RoleResource};
@@ -80,11 +82,7 @@ impl Compiler<'_> {
         self.cluster_gates(&x.cluster_waits, &chains);
         let b = self.resources.len();
         self.resources.push(Resource {
-            id: ResourceId {
-                host: NO_HOST.into(),
-                kind: "barrier".into(),
-                name: inst.component.clone(),
-            },
+            id: ResourceId::new(NO_HOST, Kind::Barrier, &inst.component),
             component: inst.component.clone(),
             desired: Desired::Barrier,
             deps: last_per_host,
@@ -159,7 +157,7 @@ impl Compiler<'_> {
             }
             let id = ResourceId {
                 host: host.to_string(),
-                kind: kind.to_string(),
+                kind,
                 name,
             };
             match self.push(Resource {

@@ -1,7 +1,7 @@
 //! Which role each placed component is an instance of: `[roles.NAME]` names
 //! its role; a built-in table (`[etcd]`, `[services.x]`, ...) has its own.
 
-use super::secrets::SECRET_VIEWS;
+use super::secrets::secret_views;
 use super::Instance;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::stack::Stack;
@@ -101,7 +101,7 @@ fn builtin_role(
 
 /// `[roles.NAME] secrets`: each must name a view that carries secrets.
 fn named_secrets(stack: &Stack, name: &str, diags: &mut Diagnostics) -> Vec<String> {
-    let views = || SECRET_VIEWS.iter().map(|(v, _)| *v);
+    let views = || secret_views().map(|(v, _)| v);
     let mut named = Vec::new();
     for s in &stack.roles[name].secrets {
         let view = s.get_ref();

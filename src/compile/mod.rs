@@ -10,8 +10,8 @@ mod resource;
 mod secrets;
 pub mod view;
 
-pub use resource::{Compiled, Desired, Resource, ResourceId, NO_HOST};
-pub use secrets::SecretValues;
+pub use resource::{Compiled, Desired, Kind, Resource, ResourceId, NO_HOST};
+pub use secrets::{secret_views, SecretValues};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::inventory::Inventory;
@@ -85,13 +85,7 @@ pub fn compile(
         data_dirs: c.data_dirs,
         secrets: secret_list,
         warnings,
-        etcd: None,
-        postgres_hosts: Vec::new(),
-        postgres_parameters: String::new(),
-        redis_hosts: Vec::new(),
-        redis_server: Default::default(),
-        sentinel: None,
-        qdrant_hosts: Vec::new(),
+        topology: BTreeMap::new(),
         releases: inv
             .hosts
             .values()
@@ -103,29 +97,16 @@ pub fn compile(
     Ok(compiled)
 }
 
-/// The deployed clusters as a whole, for day-2 steps and status.
+/// The deployed clusters as a whole, for day-2 steps, facts and status:
+/// each component with an instance gives its own (`Component::topology`).
 fn topology(c: &mut Compiled, inv: &Inventory, stack: &Stack, instances: &[Instance]) {
-    let deployed = |comp: &str| instances.iter().any(|i| i.component == comp);
-    if deployed("etcd") {
-        c.etcd = view::etcd(inv, stack, "");
-    }
-    if deployed("postgres") {
-        c.postgres_hosts = stack.hosts_of("postgres").to_vec();
-    }
-    c.postgres_parameters =
-        crate::components::postgres::view::effective_parameters_json(stack).to_string();
-    if deployed("redis") {
-        c.redis_hosts = view::redis_members(inv, stack);
-    }
-    c.redis_server = stack.redis.as_ref().map(|r| r.server()).unwrap_or_default();
-    c.sentinel = stack
-        .redis
-        .as_ref()
-        .filter(|_| !c.redis_hosts.is_empty())
-        .and_then(|r| r.sentinel.as_ref())
-        .map(view::sentinel);
-    if deployed("qdrant") {
-        c.qdrant_hosts = stack.hosts_of("qdrant").to_vec();
+    for comp in crate::components::ALL {
+        if !instances.iter().any(|i| i.component == comp.name()) {
+            continue;
+        }
+        if let Some(t) = comp.topology(inv, stack) {
+            c.topology.insert(comp.name(), t);
+        }
     }
 }
 

@@ -1,21 +1,133 @@
 //! What compile produces: resources by id, what each should be, and the
 //! compiled stack with its DAG order and per-host lists.
 
-use super::view;
+use crate::components::Topology;
 use crate::diag::Diagnostics;
 use crate::model::release::{Release, ReleaseFrom};
 use crate::model::secret::Secret;
 use crate::roles::Check;
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// `host/kind/name`: the same id in the graph, the plan, the output and the tests.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceId {
     pub host: String,
-    pub kind: String,
+    pub kind: Kind,
     pub name: String,
+}
+
+impl ResourceId {
+    pub fn new(host: &str, kind: Kind, name: &str) -> ResourceId {
+        ResourceId {
+            host: host.to_string(),
+            kind,
+            name: name.to_string(),
+        }
+    }
+}
+
+/// The middle of an id: a role resource's kind (as role.toml writes it),
+/// a component's barrier, a data directory in a host's state, a day-2
+/// step's component (`host/patroni/leave`, `host/member/etcd-join`), or a
+/// `rampart restore` step (`host/restore/stop-patroni`). Its text is the
+/// id's; ids order as their text does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Package,
+    Directory,
+    File,
+    Unit,
+    Service,
+    Command,
+    Health,
+    /// A component finished on all its hosts (`*/barrier/etcd`).
+    Barrier,
+    /// A data directory in a host's state (`host/data/var/lib/etcd/x`).
+    Data,
+    /// etcd's membership changes.
+    Member,
+    /// Patroni's member script (leave, restart-pending).
+    Patroni,
+    /// Redis' failovers and Sentinel resets.
+    Redis,
+    /// Qdrant's peer removals.
+    Qdrant,
+    /// pgBackRest's first full backup after the rolling restart.
+    Pgbackrest,
+    /// `rampart restore`'s steps.
+    Restore,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 15] = [
+        Kind::Package,
+        Kind::Directory,
+        Kind::File,
+        Kind::Unit,
+        Kind::Service,
+        Kind::Command,
+        Kind::Health,
+        Kind::Barrier,
+        Kind::Data,
+        Kind::Member,
+        Kind::Patroni,
+        Kind::Redis,
+        Kind::Qdrant,
+        Kind::Pgbackrest,
+        Kind::Restore,
+    ];
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Package => "package",
+            Kind::Directory => "directory",
+            Kind::File => "file",
+            Kind::Unit => "unit",
+            Kind::Service => "service",
+            Kind::Command => "command",
+            Kind::Health => "health",
+            Kind::Barrier => "barrier",
+            Kind::Data => "data",
+            Kind::Member => "member",
+            Kind::Patroni => "patroni",
+            Kind::Redis => "redis",
+            Kind::Qdrant => "qdrant",
+            Kind::Pgbackrest => "pgbackrest",
+            Kind::Restore => "restore",
+        }
+    }
+    /// The kind of this text, None for another.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Ord for Kind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Kind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq<&str> for Kind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl fmt::Display for ResourceId {
@@ -114,20 +226,10 @@ pub struct Compiled {
     /// Every secret value used, to detect and mask it.
     pub secrets: Vec<Secret>,
     pub warnings: Diagnostics,
-    /// The stack's etcd cluster as a whole (no `member`), for membership changes.
-    pub etcd: Option<view::EtcdView>,
-    /// The hosts of the Patroni cluster, in stack order.
-    pub postgres_hosts: Vec<String>,
-    /// `[postgres.parameters]` as JSON `{name: "value"}`.
-    pub postgres_parameters: String,
-    /// The hosts of Redis (and its Sentinels), in stack order, with their addresses.
-    pub redis_hosts: Vec<view::Backend>,
-    /// What `[redis]` runs: Redis or Valkey.
-    pub redis_server: crate::components::redis::Server,
-    /// Sentinel's name for the master and its quorum.
-    pub sentinel: Option<view::SentinelView>,
-    /// The Qdrant peers, in stack order.
-    pub qdrant_hosts: Vec<String>,
+    /// Each deployed component's cluster as a whole, by component name
+    /// (`Component::topology`); each reads its own back through its folder's
+    /// accessor (`Compiled::topology_of`).
+    pub topology: BTreeMap<&'static str, Arc<dyn Topology>>,
     /// Each inventory host's Debian release as the inventory says, and where
     /// it says it: the plan refuses a host that runs another.
     pub releases: BTreeMap<String, (Release, ReleaseFrom)>,
@@ -136,6 +238,12 @@ pub struct Compiled {
 }
 
 impl Compiled {
+    /// The cluster `component` put in `topology`, as its own type; None when
+    /// the stack does not deploy it.
+    pub fn topology_of<T: Topology>(&self, component: &str) -> Option<&T> {
+        let t: &dyn Any = self.topology.get(component)?.as_ref();
+        t.downcast_ref()
+    }
     pub fn index_of(&self, id: &str) -> Option<usize> {
         self.resources.iter().position(|r| r.id.to_string() == id)
     }
@@ -186,5 +294,31 @@ impl Compiled {
         }
         out.push_str("}\n");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kind's text is the id's, role.toml's and the state file's; ids
+    /// order as their text does.
+    #[test]
+    fn kinds_keep_their_text_and_order() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
+        }
+        assert_eq!(Kind::parse("fiel"), None);
+        let id = ResourceId::new("lab1", Kind::File, "/etc/patroni/config.yml");
+        assert_eq!(id.to_string(), "lab1/file/etc/patroni/config.yml");
+        let mut kinds = Kind::ALL.to_vec();
+        kinds.sort();
+        let mut texts: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        texts.sort();
+        assert_eq!(kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(), texts);
     }
 }

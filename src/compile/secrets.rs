@@ -28,24 +28,14 @@ impl SecretValues {
 }
 
 /// The views that carry secrets, with their secret fields (`a[].b`: field
-/// `b` of every entry of list `a`).
-pub const SECRET_VIEWS: [(&str, &[&str]); 5] = [
-    (
-        "postgres",
-        &[
-            "superuser_password",
-            "replication_password",
-            "databases[].password_sql",
-        ],
-    ),
-    ("redis", &["password", "password_conf"]),
-    // `"owner" "password"` lines of userlist.txt
-    ("pgbouncer", &["users"]),
-    // the TLS certificate and key; the Redis password for its checks
-    ("haproxy", &["tls_pem", "redis_auth"]),
-    // pgBackRest's SSH key (the members' or the repository host's)
-    ("backup", &["ssh_private_key"]),
-];
+/// `b` of every entry of list `a`): each component's `secret_fields`, in
+/// `components::ALL`'s order.
+pub fn secret_views() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    crate::components::ALL
+        .iter()
+        .map(|c| (c.name(), c.secret_fields()))
+        .filter(|(_, fields)| !fields.is_empty())
+}
 
 /// The secret-bearing views a component's templates see: a built-in
 /// component its own view's (the postgres role the PostgreSQL passwords,
@@ -55,8 +45,7 @@ pub(super) fn seen_by(component: &str, named: &[String]) -> Vec<String> {
     if component.starts_with("roles.") {
         return named.to_vec();
     }
-    SECRET_VIEWS
-        .iter()
+    secret_views()
         .filter(|(view, _)| *view == component)
         .map(|(view, _)| view.to_string())
         .collect()
@@ -65,7 +54,7 @@ pub(super) fn seen_by(component: &str, named: &[String]) -> Vec<String> {
 /// The help for a template error: when it names a secret field its role
 /// does not see, how a role gets to see it; else the usual fix.
 pub(super) fn template_help(error: &str) -> String {
-    for (view, fields) in SECRET_VIEWS {
+    for (view, fields) in secret_views() {
         for field in fields {
             let named = match field.rsplit_once("[].") {
                 // inside `{{#each}}` the error names the entry's field alone
@@ -82,7 +71,7 @@ pub(super) fn template_help(error: &str) -> String {
 
 /// Removes from a template context the secret fields of every view not in `seen`.
 pub(super) fn withhold(context: &mut serde_json::Value, seen: &[String]) {
-    for (view, fields) in SECRET_VIEWS {
+    for (view, fields) in secret_views() {
         if seen.iter().any(|s| s == view) {
             continue;
         }

@@ -1,14 +1,18 @@
 //! The one interface the rest of rampart reaches a component through, and
 //! the typed references to the role resources its day-2 steps rely on.
 
-use crate::compile::{Compiled, SecretValues};
+use crate::compile::{Compiled, Kind, ResourceId, SecretValues};
 use crate::facts::{ClusterFact, HostFacts};
 use crate::model::inventory::Inventory;
+use crate::model::secret::SecretRef;
 use crate::model::stack::{Claim, RawStack, Stack, Validator};
 use crate::model::zones::{Quorum, Warn};
 use crate::plan::Plan;
 use crate::status::{ComponentHealth, Probes};
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
 
 /// `rule(name, expr, for, severity, summary)`: one Prometheus alert rule
 /// (`alerts::rules` prefixes the name with the stack's).
@@ -23,19 +27,19 @@ pub struct RoleRef {
     /// The role folder (`roles/NAME/`).
     pub role: &'static str,
     /// The resource kind (`service`, `file`, `command`, `health`, ...).
-    pub kind: &'static str,
+    pub kind: Kind,
     /// Its name, or for files and directories its path, as role.toml writes
     /// it (it may use the view: `{{redis.server.unit}}`, see `redis::id`).
     pub name: &'static str,
 }
 
 impl RoleRef {
-    pub const fn new(role: &'static str, kind: &'static str, name: &'static str) -> RoleRef {
+    pub const fn new(role: &'static str, kind: Kind, name: &'static str) -> RoleRef {
         RoleRef { role, kind, name }
     }
     /// The resource's id on `host`: `host/kind/name` (a path without its leading `/`).
     pub fn id(&self, host: &str) -> String {
-        format!("{host}/{}/{}", self.kind, self.name.trim_start_matches('/'))
+        ResourceId::new(host, self.kind, self.name).to_string()
     }
 }
 
@@ -51,12 +55,47 @@ pub struct RollHints {
     pub last: Vec<String>,
 }
 
+/// A deployed component's cluster as a whole (its hosts, addresses, the
+/// settings its day-2 steps apply), made at compile time by
+/// `Component::topology` and kept in `Compiled.topology` under the
+/// component's name. Each component reads its own back through a typed
+/// accessor in its folder (`etcd::cluster(compiled)`); the rest of rampart
+/// never looks inside.
+pub trait Topology: Any + Debug + Send + Sync {}
+impl<T: Any + Debug + Send + Sync> Topology for T {}
+
+/// Each component's hosts, by component name, as the stack places them.
+pub type Placement = BTreeMap<String, Vec<String>>;
+
+/// `template_view`'s answer: the key in every role's template context and
+/// the view under it.
+pub type View = Option<(&'static str, serde_json::Value)>;
+
+/// What `template_view` is asked about: the instance `instance` (`etcd`,
+/// `services.api`, `roles.x`, ...) on `host`.
+pub struct ViewCx<'a> {
+    pub inv: &'a Inventory,
+    pub stack: &'a Stack,
+    pub instance: &'a str,
+    pub host: &'a str,
+    pub secrets: &'a SecretValues,
+}
+
 /// `template_view`'s answer: a view under its key in the template context.
-pub(crate) fn keyed_view<T: serde::Serialize>(
-    key: &'static str,
-    view: Option<T>,
-) -> Option<(&'static str, serde_json::Value)> {
+pub(crate) fn keyed_view<T: serde::Serialize>(key: &'static str, view: Option<T>) -> View {
     view.map(|v| (key, serde_json::to_value(v).unwrap_or_default()))
+}
+
+/// Claims each of `ports` for `component` at its table's `hosts`.
+pub(crate) fn claim_ports<T>(
+    claim: &mut Claim<'_>,
+    component: &str,
+    ports: impl IntoIterator<Item = u16>,
+    hosts: &toml::Spanned<T>,
+) {
+    for p in ports {
+        claim(component, p, Some(hosts.span()));
+    }
 }
 
 /// What the rest of rampart asks of a component. Every method has a
@@ -64,15 +103,22 @@ pub(crate) fn keyed_view<T: serde::Serialize>(
 pub trait Component: Sync {
     /// Its stack table (`etcd`, `postgres`, `redis`, `services`, ...).
     fn name(&self) -> &'static str;
+    /// Its deploy level: it waits for every component of a lower level that
+    /// the stack has (`model::stack::level`): 0 etcd; 1 the data stores; 2
+    /// the app services and backups; 3 what fronts them.
+    fn level(&self) -> u8;
+    /// A quorum cluster whose running members restart one at a time
+    /// (`plan::roll`, in `ALL`'s order).
+    fn rolling(&self) -> bool {
+        false
+    }
     /// Its checks of the stack file (its table, and what it needs of
     /// others'); `Validator::check_rules` calls them in `TABLE_ORDER`.
-    fn validate(
-        &self,
-        _v: &mut Validator,
-        _raw: &RawStack,
-        _placement: &BTreeMap<String, Vec<String>>,
-    ) {
-    }
+    fn validate(&self, _v: &mut Validator, _raw: &RawStack, _placement: &Placement) {}
+    /// What it needs of its hosts' Debian releases, when not checked in its
+    /// `validate`: `Validator::check_rules` calls these after every
+    /// component's `validate`, so their problems come after all others.
+    fn validate_releases(&self, _v: &mut Validator, _raw: &RawStack, _placement: &Placement) {}
     /// The ports its members serve, each claimed as `claim(component, port,
     /// span)`; `Validator::check_ports` finds two on one port of one host.
     fn ports(&self, _raw: &RawStack, _claim: &mut Claim<'_>) {}
@@ -89,18 +135,26 @@ pub trait Component: Sync {
     }
     /// Its Prometheus alert rules (`alerts::rules`, in `TABLE_ORDER`).
     fn alert_rules(&self, _stack: &Stack, _rule: &mut AlertRule<'_>) {}
-    /// What its templates see on `host` of the instance `instance` (`etcd`,
-    /// `services.api`, `roles.x`, ...): the key in every role's template
-    /// context and its view, None when the stack has none for it there.
-    fn template_view(
-        &self,
-        _inv: &Inventory,
-        _stack: &Stack,
-        _instance: &str,
-        _host: &str,
-        _secrets: &SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
+    /// What its templates see on one host of one instance: the key in every
+    /// role's template context and its view, None when the stack has none
+    /// for it there.
+    fn template_view(&self, _cx: &ViewCx<'_>) -> View {
         None
+    }
+    /// Its cluster as a whole when the stack deploys it (compile calls this
+    /// only for a component with an instance), for its facts probe, day-2
+    /// steps and status; read back through its folder's typed accessor.
+    fn topology(&self, _inv: &Inventory, _stack: &Stack) -> Option<Arc<dyn Topology>> {
+        None
+    }
+    /// The secrets its table names, each under the stack key that uses it
+    /// (`redis.password`); `Stack::secret_refs` collects them in `ALL`'s order.
+    fn secret_refs<'a>(&self, _stack: &'a Stack, _out: &mut Vec<(String, &'a SecretRef)>) {}
+    /// The secret-bearing fields of its template view (`a[].b`: field `b`
+    /// of every entry of list `a`), withheld from every other component's
+    /// templates; its view is under its name in the context.
+    fn secret_fields(&self) -> &'static [&'static str] {
+        &[]
     }
     /// The role resources its day-2 steps find by id.
     fn relies_on(&self) -> &'static [RoleRef] {

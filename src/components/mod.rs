@@ -14,20 +14,40 @@ pub mod qdrant;
 pub mod redis;
 pub mod services;
 
-pub(crate) use component::{keyed_view, AlertRule};
-pub use component::{Component, RoleRef, RollHints};
-pub use day2_op::{Day2Op, PatroniAction};
+pub(crate) use component::{claim_ports, keyed_view, AlertRule};
+pub use component::{Component, Placement, RoleRef, RollHints, Topology, View, ViewCx};
 
-/// Every component, in the order facts, status and day-2 steps visit them.
+/// What a component's folder names in its `impl Component`, in one import.
+pub(crate) mod prelude {
+    pub(crate) use super::{
+        claim_ports, keyed_view, AlertRule, Component, Placement, RoleRef, RollHints, Topology,
+        View, ViewCx,
+    };
+    pub(crate) use crate::compile::{Compiled, Kind};
+    pub(crate) use crate::facts::{ClusterFact, HostFacts};
+    pub(crate) use crate::model::inventory::Inventory;
+    pub(crate) use crate::model::secret::SecretRef;
+    pub(crate) use crate::model::stack::{Claim, RawStack, Stack, Validator};
+    pub(crate) use crate::model::zones::{Quorum, Warn};
+    pub(crate) use crate::plan::Plan;
+    pub(crate) use crate::status::{ComponentHealth, Probes};
+    pub(crate) use std::collections::BTreeMap;
+    pub(crate) use std::sync::Arc;
+}
+pub use day2_op::Day2Op;
+
+/// Every component, in the order facts, status and day-2 steps visit them,
+/// and the order of the views with secrets (`[roles.NAME] secrets`' help
+/// lists them so: postgres, redis, pgbouncer, haproxy, backup).
 pub static ALL: &[&dyn Component] = &[
     &etcd::Etcd,
     &postgres::Postgres,
     &redis::Redis,
     &qdrant::Qdrant,
+    &pgbouncer::Pgbouncer,
     &haproxy::Haproxy,
     &services::Services,
     &keepalived::Keepalived,
-    &pgbouncer::Pgbouncer,
     &backup::Backup,
 ];
 
@@ -90,5 +110,38 @@ mod tests {
     fn day2_order_is_etcd_postgres_redis_qdrant() {
         let names: Vec<&str> = ALL.iter().map(|c| c.name()).collect();
         assert_eq!(names[..4], ["etcd", "postgres", "redis", "qdrant"]);
+    }
+
+    /// Deploy levels (DESIGN.md) and the clusters whose restarts roll.
+    #[test]
+    fn levels_and_rolling_clusters() {
+        use crate::model::stack::level;
+        assert_eq!(level("etcd"), Some(0));
+        for c in ["postgres", "redis", "qdrant"] {
+            assert_eq!(level(c), Some(1), "{c}");
+        }
+        for c in ["services.api", "backup"] {
+            assert_eq!(level(c), Some(2), "{c}");
+        }
+        for c in ["haproxy", "pgbouncer", "keepalived"] {
+            assert_eq!(level(c), Some(3), "{c}");
+        }
+        assert_eq!(level("roles.x"), None);
+        let rolling: Vec<&str> = ALL
+            .iter()
+            .filter(|c| c.rolling())
+            .map(|c| c.name())
+            .collect();
+        assert_eq!(rolling, ["etcd", "postgres", "redis"]);
+    }
+
+    /// The views with secrets, in the order a `[roles.NAME] secrets` error lists them.
+    #[test]
+    fn secret_views_are_postgres_redis_pgbouncer_haproxy_backup() {
+        let views: Vec<&str> = crate::compile::secret_views().map(|(v, _)| v).collect();
+        assert_eq!(
+            views,
+            ["postgres", "redis", "pgbouncer", "haproxy", "backup"]
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! the plan refuses a host that runs another one (`plan::release`).
 
 use crate::diag::{Diagnostics, Source};
-use crate::model::stack::{RawStack, Validator};
+use crate::model::stack::Validator;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -262,54 +262,6 @@ pub(crate) fn one_release(
         ),
     );
     None
-}
-
-/// The stack's rules on its hosts' releases that no component's own
-/// `validate` holds (`Validator::check_rules` calls it after them).
-///
-/// - etcd may mix releases: 3.4 (Debian 12) to 3.5 (Debian 13) is a
-///   supported rolling upgrade, so its members are not checked here.
-/// - Redis and its Sentinels must not: Redis 8's RDB files cannot be read
-///   by Redis 7.0, so after a failover to a Debian 13 host the Debian 12
-///   replicas could not resynchronise. Checked here, not in
-///   `components/redis` (which the Valkey work reshapes).
-/// - Valkey (`[redis] server = "valkey"`) is packaged on Debian 13 only:
-///   a Valkey host on Debian 12 is an error at `[redis] server`.
-pub(crate) fn check_stack(
-    v: &mut Validator,
-    raw: &RawStack,
-    placement: &BTreeMap<String, Vec<String>>,
-) {
-    if let (Some(r), Some(hosts)) = (&raw.redis, placement.get("redis")) {
-        one_release(
-            v,
-            "redis",
-            hosts,
-            Some(r.hosts.span()),
-            "Redis 8 (Debian 13) writes RDB files that Redis 7.0 (Debian 12) cannot read, so after a failover the older replicas could not resynchronise",
-        );
-        let server = r.server();
-        let inv = v.inv();
-        let without: Vec<&str> = hosts
-            .iter()
-            .filter_map(|h| inv.hosts.get(h))
-            .filter(|h| !server.available_on(u32::from(h.debian.number())))
-            .map(|h| h.name.as_str())
-            .collect();
-        if !without.is_empty() {
-            let names = and_list(&without);
-            let inv_path = inv.source.path.clone();
-            let span = v.at(&["redis", "server"], Some(r.hosts.span()));
-            v.err(
-                span,
-                format!(
-                    "server `valkey`: Valkey is not packaged on Debian 12 (bookworm), which {names} run{}",
-                    if without.len() == 1 { "s" } else { "" }
-                ),
-                format!("write server = \"redis\", or run these hosts on Debian 13 (debian = 13 in {inv_path})"),
-            );
-        }
-    }
 }
 
 /// `lab1, lab2 and lab3`.

@@ -99,15 +99,14 @@ pub struct Stack {
 }
 
 /// The deploy order from DESIGN.md: a component waits for every component
-/// of a lower level that the stack has.
+/// of a lower level that the stack has (`Component::level`; none for a
+/// `[roles.NAME]`).
 pub fn level(component: &str) -> Option<u8> {
-    Some(match component.split('.').next()? {
-        "etcd" => 0,
-        "postgres" | "redis" | "qdrant" => 1,
-        "services" | "backup" => 2,
-        "haproxy" | "pgbouncer" | "keepalived" => 3,
-        _ => return None,
-    })
+    let table = component.split('.').next()?;
+    crate::components::ALL
+        .iter()
+        .find(|c| c.name() == table)
+        .map(|c| c.level())
 }
 
 impl Stack {
@@ -255,28 +254,8 @@ impl Stack {
     /// (`postgres.superuser_password`, `postgres.databases.NAME.password`, `redis.password`).
     pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
         let mut v = Vec::new();
-        if let Some(p) = &self.postgres {
-            v.push((
-                "postgres.superuser_password".to_string(),
-                &p.superuser_password,
-            ));
-            v.push((
-                "postgres.replication_password".to_string(),
-                &p.replication_password,
-            ));
-            for d in &p.databases {
-                v.push((
-                    format!("postgres.databases.{}.password", d.name),
-                    &d.password,
-                ));
-            }
-        }
-        if let Some(r) = &self.redis {
-            v.push(("redis.password".to_string(), &r.password));
-        }
-        if let Some(t) = self.haproxy.as_ref().and_then(|h| h.tls.as_ref()) {
-            v.push(("haproxy.tls.cert".to_string(), &t.cert));
-            v.push(("haproxy.tls.key".to_string(), &t.key));
+        for c in crate::components::ALL {
+            c.secret_refs(self, &mut v);
         }
         v
     }
@@ -382,7 +361,9 @@ impl<'a> Validator<'a> {
             c.validate(self, raw, placement);
         }
         // what the clusters need of their hosts' Debian releases beyond their own checks
-        crate::model::release::check_stack(self, raw, placement);
+        for c in crate::components::TABLE_ORDER {
+            c.validate_releases(self, raw, placement);
+        }
     }
 
     /// Two components on one port of one host.

@@ -20,7 +20,6 @@ use crate::components::ALL;
 use crate::facts::{HostFacts, ManagedEntry};
 pub use op::Op;
 pub use remove::destroy_steps;
-pub use roll::ROLLING;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 pub use systemctl::SystemctlVerb;

@@ -1,6 +1,7 @@
 //! Removal steps for what a host holds and no longer should.
 
 use super::{Action, Op, Step, SystemctlVerb};
+use crate::compile::Kind;
 use crate::facts::ManagedEntry;
 
 /// Removal steps for managed entries, services first, packages last.
@@ -9,38 +10,38 @@ pub fn destroy_steps<'a>(
     entries: impl Iterator<Item = (&'a String, &'a ManagedEntry)>,
     destroy_data: bool,
 ) -> Vec<Step> {
-    let rank = |k: &str| match k {
-        "service" => 0,
-        "unit" => 1,
-        "file" => 2,
-        "directory" => 3,
-        "package" => 4,
+    let rank = |k: &str| match Kind::parse(k) {
+        Some(Kind::Service) => 0,
+        Some(Kind::Unit) => 1,
+        Some(Kind::File) => 2,
+        Some(Kind::Directory) => 3,
+        Some(Kind::Package) => 4,
         _ => 5,
     };
     let mut v: Vec<(&String, &ManagedEntry)> = entries.collect();
     v.sort_by_key(|(id, e)| (rank(&e.kind), (*id).clone()));
     let mut out = Vec::new();
     for (id, e) in v {
-        let ops = match e.kind.as_str() {
-            "service" => vec![Op::Systemctl {
+        let ops = match Kind::parse(&e.kind) {
+            Some(Kind::Service) => vec![Op::Systemctl {
                 verb: SystemctlVerb::DisableNow,
                 unit: e.name.clone(),
                 no_block: false,
             }],
-            "unit" => vec![Op::RemoveFile {
+            Some(Kind::Unit) => vec![Op::RemoveFile {
                 path: e.name.clone(),
                 daemon_reload: true,
             }],
-            "file" => vec![Op::RemoveFile {
+            Some(Kind::File) => vec![Op::RemoveFile {
                 path: e.name.clone(),
                 daemon_reload: false,
             }],
-            "directory" if e.data && !destroy_data => continue,
-            "directory" => vec![Op::RemoveDir {
+            Some(Kind::Directory) if e.data && !destroy_data => continue,
+            Some(Kind::Directory) => vec![Op::RemoveDir {
                 path: e.name.clone(),
                 recursive: e.data,
             }],
-            "package" => vec![Op::AptRemove {
+            Some(Kind::Package) => vec![Op::AptRemove {
                 packages: vec![e.name.clone()],
             }],
             _ => continue,

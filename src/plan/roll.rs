@@ -4,9 +4,6 @@ use super::{Action, Op, Step};
 use crate::compile::{Compiled, Desired};
 use std::collections::BTreeMap;
 
-/// Quorum clusters whose running members restart one at a time.
-pub const ROLLING: [&str; 3] = ["etcd", "postgres", "redis"];
-
 /// Restarts of running members of a quorum cluster (etcd, Patroni, Redis and
 /// Sentinel) roll: one member at a time, in host order, each waiting for the
 /// one before it and then for the cluster's health gates (run on its own host)
@@ -21,7 +18,8 @@ pub(super) fn roll(
     not_rolled: &BTreeMap<&str, Vec<String>>,
     last: &[String],
 ) {
-    for comp in ROLLING {
+    let rolling = crate::components::ALL.iter().filter(|c| c.rolling());
+    for comp in rolling.map(|c| c.name()) {
         let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (k, s) in out.iter().enumerate() {
             let r = &compiled.resources[source[k]];

@@ -3,7 +3,7 @@
 
 use super::remove::destroy_steps;
 use super::Step;
-use crate::compile::{Compiled, Desired};
+use crate::compile::{Compiled, Desired, Kind};
 use crate::facts::{HostFacts, ManagedEntry};
 use std::collections::BTreeMap;
 
@@ -26,25 +26,29 @@ pub(super) fn states(
         for &i in compiled.host_order(host) {
             let r = &compiled.resources[i];
             let (kind, name, sha) = match &r.desired {
-                Desired::Package { name, .. } => ("package", name.clone(), None),
-                Desired::Directory { path, .. } => ("directory", path.clone(), None),
+                Desired::Package { name, .. } => (Kind::Package, name.clone(), None),
+                Desired::Directory { path, .. } => (Kind::Directory, path.clone(), None),
                 Desired::File {
                     path,
                     sha256,
                     daemon_reload,
                     ..
                 } => (
-                    if *daemon_reload { "unit" } else { "file" },
+                    if *daemon_reload {
+                        Kind::Unit
+                    } else {
+                        Kind::File
+                    },
                     path.clone(),
                     Some(sha256.clone()),
                 ),
-                Desired::Service { name, .. } => ("service", name.clone(), None),
+                Desired::Service { name, .. } => (Kind::Service, name.clone(), None),
                 _ => continue,
             };
             desired_state.insert(
                 r.id.to_string(),
                 ManagedEntry {
-                    kind: kind.into(),
+                    kind: kind.to_string(),
                     name,
                     sha256: sha,
                     data: false,
@@ -53,9 +57,10 @@ pub(super) fn states(
         }
         for d in compiled.data_dirs.get(host).into_iter().flatten() {
             desired_state.insert(
-                format!("{host}/data{d}"),
+                // `host/data/PATH`, the path as written (not trimmed as a resource's)
+                format!("{host}/{}{d}", Kind::Data),
                 ManagedEntry {
-                    kind: "directory".into(),
+                    kind: Kind::Directory.to_string(),
                     name: d.clone(),
                     sha256: None,
                     data: true,

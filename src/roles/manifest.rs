@@ -1,6 +1,7 @@
 //! The role manifest: the resources a role puts on each host of its instance.
 //! String fields may hold handlebars expressions, rendered with the host's view.
 
+use crate::compile::Kind;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,15 +216,15 @@ impl RoleResource {
     }
     /// The kind and (unrendered) name that make the resource's id
     /// (`host/service/patroni`, `host/file/etc/patroni/config.yml`).
-    pub fn kind_name(&self) -> (&'static str, &str) {
+    pub fn kind_name(&self) -> (Kind, &str) {
         match self {
-            RoleResource::Package { name, .. } => ("package", name),
-            RoleResource::Directory { path, .. } => ("directory", path),
-            RoleResource::File { path, .. } => ("file", path),
-            RoleResource::Unit { name, .. } => ("unit", name),
-            RoleResource::Service { name, .. } => ("service", name),
-            RoleResource::Command { name, .. } => ("command", name),
-            RoleResource::Health { name, .. } => ("health", name),
+            RoleResource::Package { name, .. } => (Kind::Package, name),
+            RoleResource::Directory { path, .. } => (Kind::Directory, path),
+            RoleResource::File { path, .. } => (Kind::File, path),
+            RoleResource::Unit { name, .. } => (Kind::Unit, name),
+            RoleResource::Service { name, .. } => (Kind::Service, name),
+            RoleResource::Command { name, .. } => (Kind::Command, name),
+            RoleResource::Health { name, .. } => (Kind::Health, name),
         }
     }
     pub fn after(&self) -> &[String] {

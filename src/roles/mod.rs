@@ -4,6 +4,7 @@
 
 pub mod manifest;
 
+use crate::compile::Kind;
 use crate::diag::{from_toml, Diagnostic, Diagnostics, Source};
 use include_dir::{include_dir, Dir};
 pub use manifest::{Check, HealthScope, RoleManifest, RoleResource};
@@ -144,7 +145,7 @@ impl RoleSet {
                         Some(format!(
                             "keep a [[resources]] entry with kind = \"{}\" and {} = \"{}\" (rename others freely)",
                             r.kind,
-                            if matches!(r.kind, "file" | "directory") { "path" } else { "name" },
+                            if matches!(r.kind, Kind::File | Kind::Directory) { "path" } else { "name" },
                             r.name
                         )),
                     ));

@@ -15,6 +15,30 @@ const LAB_LOCK: &str = "/run/lock/rampart-lab-tests.lock";
 
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
+/// Prints a measured figure; with `RAMPART_MEASURED=FILE` also appends it
+/// there (a run whose output is captured, such as CI's, keeps its figures).
+#[allow(unused_macros)]
+macro_rules! measured {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        eprintln!("{line}");
+        $crate::common::record_measured(&line);
+    }};
+}
+
+pub fn record_measured(line: &str) {
+    if let Some(path) = std::env::var_os("RAMPART_MEASURED").filter(|p| !p.is_empty()) {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
 pub fn bin() -> String {
     env!("CARGO_BIN_EXE_rampart").to_string()
 }

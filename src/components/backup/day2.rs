@@ -5,34 +5,31 @@
 //! archiving is not on yet, and this step takes the backup once every member
 //! has restarted. It runs last on the repo host: nothing waits for it.
 
-use crate::plan::op::Op;
+use super::ops::FirstFullBackup;
+use super::FIRST_BACKUP;
+use crate::compile::{Kind, ResourceId};
+use crate::components::Day2Op;
 use crate::plan::{Action, Plan, Step};
-use crate::transport::quote::sh;
-
-/// The role's first-backup command (on the repo host).
-pub const FIRST_BACKUP: &str = "/command/pgbackrest-first-full-backup";
 
 /// `stanza`: the stack's name.
 pub fn steps(stanza: &str, plan: &mut Plan) {
-    let Some(first) = plan.steps.iter().find(|s| s.id.ends_with(FIRST_BACKUP)) else {
+    let Some(first) = plan.steps.iter().find(|s| s.id == FIRST_BACKUP.id(&s.host)) else {
         return; // a backup exists (the role's guard held), or no pgBackRest
     };
     let restarts: Vec<String> = plan
         .steps
         .iter()
-        .filter(|s| s.id.ends_with("/patroni/restart-pending"))
+        .filter(|s| s.id == ResourceId::new(&s.host, Kind::Patroni, "restart-pending").to_string())
         .map(|s| s.id.clone())
         .collect();
     if restarts.is_empty() {
         return; // archiving is on already: the role's command takes the backup
     }
     let host = first.host.clone();
-    let s = sh(stanza);
-    let pg = |args: &str| format!("runuser -u postgres -- pgbackrest --stanza={s} {args}");
     let mut deps = restarts;
     deps.push(first.id.clone());
     plan.steps.push(Step {
-        id: format!("{host}/pgbackrest/first-full-backup-after-restart"),
+        id: ResourceId::new(&host, Kind::Pgbackrest, "first-full-backup-after-restart").to_string(),
         host,
         action: Action::Run,
         reasons: vec![
@@ -41,19 +38,10 @@ pub fn steps(stanza: &str, plan: &mut Plan) {
         diff: None,
         sensitive: false,
         drift: false,
-        ops: vec![Op::RunCommand {
-            run: format!(
-                "cd / && for i in $(seq 1 60); do {check} >/dev/null 2>&1 && break; sleep 5; done; {check} && {backup}",
-                check = pg("--archive-timeout=30 check"),
-                backup = pg("--type=full backup"),
-            ),
-            // taken already (by the role's command, when archiving was on after all)
-            unless: Some(format!(
-                "cd / && {} | python3 -c 'import json,sys; sys.exit(0 if any(s.get(\"backup\") for s in json.load(sys.stdin)) else 1)'",
-                pg("--output=json info")
-            )),
-            creates: None,
-        }],
+        ops: vec![FirstFullBackup {
+            stanza: stanza.to_string(),
+        }
+        .op()],
         deps,
         retires: None,
     });
@@ -62,6 +50,7 @@ pub fn steps(stanza: &str, plan: &mut Plan) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::op::Op;
 
     fn step(id: &str) -> Step {
         Step {

@@ -7,14 +7,17 @@
 //!   pgBackRest's configuration on the members and the repository host)
 //! - `target`, `repo`, `restore`: `rampart restore`'s target, what the
 //!   repository holds and the choice of a backup, and the restore's steps
+//! - `day2`, `ops`: the first full backup after the restart that turns
+//!   archiving on, and its typed operation
+//! - `status`, `alerts`: `rampart status` and the Prometheus rules for pgBackRest
 //!
 //! Left in shared code: the generated SSH keys' loader (`model::backup_keys`),
-//! Patroni's archive settings in the postgres view.
-//!
-//! Left in shared code: its placement on the PostgreSQL hosts in `Stack::parse`.
+//! Patroni's archive settings in the postgres view, and its placement on the
+//! PostgreSQL hosts (and pgBackRest's repository host) in `Stack::parse`.
 
 pub mod alerts;
 pub mod day2;
+pub mod ops;
 pub mod repo;
 pub mod restore;
 pub mod stack;
@@ -22,19 +25,31 @@ pub mod status;
 pub mod target;
 pub mod view;
 
-/// backup, through the one component interface (it has no cluster facts or probes).
+use super::prelude::*;
+
+/// pgBackRest's first full backup (on the repository host): when the rolling
+/// restart turns archiving on, the day-2 step takes it after the restarts.
+pub const FIRST_BACKUP: RoleRef =
+    RoleRef::new("backup", Kind::Command, "pgbackrest-first-full-backup");
+
+/// backup, through the one component interface (it has no cluster facts).
 pub struct Backup;
 
-impl super::Component for Backup {
+impl Component for Backup {
     fn name(&self) -> &'static str {
         "backup"
     }
-    fn validate(
-        &self,
-        v: &mut crate::model::stack::Validator,
-        raw: &crate::model::stack::RawStack,
-        placement: &std::collections::BTreeMap<String, Vec<String>>,
-    ) {
+    fn level(&self) -> u8 {
+        2
+    }
+    fn relies_on(&self) -> &'static [RoleRef] {
+        &[FIRST_BACKUP]
+    }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        // pgBackRest's SSH key (the members' or the repository host's)
+        &["ssh_private_key"]
+    }
+    fn validate(&self, v: &mut Validator, raw: &RawStack, placement: &Placement) {
         if let Some(b) = &raw.backup {
             let pg = placement.get("postgres").map(Vec::as_slice).unwrap_or(&[]);
             stack::validate(v, b, raw.postgres.is_some(), pg);
@@ -53,35 +68,22 @@ impl super::Component for Backup {
             }
         }
     }
-    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+    fn alert_rules(&self, stack: &Stack, rule: &mut AlertRule<'_>) {
         alerts::rules(stack, rule);
     }
-    fn day2(
-        &self,
-        compiled: &crate::compile::Compiled,
-        _facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
-        plan: &mut crate::plan::Plan,
-    ) {
+    fn day2(&self, compiled: &Compiled, _: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
         day2::steps(&compiled.stack, plan)
     }
-    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+    fn status_probe(&self, stack: &Stack, host: &str) -> String {
         status::probe(stack, host)
     }
-    fn status(
-        &self,
-        stack: &crate::model::stack::Stack,
-        probes: &crate::status::Probes,
-    ) -> Vec<crate::status::ComponentHealth> {
+    fn status(&self, stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
         status::evaluate(stack, probes)
     }
-    fn template_view(
-        &self,
-        inv: &crate::model::inventory::Inventory,
-        stack: &crate::model::stack::Stack,
-        _instance: &str,
-        host: &str,
-        secrets: &crate::compile::SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
-        super::keyed_view("backup", view::backup(inv, stack, host, secrets))
+    fn template_view(&self, cx: &ViewCx<'_>) -> View {
+        keyed_view(
+            "backup",
+            view::backup(cx.inv, cx.stack, cx.host, cx.secrets),
+        )
     }
 }

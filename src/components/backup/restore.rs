@@ -17,6 +17,7 @@
 //!    latest backup) start on the new timeline.
 
 use super::repo::Chosen;
+use crate::compile::{Kind, ResourceId};
 use crate::plan::op::Op;
 use crate::plan::{Action, Step};
 use crate::roles::manifest::Check;
@@ -36,7 +37,8 @@ pub struct Restore<'a> {
     pub chosen: &'a Chosen,
 }
 
-const PATRONI_CONFIG: &str = "/etc/patroni/config.yml";
+/// Patroni's config, as the postgres role writes it.
+const PATRONI_CONFIG: &str = crate::components::postgres::CONFIG.name;
 
 fn step(
     id: String,
@@ -70,7 +72,7 @@ fn run(script: String) -> Op {
 
 /// `HOST/restore/NAME`.
 fn id(host: &str, name: &str) -> String {
-    format!("{host}/restore/{name}")
+    ResourceId::new(host, Kind::Restore, name).to_string()
 }
 
 pub fn steps(r: &Restore) -> Vec<Step> {

@@ -7,8 +7,9 @@
 //! before its etcd is stopped, one at a time. Plans that would leave the
 //! cluster without a quorum at any moment are refused, with the reason.
 
+use super::ops::EtcdOp;
 use crate::compile::view::EtcdMember;
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Kind, ResourceId};
 use crate::components::Day2Op;
 use crate::facts::{EtcdMemberFact, HostFacts};
 use crate::plan::{Action, Op, Plan, Step, SystemctlVerb};
@@ -32,7 +33,7 @@ pub struct EtcdChange {
 /// The running cluster's view, from the first stack member whose etcd answers.
 /// None when no member answers (the cluster is bootstrapped, not grown).
 pub fn etcd_change(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<EtcdChange> {
-    let e = compiled.etcd.as_ref()?;
+    let e = super::cluster(compiled)?;
     let current = e
         .members
         .iter()
@@ -67,7 +68,7 @@ fn quorum(n: usize) -> usize {
 /// Adds the steps of a membership change to `plan` (after the rolling
 /// restarts are ordered), or refuses the plan when it is unsafe.
 pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
-    let Some(e) = compiled.etcd.as_ref() else {
+    let Some(e) = super::cluster(compiled) else {
         return;
     };
     let service_id = |h: &str| super::SERVICE.id(h);
@@ -184,7 +185,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
             return;
         }
         n = n_after;
-        let id = format!("{}/member/etcd-join", j.name);
+        let id = ResourceId::new(&j.name, Kind::Member, "etcd-join").to_string();
         let svc = service_id(&j.name);
         let Some(pos) = plan.steps.iter().position(|s| s.id == svc) else {
             // its etcd already runs (outside rampart): joining it would need a restart; say so
@@ -193,7 +194,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         };
         let mut deps = plan.steps[pos].deps.clone();
         deps.extend(prev.clone());
-        let op = Day2Op::EtcdMemberAdd {
+        let op = EtcdOp::MemberAdd {
             endpoints: endpoints.clone(),
             me: (*j).clone(),
             data_dir: e.data_dir.clone(),
@@ -267,8 +268,9 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         }
         n = n_after;
         up = up_after;
-        let id = format!("{}/member/etcd-remove-{name}", anchor.name);
-        let op = Day2Op::EtcdMemberRemove {
+        let id =
+            ResourceId::new(&anchor.name, Kind::Member, &format!("etcd-remove-{name}")).to_string();
+        let op = EtcdOp::MemberRemove {
             remaining: remaining.clone(),
             peer: l.peer_url.clone(),
             name: name.clone(),

@@ -12,117 +12,95 @@
 pub mod alerts;
 pub mod day2;
 pub mod facts;
+pub mod ops;
 pub mod stack;
 pub mod status;
 pub mod view;
 pub mod zones;
 
-use super::RoleRef;
+use super::prelude::*;
 
 /// etcd's service: restarted one member at a time, started founders-together
 /// or after `member add`, stopped after `member remove`.
-pub const SERVICE: RoleRef = RoleRef::new("etcd", "service", "etcd");
+pub const SERVICE: RoleRef = RoleRef::new("etcd", Kind::Service, "etcd");
+
+/// The stack's etcd cluster as a whole (no `member`), for its membership
+/// changes and facts probe; None when the stack does not deploy etcd.
+pub fn cluster(c: &Compiled) -> Option<&view::EtcdView> {
+    c.topology_of("etcd")
+}
 
 /// etcd, through the one component interface.
 pub struct Etcd;
 
-impl super::Component for Etcd {
+impl Component for Etcd {
     fn name(&self) -> &'static str {
         "etcd"
+    }
+    fn level(&self) -> u8 {
+        0
+    }
+    fn rolling(&self) -> bool {
+        true
     }
     fn relies_on(&self) -> &'static [RoleRef] {
         &[SERVICE]
     }
+    fn topology(&self, inv: &Inventory, stack: &Stack) -> Option<Arc<dyn Topology>> {
+        view::etcd(inv, stack, "").map(|v| Arc::new(v) as _)
+    }
     fn fact_tag(&self) -> Option<&'static str> {
         Some("E")
     }
-    fn parse_fact(&self, payload: &str) -> Result<Option<crate::facts::ClusterFact>, String> {
-        use crate::facts::ClusterFact;
+    fn parse_fact(&self, payload: &str) -> Result<Option<ClusterFact>, String> {
         let bytes = crate::util::b64_decode(payload).ok_or("not base64")?;
         Ok(facts::parse_etcd_members(&String::from_utf8_lossy(&bytes)).map(ClusterFact::Etcd))
     }
-    fn fingerprint(&self, fact: &crate::facts::ClusterFact) -> Vec<(String, String)> {
+    fn fingerprint(&self, fact: &ClusterFact) -> Vec<(String, String)> {
         match fact {
-            crate::facts::ClusterFact::Etcd(m) => facts::fingerprint(m),
+            ClusterFact::Etcd(m) => facts::fingerprint(m),
             _ => Vec::new(),
         }
     }
     fn fingerprint_keys(&self) -> &'static [&'static str] {
         &facts::FINGERPRINT_KEYS
     }
-    fn facts_probe(&self, c: &crate::compile::Compiled, host: &str) -> Option<String> {
+    fn facts_probe(&self, c: &Compiled, host: &str) -> Option<String> {
         facts::probe(c, host)
     }
-    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+    fn status_probe(&self, stack: &Stack, host: &str) -> String {
         status::probe(stack, host)
     }
-    fn status(
-        &self,
-        stack: &crate::model::stack::Stack,
-        probes: &crate::status::Probes,
-    ) -> Vec<crate::status::ComponentHealth> {
+    fn status(&self, stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
         status::evaluate(stack, probes)
     }
-    fn roll_hints(
-        &self,
-        compiled: &crate::compile::Compiled,
-        facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
-    ) -> super::RollHints {
+    fn roll_hints(&self, compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> RollHints {
         // members joining a running etcd start once, after `member add`: not part of a roll
-        super::RollHints {
+        RollHints {
             not_rolled: day2::etcd_change(compiled, facts)
                 .map(|c| c.joiners.into_iter().map(|m| m.name).collect())
                 .unwrap_or_default(),
             last: Vec::new(),
         }
     }
-    fn day2(
-        &self,
-        compiled: &crate::compile::Compiled,
-        facts: &std::collections::BTreeMap<String, crate::facts::HostFacts>,
-        plan: &mut crate::plan::Plan,
-    ) {
+    fn day2(&self, compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
         day2::etcd(compiled, facts, plan)
     }
-    fn validate(
-        &self,
-        v: &mut crate::model::stack::Validator,
-        raw: &crate::model::stack::RawStack,
-        placement: &std::collections::BTreeMap<String, Vec<String>>,
-    ) {
+    fn validate(&self, v: &mut Validator, raw: &RawStack, placement: &Placement) {
         stack::validate(v, raw.etcd.as_ref(), placement);
     }
-    fn ports(
-        &self,
-        raw: &crate::model::stack::RawStack,
-        claim: &mut crate::model::stack::Claim<'_>,
-    ) {
+    fn ports(&self, raw: &RawStack, claim: &mut Claim<'_>) {
         if let Some(e) = &raw.etcd {
-            for p in stack::PORTS {
-                claim("etcd", p, Some(e.hosts.span()));
-            }
+            claim_ports(claim, "etcd", stack::PORTS, &e.hosts);
         }
     }
-    fn zones(
-        &self,
-        stack: &crate::model::stack::Stack,
-        _inv: &crate::model::inventory::Inventory,
-        quorum: &mut crate::model::zones::Quorum<'_>,
-        _warn: &mut crate::model::zones::Warn<'_>,
-    ) {
+    fn zones(&self, stack: &Stack, _: &Inventory, quorum: &mut Quorum<'_>, _: &mut Warn<'_>) {
         zones::check(stack, quorum);
     }
-    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+    fn alert_rules(&self, stack: &Stack, rule: &mut AlertRule<'_>) {
         alerts::rules(stack, rule);
     }
-    fn template_view(
-        &self,
-        inv: &crate::model::inventory::Inventory,
-        stack: &crate::model::stack::Stack,
-        _instance: &str,
-        host: &str,
-        _secrets: &crate::compile::SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
-        super::keyed_view("etcd", view::etcd(inv, stack, host))
+    fn template_view(&self, cx: &ViewCx<'_>) -> View {
+        keyed_view("etcd", view::etcd(cx.inv, cx.stack, cx.host))
     }
 }

@@ -10,65 +10,53 @@
 //! - `status`: the stats CSV probe and each host's health.
 //! - `zones`: the warning when every HAProxy host sits in one zone.
 //!
-//! Its secrets (`haproxy.tls.cert`, `haproxy.tls.key`) are listed with the
-//! others in `Stack::secret_refs`; its deploy level in `model::stack::level`.
+//! Its secrets are `haproxy.tls.cert` and `haproxy.tls.key` (`secret_refs`).
 
 pub mod stack;
 pub mod status;
 pub mod view;
 pub mod zones;
 
+use super::prelude::*;
+
 /// haproxy, through the one component interface.
 pub struct Haproxy;
 
-impl super::Component for Haproxy {
+impl Component for Haproxy {
     fn name(&self) -> &'static str {
         "haproxy"
     }
-    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+    fn level(&self) -> u8 {
+        3
+    }
+    fn secret_refs<'a>(&self, stack: &'a Stack, out: &mut Vec<(String, &'a SecretRef)>) {
+        if let Some(t) = stack.haproxy.as_ref().and_then(|h| h.tls.as_ref()) {
+            out.push(("haproxy.tls.cert".to_string(), &t.cert));
+            out.push(("haproxy.tls.key".to_string(), &t.key));
+        }
+    }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        // the TLS certificate and key; the Redis password for its checks
+        &["tls_pem", "redis_auth"]
+    }
+    fn status_probe(&self, stack: &Stack, host: &str) -> String {
         status::probe(stack, host)
     }
-    fn status(
-        &self,
-        stack: &crate::model::stack::Stack,
-        probes: &crate::status::Probes,
-    ) -> Vec<crate::status::ComponentHealth> {
+    fn status(&self, stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
         status::evaluate(stack, probes).into_iter().collect()
     }
-    fn validate(
-        &self,
-        v: &mut crate::model::stack::Validator,
-        raw: &crate::model::stack::RawStack,
-        _placement: &std::collections::BTreeMap<String, Vec<String>>,
-    ) {
+    fn validate(&self, v: &mut Validator, raw: &RawStack, _: &Placement) {
         stack::validate(v, raw);
     }
-    fn ports(
-        &self,
-        raw: &crate::model::stack::RawStack,
-        claim: &mut crate::model::stack::Claim<'_>,
-    ) {
+    fn ports(&self, raw: &RawStack, claim: &mut Claim<'_>) {
         if let Some(h) = &raw.haproxy {
             stack::ports(h, claim);
         }
     }
-    fn zones(
-        &self,
-        stack: &crate::model::stack::Stack,
-        inv: &crate::model::inventory::Inventory,
-        _quorum: &mut crate::model::zones::Quorum<'_>,
-        warn: &mut crate::model::zones::Warn<'_>,
-    ) {
+    fn zones(&self, stack: &Stack, inv: &Inventory, _: &mut Quorum<'_>, warn: &mut Warn<'_>) {
         zones::check(stack, inv, warn);
     }
-    fn template_view(
-        &self,
-        inv: &crate::model::inventory::Inventory,
-        stack: &crate::model::stack::Stack,
-        _instance: &str,
-        _host: &str,
-        secrets: &crate::compile::SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
-        super::keyed_view("haproxy", view::haproxy(inv, stack, secrets))
+    fn template_view(&self, cx: &ViewCx<'_>) -> View {
+        keyed_view("haproxy", view::haproxy(cx.inv, cx.stack, cx.secrets))
     }
 }

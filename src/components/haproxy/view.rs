@@ -7,18 +7,60 @@ use crate::model::inventory::Inventory;
 use crate::model::stack::Stack;
 use serde::Serialize;
 
+/// What a listener routes to; the template writes each kind's section
+/// (`{{#if (eq kind "http")}}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenKind {
+    PostgresPrimary,
+    PostgresReplicas,
+    RedisMaster,
+    /// An app service.
+    Http,
+}
+
+/// HAProxy's `balance` algorithm for a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Balance {
+    /// PostgreSQL's primary and Redis' master: the one backend that is up.
+    First,
+    Roundrobin,
+    Leastconn,
+    Source,
+}
+
+impl Balance {
+    /// The balances an app service may choose (`[services.NAME] balance`).
+    pub const FOR_SERVICES: [Balance; 3] =
+        [Balance::Roundrobin, Balance::Leastconn, Balance::Source];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Balance::First => "first",
+            Balance::Roundrobin => "roundrobin",
+            Balance::Leastconn => "leastconn",
+            Balance::Source => "source",
+        }
+    }
+    /// An app service's balance as written, None when it is not one of
+    /// `FOR_SERVICES`.
+    pub fn of_service(s: &str) -> Option<Balance> {
+        Balance::FOR_SERVICES.into_iter().find(|b| b.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Listen {
     /// The `[haproxy.listen]` key.
     pub name: String,
     pub port: u16,
     /// `postgres_primary`, `postgres_replicas`, `redis_master`, `http`.
-    pub kind: String,
+    pub kind: ListenKind,
     /// For `postgres_*`: the Patroni path checked on 8008; for `http`: the health path.
     pub check_path: String,
     pub backends: Vec<Backend>,
     /// HAProxy `balance` (http listeners).
-    pub balance: String,
+    pub balance: Balance,
     /// Terminates TLS with /etc/haproxy/tls.pem.
     pub tls: bool,
 }
@@ -63,29 +105,34 @@ pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &SecretValues) -> Option
     for (k, p) in &h.listen {
         let name = k.get_ref().clone();
         let port = *p.get_ref();
-        let l = |kind: &str, check: &str, backends: Vec<Backend>, balance: &str| Listen {
-            kind: kind.into(),
+        let l = |kind: ListenKind, check: &str, backends: Vec<Backend>, balance: Balance| Listen {
+            kind,
             check_path: check.into(),
             backends,
-            balance: balance.into(),
+            balance,
             tls: tls_for(&name),
             name: name.clone(),
             port,
         };
         let l = match name.as_str() {
             "postgres_primary" => l(
-                "postgres_primary",
+                ListenKind::PostgresPrimary,
                 "/primary",
                 backends("postgres", 5432),
-                "first",
+                Balance::First,
             ),
             "postgres_replicas" => l(
-                "postgres_replicas",
+                ListenKind::PostgresReplicas,
                 "/replica",
                 backends("postgres", 5432),
-                "roundrobin",
+                Balance::Roundrobin,
             ),
-            "redis_master" => l("redis_master", "", backends("redis", 6379), "first"),
+            "redis_master" => l(
+                ListenKind::RedisMaster,
+                "",
+                backends("redis", 6379),
+                Balance::First,
+            ),
             svc => match stack.services.get(svc) {
                 Some(s) => {
                     let check = s
@@ -93,16 +140,17 @@ pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &SecretValues) -> Option
                         .clone()
                         .or_else(|| s.health.clone())
                         .unwrap_or_else(|| "/".into());
+                    // checked by `services::stack::validate`: one of `FOR_SERVICES`
                     let balance = s
                         .balance
                         .as_ref()
-                        .map(|b| b.get_ref().clone())
-                        .unwrap_or_else(|| "roundrobin".into());
+                        .and_then(|b| Balance::of_service(b.get_ref()))
+                        .unwrap_or(Balance::Roundrobin);
                     l(
-                        "http",
+                        ListenKind::Http,
                         &check,
                         backends(&format!("services.{svc}"), *s.port.get_ref()),
-                        &balance,
+                        balance,
                     )
                 }
                 None => continue,

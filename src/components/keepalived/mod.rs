@@ -6,46 +6,33 @@
 //!   virtual_router_id).
 //! - `view`: this host's priority (highest on the first host) and its peers.
 //! - `status`: the probe for the VIP and the rule that exactly one host holds it.
-//!
-//! Its deploy level is in `model::stack::level`.
 
 pub mod stack;
 pub mod status;
 pub mod view;
 
+use super::prelude::*;
+
 /// keepalived, through the one component interface.
 pub struct Keepalived;
 
-impl super::Component for Keepalived {
+impl Component for Keepalived {
     fn name(&self) -> &'static str {
         "keepalived"
     }
-    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+    fn level(&self) -> u8 {
+        3
+    }
+    fn status_probe(&self, stack: &Stack, host: &str) -> String {
         status::probe(stack, host)
     }
-    fn status(
-        &self,
-        stack: &crate::model::stack::Stack,
-        probes: &crate::status::Probes,
-    ) -> Vec<crate::status::ComponentHealth> {
+    fn status(&self, stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
         status::evaluate(stack, probes).into_iter().collect()
     }
-    fn validate(
-        &self,
-        v: &mut crate::model::stack::Validator,
-        raw: &crate::model::stack::RawStack,
-        _placement: &std::collections::BTreeMap<String, Vec<String>>,
-    ) {
+    fn validate(&self, v: &mut Validator, raw: &RawStack, _: &Placement) {
         stack::validate(v, raw);
     }
-    fn template_view(
-        &self,
-        inv: &crate::model::inventory::Inventory,
-        stack: &crate::model::stack::Stack,
-        _instance: &str,
-        host: &str,
-        _secrets: &crate::compile::SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
-        super::keyed_view("keepalived", view::keepalived(inv, stack, host))
+    fn template_view(&self, cx: &ViewCx<'_>) -> View {
+        keyed_view("keepalived", view::keepalived(cx.inv, cx.stack, cx.host))
     }
 }

@@ -10,40 +10,34 @@
 pub mod stack;
 pub mod view;
 
+use super::prelude::*;
+
 /// pgbouncer, through the one component interface (it has no cluster facts or probes).
 pub struct Pgbouncer;
 
-impl super::Component for Pgbouncer {
+impl Component for Pgbouncer {
     fn name(&self) -> &'static str {
         "pgbouncer"
     }
-    fn validate(
-        &self,
-        v: &mut crate::model::stack::Validator,
-        raw: &crate::model::stack::RawStack,
-        _placement: &std::collections::BTreeMap<String, Vec<String>>,
-    ) {
+    fn level(&self) -> u8 {
+        3
+    }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        // `"owner" "password"` lines of userlist.txt
+        &["users"]
+    }
+    fn validate(&self, v: &mut Validator, raw: &RawStack, _: &Placement) {
         if let Some(b) = &raw.pgbouncer {
             stack::validate(v, b);
         }
     }
-    fn ports(
-        &self,
-        raw: &crate::model::stack::RawStack,
-        claim: &mut crate::model::stack::Claim<'_>,
-    ) {
+    fn ports(&self, raw: &RawStack, claim: &mut Claim<'_>) {
         if let Some(p) = &raw.pgbouncer {
-            claim("pgbouncer", p.port, Some(p.hosts.span()));
+            claim_ports(claim, "pgbouncer", [p.port], &p.hosts);
         }
     }
-    fn template_view(
-        &self,
-        inv: &crate::model::inventory::Inventory,
-        stack: &crate::model::stack::Stack,
-        _instance: &str,
-        host: &str,
-        secrets: &crate::compile::SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
-        super::keyed_view("pgbouncer", view::pgbouncer(inv, stack, host, secrets))
+    fn template_view(&self, cx: &ViewCx<'_>) -> View {
+        let view = view::pgbouncer(cx.inv, cx.stack, cx.host, cx.secrets);
+        keyed_view("pgbouncer", view)
     }
 }

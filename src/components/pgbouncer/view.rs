@@ -1,5 +1,6 @@
 //! PgBouncer as its role's templates see it.
 
+use super::stack::PoolMode;
 use crate::compile::SecretValues;
 use crate::model::inventory::Inventory;
 use crate::model::stack::Stack;
@@ -10,7 +11,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct PgbouncerView {
     pub port: u16,
-    pub pool_mode: String,
+    pub pool_mode: PoolMode,
     pub listen_addr: String,
     pub target_host: String,
     pub target_port: u16,
@@ -57,7 +58,12 @@ pub fn pgbouncer(
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     Some(PgbouncerView {
         port: b.port,
-        pool_mode: b.pool_mode.clone().unwrap_or_else(|| "transaction".into()),
+        // checked by `stack::validate`
+        pool_mode: b
+            .pool_mode
+            .as_deref()
+            .and_then(PoolMode::parse)
+            .unwrap_or_default(),
         listen_addr: format!("{},127.0.0.1", me.address),
         target_host,
         target_port,

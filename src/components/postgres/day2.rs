@@ -7,9 +7,10 @@
 //! - a member taken out of the stack hands its leadership over first.
 
 use super::facts::PatroniMemberFact;
+use super::ops::{PatroniAction, PatroniMember};
 use super::{CONFIG, DYNAMIC_CONFIG, SERVICE};
-use crate::compile::Compiled;
-use crate::components::{Day2Op, PatroniAction};
+use crate::compile::{Compiled, Kind, ResourceId};
+use crate::components::Day2Op;
 use crate::facts::HostFacts;
 use crate::plan::{Action, Plan, Step};
 use crate::transport::quote::sh;
@@ -118,14 +119,13 @@ fn cluster(
     compiled: &Compiled,
     facts: &BTreeMap<String, HostFacts>,
 ) -> Option<Vec<PatroniMemberFact>> {
-    compiled
-        .postgres_hosts
+    super::hosts(compiled)
         .iter()
         .find_map(|h| facts.get(h).and_then(|f| f.patroni().cloned()))
 }
 
 pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
-    let hosts = &compiled.postgres_hosts;
+    let hosts = super::hosts(compiled);
     // members taken out of the stack: the leader hands over before Patroni stops
     let leaving: Vec<String> = facts
         .iter()
@@ -145,8 +145,8 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
         else {
             continue;
         };
-        let id = format!("{h}/patroni/leave");
-        plan.steps.insert(pos, Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves the Patroni cluster: if it leads, it hands over to a healthy replica (switchover) before Patroni stops".into()], diff: None, sensitive: false, drift: false, ops: vec![Day2Op::PatroniMember { me: h.clone(), action: PatroniAction::Leave, want: "{}".into(), size: hosts.len() }.op()], deps: vec![], retires: None });
+        let id = ResourceId::new(h, Kind::Patroni, "leave").to_string();
+        plan.steps.insert(pos, Step { id: id.clone(), host: h.clone(), action: Action::Run, reasons: vec!["leaves the Patroni cluster: if it leads, it hands over to a healthy replica (switchover) before Patroni stops".into()], diff: None, sensitive: false, drift: false, ops: vec![PatroniMember { me: h.clone(), action: PatroniAction::Leave, want: "{}".into(), size: hosts.len() }.op()], deps: vec![], retires: None });
         plan.steps[pos + 1].deps.push(id);
     }
     let Some(running) = cluster(compiled, facts) else {
@@ -196,13 +196,16 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             .any(|m| &m.name == *h && ["leader", "master", "primary"].contains(&m.role.as_str()))
     });
     let want = match plan.steps.iter().any(|s| Some(&s.id) == patch.as_ref()) {
-        true => compiled.postgres_parameters.clone(),
+        true => compiled
+            .topology_of::<super::Cluster>("postgres")
+            .map(|k| k.parameters.clone())
+            .unwrap_or_else(|| "{}".into()),
         false => "{}".to_string(),
     };
     let n = order.len();
     let mut prev: Option<String> = None;
     for (k, h) in order.iter().enumerate() {
-        let id = format!("{h}/patroni/restart-pending");
+        let id = ResourceId::new(h, Kind::Patroni, "restart-pending").to_string();
         let mut deps: Vec<String> = patch.iter().cloned().collect();
         deps.extend(
             [CONFIG.id(h), SERVICE.id(h)]
@@ -229,7 +232,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Day2Op::PatroniMember {
+            ops: vec![PatroniMember {
                 me: (*h).clone(),
                 action: PatroniAction::Restart,
                 want: want.clone(),

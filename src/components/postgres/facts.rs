@@ -98,8 +98,7 @@ pub fn fingerprint(members: &[PatroniMemberFact]) -> Vec<(String, String)> {
 
 /// The facts script's line for Patroni's `/cluster` (tag `T`), on a member only.
 pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
-    compiled
-        .postgres_hosts
+    super::hosts(compiled)
         .iter()
         .any(|h| h == host)
         .then(|| {

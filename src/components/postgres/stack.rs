@@ -60,6 +60,14 @@ impl SyncMode {
             SyncMode::Quorum => "quorum",
         }
     }
+    /// What `bootstrap.dcs` can say (Patroni 4.0's validator takes a boolean
+    /// only): quorum starts as `true` and is patched to quorum afterwards.
+    pub fn bootstrap(self) -> &'static str {
+        match self {
+            SyncMode::Off => "false",
+            SyncMode::On | SyncMode::Quorum => "true",
+        }
+    }
     /// The JSON value of Patroni's `PATCH /config`.
     pub fn json(self) -> serde_json::Value {
         match self {

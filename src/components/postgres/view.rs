@@ -50,7 +50,11 @@ pub struct PostgresView {
     pub member: Option<PgMember>,
     pub data_dir: String,
     pub bin_dir: String,
-    /// As Patroni's YAML holds it: `false`, `true` or `quorum`.
+    /// What `bootstrap.dcs` says: `false` or `true`. Patroni 4.0's
+    /// `--validate-config` accepts only a boolean there, so a quorum cluster
+    /// is bootstrapped with `true` (named synchronous standbys) and switched
+    /// to quorum by `PATCH /config` (the `patroni-dynamic-config` command)
+    /// as soon as it is healthy.
     pub synchronous_mode: &'static str,
     pub synchronous_node_count: u32,
     /// Tuned so a lost leader is replaced well within 30 s (Patroni's defaults
@@ -239,7 +243,7 @@ pub fn postgres(
         members,
         data_dir: format!("/var/lib/postgresql/{version}/patroni"),
         bin_dir: format!("/usr/lib/postgresql/{version}/bin"),
-        synchronous_mode: p.synchronous_mode.patroni(),
+        synchronous_mode: p.synchronous_mode.bootstrap(),
         synchronous_node_count,
         ttl: if release.patroni_major() >= 4 { 20 } else { 15 },
         loop_wait: 3,

@@ -6,16 +6,20 @@
 //! (`DELETE /cluster/peer/{id}`). New peers join with `--bootstrap` (their
 //! compose file) and need no step of their own.
 
-use crate::compile::Compiled;
+use super::ops::PeerRemove;
+use crate::compile::{Compiled, Kind, ResourceId};
 use crate::components::Day2Op;
 use crate::facts::HostFacts;
 use crate::plan::{Action, Plan, Step};
 use std::collections::BTreeMap;
 
-const SERVICE: &str = "service/rampart-qdrant.service";
+/// The id of Qdrant's service on `host` (its compose project's unit).
+fn service(host: &str) -> String {
+    ResourceId::new(host, Kind::Service, "rampart-qdrant.service").to_string()
+}
 
 pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
-    let hosts = &compiled.qdrant_hosts;
+    let hosts = super::hosts(compiled);
     let leaving: Vec<&String> = facts
         .keys()
         .filter(|h| {
@@ -23,7 +27,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
                 && facts[*h]
                     .state
                     .as_ref()
-                    .is_some_and(|st| st.resources.contains_key(&format!("{h}/{SERVICE}")))
+                    .is_some_and(|st| st.resources.contains_key(&service(h)))
         })
         .collect();
     if leaving.is_empty() {
@@ -54,8 +58,8 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             plan.refused.push(format!("qdrant: {h} is to leave the cluster, but no remaining peer answers to remove it from; bring one up first"));
             continue;
         };
-        let stop = format!("{h}/{SERVICE}");
-        let id = format!("{anchor}/qdrant/remove-peer-{h}");
+        let stop = service(h);
+        let id = ResourceId::new(anchor, Kind::Qdrant, &format!("remove-peer-{h}")).to_string();
         let mut deps: Vec<String> = plan
             .steps
             .iter()
@@ -71,7 +75,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Day2Op::QdrantPeerRemove { peer_id: q.peer_id }.op()],
+            ops: vec![PeerRemove { peer_id: q.peer_id }.op()],
             deps,
             retires: None,
         });

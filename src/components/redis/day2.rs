@@ -16,9 +16,10 @@
 //! Units, CLI and paths are the stack's server's (`Server::names`); a host
 //! leaving the stack uses the server its recorded state names.
 
+use super::ops::RedisOp;
 use super::{id, Server, SENTINEL, SENTINEL_QUORUM, SERVER};
 use crate::compile::view::Backend;
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Kind, ResourceId};
 use crate::components::Day2Op;
 use crate::facts::HostFacts;
 use crate::plan::{Action, Op, Plan, Step};
@@ -28,15 +29,16 @@ use std::collections::BTreeMap;
 /// The member that is master now, by its own `INFO replication` (when two
 /// claim it, the one the others follow).
 pub fn master(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Option<String> {
+    let hosts = super::cluster(compiled)
+        .map(|k| k.hosts.as_slice())
+        .unwrap_or(&[]);
     let role = |h: &Backend| facts.get(&h.name).and_then(|f| f.redis());
-    let claims: Vec<&Backend> = compiled
-        .redis_hosts
+    let claims: Vec<&Backend> = hosts
         .iter()
         .filter(|h| role(h).is_some_and(|r| r.role == "master"))
         .collect();
     let followers = |m: &Backend| {
-        compiled
-            .redis_hosts
+        hosts
             .iter()
             .filter(|h| role(h).is_some_and(|r| r.master_host == m.address))
             .count()
@@ -198,14 +200,17 @@ pub fn steps(
 ) {
     // a host that runs the other server: no switch in place
     super::switch::refuse_a_switch_of_server(compiled, facts, plan);
-    let Some(sentinel) = compiled.sentinel.as_ref() else {
+    let Some(k) = super::cluster(compiled) else {
+        return;
+    };
+    let Some(sentinel) = k.sentinel.as_ref() else {
         return;
     };
     let cx = Cluster {
-        hosts: &compiled.redis_hosts,
+        hosts: &k.hosts,
         facts,
         name: &sentinel.master_name,
-        server: compiled.redis_server,
+        server: k.server,
     };
     let quorum = sentinel.quorum as usize;
     // Sentinels a failover needs running: `quorum` to agree, a majority to authorize it
@@ -309,7 +314,7 @@ fn fail_over_before_restart(cx: &Cluster, m: &str, plan: &mut Plan) {
                 .unwrap_or(s.ops.len());
             s.ops.insert(
                 at,
-                Day2Op::RedisFailover {
+                RedisOp::Failover {
                     server: cx.server,
                     name: cx.name.to_string(),
                     me: Some(me),
@@ -359,9 +364,9 @@ fn leave(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
     let mut stopped = Vec::new();
     for (h, server) in &leaving {
         let server = *server;
-        let step_id = format!("{h}/redis/leave");
+        let step_id = ResourceId::new(h, Kind::Redis, "leave").to_string();
         // its address is read on the host (the inventory may no longer name it)
-        let failover = Day2Op::RedisFailover {
+        let failover = RedisOp::Failover {
             server,
             name: cx.name.to_string(),
             me: None,
@@ -400,7 +405,7 @@ fn leave(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
             if k + 1 == n_stops {
                 // the configs the server and Sentinel wrote belong to a
                 // member; set aside, so that a host added again is seeded afresh
-                s.ops.push(Day2Op::RedisSetAside { server }.op());
+                s.ops.push(RedisOp::SetAside { server }.op());
                 s.reasons.push(format!("its {}.conf and sentinel.conf are set aside (*.rampart-left): a member's state, not to be reused", server.names().name));
             }
             lead.push(s);
@@ -428,7 +433,7 @@ fn reset_sentinels(
         .saturating_sub(1);
     let mut prev: Option<String> = None;
     for h in cx.hosts.iter().filter(|h| cx.active(&h.name, true)) {
-        let id = format!("{}/redis/sentinel-reset", h.name);
+        let id = ResourceId::new(&h.name, Kind::Redis, "sentinel-reset").to_string();
         let mut deps = stopped.to_vec();
         deps.extend(prev.clone());
         // before this host's own Sentinel health gate, which waits for the count the reset restores
@@ -445,7 +450,7 @@ fn reset_sentinels(
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![Day2Op::SentinelReset { server: cx.server, name: name.to_string(), sentinels: remaining_up, replicas }.op()],
+            ops: vec![RedisOp::SentinelReset { server: cx.server, name: name.to_string(), sentinels: remaining_up, replicas }.op()],
             deps,
             retires: None,
         });

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 /// lines, as the script's own package query prints them), so that a host
 /// running the other one is seen (`switch`).
 pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
-    let n = compiled.redis_server.names();
-    compiled.redis_hosts.iter().any(|h| h.name == host).then(|| {
+    let k = super::cluster(compiled)?;
+    let n = k.server.names();
+    k.hosts.iter().any(|h| h.name == host).then(|| {
         let packages: Vec<&str> = Server::ALL.iter().map(|s| s.names().package).collect();
         format!(
             "if systemctl is-active -q {unit} 2>/dev/null && [ -r {dir}/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat {dir}/rampart-auth)\" timeout 5 {cli} --no-auth-warning -h 127.0.0.1 info replication 2>/dev/null | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '; echo; fi\n\

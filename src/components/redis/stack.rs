@@ -2,6 +2,7 @@
 
 use super::server::{Server, KEY};
 use crate::diag::did_you_mean;
+use crate::model::release::{and_list, one_release};
 use crate::model::secret::SecretRef;
 use crate::model::stack::{HostsRef, Validator};
 use crate::model::valid_name;
@@ -116,11 +117,51 @@ pub(crate) fn validate(v: &mut Validator, r: &Redis, placement: &BTreeMap<String
     }
 }
 
+/// What Redis needs of its hosts' Debian releases (`Component::validate_releases`,
+/// after every component's `validate`):
+///
+/// - Redis and its Sentinels must not mix releases (etcd may: 3.4 to 3.5 is
+///   a supported rolling upgrade): Redis 8's RDB files cannot be read by
+///   Redis 7.0, so after a failover to a Debian 13 host the Debian 12
+///   replicas could not resynchronise.
+/// - Valkey (`[redis] server = "valkey"`) is packaged on Debian 13 only:
+///   a Valkey host on Debian 12 is an error at `[redis] server`.
+pub(crate) fn releases(v: &mut Validator, r: &Redis, hosts: &[String]) {
+    one_release(
+        v,
+        "redis",
+        hosts,
+        Some(r.hosts.span()),
+        "Redis 8 (Debian 13) writes RDB files that Redis 7.0 (Debian 12) cannot read, so after a failover the older replicas could not resynchronise",
+    );
+    let server = r.server();
+    let inv = v.inv();
+    let without: Vec<&str> = hosts
+        .iter()
+        .filter_map(|h| inv.hosts.get(h))
+        .filter(|h| !server.available_on(u32::from(h.debian.number())))
+        .map(|h| h.name.as_str())
+        .collect();
+    if !without.is_empty() {
+        let names = and_list(&without);
+        let inv_path = inv.source.path.clone();
+        let span = v.at(&["redis", "server"], Some(r.hosts.span()));
+        v.err(
+            span,
+            format!(
+                "server `valkey`: Valkey is not packaged on Debian 12 (bookworm), which {names} run{}",
+                if without.len() == 1 { "s" } else { "" }
+            ),
+            format!("write server = \"redis\", or run these hosts on Debian 13 (debian = 13 in {inv_path})"),
+        );
+    }
+}
+
 /// `server`: one of the servers rampart knows.
 ///
-/// Valkey is packaged on Debian 13 only: once the inventory gives each
-/// host's release (`debian = 12|13`), a Valkey stack on a host whose
-/// release fails `Server::available_on` is refused here, naming the host.
+/// Valkey is packaged on Debian 13 only: a Valkey stack on a host whose
+/// release fails `Server::available_on` is refused in `releases`, naming
+/// the host.
 fn server(v: &mut Validator, r: &Redis) {
     let Some(s) = r.server.as_deref().filter(|s| Server::parse(s).is_none()) else {
         return;

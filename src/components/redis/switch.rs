@@ -33,8 +33,11 @@ pub fn refuse_a_switch_of_server(
     facts: &BTreeMap<String, HostFacts>,
     plan: &mut Plan,
 ) {
-    let want = compiled.redis_server;
-    for h in &compiled.redis_hosts {
+    let Some(k) = super::cluster(compiled) else {
+        return;
+    };
+    let want = k.server;
+    for h in &k.hosts {
         let Some(f) = facts.get(&h.name) else {
             continue;
         };

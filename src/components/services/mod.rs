@@ -17,60 +17,39 @@ pub mod status;
 pub mod view;
 pub mod zones;
 
+use super::prelude::*;
+
 /// The app services, through the one component interface.
 pub struct Services;
 
-impl super::Component for Services {
+impl Component for Services {
     fn name(&self) -> &'static str {
         "services"
     }
-    fn status_probe(&self, stack: &crate::model::stack::Stack, host: &str) -> String {
+    fn level(&self) -> u8 {
+        2
+    }
+    fn status_probe(&self, stack: &Stack, host: &str) -> String {
         status::probe(stack, host)
     }
-    fn status(
-        &self,
-        stack: &crate::model::stack::Stack,
-        probes: &crate::status::Probes,
-    ) -> Vec<crate::status::ComponentHealth> {
+    fn status(&self, stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
         status::evaluate(stack, probes)
     }
-    fn validate(
-        &self,
-        v: &mut crate::model::stack::Validator,
-        raw: &crate::model::stack::RawStack,
-        _placement: &std::collections::BTreeMap<String, Vec<String>>,
-    ) {
+    fn validate(&self, v: &mut Validator, raw: &RawStack, _: &Placement) {
         stack::validate(v, raw);
     }
-    fn ports(
-        &self,
-        raw: &crate::model::stack::RawStack,
-        claim: &mut crate::model::stack::Claim<'_>,
-    ) {
+    fn ports(&self, raw: &RawStack, claim: &mut Claim<'_>) {
         stack::ports(raw, claim);
     }
-    fn zones(
-        &self,
-        stack: &crate::model::stack::Stack,
-        inv: &crate::model::inventory::Inventory,
-        _quorum: &mut crate::model::zones::Quorum<'_>,
-        warn: &mut crate::model::zones::Warn<'_>,
-    ) {
+    fn zones(&self, stack: &Stack, inv: &Inventory, _: &mut Quorum<'_>, warn: &mut Warn<'_>) {
         zones::check(stack, inv, warn);
     }
-    fn alert_rules(&self, stack: &crate::model::stack::Stack, rule: &mut super::AlertRule<'_>) {
+    fn alert_rules(&self, stack: &Stack, rule: &mut AlertRule<'_>) {
         alerts::rules(stack, rule);
     }
-    fn template_view(
-        &self,
-        _inv: &crate::model::inventory::Inventory,
-        stack: &crate::model::stack::Stack,
-        instance: &str,
-        host: &str,
-        _secrets: &crate::compile::SecretValues,
-    ) -> Option<(&'static str, serde_json::Value)> {
+    fn template_view(&self, cx: &ViewCx<'_>) -> View {
         // an app service sees its own table only
-        let name = instance.strip_prefix("services.")?;
-        super::keyed_view("service", view::service(stack, name, host))
+        let name = cx.instance.strip_prefix("services.")?;
+        keyed_view("service", view::service(cx.stack, name, cx.host))
     }
 }

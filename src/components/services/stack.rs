@@ -1,5 +1,6 @@
 //! `[services.NAME]`: the app services' tables, their checks and their ports.
 
+use crate::components::haproxy::view::Balance;
 use crate::model::stack::{HostsRef, RawStack, Validator};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -44,7 +45,7 @@ fn validate_one(v: &mut Validator, name: &Spanned<String>, s: &Service) {
         _ => {}
     }
     if let Some(b) = &s.balance {
-        if !matches!(b.get_ref().as_str(), "roundrobin" | "leastconn" | "source") {
+        if Balance::of_service(b.get_ref()).is_none() {
             v.err(
                 Some(b.span()),
                 format!(

@@ -1,0 +1,109 @@
+//! The files probe against real files on this machine (GNU coreutils, as on
+//! Debian hosts): what it reports equals what the one-file-at-a-time probe
+//! it replaced reported, except that a file whose hash is the expected one
+//! sends no content.
+
+use super::*;
+use std::collections::BTreeSet;
+
+/// The probe this replaced: five or six processes per file.
+const PER_FILE: &str = "f() { if [ -d \"$1\" ]; then printf 'D\\t%s\\t%s\\n' \"$1\" \"$(stat -c '%a %U %G' \"$1\")\"; \
+elif [ -e \"$1\" ]; then printf 'F\\t%s\\t%s %s\\n' \"$1\" \"$(stat -c '%a %U %G %s' \"$1\")\" \"$(sha256sum < \"$1\" | cut -d' ' -f1)\"; \
+if [ \"$(stat -c %s \"$1\")\" -le MAXC ]; then printf 'C\\t%s\\t' \"$1\"; base64 -w0 < \"$1\"; echo; fi; \
+else printf 'N\\t%s\\n' \"$1\"; fi; }\n";
+
+fn run(script: &str) -> HostFacts {
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!("LC_ALL=C; export LC_ALL\n{script}echo END\n"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse(&String::from_utf8(out.stdout).unwrap(), &[]).unwrap()
+}
+
+fn old(paths: &BTreeSet<String>) -> HostFacts {
+    let mut s = PER_FILE.replace("MAXC", &MAX_CONTENT.to_string());
+    for p in paths {
+        s.push_str(&format!("f {}\n", sh(p)));
+    }
+    run(&s)
+}
+
+#[test]
+fn the_files_probe_reports_what_the_per_file_probe_did_and_skips_known_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let at = |n: &str| d.join(n).display().to_string();
+    std::fs::write(at("plain.conf"), "a = 1\n").unwrap();
+    std::fs::write(at("empty"), "").unwrap();
+    std::fs::write(at("with space's.conf"), "quoted\n").unwrap();
+    std::fs::write(at("known.conf"), "known\n").unwrap();
+    std::fs::write(at("big"), vec![b'x'; MAX_CONTENT as usize + 1]).unwrap();
+    std::fs::create_dir(at("sub")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(at("plain.conf"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let paths: BTreeSet<String> = [
+        "plain.conf",
+        "empty",
+        "with space's.conf",
+        "known.conf",
+        "big",
+        "sub",
+        "missing",
+        "sub/missing-too",
+    ]
+    .iter()
+    .map(|n| at(n))
+    .collect();
+    let known = crate::util::sha256_hex(b"known\n");
+    let expected = vec![
+        (at("known.conf"), known.clone()),
+        (at("plain.conf"), "0".repeat(64)), // expected something else: content is sent
+    ];
+    let before = old(&paths);
+    let after = run(&files_probe(&paths, &expected));
+    assert_eq!(before.files.len(), paths.len());
+    for p in &paths {
+        let (b, a) = (&before.files[p], &after.files[p]);
+        assert_eq!(
+            (b.exists, b.is_dir, &b.sha256, b.mode, &b.owner, &b.group),
+            (a.exists, a.is_dir, &a.sha256, a.mode, &a.owner, &a.group),
+            "{p}"
+        );
+        if *p == at("known.conf") {
+            assert_eq!(a.sha256.as_deref(), Some(known.as_str()));
+            assert!(
+                b.content.is_some() && a.content.is_none(),
+                "known content is not sent"
+            );
+        } else {
+            assert_eq!(b.content, a.content, "{p}");
+        }
+    }
+    assert_eq!(after.files[&at("plain.conf")].mode, Some(0o640));
+    assert!(after.files[&at("sub")].is_dir && !after.files[&at("missing")].exists);
+    assert!(
+        after.files[&at("big")].content.is_none(),
+        "over MAX_CONTENT: no content"
+    );
+}
+
+#[test]
+fn the_files_probe_runs_a_constant_number_of_programs() {
+    let paths: BTreeSet<String> = (0..50)
+        .map(|i| format!("/etc/rampart-test-{i}.conf"))
+        .collect();
+    let s = files_probe(&paths, &[]);
+    assert_eq!(s.matches("stat ").count(), 1, "{s}");
+    assert_eq!(s.matches("sha256sum").count(), 1, "{s}");
+    // content is read only in the branch for a file whose hash was not expected
+    assert_eq!(s.matches("base64").count(), 1, "{s}");
+    assert!(files_probe(&BTreeSet::new(), &[]).is_empty());
+}
