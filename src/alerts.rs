@@ -80,7 +80,12 @@ pub fn rules(stack: &Stack) -> String {
     );
     let _ = writeln!(
         out,
-        "# Scrape jobs expected: etcd, patroni, redis, sentinel, qdrant, haproxy, service_NAME."
+        "# Scrape jobs expected: etcd, patroni, redis, sentinel, qdrant, haproxy, service_NAME{}.",
+        if crate::components::backup::stack::pgbackrest(stack.backup.as_ref()).is_some() {
+            ", node (node_exporter's textfile collector on the pgBackRest repository host)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         out,

@@ -31,6 +31,22 @@ const BACKUP_HOUR: &str = pg!("[backup.postgres]\nschedule = \"0 25 * * *\"\nkee
 const BACKUP_DAY_NAME: &str =
     pg!("[backup.postgres]\nschedule = \"0 2 * * MONDAY\"\nkeep_days = 7\n");
 const BACKUP_KEEP0: &str = pg!("[backup.postgres]\nschedule = \"0 2 * * *\"\nkeep_days = 0\n");
+// issue 17: pgBackRest
+const PGBR_METHOD: &str = pg!("[backup.postgres]\nmethod = \"pgbackrst\"\nrepo_host = \"d\"\n");
+const PGBR_NO_REPO: &str = pg!("[backup.postgres]\nmethod = \"pgbackrest\"\n");
+const PGBR_REPO_UNKNOWN: &str =
+    pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"vault\"\n");
+const PGBR_REPO_MEMBER: &str =
+    pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"a\"\n");
+const PGBR_DUMP_KEY: &str =
+    pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\nkeep_days = 7\n");
+const PGBR_KEEP0: &str =
+    pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\nkeep_full = 0\n");
+const PGBR_FULL_SCHEDULE: &str = pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\nfull_schedule = \"0 25 * * *\"\n");
+const PGBR_ARCHIVE_PARAM: &str = pg!("[postgres.parameters]\narchive_command = \"cp %p /x\"\n[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\n");
+const PGBR_ALERT0: &str =
+    pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\nalert_hours = 0\n");
+const DUMP_NO_SCHEDULE: &str = pg!("[backup.postgres]\nkeep_days = 7\n");
 
 struct Case {
     name: &'static str,
@@ -125,6 +141,16 @@ fn every_bad_input_is_refused_with_position_and_fix() {
         Case { name: "backup schedule hour out of range", inv: INV, stack: BACKUP_HOUR, expect: &["stack.toml:10:12", "[backup.postgres] schedule: `0 25 * * *` is not a schedule systemd can run exactly: hour 25 is out of range 0-23", "e.g. schedule = \"0 2 * * *\""] },
         Case { name: "backup schedule unknown day name", inv: INV, stack: BACKUP_DAY_NAME, expect: &["stack.toml:10:12", "day of week `MONDAY` is not a number from 0 to 7 or a name (SUN-SAT)"] },
         Case { name: "backup keep_days 0", inv: INV, stack: BACKUP_KEEP0, expect: &["stack.toml:11:13", "[backup.postgres] keep_days: keep_days 0 is out of range", "write keep_days from 1 to 3650"] },
+        Case { name: "backup method typo", inv: INV, stack: PGBR_METHOD, expect: &["stack.toml:10:10", "[backup.postgres] method: method `pgbackrst` is not a backup method", "did you mean `pgbackrest`?", "write method = \"pg_dump\" (a nightly dump, the default) or \"pgbackrest\""] },
+        Case { name: "pgbackrest without a repo host", inv: INV, stack: PGBR_NO_REPO, expect: &["stack.toml:10:1", "method = \"pgbackrest\" needs a repo_host", "write repo_host = \"NAME\": an inventory host that is not a PostgreSQL member"] },
+        Case { name: "pgbackrest repo host not in the inventory", inv: INV, stack: PGBR_REPO_UNKNOWN, expect: &["stack.toml:11:13", "[backup.postgres] repo_host: repo_host `vault` is not a host of the inventory", "name one host of inv.toml (not a group): a, b, c, d"] },
+        Case { name: "pgbackrest repo host that is a member", inv: INV, stack: PGBR_REPO_MEMBER, expect: &["stack.toml:11:13", "repo_host `a` is a PostgreSQL member: losing that host would lose the backups with the database", "name a host of the inventory that is not in [postgres] hosts"] },
+        Case { name: "pg_dump key under pgbackrest", inv: INV, stack: PGBR_DUMP_KEY, expect: &["stack.toml:12:1", "[backup.postgres] keep_days: `keep_days` is not a key of method = \"pgbackrest\"", "the keys of method = \"pgbackrest\" are repo_host, full_schedule, diff_schedule, keep_full"] },
+        Case { name: "pgbackrest keep_full 0", inv: INV, stack: PGBR_KEEP0, expect: &["stack.toml:12:13", "[backup.postgres] keep_full: keep_full 0 is out of range", "write keep_full from 1 to 100"] },
+        Case { name: "pgbackrest full schedule hour 25", inv: INV, stack: PGBR_FULL_SCHEDULE, expect: &["stack.toml:12:17", "[backup.postgres] full_schedule: `0 25 * * *` is not a schedule systemd can run exactly: hour 25 is out of range 0-23", "e.g. full_schedule = \"0 2 * * *\""] },
+        Case { name: "archive_command of its own under pgbackrest", inv: INV, stack: PGBR_ARCHIVE_PARAM, expect: &["stack.toml:10:1", "[postgres.parameters] archive_command: `archive_command` is set by rampart", "remove it from [postgres.parameters]"] },
+        Case { name: "pgbackrest alert_hours 0", inv: INV, stack: PGBR_ALERT0, expect: &["stack.toml:12:15", "[backup.postgres] alert_hours: alert_hours 0 is out of range", "write alert_hours from 1 to 8760"] },
+        Case { name: "pg_dump without a schedule", inv: INV, stack: DUMP_NO_SCHEDULE, expect: &["stack.toml:9:9", "[backup.postgres] needs a schedule", "write schedule = \"0 2 * * *\""] },
         Case { name: "heartbeat that overflowed 5 x", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 4000000000\n", expect: &["stack.toml:5:22", "[etcd] heartbeat_interval: etcd heartbeat_interval 4000000000 ms is out of range", "5 | heartbeat_interval = 4000000000\n  |                      ^^^^^^^^^^\n", "write a heartbeat_interval from 10 to 10000 ms"] },
         Case { name: "heartbeat 0", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 0\n", expect: &["stack.toml:5:22", "heartbeat_interval 0 ms is out of range"] },
         Case { name: "election timeout too long", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nelection_timeout = 4294967295\n", expect: &["stack.toml:5:20", "[etcd] election_timeout: etcd election_timeout 4294967295 ms is out of range", "from 50 to 50000 ms"] },

@@ -9,6 +9,8 @@
 #[macro_use]
 mod common;
 use common::*;
+#[path = "e2e_stack/pitr.rs"]
+mod pitr;
 use std::time::{Duration, Instant};
 
 const PG: &str = "PGPASSWORD=lab-only-app-pw PGCONNECT_TIMEOUT=2 psql -X -q -U app -d app -tA";
@@ -66,6 +68,22 @@ fn rs(args: &[&str]) -> Run {
         }
         None => rampart(args),
     }
+}
+
+/// The lab's inventory with its `data` and `app` groups cut to lab1-3 (lab4
+/// is the pgBackRest repository host, outside the clusters).
+fn three_data_hosts(path: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let three = "[\"lab1\", \"lab2\", \"lab3\"]";
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| match l.split_once(" = [") {
+            Some((g @ ("data" | "app"), _)) => format!("{g} = {three}"),
+            _ => l.to_string(),
+        })
+        .collect();
+    std::fs::write(path, text.join("\n") + "\n").unwrap();
+    path.to_string()
 }
 
 fn kill(host: &str) {
@@ -211,10 +229,12 @@ fn reference_stack_applies_fails_over_and_rejoins() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(13);
-    let lab = lab_on(3, debian);
+    // lab4 holds the pgBackRest repository of the last part (issue 17); the
+    // stack runs on lab1-3 until then
+    let lab = lab_on(4, debian);
     // everything rampart shows or saves during a whole apply, searched for the secrets below
     let dir = tempfile::tempdir().unwrap();
-    let _ = INVENTORY.set((debian != 13).then(|| lab_inventory_in(dir.path())));
+    let _ = INVENTORY.set((debian != 13).then(|| three_data_hosts(&lab_inventory_in(dir.path()))));
     let saved = dir.path().join("plan.json").display().to_string();
     let p = rs(&["plan", "--out", &saved]);
     assert_eq!(p.code, 0, "{}", p.all());
@@ -519,6 +539,11 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     assert_own_cgroups(&["lab1", "lab2", "lab3"]);
 
     measured!("MEASURED lab up: {:.1}s; apply from scratch to healthy: {apply_secs:.1}s; PostgreSQL write through HAProxy after losing the leader's host ({old} -> {new}): {pg_secs:.1}s; Redis write through HAProxy after losing the master's host ({addr} -> {new_addr}): {redis_secs:.1}s", lab.up_seconds);
+
+    // issue 17: pgBackRest and the point-in-time recovery, on the same cluster
+    let t = Instant::now();
+    let m = pitr::run(dir.path(), INVENTORY.get().and_then(|i| i.as_deref()));
+    eprintln!("MEASURED pgBackRest: the running stack switched to it (rolling restart, stanza, first full backup): {:.1}s; a full backup of the lab cluster: {:.1}s; archive under a writer: {}; restore --to T of the 3-member cluster: {:.1}s; the whole part: {:.1}s", m.switch_secs, m.full_backup_secs, m.lag, m.restore_secs, t.elapsed().as_secs_f64());
 
     // `lab down` removes the hosts' cgroups
     if std::env::var_os("RAMPART_KEEP_LAB").is_none() {

@@ -82,6 +82,16 @@ pub fn load(g: &Globals, with_secrets: bool) -> Result<Loaded, Diagnostics> {
                 )),
             }
         }
+        let inv_base = inv_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Err(e) =
+            crate::model::backup_keys::load(&inv, &inv_base, &stack, &stack_path, &mut m)
+        {
+            d.push(Diagnostic::plain(
+                stack.source.path.clone(),
+                format!("[backup.postgres] pgBackRest's SSH keys: {e}"),
+                Some("rampart keeps them in .rampart/STACK/ beside the stack file: make that folder writable".into()),
+            ));
+        }
         if d.has_errors() {
             return Err(d);
         }

@@ -7,6 +7,7 @@ mod destroy;
 mod graph;
 mod lab;
 mod plan;
+mod restore;
 mod status;
 mod validate;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Graph(graph::Args),
     /// Live health of every component
     Status(status::Args),
+    /// Restore PostgreSQL to a point in time or a backup (pgBackRest): a plan, shown and confirmed
+    Restore(restore::Args),
     /// Remove everything rampart manages on the stack's hosts (data directories kept)
     Destroy(destroy::Args),
     /// Prometheus alert rules for the stack's clusters and services
@@ -81,6 +84,7 @@ pub fn main() -> i32 {
         Command::Graph(a) => graph::run(&g, a),
         Command::Status(a) => rt.block_on(status::run(&g, a)),
         Command::Destroy(a) => rt.block_on(destroy::run(&g, a)),
+        Command::Restore(a) => rt.block_on(restore::run(&g, a)),
         Command::Lab(a) => lab::run(a),
     }
 }

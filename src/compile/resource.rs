@@ -31,9 +31,10 @@ impl ResourceId {
 }
 
 /// The middle of an id: a role resource's kind (as role.toml writes it),
-/// a component's barrier, a data directory in a host's state, or a day-2
-/// step's component (`host/patroni/leave`, `host/member/etcd-join`). Its
-/// text is the id's; ids order as their text does.
+/// a component's barrier, a data directory in a host's state, a day-2
+/// step's component (`host/patroni/leave`, `host/member/etcd-join`), or a
+/// `rampart restore` step (`host/restore/stop-patroni`). Its text is the
+/// id's; ids order as their text does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
@@ -56,10 +57,14 @@ pub enum Kind {
     Redis,
     /// Qdrant's peer removals.
     Qdrant,
+    /// pgBackRest's first full backup after the rolling restart.
+    Pgbackrest,
+    /// `rampart restore`'s steps.
+    Restore,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Package,
         Kind::Directory,
         Kind::File,
@@ -73,6 +78,8 @@ impl Kind {
         Kind::Patroni,
         Kind::Redis,
         Kind::Qdrant,
+        Kind::Pgbackrest,
+        Kind::Restore,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -89,6 +96,8 @@ impl Kind {
             Kind::Patroni => "patroni",
             Kind::Redis => "redis",
             Kind::Qdrant => "qdrant",
+            Kind::Pgbackrest => "pgbackrest",
+            Kind::Restore => "restore",
         }
     }
     /// The kind of this text, None for another.

@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(seen_by("haproxy", &[]), ["haproxy"]);
         assert!(seen_by("etcd", &[]).is_empty());
         assert!(seen_by("services.web", &[]).is_empty());
-        assert!(seen_by("backup", &[]).is_empty());
+        assert_eq!(seen_by("backup", &[]), ["backup"]);
         assert!(seen_by("roles.app", &[]).is_empty());
         assert_eq!(seen_by("roles.app", &["redis".to_string()]), ["redis"]);
     }

@@ -38,7 +38,7 @@ pub use day2_op::Day2Op;
 
 /// Every component, in the order facts, status and day-2 steps visit them,
 /// and the order of the views with secrets (`[roles.NAME] secrets`' help
-/// lists them so: postgres, redis, pgbouncer, haproxy).
+/// lists them so: postgres, redis, pgbouncer, haproxy, backup).
 pub static ALL: &[&dyn Component] = &[
     &etcd::Etcd,
     &postgres::Postgres,
@@ -137,8 +137,11 @@ mod tests {
 
     /// The views with secrets, in the order a `[roles.NAME] secrets` error lists them.
     #[test]
-    fn secret_views_are_postgres_redis_pgbouncer_haproxy() {
+    fn secret_views_are_postgres_redis_pgbouncer_haproxy_backup() {
         let views: Vec<&str> = crate::compile::secret_views().map(|(v, _)| v).collect();
-        assert_eq!(views, ["postgres", "redis", "pgbouncer", "haproxy"]);
+        assert_eq!(
+            views,
+            ["postgres", "redis", "pgbouncer", "haproxy", "backup"]
+        );
     }
 }

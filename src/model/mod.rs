@@ -1,6 +1,7 @@
 //! The user's files: inventory and stack, parsed and checked. Pure: the
 //! loaders in `load` read the files; everything else works on text.
 
+pub mod backup_keys;
 pub mod cron;
 pub mod inventory;
 pub mod load;

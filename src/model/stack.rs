@@ -202,9 +202,18 @@ impl Stack {
             afters.insert(key, r.after.clone());
             roles.insert(name.get_ref().clone(), r.clone());
         }
-        // backups run on the PostgreSQL hosts (each dumps only while it is the leader)
+        // backups run on the PostgreSQL hosts (each dumps only while it is the
+        // leader; with pgBackRest, each archives while it leads) and on
+        // pgBackRest's repository host (which takes the backups)
         if raw.backup.as_ref().is_some_and(|b| b.postgres.is_some()) {
-            if let Some(pg) = v.placement.get("postgres").cloned() {
+            if let Some(mut pg) = v.placement.get("postgres").cloned() {
+                let repo = crate::components::backup::stack::pgbackrest(raw.backup.as_ref())
+                    .and_then(|b| b.repo_host())
+                    .filter(|r| inv.hosts.contains_key(*r) && !pg.iter().any(|h| h == r));
+                if let Some(r) = repo {
+                    pg.push(r.to_string());
+                    pg.sort();
+                }
                 v.placement.insert("backup".into(), pg);
                 afters.insert("backup".into(), Vec::new());
             }

@@ -51,6 +51,20 @@ fn pattern_matches(entry: &str, pattern: &str) -> bool {
     false
 }
 
+/// Every key known_hosts records for a host (`entry` as `host_entry` names
+/// it): (key type, base64 key data), in file order; revoked and CA lines left out.
+pub fn keys_for(text: &str, entry: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('@'))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (hosts, kt, kd) = (f.next()?, f.next()?, f.next()?);
+            pattern_matches(entry, hosts).then(|| (kt.to_string(), kd.to_string()))
+        })
+        .collect()
+}
+
 /// Checks an offered key (`key_type`, base64 `key_data`) against known_hosts text.
 pub fn check(text: &str, entry: &str, key_type: &str, key_data: &str) -> Verdict {
     let mut changed = None;
@@ -87,6 +101,20 @@ pub fn line(entry: &str, key_type: &str, key_data: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_for_finds_plain_and_hashed_lines_of_one_host() {
+        let text = "10.0.0.1 ssh-ed25519 AAAA1\n10.0.0.2 ssh-ed25519 AAAA2\n# 10.0.0.1 ssh-rsa no\n@revoked 10.0.0.1 ssh-rsa R\n[10.0.0.1]:2222 ssh-ed25519 P\n10.0.0.9,10.0.0.1 ecdsa-sha2-nistp256 E\n";
+        assert_eq!(
+            keys_for(text, "10.0.0.1"),
+            vec![
+                ("ssh-ed25519".to_string(), "AAAA1".to_string()),
+                ("ecdsa-sha2-nistp256".to_string(), "E".to_string())
+            ]
+        );
+        assert_eq!(keys_for(text, "[10.0.0.1]:2222").len(), 1);
+        assert!(keys_for(text, "10.0.0.3").is_empty());
+    }
 
     #[test]
     fn plain_hashed_changed_unknown() {

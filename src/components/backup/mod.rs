@@ -2,17 +2,37 @@
 //! host that dumps while its host leads. Everything rampart knows about it
 //! outside its role's templates (roles/backup).
 //!
-//! - `stack`: the `[backup]` table and the checks of its schedule and keep_days
-//! - `view`: what the role's templates see (OnCalendar=, databases, dir)
+//! - `stack`: the `[backup]` table, its method and the checks of its keys
+//! - `view`: what the role's templates see (OnCalendar=, databases, dir;
+//!   pgBackRest's configuration on the members and the repository host)
+//! - `target`, `repo`, `restore`: `rampart restore`'s target, what the
+//!   repository holds and the choice of a backup, and the restore's steps
+//! - `day2`, `ops`: the first full backup after the restart that turns
+//!   archiving on, and its typed operation
+//! - `status`, `alerts`: `rampart status` and the Prometheus rules for pgBackRest
 //!
-//! Left in shared code: its placement on the PostgreSQL hosts in `Stack::parse`.
+//! Left in shared code: the generated SSH keys' loader (`model::backup_keys`),
+//! Patroni's archive settings in the postgres view, and its placement on the
+//! PostgreSQL hosts (and pgBackRest's repository host) in `Stack::parse`.
 
+pub mod alerts;
+pub mod day2;
+pub mod ops;
+pub mod repo;
+pub mod restore;
 pub mod stack;
+pub mod status;
+pub mod target;
 pub mod view;
 
 use super::prelude::*;
 
-/// backup, through the one component interface (it has no cluster facts or probes).
+/// pgBackRest's first full backup (on the repository host): when the rolling
+/// restart turns archiving on, the day-2 step takes it after the restarts.
+pub const FIRST_BACKUP: RoleRef =
+    RoleRef::new("backup", Kind::Command, "pgbackrest-first-full-backup");
+
+/// backup, through the one component interface (it has no cluster facts).
 pub struct Backup;
 
 impl Component for Backup {
@@ -22,12 +42,48 @@ impl Component for Backup {
     fn level(&self) -> u8 {
         2
     }
-    fn validate(&self, v: &mut Validator, raw: &RawStack, _: &Placement) {
+    fn relies_on(&self) -> &'static [RoleRef] {
+        &[FIRST_BACKUP]
+    }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        // pgBackRest's SSH key (the members' or the repository host's)
+        &["ssh_private_key"]
+    }
+    fn validate(&self, v: &mut Validator, raw: &RawStack, placement: &Placement) {
         if let Some(b) = &raw.backup {
-            stack::validate(v, b, raw.postgres.is_some());
+            let pg = placement.get("postgres").map(Vec::as_slice).unwrap_or(&[]);
+            stack::validate(v, b, raw.postgres.is_some(), pg);
+            // pgBackRest owns archiving: Patroni's archive settings are rampart's
+            if let (Some(_), Some(p)) = (stack::pgbackrest(Some(b)), &raw.postgres) {
+                for k in ["archive_mode", "archive_command", "restore_command"] {
+                    if p.parameters.contains_key(k) {
+                        let span = v.key_at(&["postgres", "parameters", k], Some(p.hosts.span()));
+                        v.err(
+                            span,
+                            format!("`{k}` is set by rampart: [backup.postgres] method = \"pgbackrest\" archives WAL through pgBackRest"),
+                            "remove it from [postgres.parameters] (archive_timeout may stay: rampart's default is 60 s)",
+                        );
+                    }
+                }
+            }
         }
     }
+    fn alert_rules(&self, stack: &Stack, rule: &mut AlertRule<'_>) {
+        alerts::rules(stack, rule);
+    }
+    fn day2(&self, compiled: &Compiled, _: &BTreeMap<String, HostFacts>, plan: &mut Plan) {
+        day2::steps(&compiled.stack, plan)
+    }
+    fn status_probe(&self, stack: &Stack, host: &str) -> String {
+        status::probe(stack, host)
+    }
+    fn status(&self, stack: &Stack, probes: &Probes) -> Vec<ComponentHealth> {
+        status::evaluate(stack, probes)
+    }
     fn template_view(&self, cx: &ViewCx<'_>) -> View {
-        keyed_view("backup", view::backup(cx.stack))
+        keyed_view(
+            "backup",
+            view::backup(cx.inv, cx.stack, cx.host, cx.secrets),
+        )
     }
 }

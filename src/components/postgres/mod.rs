@@ -35,7 +35,8 @@ pub const DYNAMIC_CONFIG: RoleRef =
 pub struct Cluster {
     /// Its hosts, in stack order.
     pub hosts: Vec<String>,
-    /// `[postgres.parameters]` as JSON `{name: "value"}`.
+    /// `[postgres.parameters]` and what pgBackRest adds to them
+    /// (`view::effective_parameters`), as JSON `{name: "value"}`.
     pub parameters: String,
 }
 
@@ -91,11 +92,7 @@ impl Component for Postgres {
     fn topology(&self, _: &Inventory, stack: &Stack) -> Option<Arc<dyn Topology>> {
         Some(Arc::new(Cluster {
             hosts: stack.hosts_of("postgres").to_vec(),
-            parameters: stack
-                .postgres
-                .as_ref()
-                .map(|p| view::parameters_json(&p.parameters).to_string())
-                .unwrap_or_else(|| "{}".into()),
+            parameters: view::effective_parameters_json(stack).to_string(),
         }))
     }
     fn fact_tag(&self) -> Option<&'static str> {

@@ -84,6 +84,77 @@ pub struct PostgresView {
     /// `'a','b'` for a `datname IN (...)` check.
     pub database_names_sql: String,
     pub database_count: usize,
+    /// With `[backup.postgres] method = "pgbackrest"`: archiving, the
+    /// restore_command and replicas built from the repository.
+    pub pgbackrest: Option<PgArchive>,
+}
+
+/// What Patroni's configuration holds for pgBackRest.
+#[derive(Debug, Clone, Serialize)]
+pub struct PgArchive {
+    pub stanza: String,
+    /// `recovery_conf.restore_command`.
+    pub restore_command: String,
+    /// The `pgbackrest` replica method's command (a delta restore of the latest backup).
+    pub replica_command: String,
+}
+
+/// The settings rampart adds to `[postgres.parameters]` with pgBackRest:
+/// archive_mode on, the asynchronous archive-push, and a WAL switch at least
+/// every 60 s, so a quiet cluster's newest minute is in the repository too.
+pub fn archive_parameters(stanza: &str) -> Vec<(String, String)> {
+    vec![
+        ("archive_mode".into(), "on".into()),
+        (
+            "archive_command".into(),
+            format!("pgbackrest --stanza={stanza} archive-push %p"),
+        ),
+        ("archive_timeout".into(), "60".into()),
+    ]
+}
+
+/// `[postgres.parameters]`, then what pgBackRest needs (the stack refuses
+/// archive_mode and archive_command of its own alongside pgBackRest).
+pub fn effective_parameters(stack: &Stack) -> Vec<(String, String)> {
+    let Some(p) = stack.postgres.as_ref() else {
+        return Vec::new();
+    };
+    let mut params: Vec<(String, String)> = p
+        .parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), toml_to_pg(v)))
+        .collect();
+    if crate::components::backup::stack::pgbackrest(stack.backup.as_ref()).is_some() {
+        for (k, v) in archive_parameters(&stack.name) {
+            if !params.iter().any(|(n, _)| *n == k) {
+                params.push((k, v));
+            }
+        }
+    }
+    params
+}
+
+/// `{name: "value"}` of `effective_parameters`, as Patroni's dynamic configuration holds them.
+pub fn effective_parameters_json(stack: &Stack) -> serde_json::Value {
+    effective_parameters(stack)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The data directory of the stack's PostgreSQL members (their release's version, or `version`).
+pub fn data_dir_of(inv: &Inventory, stack: &Stack) -> Option<String> {
+    let p = stack.postgres.as_ref()?;
+    let release = stack
+        .hosts_of("postgres")
+        .first()
+        .and_then(|m| inv.hosts.get(m))
+        .map_or(Release::DEFAULT, |h| h.debian);
+    Some(format!(
+        "/var/lib/postgresql/{}/patroni",
+        p.version_on(release)
+    ))
 }
 
 pub fn sql_literal(s: &str) -> String {
@@ -152,12 +223,15 @@ pub fn postgres(
         .map_or(Release::DEFAULT, |h| h.debian);
     let version = p.version_on(release);
     let synchronous_node_count = p.synchronous_node_count.unwrap_or(1);
-    let parameters_text = p
-        .parameters
+    let archiving = crate::components::backup::stack::pgbackrest(stack.backup.as_ref())
+        .map(|_| archive_parameters(&stack.name));
+    let params = effective_parameters(stack);
+    let parameters_text = params
         .iter()
-        .map(|(k, v)| format!("{k}={}", toml_to_pg(v)))
+        .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let params_json = effective_parameters_json(stack);
     Some(PostgresView {
         is_first,
         scope: stack.name.clone(),
@@ -174,16 +248,15 @@ pub fn postgres(
         ttl: if release.patroni_major() >= 4 { 20 } else { 15 },
         loop_wait: 3,
         retry_timeout: 5,
-        parameters: p
-            .parameters
+        parameters: params
             .iter()
             .map(|(k, v)| PgParameter {
                 name: k.clone(),
-                value: toml_to_pg(v),
+                value: v.clone(),
             })
             .collect(),
         dynamic_config_json: serde_json::json!({
-            "postgresql": {"parameters": parameters_json(&p.parameters)},
+            "postgresql": {"parameters": params_json},
             "synchronous_mode": p.synchronous_mode.json(),
             "synchronous_node_count": synchronous_node_count,
         })
@@ -216,5 +289,10 @@ pub fn postgres(
             .join(","),
         database_count: p.databases.len(),
         databases,
+        pgbackrest: archiving.map(|_| PgArchive {
+            stanza: stack.name.clone(),
+            restore_command: format!("pgbackrest --stanza={} archive-get %f \"%p\"", stack.name),
+            replica_command: format!("pgbackrest --stanza={} --delta restore", stack.name),
+        }),
     })
 }
