@@ -438,3 +438,59 @@ fn the_facts_and_status_probes_ask_the_stacks_server_and_see_both_packages() {
     let alerts = rampart::alerts::rules(&stack);
     assert!(alerts.contains("no Valkey server is master"), "{alerts}");
 }
+
+/// Redis and Valkey are durable by default (AOF fsynced every second, plus
+/// RDB snapshots); `[redis.settings]` turns either off, and then rampart's
+/// default line is left out rather than contradicted.
+#[test]
+fn redis_is_durable_by_default_and_either_can_be_turned_off() {
+    let conf = |settings: &str, server: Option<&str>| {
+        let inv = Inventory::parse(Source::new("inv.toml", INV)).unwrap();
+        let text = stack_text(server).replace(
+            "[redis.settings]\nmaxmemory = \"64mb\"\n",
+            &format!("[redis.settings]\nmaxmemory = \"64mb\"\n{settings}"),
+        );
+        let stack = Stack::parse(Source::new("stack.toml", text), &inv).unwrap();
+        let m: BTreeMap<String, Secret> =
+            [("redis.password".to_string(), Secret::new("pw"))].into();
+        let c = compile(
+            &inv,
+            &stack,
+            &RoleSet::load(None).unwrap(),
+            &SecretValues::Values(m),
+        )
+        .unwrap();
+        let id = c
+            .resources
+            .iter()
+            .find(|r| {
+                r.id.host == "n1" && r.id.kind == "file" && r.id.name.ends_with("/rampart.conf")
+            })
+            .map(|r| r.id.to_string())
+            .unwrap();
+        match &c.resources[c.index_of(&id).unwrap()].desired {
+            rampart::compile::Desired::File { content, .. } => {
+                String::from_utf8(content.clone()).unwrap()
+            }
+            _ => unreachable!(),
+        }
+    };
+    for server in [None, Some("valkey")] {
+        let on = conf("", server);
+        assert!(
+            on.contains("\nappendonly yes\nappendfsync everysec\nsave 3600 1 300 100 60 10000\n"),
+            "{on}"
+        );
+        let off = conf("appendonly = \"no\"\nsave = \"\"\n", server);
+        assert!(
+            !off.contains("appendonly yes") && !off.contains("save 3600"),
+            "{off}"
+        );
+        assert!(
+            off.contains("\nappendfsync everysec\n")
+                && off.contains("\nappendonly \"no\"\n")
+                && off.contains("\nsave \"\"\n"),
+            "{off}"
+        );
+    }
+}
