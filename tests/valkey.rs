@@ -237,6 +237,55 @@ fn the_role_refs_name_compiled_resources_for_either_server() {
     }
 }
 
+/// A roll restarts the next member only once the one before it passes its own
+/// health checks: a replica back in sync with the master, not just answering.
+/// Two members resyncing at once (a full resync takes seconds: diskless sync
+/// waits for more replicas; with AOF a restarted member cannot resync
+/// partially) and the master failing over to one still behind lost an
+/// acknowledged write in a live roll.
+#[test]
+fn each_member_of_a_redis_roll_waits_for_the_one_before_to_be_back_in_sync() {
+    for server in [None, Some("valkey")] {
+        let (_, c) = compiled(server);
+        let conf = match server {
+            Some(_) => "/etc/valkey/rampart.conf",
+            None => "/etc/redis/rampart.conf",
+        };
+        let mut facts = all_converged(&c);
+        for (h, r) in [("n1", "slave"), ("n2", "master"), ("n3", "slave")] {
+            let f = facts.get_mut(h).unwrap();
+            f.set_redis(role(r, if r == "slave" { "10.0.0.2" } else { "" }, true));
+            f.files.get_mut(conf).unwrap().sha256 = Some("0".repeat(64));
+        }
+        let p = plan(&c, &facts);
+        let unit = server
+            .and_then(Server::parse)
+            .unwrap_or(Server::Redis)
+            .names()
+            .unit;
+        let step = |h: &str| {
+            p.steps
+                .iter()
+                .find(|s| s.id == format!("{h}/service/{unit}"))
+                .unwrap_or_else(|| panic!("{h} restarts"))
+        };
+        // replicas first (n1, n3), then the master (n2)
+        for (prev, next) in [("n1", "n3"), ("n3", "n2")] {
+            let synced = format!("{prev}/health/redis-synced");
+            assert!(
+                p.steps.iter().any(|s| s.id == synced),
+                "{synced} is planned: {:?}",
+                p.steps.iter().map(|s| &s.id).collect::<Vec<_>>()
+            );
+            let deps = &step(next).deps;
+            assert!(
+                deps.contains(&step(prev).id) && deps.contains(&synced),
+                "{next} restarts after {prev} is back in sync: {deps:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn valkey_day2_uses_valkey_units_and_cli() {
     let (_, c) = compiled(Some("valkey"));
