@@ -15,6 +15,12 @@ pub struct Measured {
     pub full_backup_secs: f64,
     pub restore_secs: f64,
     pub lag: String,
+    /// From the leader's Patroni stopped to a segment switched on the new leader in the repository.
+    pub failover_secs: f64,
+    /// `apply` re-adding a member with an empty data directory (built from the repository).
+    pub rebuild_secs: f64,
+    /// `restore --discard-old` removing the set-aside data directories.
+    pub discard_secs: f64,
 }
 
 const REPO: &str = "lab4";
@@ -167,6 +173,11 @@ pub fn run(dir: &std::path::Path, inventory: Option<&str>) -> Measured {
     let lag =
         format!("at most {max_ready} segments waiting, last archived at most {max_age} s before");
 
+    // a failover: the new leader archives, and the old one, its data
+    // directory lost, is rebuilt from the repository when `apply` adds it back
+    let (failover_secs, rebuild_secs) = failover_and_rebuild(&r, &l);
+    let l = leader("lab1");
+
     // write rows, note T, then more rows and a DELETE of the first ones (through HAProxy)
     let via = |sql: &str| ssh_ok("lab3", &format!("{PG} -h 198.18.0.11 -p 5000 -c \"{sql}\""));
     via("create table pitr(id int primary key, at timestamptz default now()); insert into pitr(id) select generate_series(1,100)");
@@ -280,12 +291,132 @@ pub fn run(dir: &std::path::Path, inventory: Option<&str>) -> Measured {
     let p = r(&["plan", "--detailed-exitcode"]);
     assert_eq!(p.code, 0, "plan after the restore not empty:\n{}", p.all());
     backup_status_healthy(&r);
+
+    // the set-aside data directories go only when asked: --discard-old names them, then removes them
+    let t = Instant::now();
+    let x = r(&["restore", "--discard-old", "--auto-approve"]);
+    let discard_secs = t.elapsed().as_secs_f64();
+    assert_eq!(x.code, 0, "restore --discard-old failed:\n{}", x.all());
+    for h in MEMBERS {
+        assert!(
+            x.stdout.contains(&format!("{h}/restore/discard-old")),
+            "{}",
+            x.stdout
+        );
+        assert_eq!(
+            ssh_ok(h, "ls -d /var/lib/postgresql/*/patroni* | wc -l").trim(),
+            "1",
+            "{h}: the set-aside directory is gone, the live one stays"
+        );
+    }
+    assert_eq!(via("select count(*) from pitr").trim(), "101");
+    // nothing kept aside any more: refused, with the reason
+    let x = r(&["restore", "--discard-old", "--auto-approve"]);
+    assert_eq!(x.code, 1, "{}", x.all());
+    assert!(
+        x.stderr.contains("no data directory is kept aside"),
+        "{}",
+        x.all()
+    );
     Measured {
         switch_secs,
         full_backup_secs,
         restore_secs,
         lag,
+        failover_secs,
+        rebuild_secs,
+        discard_secs,
     }
+}
+
+/// The PostgreSQL timeline of a WAL segment's name (its first 8 hex digits).
+fn timeline(segment: &str) -> u64 {
+    u64::from_str_radix(segment.get(..8).unwrap_or("0"), 16).unwrap_or(0)
+}
+
+/// Stops Patroni on the leader `old`: another member takes over, and a WAL
+/// segment switched on it after the failover reaches the repository on a new
+/// timeline; `pgbackrest check` passes. Then `old`'s data directory is
+/// removed and `apply` adds it back: Patroni builds it from the repository
+/// (`create_replica_methods`, pgBackRest first), and its log says so.
+/// Returns (failover to archived segment, apply rebuilding `old`) in seconds.
+fn failover_and_rebuild(r: &dyn Fn(&[&str]) -> Run, old: &str) -> (f64, f64) {
+    let other = MEMBERS.iter().find(|h| **h != old).unwrap();
+    let wal = |h: &str, sql: &str| {
+        ssh_ok(
+            h,
+            &format!("runuser -u postgres -- psql -X -tA -d app -c \"{sql}\""),
+        )
+        .trim()
+        .to_string()
+    };
+    let before = timeline(&wal(old, "select pg_walfile_name(pg_current_wal_lsn())"));
+    let t = Instant::now();
+    ssh_ok(old, "systemctl stop patroni");
+    until_ok(other, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=json.load(sys.stdin)[\"members\"]; sys.exit(0 if any(x[\"role\"]==\"leader\" and x[\"name\"]!=\"{old}\" and x[\"state\"]==\"running\" for x in m) else 1)'"), Duration::from_secs(120));
+    let new = leader(other);
+    assert_ne!(new, old);
+    // a write, then its segment switched on the new leader: it reaches the repository
+    wal(&new, "create table if not exists after_failover(at timestamptz default now()); insert into after_failover default values");
+    let seg = wal(&new, "select pg_walfile_name(pg_switch_wal())");
+    assert!(
+        timeline(&seg) > before,
+        "segment {seg} is not on a timeline after {before}"
+    );
+    until_ok(
+        REPO,
+        &format!("find /var/lib/pgbackrest/archive/lab -name '{seg}-*' | grep -q ."),
+        Duration::from_secs(60),
+    );
+    let failover_secs = t.elapsed().as_secs_f64();
+    ssh_ok(REPO, "runuser -u postgres -- pgbackrest --stanza=lab check");
+
+    // the old leader's data directory lost; it leaves the cluster
+    let data = ssh_ok(old, "ls -d /var/lib/postgresql/*/patroni")
+        .trim()
+        .to_string();
+    ssh_ok(old, &format!("rm -rf {data}"));
+    until_ok(other, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; sys.exit(1 if any(x[\"name\"]==\"{old}\" for x in json.load(sys.stdin)[\"members\"]) else 0)'"), Duration::from_secs(90));
+    // `apply` adds it back: Patroni restores it from the repository
+    let restores = |h: &str| {
+        ssh_ok(
+            h,
+            "grep -c 'restore command begin' /var/log/pgbackrest/lab-restore.log || true",
+        )
+        .trim()
+        .parse::<u32>()
+        .unwrap_or(0)
+    };
+    let restores_before = restores(old);
+    let since = ssh_ok(old, "date +%s").trim().to_string();
+    let t = Instant::now();
+    let a = r(&["apply", "--auto-approve"]);
+    let rebuild_secs = t.elapsed().as_secs_f64();
+    assert_eq!(a.code, 0, "apply re-adding {old}:\n{}", a.all());
+    let log = ssh_ok(
+        old,
+        &format!("journalctl --no-pager -q -u patroni --since @{since}"),
+    );
+    assert!(
+        log.contains("replica has been created using pgbackrest"),
+        "{old} was not built from the repository; Patroni's log:\n{log}"
+    );
+    assert!(
+        !log.contains("replica has been created using basebackup"),
+        "{log}"
+    );
+    // pgBackRest's own log: one more restore on that host
+    assert_eq!(
+        restores(old),
+        restores_before + 1,
+        "pgBackRest's log on {old} shows no new restore"
+    );
+    // streaming from the new leader, the row written after the failover there
+    until_ok(old, "curl -sf http://127.0.0.1:8008/replica >/dev/null && test \"$(runuser -u postgres -- psql -X -tAc \"select status from pg_stat_wal_receiver\" app)\" = streaming", Duration::from_secs(120));
+    assert_eq!(wal(old, "select count(*) from after_failover"), "1");
+    let p = r(&["plan", "--detailed-exitcode"]);
+    assert_eq!(p.code, 0, "plan after the rebuild not empty:\n{}", p.all());
+    (failover_secs, rebuild_secs)
 }
 
 /// `rampart status` shows the repository's backups and the leader archiving, healthy.

@@ -7,6 +7,8 @@
 //!   pgBackRest's configuration on the members and the repository host)
 //! - `target`, `repo`, `restore`: `rampart restore`'s target, what the
 //!   repository holds and the choice of a backup, and the restore's steps
+//! - `discard`: `rampart restore --discard-old`, the set-aside data
+//!   directories listed and removed
 //! - `day2`, `ops`: the first full backup after the restart that turns
 //!   archiving on, and its typed operation
 //! - `status`, `alerts`: `rampart status` and the Prometheus rules for pgBackRest
@@ -17,6 +19,7 @@
 
 pub mod alerts;
 pub mod day2;
+pub mod discard;
 pub mod ops;
 pub mod repo;
 pub mod restore;
