@@ -92,7 +92,10 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
         return refuse(&format!("no connection to the repository host {repo_host}"));
     };
     let out = match session
-        .exec(&repo::probe(&l.stack.name, view::REPO_PATH), b"")
+        .exec(
+            &repo::probe(&l.stack.name, &view::newest_wal_of(b, &l.stack.name)),
+            b"",
+        )
         .await
     {
         Ok(o) if o.ok() => o.stdout_str(),

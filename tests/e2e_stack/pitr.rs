@@ -21,6 +21,8 @@ pub struct Measured {
     pub rebuild_secs: f64,
     /// `restore --discard-old` removing the set-aside data directories.
     pub discard_secs: f64,
+    /// The repository in S3-compatible storage (moto's server), or why it did not run.
+    pub s3: String,
 }
 
 const REPO: &str = "lab4";
@@ -318,6 +320,7 @@ pub fn run(dir: &std::path::Path, inventory: Option<&str>) -> Measured {
         "{}",
         x.all()
     );
+    let s3 = s3_repository(dir, &inv, &stack);
     Measured {
         switch_secs,
         full_backup_secs,
@@ -326,7 +329,155 @@ pub fn run(dir: &std::path::Path, inventory: Option<&str>) -> Measured {
         failover_secs,
         rebuild_secs,
         discard_secs,
+        s3,
     }
+}
+
+/// The S3-compatible server run on the lab bridge for the S3 check: moto's
+/// (`pip install 'moto[server]'`), named by RAMPART_E2E_S3_SERVER.
+struct S3Server(std::process::Child);
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const S3_KEY: &str = "lab-only-s3-key-id";
+const S3_SECRET: &str = "lab-only-s3-secret-key";
+
+/// The repository moved to S3-compatible storage, when RAMPART_E2E_S3_SERVER
+/// names moto's server: it serves HTTPS (a self-signed certificate, hence
+/// `verify_tls = false`) on the lab bridge; the apply creates the stanza in
+/// the bucket and takes a first full backup there, the members archive
+/// through the repo host into it, `pgbackrest check` passes, the objects are
+/// in the bucket, the next plan is empty, status is healthy, and the key and
+/// secret appear nowhere rampart writes. Returns what it measured, or why it
+/// did not run.
+fn s3_repository(dir: &std::path::Path, inv: &str, stack: &str) -> String {
+    let Some(server) = std::env::var_os("RAMPART_E2E_S3_SERVER") else {
+        eprintln!("S3 check skipped: set RAMPART_E2E_S3_SERVER to moto's moto_server to run it");
+        return "not run (RAMPART_E2E_S3_SERVER unset)".into();
+    };
+    let endpoint = "198.18.0.1:9000";
+    let child = std::process::Command::new(&server)
+        .args(["-H", "198.18.0.1", "-p", "9000", "--ssl"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {server:?}: {e}"));
+    let _server = S3Server(child);
+    let curl = |args: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("curl -sk --max-time 5 {args}"))
+            .output()
+            .unwrap()
+    };
+    let t = Instant::now();
+    while !curl(&format!(
+        "-X PUT -o /dev/null -f https://{endpoint}/lab-backups"
+    ))
+    .status
+    .success()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "moto's server did not answer on {endpoint}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::fs::write(dir.join("lab-secrets/s3_key"), S3_KEY).unwrap();
+    std::fs::write(dir.join("lab-secrets/s3_secret"), S3_SECRET).unwrap();
+    let text = std::fs::read_to_string(stack).unwrap()
+        + &format!("[backup.postgres.s3]\nendpoint = \"{endpoint}\"\nbucket = \"lab-backups\"\nregion = \"us-east-1\"\nkey = {{ file = \"lab-secrets/s3_key\" }}\nsecret = {{ file = \"lab-secrets/s3_secret\" }}\nuri_style = \"path\"\nverify_tls = false\n");
+    let s3_stack = dir.join("pitr-s3-stack.toml").display().to_string();
+    std::fs::write(&s3_stack, text).unwrap();
+    let r = |args: &[&str]| {
+        let mut a = vec!["-i", inv, "-s", s3_stack.as_str()];
+        a.extend_from_slice(args);
+        rampart(&a)
+    };
+    let saved = dir.join("s3-plan.json");
+    let p = r(&["plan", "--out", saved.to_str().unwrap()]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    let t = Instant::now();
+    let a = r(&["apply", "--auto-approve"]);
+    let apply_secs = t.elapsed().as_secs_f64();
+    assert_eq!(
+        a.code,
+        0,
+        "switching the repository to S3 failed:\n{}",
+        a.all()
+    );
+    let json = r(&["plan", "--json"]);
+    for (what, text) in [
+        ("plan", p.all()),
+        ("saved plan", std::fs::read_to_string(&saved).unwrap()),
+        ("apply", a.all()),
+        ("plan --json", json.all()),
+    ] {
+        for secret in [S3_KEY, S3_SECRET] {
+            assert!(!text.contains(secret), "{secret} shown by {what}");
+        }
+    }
+    // the repo host's configuration says S3; the backup is in the bucket
+    let conf = ssh_ok(
+        REPO,
+        "grep -E '^repo1-(type|s3-bucket)=' /etc/pgbackrest.conf",
+    );
+    assert_eq!(
+        conf.trim(),
+        "repo1-type=s3\nrepo1-s3-bucket=lab-backups",
+        "{conf}"
+    );
+    ssh_ok(REPO, "runuser -u postgres -- pgbackrest --stanza=lab check");
+    let info = ssh_ok(
+        REPO,
+        "runuser -u postgres -- pgbackrest --stanza=lab --output=json info",
+    );
+    assert!(
+        info.contains("\"type\":\"full\""),
+        "no full backup in S3: {info}"
+    );
+    let t = Instant::now();
+    ssh_ok(REPO, "systemctl start rampart-pgbackrest-full.service");
+    let full_secs = t.elapsed().as_secs_f64();
+    let objects = curl(&format!(
+        "'https://{endpoint}/lab-backups?list-type=2&prefix=pgbackrest/'"
+    ));
+    let listing = String::from_utf8_lossy(&objects.stdout);
+    for want in [
+        "pgbackrest/archive/lab/",
+        "pgbackrest/backup/lab/backup.info",
+    ] {
+        assert!(
+            listing.contains(want),
+            "no {want} in the bucket:\n{listing}"
+        );
+    }
+    let p = r(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        p.code,
+        0,
+        "plan after the switch to S3 not empty:\n{}",
+        p.all()
+    );
+    backup_status_healthy(&r);
+    // the newest archived segment, read from pgBackRest's listing of the bucket
+    let st = r(&["status"]);
+    assert!(st.stdout.contains("newest archived WAL 0"), "{}", st.stdout);
+    ssh_ok(REPO, "systemctl start rampart-pgbackrest-metrics.service");
+    let prom = ssh_ok(
+        REPO,
+        "cat /var/lib/prometheus/node-exporter/rampart_pgbackrest.prom",
+    );
+    assert!(
+        prom.contains("rampart_pgbackrest_newest_wal_timestamp_seconds{stanza=\"lab\"} "),
+        "{prom}"
+    );
+    format!("apply switching the repository to S3 (stanza, first full backup) {apply_secs:.1}s, a full backup into S3 {full_secs:.1}s")
 }
 
 /// The PostgreSQL timeline of a WAL segment's name (its first 8 hex digits).
