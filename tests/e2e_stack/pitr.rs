@@ -507,6 +507,12 @@ fn failover_and_rebuild(r: &dyn Fn(&[&str]) -> Run, old: &str) -> (f64, f64) {
     until_ok(other, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=json.load(sys.stdin)[\"members\"]; sys.exit(0 if any(x[\"role\"]==\"leader\" and x[\"name\"]!=\"{old}\" and x[\"state\"]==\"running\" for x in m) else 1)'"), Duration::from_secs(120));
     let new = leader(other);
     assert_ne!(new, old);
+    // Patroni names the leader before PostgreSQL's promotion is complete
+    until_ok(
+        &new,
+        "test \"$(runuser -u postgres -- psql -X -tAc 'select pg_is_in_recovery()')\" = f",
+        Duration::from_secs(60),
+    );
     // a write, then its segment switched on the new leader: it reaches the repository
     wal(&new, "create table if not exists after_failover(at timestamptz default now()); insert into after_failover default values");
     let seg = wal(&new, "select pg_walfile_name(pg_switch_wal())");
