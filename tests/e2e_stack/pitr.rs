@@ -334,7 +334,8 @@ pub fn run(dir: &std::path::Path, inventory: Option<&str>) -> Measured {
 }
 
 /// The S3-compatible server run on the lab bridge for the S3 check: moto's
-/// (`pip install 'moto[server]'`), named by RAMPART_E2E_S3_SERVER.
+/// behind a TLS proxy (`tests/e2e_stack/s3_server.py`), run by the Python
+/// that RAMPART_E2E_S3_PYTHON names (one with `pip install 'moto[server]'`).
 struct S3Server(std::process::Child);
 
 impl Drop for S3Server {
@@ -347,26 +348,55 @@ impl Drop for S3Server {
 const S3_KEY: &str = "lab-only-s3-key-id";
 const S3_SECRET: &str = "lab-only-s3-secret-key";
 
-/// The repository moved to S3-compatible storage, when RAMPART_E2E_S3_SERVER
-/// names moto's server: it serves HTTPS (a self-signed certificate, hence
-/// `verify_tls = false`) on the lab bridge; the apply creates the stanza in
-/// the bucket and takes a first full backup there, the members archive
-/// through the repo host into it, `pgbackrest check` passes, the objects are
-/// in the bucket, the next plan is empty, status is healthy, and the key and
-/// secret appear nowhere rampart writes. Returns what it measured, or why it
-/// did not run.
+/// The repository moved to S3-compatible storage, when RAMPART_E2E_S3_PYTHON
+/// names a Python with moto: it serves HTTPS (a self-signed certificate,
+/// hence `verify_tls = false`) on the lab bridge; the apply creates the
+/// stanza in the bucket and takes a first full backup there, the members
+/// archive through the repo host into it, `pgbackrest check` passes, the
+/// objects are in the bucket, the next plan is empty, status is healthy, and
+/// the key and secret appear nowhere rampart writes. Returns what it
+/// measured, or why it did not run.
 fn s3_repository(dir: &std::path::Path, inv: &str, stack: &str) -> String {
-    let Some(server) = std::env::var_os("RAMPART_E2E_S3_SERVER") else {
-        eprintln!("S3 check skipped: set RAMPART_E2E_S3_SERVER to moto's moto_server to run it");
-        return "not run (RAMPART_E2E_S3_SERVER unset)".into();
+    let Some(python) = std::env::var_os("RAMPART_E2E_S3_PYTHON") else {
+        eprintln!(
+            "S3 check skipped: set RAMPART_E2E_S3_PYTHON to a Python with moto[server] to run it"
+        );
+        return "not run (RAMPART_E2E_S3_PYTHON unset)".into();
     };
     let endpoint = "198.18.0.1:9000";
-    let child = std::process::Command::new(&server)
-        .args(["-H", "198.18.0.1", "-p", "9000", "--ssl"])
+    let (cert, key) = (dir.join("s3-cert.pem"), dir.join("s3-key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=s3.lab",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let child = std::process::Command::new(&python)
+        .arg(format!("{ROOT}/tests/e2e_stack/s3_server.py"))
+        .args(["198.18.0.1", "9000"])
+        .arg(&cert)
+        .arg(&key)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {server:?}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {python:?}: {e}"));
     let _server = S3Server(child);
     let curl = |args: &str| {
         std::process::Command::new("sh")
@@ -384,7 +414,7 @@ fn s3_repository(dir: &std::path::Path, inv: &str, stack: &str) -> String {
     {
         assert!(
             t.elapsed() < Duration::from_secs(30),
-            "moto's server did not answer on {endpoint}"
+            "the S3 server did not answer on {endpoint}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }
