@@ -46,6 +46,11 @@ const PGBR_FULL_SCHEDULE: &str = pg!("[backup.postgres]\nmethod = \"pgbackrest\"
 const PGBR_ARCHIVE_PARAM: &str = pg!("[postgres.parameters]\narchive_command = \"cp %p /x\"\n[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\n");
 const PGBR_ALERT0: &str =
     pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\nalert_hours = 0\n");
+const PGBR_S3_ENDPOINT: &str = pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\n[backup.postgres.s3]\nendpoint = \"https://s3.example.com\"\nbucket = \"shop-pg\"\nregion = \"us-east-1\"\nkey = { env = \"K\" }\nsecret = { env = \"S\" }\n");
+const PGBR_S3_BUCKET: &str = pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\n[backup.postgres.s3]\nendpoint = \"s3.example.com\"\nbucket = \"Shop_PG\"\nregion = \"us-east-1\"\nkey = { env = \"K\" }\nsecret = { env = \"S\" }\n");
+const PGBR_S3_LITERAL: &str = pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\n[backup.postgres.s3]\nendpoint = \"s3.example.com\"\nbucket = \"shop-pg\"\nregion = \"us-east-1\"\nkey = { env = \"K\" }\nsecret = \"wJalrXUtnFEMI\"\n");
+const PGBR_S3_URI: &str = pg!("[backup.postgres]\nmethod = \"pgbackrest\"\nrepo_host = \"d\"\n[backup.postgres.s3]\nendpoint = \"minio:9000\"\nbucket = \"shop-pg\"\nregion = \"us-east-1\"\nkey = { env = \"K\" }\nsecret = { env = \"S\" }\nuri_style = \"virtual\"\n");
+const DUMP_S3: &str = pg!("[backup.postgres]\nschedule = \"0 2 * * *\"\nkeep_days = 7\n[backup.postgres.s3]\nendpoint = \"s3.example.com\"\nbucket = \"shop-pg\"\nregion = \"us-east-1\"\nkey = { env = \"K\" }\nsecret = { env = \"S\" }\n");
 const DUMP_NO_SCHEDULE: &str = pg!("[backup.postgres]\nkeep_days = 7\n");
 
 struct Case {
@@ -149,6 +154,11 @@ fn every_bad_input_is_refused_with_position_and_fix() {
         Case { name: "pgbackrest keep_full 0", inv: INV, stack: PGBR_KEEP0, expect: &["stack.toml:12:13", "[backup.postgres] keep_full: keep_full 0 is out of range", "write keep_full from 1 to 100"] },
         Case { name: "pgbackrest full schedule hour 25", inv: INV, stack: PGBR_FULL_SCHEDULE, expect: &["stack.toml:12:17", "[backup.postgres] full_schedule: `0 25 * * *` is not a schedule systemd can run exactly: hour 25 is out of range 0-23", "e.g. full_schedule = \"0 2 * * *\""] },
         Case { name: "archive_command of its own under pgbackrest", inv: INV, stack: PGBR_ARCHIVE_PARAM, expect: &["stack.toml:10:1", "[postgres.parameters] archive_command: `archive_command` is set by rampart", "remove it from [postgres.parameters]"] },
+        Case { name: "pgbackrest s3 endpoint with a scheme", inv: INV, stack: PGBR_S3_ENDPOINT, expect: &["stack.toml:13:12", "[backup.postgres.s3] endpoint: endpoint `https://s3.example.com` is not a host[:port]", "write the host name alone, without the scheme (pgBackRest speaks HTTPS)"] },
+        Case { name: "pgbackrest s3 bucket name", inv: INV, stack: PGBR_S3_BUCKET, expect: &["stack.toml:14:10", "[backup.postgres.s3] bucket: bucket `Shop_PG` is not an S3 bucket name", "write 3 to 63 lowercase letters, digits"] },
+        Case { name: "pgbackrest s3 literal secret", inv: INV, stack: PGBR_S3_LITERAL, expect: &["stack.toml:17:10", "[backup.postgres.s3] secret: secrets are never written literally", "17 | secret = ****\n"] },
+        Case { name: "pgbackrest s3 uri style", inv: INV, stack: PGBR_S3_URI, expect: &["stack.toml:18:13", "[backup.postgres.s3] uri_style: uri_style `virtual` is not one pgBackRest knows", "write uri_style = \"host\""] },
+        Case { name: "s3 under pg_dump", inv: INV, stack: DUMP_S3, expect: &["stack.toml:12:", "[backup.postgres.s3]: `s3` is not a key of method = \"pg_dump\"", "the keys of method = \"pg_dump\" are schedule, keep_days; remove `s3`"] },
         Case { name: "pgbackrest alert_hours 0", inv: INV, stack: PGBR_ALERT0, expect: &["stack.toml:12:15", "[backup.postgres] alert_hours: alert_hours 0 is out of range", "write alert_hours from 1 to 8760"] },
         Case { name: "pg_dump without a schedule", inv: INV, stack: DUMP_NO_SCHEDULE, expect: &["stack.toml:9:9", "[backup.postgres] needs a schedule", "write schedule = \"0 2 * * *\""] },
         Case { name: "heartbeat that overflowed 5 x", inv: INV, stack: "[stack]\nname = \"x\"\n[etcd]\nhosts = \"three\"\nheartbeat_interval = 4000000000\n", expect: &["stack.toml:5:22", "[etcd] heartbeat_interval: etcd heartbeat_interval 4000000000 ms is out of range", "5 | heartbeat_interval = 4000000000\n  |                      ^^^^^^^^^^\n", "write a heartbeat_interval from 10 to 10000 ms"] },

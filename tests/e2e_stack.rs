@@ -543,7 +543,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     // issue 17: pgBackRest and the point-in-time recovery, on the same cluster
     let t = Instant::now();
     let m = pitr::run(dir.path(), INVENTORY.get().and_then(|i| i.as_deref()));
-    eprintln!("MEASURED pgBackRest: the running stack switched to it (rolling restart, stanza, first full backup): {:.1}s; a full backup of the lab cluster: {:.1}s; archive under a writer: {}; restore --to T of the 3-member cluster: {:.1}s; the whole part: {:.1}s", m.switch_secs, m.full_backup_secs, m.lag, m.restore_secs, t.elapsed().as_secs_f64());
+    eprintln!("MEASURED pgBackRest: the running stack switched to it (rolling restart, stanza, first full backup): {:.1}s; a full backup of the lab cluster: {:.1}s; archive under a writer: {}; failover to a segment switched on the new leader in the repository: {:.1}s; apply re-adding a member built from the repository: {:.1}s; restore --to T of the 3-member cluster: {:.1}s; restore --discard-old: {:.1}s; S3: {}; the whole part: {:.1}s", m.switch_secs, m.full_backup_secs, m.lag, m.failover_secs, m.rebuild_secs, m.restore_secs, m.discard_secs, m.s3, t.elapsed().as_secs_f64());
 
     // `lab down` removes the hosts' cgroups
     if std::env::var_os("RAMPART_KEEP_LAB").is_none() {

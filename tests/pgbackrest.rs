@@ -46,6 +46,14 @@ fn setup(stack: &str) -> Setup {
         "postgres.replication_password".to_string(),
         Secret::new("S3cr3t-repl"),
     );
+    m.insert(
+        "backup.postgres.s3.key".to_string(),
+        Secret::new("AKIA-S3-KEY-ID"),
+    );
+    m.insert(
+        "backup.postgres.s3.secret".to_string(),
+        Secret::new("wJalr-S3-SECRET"),
+    );
     rampart::model::backup_keys::load(&inv, dir.path(), &stack, &stack_path, &mut m).unwrap();
     let roles = RoleSet::load(None).unwrap();
     let c = compile(&inv, &stack, &roles, &SecretValues::Values(m.clone())).unwrap();
@@ -317,4 +325,153 @@ tests:
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+const S3: &str = "[backup.postgres.s3]\nendpoint = \"minio.internal:9000\"\nbucket = \"shop-pg\"\nregion = \"us-east-1\"\nkey = { env = \"SHOP_S3_KEY\" }\nsecret = { file = \"s3-secret\" }\nuri_style = \"path\"\nverify_tls = false\n";
+
+/// `[backup.postgres.s3]`: the repo host keeps the repository in the bucket
+/// (its pgbackrest.conf, sensitive, the only file holding the key and
+/// secret); the members still reach the repo host over SSH and never see the
+/// credentials; the stanza's mark and the newest-WAL listing work without a
+/// repository on disk; the secrets are in no plan text or JSON.
+#[test]
+fn s3_repository_is_rendered_on_the_repo_host_alone_and_never_shown() {
+    let s = setup(&format!("{STACK}{S3}"));
+    let (repo, mode, owner, sensitive) = file(&s.c, "vault/file/etc/pgbackrest.conf");
+    assert_eq!((mode, owner.as_str(), sensitive), (0o640, "root", true));
+    let global = repo
+        .split("\n[shop]")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("repo1-"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        global,
+        [
+            "repo1-type=s3",
+            "repo1-path=/pgbackrest",
+            "repo1-s3-endpoint=minio.internal",
+            "repo1-storage-port=9000",
+            "repo1-s3-bucket=shop-pg",
+            "repo1-s3-region=us-east-1",
+            "repo1-s3-uri-style=path",
+            "repo1-s3-key=AKIA-S3-KEY-ID",
+            "repo1-s3-key-secret=wJalr-S3-SECRET",
+            "repo1-storage-verify-tls=n",
+            "repo1-retention-full-type=count",
+            "repo1-retention-full=3",
+        ]
+    );
+    assert!(repo.contains("pg1-host=10.0.0.1\n"), "{repo}");
+    // the members relay through the repo host as before, with no credential
+    for h in ["db1", "db2", "db3"] {
+        let (m, ..) = file(&s.c, &format!("{h}/file/etc/pgbackrest.conf"));
+        assert!(m.contains("repo1-host=10.0.0.9\n"), "{m}");
+        assert!(
+            !m.contains("s3") && !m.contains("AKIA") && !m.contains("wJalr"),
+            "{m}"
+        );
+    }
+    // no file but the repo host's pgbackrest.conf holds a credential
+    for r in &s.c.resources {
+        if let rampart::compile::Desired::File { content, .. } = &r.desired {
+            let text = String::from_utf8_lossy(content);
+            if r.id.to_string() != "vault/file/etc/pgbackrest.conf" {
+                assert!(
+                    !text.contains("AKIA-S3-KEY-ID") && !text.contains("wJalr-S3-SECRET"),
+                    "{} holds an S3 credential",
+                    r.id
+                );
+            }
+        }
+    }
+    // the stanza: created once, a mark on the repo host's disk says so
+    let stanza =
+        s.c.resources
+            .iter()
+            .find(|r| r.id.to_string() == "vault/command/pgbackrest-stanza-create")
+            .unwrap();
+    let text = format!("{:?}", stanza.desired);
+    let mark = "/var/lib/pgbackrest/.rampart-s3-stanza-shop-";
+    assert!(
+        text.contains(&format!("stanza-create && touch {mark}")),
+        "{text}"
+    );
+    // the first full backup into this bucket waits for its stanza: planned
+    // while the mark is missing, checked again when it runs
+    let first = format!(
+        "{:?}",
+        s.c.resources
+            .iter()
+            .find(|r| r.id.to_string() == "vault/command/pgbackrest-first-full-backup")
+            .unwrap()
+            .desired
+    );
+    assert!(
+        first.contains(&format!("unless: Some(\"[ -e {mark}")),
+        "{first}"
+    );
+    // another bucket is another mark
+    let other = setup(&format!("{STACK}{}", S3.replace("shop-pg", "shop-pg2")));
+    let text2 = format!(
+        "{:?}",
+        other
+            .c
+            .resources
+            .iter()
+            .find(|r| r.id.to_string() == "vault/command/pgbackrest-stanza-create")
+            .unwrap()
+            .desired
+    );
+    let marks = |t: &str| {
+        t.split(mark)
+            .nth(1)
+            .map(|r| r[..12].to_string())
+            .unwrap_or_default()
+    };
+    assert_ne!(marks(&text), marks(&text2));
+    // the newest archived segment from pgBackRest's listing of the bucket
+    let (metrics, ..) = file(&s.c, "vault/file/usr/local/sbin/rampart-pgbackrest-metrics");
+    assert!(
+        metrics.contains("pgbackrest --stanza=shop --output=json --recurse repo-ls archive/shop"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("find "), "{metrics}");
+    // never in a plan's text or JSON
+    let facts: BTreeMap<String, HostFacts> =
+        s.c.hosts
+            .iter()
+            .map(|h| (h.clone(), HostFacts::default()))
+            .collect();
+    let p = plan(&s.c, &facts);
+    let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(text.contains("vault/file/etc/pgbackrest.conf"), "{text}");
+    for secret in ["AKIA-S3-KEY-ID", "wJalr-S3-SECRET"] {
+        assert!(
+            !text.contains(secret) && !json.contains(secret),
+            "the plan shows {secret}"
+        );
+    }
+    // the repository on disk keeps its own files, and no S3 line
+    let disk = setup(STACK);
+    let (repo, ..) = file(&disk.c, "vault/file/etc/pgbackrest.conf");
+    assert!(
+        repo.contains("repo1-path=/var/lib/pgbackrest\n") && !repo.contains("s3"),
+        "{repo}"
+    );
+    let text = format!(
+        "{:?}",
+        disk.c
+            .resources
+            .iter()
+            .find(|r| r.id.to_string() == "vault/command/pgbackrest-stanza-create")
+            .unwrap()
+            .desired
+    );
+    assert!(
+        text.contains("/var/lib/pgbackrest/backup/shop/backup.info") && !text.contains("touch"),
+        "{text}"
+    );
 }

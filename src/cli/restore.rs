@@ -5,7 +5,7 @@
 //! cannot reach are refused with the reason before anything is stopped.
 
 use super::context::{fail, load, stack_hosts, warn, Globals};
-use crate::components::backup::{repo, restore, stack::pgbackrest, target, view};
+use crate::components::backup::{discard, repo, restore, stack::pgbackrest, target, view};
 use crate::lock::Held;
 use crate::plan::{Plan, FORMAT_VERSION};
 use crate::printer::{self, Style};
@@ -19,6 +19,9 @@ pub struct Args {
     /// Restore this backup (a label from `pgbackrest info`) to its end
     #[arg(long, value_name = "LABEL")]
     pub backup: Option<String>,
+    /// Remove the data directories earlier restores kept aside (DATA.before-restore-STAMP), once the restored cluster is checked
+    #[arg(long, conflicts_with_all = ["to", "backup"])]
+    pub discard_old: bool,
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
@@ -43,6 +46,9 @@ fn refuse(msg: &str) -> i32 {
 }
 
 async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
+    if a.discard_old {
+        return discard_old(g, a, held).await;
+    }
     // the target first: a bad time is refused before any connection
     let tgt = match (&a.to, &a.backup) {
         (Some(t), _) => match target::parse_time(t) {
@@ -86,7 +92,10 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
         return refuse(&format!("no connection to the repository host {repo_host}"));
     };
     let out = match session
-        .exec(&repo::probe(&l.stack.name, view::REPO_PATH), b"")
+        .exec(
+            &repo::probe(&l.stack.name, &view::newest_wal_of(b, &l.stack.name)),
+            b"",
+        )
         .await
     {
         Ok(o) if o.ok() => o.stdout_str(),
@@ -148,14 +157,35 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
         }),
         ..Default::default()
     };
-    let style = Style::detect();
     printer::out(&format!(
         "Restoring the PostgreSQL cluster `{}` to {}.\n",
         l.stack.name, chosen.describe
     ));
-    printer::out(&printer::plan_text(&plan, style));
+    let note = format!("The data directories are kept aside as {data_dir}.before-restore-{stamp} on every member (remove them with `rampart restore --discard-old` once the restore is checked).\n");
+    show_and_run(
+        &l,
+        a,
+        &plan,
+        &gathered,
+        &note,
+        "Stop the cluster and restore it as shown above?",
+    )
+    .await
+}
+
+/// Prints the plan; saves it with `--out`, or asks (unless `--auto-approve`) and applies it.
+async fn show_and_run(
+    l: &super::context::Loaded,
+    a: &Args,
+    plan: &Plan,
+    gathered: &crate::gather::Gathered,
+    note: &str,
+    question: &str,
+) -> i32 {
+    let style = Style::detect();
+    printer::out(&printer::plan_text(plan, style));
     if let Some(out) = &a.out {
-        let s = super::plan::saved(&l, &plan, &gathered);
+        let s = super::plan::saved(l, plan, gathered);
         let body = match serde_json::to_vec_pretty(&s) {
             Ok(b) => b,
             Err(e) => return refuse(&format!("cannot encode the plan: {e}")),
@@ -170,16 +200,88 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
         ));
         return super::EXIT_OK;
     }
-    printer::out(&format!("The data directories are kept aside as {data_dir}.before-restore-{stamp} on every member.\n"));
-    if !a.auto_approve
-        && !super::apply::confirm("restore", "Stop the cluster and restore it as shown above?")
-    {
+    printer::out(note);
+    if !a.auto_approve && !super::apply::confirm("restore", question) {
         return super::EXIT_ERROR;
     }
-    let report = super::apply::execute(&l, &plan, &gathered, false, style).await;
+    let report = super::apply::execute(l, plan, gathered, false, style).await;
     if report.ok() {
         super::EXIT_OK
     } else {
         super::EXIT_ERROR
     }
+}
+
+/// `--discard-old`: the data directories earlier restores kept aside on the
+/// members, removed by a plan that names each one; refused when there is none.
+async fn discard_old(g: &Globals, a: &Args, held: &mut Held) -> i32 {
+    let l = match load(g, true) {
+        Ok(l) => l,
+        Err(d) => return fail(&d),
+    };
+    warn(&l.compiled.warnings);
+    let Some(data_dir) = crate::components::postgres::view::data_dir_of(&l.inv, &l.stack) else {
+        return refuse(&format!(
+            "{}: the stack has no [postgres] members, so no data directory is kept aside",
+            l.stack.source.path
+        ));
+    };
+    let members: Vec<String> = crate::components::postgres::hosts(&l.compiled).to_vec();
+    let gathered = match super::plan::read(&l, &members, Some(held)).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if !gathered.failed.is_empty() {
+        let list: Vec<String> = gathered
+            .failed
+            .iter()
+            .map(|(h, e)| format!("{h}: {e}"))
+            .collect();
+        return refuse(&format!(
+            "cannot reach every PostgreSQL member, so what they keep aside is unknown:\n  {}",
+            list.join("\n  ")
+        ));
+    }
+    let mut kept = Vec::new();
+    for h in &members {
+        let Some(session) = gathered.sessions.get(h) else {
+            return refuse(&format!("no connection to {h}"));
+        };
+        match session.exec(&discard::probe(&data_dir), b"").await {
+            Ok(o) if o.ok() => kept.push((h.clone(), discard::parse(&o.stdout_str(), &data_dir))),
+            Ok(o) => {
+                return refuse(&format!(
+                    "{h}: cannot list {data_dir}.before-restore-*: {}",
+                    o.stderr_str().trim()
+                ))
+            }
+            Err(e) => return refuse(&format!("{h}: {e}")),
+        }
+    }
+    let steps = discard::steps(&kept);
+    if steps.is_empty() {
+        return refuse(&format!(
+            "no data directory is kept aside ({data_dir}.before-restore-*) on {}: there is nothing to discard",
+            members.join(", ")
+        ));
+    }
+    let plan = Plan {
+        format_version: FORMAT_VERSION,
+        stack: l.stack.name.clone(),
+        steps,
+        ..Default::default()
+    };
+    printer::out(&format!(
+        "Removing the data directories earlier restores of `{}` kept aside; the running cluster is not touched.\n",
+        l.stack.name
+    ));
+    show_and_run(
+        &l,
+        a,
+        &plan,
+        &gathered,
+        "",
+        "Remove the directories listed above? This cannot be undone.",
+    )
+    .await
 }

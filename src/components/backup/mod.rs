@@ -3,10 +3,13 @@
 //! outside its role's templates (roles/backup).
 //!
 //! - `stack`: the `[backup]` table, its method and the checks of its keys
+//! - `s3`: `[backup.postgres.s3]`, the repository in S3-compatible storage
 //! - `view`: what the role's templates see (OnCalendar=, databases, dir;
 //!   pgBackRest's configuration on the members and the repository host)
 //! - `target`, `repo`, `restore`: `rampart restore`'s target, what the
 //!   repository holds and the choice of a backup, and the restore's steps
+//! - `discard`: `rampart restore --discard-old`, the set-aside data
+//!   directories listed and removed
 //! - `day2`, `ops`: the first full backup after the restart that turns
 //!   archiving on, and its typed operation
 //! - `status`, `alerts`: `rampart status` and the Prometheus rules for pgBackRest
@@ -17,9 +20,11 @@
 
 pub mod alerts;
 pub mod day2;
+pub mod discard;
 pub mod ops;
 pub mod repo;
 pub mod restore;
+pub mod s3;
 pub mod stack;
 pub mod status;
 pub mod target;
@@ -46,8 +51,15 @@ impl Component for Backup {
         &[FIRST_BACKUP]
     }
     fn secret_fields(&self) -> &'static [&'static str] {
-        // pgBackRest's SSH key (the members' or the repository host's)
-        &["ssh_private_key"]
+        // pgBackRest's SSH key (the members' or the repository host's), and
+        // the S3 access key and secret (the repository host's)
+        &["ssh_private_key", "s3_key", "s3_secret"]
+    }
+    fn secret_refs<'a>(&self, stack: &'a Stack, out: &mut Vec<(String, &'a SecretRef)>) {
+        if let Some(s3) = stack::pgbackrest(stack.backup.as_ref()).and_then(|b| b.s3.as_ref()) {
+            out.push((s3::KEY.to_string(), &s3.key));
+            out.push((s3::SECRET.to_string(), &s3.secret));
+        }
     }
     fn validate(&self, v: &mut Validator, raw: &RawStack, placement: &Placement) {
         if let Some(b) = &raw.backup {

@@ -37,12 +37,29 @@ pub struct Chosen {
 const WAL_MARK: &str = "@@rampart-newest-wal";
 
 /// The script run on the repository host (as root; pgBackRest as postgres).
-pub fn probe(stanza: &str, repo_path: &str) -> String {
+pub fn probe(stanza: &str, newest_wal: &str) -> String {
     format!(
-        "cd / && runuser -u postgres -- pgbackrest --stanza={s} --output=json info && echo && echo {WAL_MARK} && (find {a} -type f -printf '%T@ %f\\n' 2>/dev/null | grep -E ' [0-9A-F]{{24}}-' | sort -n | tail -n 1)",
+        "cd / && runuser -u postgres -- pgbackrest --stanza={s} --output=json info && echo && echo {WAL_MARK} && ({newest_wal})",
         s = sh(stanza),
-        a = sh(&format!("{repo_path}/archive/{stanza}")),
     )
+}
+
+/// A command, run on the repository host as root, that prints the newest
+/// archived WAL segment as `MTIME NAME` (nothing when there is none): from
+/// the repository's folder on the repo host's disk (`repo_path` there), or,
+/// with S3, from pgBackRest's own listing of the bucket (`repo-ls`).
+pub fn newest_wal(stanza: &str, repo_path: &str, s3: bool) -> String {
+    if s3 {
+        format!(
+            "cd / && runuser -u postgres -- pgbackrest --stanza={s} --output=json --recurse repo-ls archive/{s} 2>/dev/null | python3 -c 'import json,sys; f=[(v.get(\"time\",0),k.rsplit(\"/\",1)[-1]) for k,v in json.load(sys.stdin).items() if v.get(\"type\")==\"file\"]; f=[x for x in f if len(x[1])>24 and x[1][24]==\"-\" and all(c in \"0123456789ABCDEF\" for c in x[1][:24])]; f and print(\"%d %s\" % max(f))'",
+            s = sh(stanza),
+        )
+    } else {
+        format!(
+            "find {a} -type f -printf '%T@ %f\\n' 2>/dev/null | grep -E ' [0-9A-F]{{24}}-' | sort -n | tail -n 1",
+            a = sh(&format!("{repo_path}/archive/{stanza}")),
+        )
+    }
 }
 
 /// Parses the probe's output.
@@ -203,8 +220,8 @@ mod tests {
         assert!(parse(OUT, "other")
             .unwrap_err()
             .contains("no stanza `other`"));
-        assert!(probe("lab", "/var/lib/pgbackrest")
-            .contains("find /var/lib/pgbackrest/archive/lab -type f"));
+        assert!(probe("lab", &newest_wal("lab", "/var/lib/pgbackrest", false))
+            .ends_with("&& (find /var/lib/pgbackrest/archive/lab -type f -printf '%T@ %f\\n' 2>/dev/null | grep -E ' [0-9A-F]{24}-' | sort -n | tail -n 1)"));
     }
 
     #[test]
@@ -256,6 +273,48 @@ mod tests {
         assert_eq!(
             (c.set.as_str(), c.options.as_str()),
             ("20261130-120000F_20261130-130000D", "--type=default")
+        );
+    }
+
+    /// The S3 listing's parser, run for real on what `pgbackrest repo-ls
+    /// --output=json --recurse` prints: the newest segment (not the history
+    /// or backup files), as `MTIME NAME`, which `parse_parts` reads.
+    #[test]
+    fn the_newest_segment_in_a_bucket_is_read_from_pgbackrests_listing() {
+        let cmd = newest_wal("lab", "/pgbackrest", true);
+        assert!(
+            cmd.starts_with("cd / && runuser -u postgres -- pgbackrest --stanza=lab --output=json --recurse repo-ls archive/lab 2>/dev/null | python3 -c '"),
+            "{cmd}"
+        );
+        let python = &cmd[cmd.find("python3").unwrap()..];
+        let listing = r#"{".":{"type":"path"},"17-1":{"type":"path"},"17-1/archive.info":{"type":"file","size":3,"time":1796047000},"17-1/00000002.history":{"type":"file","size":3,"time":1796046999},"17-1/0000000100000000":{"type":"path"},"17-1/0000000100000000/000000010000000000000008-aa.zst":{"type":"file","size":9,"time":1796046000},"17-1/0000000100000000/000000010000000000000009-bb.zst":{"type":"file","size":9,"time":1796046300}}"#;
+        let run = |input: &str| {
+            let mut c = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(python)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success());
+            String::from_utf8(o.stdout).unwrap()
+        };
+        let line = run(listing);
+        assert_eq!(line, "1796046300 000000010000000000000009-bb.zst\n");
+        let st = parse_parts(r#"[{"name":"lab","backup":[]}]"#, &line, "lab").unwrap();
+        assert_eq!(
+            st.newest_wal,
+            Some(("000000010000000000000009".into(), 1796046300.0))
+        );
+        // an empty bucket: nothing
+        assert_eq!(run(r#"{".":{"type":"path"}}"#), "");
+        // on disk, the repository's folder as before
+        assert_eq!(
+            newest_wal("lab", "/var/lib/pgbackrest", false),
+            "find /var/lib/pgbackrest/archive/lab -type f -printf '%T@ %f\\n' 2>/dev/null | grep -E ' [0-9A-F]{24}-' | sort -n | tail -n 1"
         );
     }
 }

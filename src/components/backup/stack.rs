@@ -45,6 +45,9 @@ pub struct PostgresBackup {
     pub keep_full: Option<u32>,
     /// pgbackrest: hours without a successful backup before the alert fires.
     pub alert_hours: Option<u32>,
+    /// pgbackrest: the repository in S3-compatible storage (the repo host's
+    /// disk when absent).
+    pub s3: Option<super::s3::S3>,
 }
 
 impl PostgresBackup {
@@ -125,11 +128,12 @@ pub(crate) fn validate(v: &mut Validator, b: &Backup, has_postgres: bool, pg_hos
             "diff_schedule",
             "keep_full",
             "alert_hours",
+            "s3",
         ]
     } else {
         &["schedule", "keep_days"]
     };
-    let given: [(&str, bool); 7] = [
+    let given: [(&str, bool); 8] = [
         ("schedule", b.schedule.is_some()),
         ("keep_days", b.keep_days.is_some()),
         ("repo_host", b.repo_host.is_some()),
@@ -137,6 +141,7 @@ pub(crate) fn validate(v: &mut Validator, b: &Backup, has_postgres: bool, pg_hos
         ("diff_schedule", b.diff_schedule.is_some()),
         ("keep_full", b.keep_full.is_some()),
         ("alert_hours", b.alert_hours.is_some()),
+        ("s3", b.s3.is_some()),
     ];
     let name = method.unwrap_or("pg_dump");
     for (key, set) in given {
@@ -227,6 +232,9 @@ fn check_pgbackrest(
                 v.err(Some(r.span()), format!("repo_host `{}` is a PostgreSQL member: losing that host would lose the backups with the database", name.escape_debug()), "name a host of the inventory that is not in [postgres] hosts, e.g. a small backup host");
             }
         }
+    }
+    if let Some(s3) = &b.s3 {
+        super::s3::validate(v, s3);
     }
     for (key, s) in [
         ("full_schedule", &b.full_schedule),

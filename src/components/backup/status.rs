@@ -4,7 +4,6 @@
 
 use super::repo::parse_parts;
 use super::target::utc_text;
-use super::view::REPO_PATH;
 use crate::model::stack::Stack;
 use crate::status::{lines, unreachable, ComponentHealth, MemberHealth, Probes};
 use crate::transport::quote::sh;
@@ -18,8 +17,8 @@ pub fn probe(stack: &Stack, host: &str) -> String {
     let s = sh(&stack.name);
     if b.repo_host() == Some(host) {
         return format!(
-            "echo \"pgbackrest|$(cd / && runuser -u postgres -- pgbackrest --stanza={s} --output=json info 2>/dev/null | tr -d '\\n')|$(find {a} -type f -printf '%T@ %f\\n' 2>/dev/null | grep -E ' [0-9A-F]{{24}}-' | sort -n | tail -n 1)|$(date +%s)\"\n",
-            a = sh(&format!("{REPO_PATH}/archive/{}", stack.name)),
+            "echo \"pgbackrest|$(cd / && runuser -u postgres -- pgbackrest --stanza={s} --output=json info 2>/dev/null | tr -d '\\n')|$({w})|$(date +%s)\"\n",
+            w = super::view::newest_wal_of(b, &stack.name),
         );
     }
     if stack.hosts_of("postgres").iter().any(|h| h == host) {

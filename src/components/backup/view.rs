@@ -36,6 +36,10 @@ pub struct BackupView {
     /// pgbackrest: this side's private SSH key (a secret, seen by the backup
     /// role alone: the members share one, the repo host has its own).
     pub ssh_private_key: String,
+    /// pgbackrest with `[backup.postgres.s3]`, on the repo host alone: the
+    /// access key id and secret (secrets; empty elsewhere).
+    pub s3_key: String,
+    pub s3_secret: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,7 +62,15 @@ pub struct PgBackRestView {
     pub repo_name: String,
     pub repo_address: String,
     pub repo_ssh_port: u16,
-    pub repo_path: &'static str,
+    /// The repository's path: on the repo host's disk, or in the S3 bucket.
+    pub repo_path: String,
+    /// The repository in S3-compatible storage (on the repo host's view alone).
+    pub s3: Option<super::s3::S3View>,
+    /// The file whose presence says the stanza exists: the repository's
+    /// backup.info on disk, or (S3) a mark the stanza-create step leaves.
+    pub stanza_marker: String,
+    /// The command printing the newest archived WAL segment (`repo::newest_wal`).
+    pub newest_wal: String,
     pub spool_path: &'static str,
     pub data_dir: String,
     pub members: Vec<RepoMember>,
@@ -118,6 +130,14 @@ pub fn backup(
             Some(_) => secrets.get(MEMBER_KEY),
             None => String::new(),
         },
+        s3_key: match &pgbackrest {
+            Some(v) if v.s3.is_some() => secrets.get(super::s3::KEY),
+            _ => String::new(),
+        },
+        s3_secret: match &pgbackrest {
+            Some(v) if v.s3.is_some() => secrets.get(super::s3::SECRET),
+            _ => String::new(),
+        },
         pgbackrest,
     })
 }
@@ -164,7 +184,10 @@ fn pgbackrest(
         repo_name: repo.name.clone(),
         repo_address: repo.address.clone(),
         repo_ssh_port: repo.port,
-        repo_path: REPO_PATH,
+        repo_path: repo_path(b, &stack.name),
+        s3: b.s3.as_ref().filter(|_| is_repo).map(|s| s.view()),
+        stanza_marker: stanza_marker(b, &stack.name),
+        newest_wal: newest_wal_of(b, &stack.name),
         spool_path: SPOOL_PATH,
         data_dir: pg,
         members,
@@ -176,4 +199,41 @@ fn pgbackrest(
         authorized_key: authorized.trim().to_string(),
         known_hosts: known,
     })
+}
+
+/// The repository's path: on the repo host's disk, or in the S3 bucket.
+fn repo_path(b: &super::stack::PostgresBackup, _stanza: &str) -> String {
+    match &b.s3 {
+        Some(s3) => s3.path().to_string(),
+        None => REPO_PATH.to_string(),
+    }
+}
+
+/// The command that prints the newest archived WAL segment on the repo host.
+pub fn newest_wal_of(b: &super::stack::PostgresBackup, stanza: &str) -> String {
+    super::repo::newest_wal(stanza, &repo_path(b, stanza), b.s3.is_some())
+}
+
+/// The file on the repo host whose presence says the stanza exists: the
+/// repository's own backup.info on disk; with S3, a mark the stanza-create
+/// step leaves, named after the bucket and path (another bucket is another
+/// repository: its stanza is created, and a first full backup taken, again).
+fn stanza_marker(b: &super::stack::PostgresBackup, stanza: &str) -> String {
+    match &b.s3 {
+        Some(s3) => {
+            let v = s3.view();
+            let id = crate::util::sha256_hex(
+                format!(
+                    "{}:{}|{}|{}",
+                    v.endpoint,
+                    v.port.unwrap_or(443),
+                    v.bucket,
+                    s3.path()
+                )
+                .as_bytes(),
+            );
+            format!("{REPO_PATH}/.rampart-s3-stanza-{stanza}-{}", &id[..12])
+        }
+        None => format!("{REPO_PATH}/backup/{stanza}/backup.info"),
+    }
 }

@@ -66,6 +66,43 @@ pub fn redis_quote(s: &str) -> String {
     out
 }
 
+/// The directives that take several arguments on one line (Redis' and
+/// Valkey's multi-argument settings): `save 900 1 300 10`,
+/// `client-output-buffer-limit replica 256mb 64mb 60`.
+const MULTI_ARG: &[&str] = &[
+    "save",
+    "client-output-buffer-limit",
+    "oom-score-adj-values",
+    "latency-tracking-info-percentiles",
+];
+
+/// A `[redis.settings]` value as its line in rampart.conf: one quoted
+/// argument, or, for a multi-argument directive, its words as separate
+/// arguments (`save = "900 1"` is `save 900 1`, as redis.conf writes it;
+/// `save = ""` stays `save ""`, which turns snapshots off).
+fn setting_value(name: &str, v: &toml::Value) -> String {
+    let text = match v {
+        toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if !MULTI_ARG.contains(&name) || text.trim().is_empty() {
+        return redis_quote(&text);
+    }
+    text.split_whitespace()
+        .map(|w| {
+            if w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c))
+            {
+                w.to_string()
+            } else {
+                redis_quote(w)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The Redis members (port 6379), in stack order.
 pub fn redis_members(inv: &Inventory, stack: &Stack) -> Vec<Backend> {
     stack
@@ -117,11 +154,7 @@ pub fn redis(
             .iter()
             .map(|(k, v)| PgParameter {
                 name: k.clone(),
-                value: redis_quote(&match v {
-                    toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                }),
+                value: setting_value(k, v),
             })
             .collect(),
     })
@@ -133,5 +166,46 @@ pub fn sentinel(s: &crate::model::stack::Sentinel) -> SentinelView {
         quorum: *s.quorum.get_ref(),
         down_after_milliseconds: s.down_after_milliseconds.unwrap_or(5000),
         failover_timeout: 60000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::setting_value;
+
+    fn v(s: &str) -> toml::Value {
+        toml::Value::String(s.into())
+    }
+
+    #[test]
+    fn multi_argument_settings_are_written_as_separate_arguments() {
+        assert_eq!(setting_value("save", &v("900 1")), "900 1");
+        assert_eq!(
+            setting_value("save", &v("3600 1  300 100 60 10000")),
+            "3600 1 300 100 60 10000"
+        );
+        // snapshots off: one empty argument
+        assert_eq!(setting_value("save", &v("")), "\"\"");
+        assert_eq!(
+            setting_value("client-output-buffer-limit", &v("replica 256mb 64mb 60")),
+            "replica 256mb 64mb 60"
+        );
+        assert_eq!(
+            setting_value("latency-tracking-info-percentiles", &v("50 99 99.9")),
+            "50 99 99.9"
+        );
+        // a word Redis would split or unescape stays one quoted argument
+        assert_eq!(setting_value("save", &v("900 \"1")), "900 \"\\\"1\"");
+        // every other directive: its value as one quoted argument, spaces and all
+        assert_eq!(setting_value("maxmemory", &v("256mb")), "\"256mb\"");
+        assert_eq!(
+            setting_value("proc-title-template", &v("{title} {listen-addr}")),
+            "\"{title} {listen-addr}\""
+        );
+        assert_eq!(
+            setting_value("appendonly", &toml::Value::Boolean(true)),
+            "\"yes\""
+        );
+        assert_eq!(setting_value("hz", &toml::Value::Integer(50)), "\"50\"");
     }
 }
