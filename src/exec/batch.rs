@@ -24,6 +24,9 @@ use std::collections::HashMap;
 //   batch never waits for anything.
 // * A step that a step on another host depends on ends its batch, so other
 //   hosts never wait for more than the quick ops before it.
+// * A run of steps that each write one file is a write group: its files are
+//   uploaded, checked and renamed in a constant number of processes
+//   (write_group.rs).
 // * The script stops at the first failing op; the steps after it were not
 //   run and go back to the one-at-a-time loop (run, or skipped by their deps).
 // * When a batch holds the host's last steps, the host's state manifest is
