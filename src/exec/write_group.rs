@@ -256,8 +256,10 @@ pub(super) fn write_group(
          s=$sums$nl\nnx() { l=${s%%\"$nl\"*}; s=${s#*\"$nl\"}; h=${l%% *}; h=${h#\\\\}; }\n",
     );
     for (i, w) in ws.iter().enumerate() {
-        let i = i + 1;
         let sha = sh(w.sha256);
+        // a comment naming the file's op (read by the fake transport's tests)
+        let _ = writeln!(s, "# {nonce} file {} {}", files[i].k, files[i].j);
+        let i = i + 1;
         let _ = writeln!(s, "if [ {i} -lt $lim ]; then p={}", sh(w.path));
         if w.expect != Some("*") {
             let _ = write!(
@@ -273,6 +275,7 @@ pub(super) fn write_group(
             "if [ {i} -lt $lim ]; then nx; if [ \"$h\" != {sha} ]; then lim={i}; st=1; msg=\"upload of $p arrived incomplete\"; fi; fi\nfi"
         );
     }
+    let _ = writeln!(s, "# {nonce} files end");
     // 4 and 5: renames in runs, each validated file checked after the files before it are in place
     let commit = |s: &mut String, from: usize, to: usize| {
         if from >= to {
