@@ -25,22 +25,46 @@
 
 use super::{Op, Step};
 use crate::compile::{Compiled, Desired};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Rewrites `out` (with `source`, each step's resource) so that each host's
-/// missing packages are installed by one step (see above).
+/// missing packages are installed by one step (see above), then orders the
+/// steps again: each host's moved steps where its transaction was, each
+/// after what it waits for. Leaves the plan as it was if they cannot be
+/// ordered (never expected: a moved step waits only for what its
+/// transaction waited for, or for a step moved before it).
 pub(super) fn one_transaction_per_host(
     compiled: &Compiled,
     out: &mut Vec<Step>,
     source: &mut Vec<usize>,
 ) {
-    let hosts: BTreeSet<String> = out.iter().map(|s| s.host.clone()).collect();
-    for host in hosts {
-        let (pre, pkgs) = joining(compiled, out, source, &host);
-        if pkgs.len() >= 2 {
-            regroup(out, source, &pre, &pkgs);
+    let mut hosts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, s) in out.iter().enumerate() {
+        hosts.entry(s.host.as_str()).or_default().push(k);
+    }
+    let groups: Vec<(Vec<usize>, Vec<usize>)> = hosts
+        .values()
+        .map(|mine| joining(compiled, out, source, mine))
+        .filter(|(_, pkgs)| pkgs.len() >= 2)
+        .collect();
+    if groups.is_empty() {
+        return;
+    }
+    let before = out.clone();
+    let mut key: Vec<(usize, usize)> = (0..out.len()).map(|k| (k, 0)).collect();
+    for (pre, pkgs) in &groups {
+        regroup(out, pre, pkgs);
+        for (m, &k) in pre.iter().chain(pkgs).enumerate() {
+            key[k] = (pkgs[0], m + 1);
         }
     }
+    let Some(order) = ordered(out, &key) else {
+        *out = before;
+        return;
+    };
+    let mut slots: Vec<Option<Step>> = std::mem::take(out).into_iter().map(Some).collect();
+    *out = order.iter().filter_map(|&k| slots[k].take()).collect();
+    *source = order.iter().map(|&k| source[k]).collect();
 }
 
 /// A step that installs one package and does nothing else.
@@ -55,15 +79,13 @@ fn joining(
     compiled: &Compiled,
     out: &[Step],
     source: &[usize],
-    host: &str,
+    mine: &[usize],
 ) -> (Vec<usize>, Vec<usize>) {
     // each component's steps on this host, in order, up to its first step that is
     // not a package, a file or a directory
     let mut prefix: BTreeMap<&str, (Vec<usize>, bool)> = BTreeMap::new();
-    for (k, s) in out.iter().enumerate() {
-        if s.host != host {
-            continue;
-        }
+    for &k in mine {
+        let s = &out[k];
         let r = &compiled.resources[source[k]];
         let (steps, closed) = prefix.entry(r.component.as_str()).or_default();
         if *closed {
@@ -101,13 +123,11 @@ fn joining(
     (pre, pkgs)
 }
 
-/// Rewrites the waits: `pre` keeps its waits among `pre` and takes the
-/// transaction's; the first package step (the transaction) runs every
+/// Rewrites one host's steps: `pre` keeps its waits among `pre` and takes
+/// the transaction's; the first package step (the transaction) runs every
 /// `apt-get`, after all of `pre`; the other package steps run nothing and
-/// wait for it. Then orders the steps again (moved ones where the
-/// transaction was, each after what it waits for); leaves the plan as it was
-/// if they cannot be ordered.
-fn regroup(out: &mut Vec<Step>, source: &mut Vec<usize>, pre: &[usize], pkgs: &[usize]) {
+/// wait for it.
+fn regroup(out: &mut [Step], pre: &[usize], pkgs: &[usize]) {
     let tx = pkgs[0];
     let tx_id = out[tx].id.clone();
     let waits = out[tx].deps.clone();
@@ -137,13 +157,12 @@ fn regroup(out: &mut Vec<Step>, source: &mut Vec<usize>, pre: &[usize], pkgs: &[
             no_start: false,
         });
     }
-    let mut new = out.clone();
     for &k in pre {
         let mut d = waits.clone();
         d.extend(out[k].deps.iter().filter(|x| pre_ids.contains(x)).cloned());
-        new[k].deps = d;
+        out[k].deps = d;
     }
-    let s = &mut new[tx];
+    let s = &mut out[tx];
     s.ops = ops;
     s.deps = waits;
     s.deps.extend(pre_ids.iter().cloned());
@@ -152,22 +171,11 @@ fn regroup(out: &mut Vec<Step>, source: &mut Vec<usize>, pre: &[usize], pkgs: &[
         all.join(" ")
     ));
     for &k in &pkgs[1..] {
-        let s = &mut new[k];
+        let s = &mut out[k];
         s.ops = vec![];
         s.deps = vec![tx_id.clone()];
         s.reasons.push(format!("installed by {tx_id}"));
     }
-    // where each step goes: moved ones where the transaction was, in order
-    let mut key: Vec<(usize, usize)> = (0..new.len()).map(|k| (k, 0)).collect();
-    for (m, &k) in pre.iter().chain(pkgs).enumerate() {
-        key[k] = (tx, m + 1);
-    }
-    let Some(order) = ordered(&new, &key) else {
-        return;
-    };
-    let mut slots: Vec<Option<Step>> = new.into_iter().map(Some).collect();
-    *out = order.iter().filter_map(|&k| slots[k].take()).collect();
-    *source = order.iter().map(|&k| source[k]).collect();
 }
 
 /// The steps in an order where each comes after what it waits for, the
