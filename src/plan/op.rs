@@ -95,7 +95,11 @@ impl Op {
         match self {
             Op::AptInstall { packages, no_start } => {
                 let pk = packages.iter().map(|p| sh(p)).collect::<Vec<_>>().join(" ");
-                let mut s = String::from("set -e\nexport DEBIAN_FRONTEND=noninteractive\n");
+                // a config file rampart wrote before the package is kept, whether
+                // dpkg (--force-confold) or ucf (createcluster.conf) manages it
+                let mut s = String::from(
+                    "set -e\nexport DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1\n",
+                );
                 if *no_start {
                     // keep the package's postinst from starting its service; only ours is removed
                     s.push_str("if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap 'rm -f /usr/sbin/policy-rc.d' EXIT; trap 'exit 129' HUP INT TERM PIPE; fi\n");
