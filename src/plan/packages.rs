@@ -384,4 +384,67 @@ mod tests {
         );
         assert_eq!(s.reasons, vec!["not installed".to_string()]);
     }
+
+    /// A user role: a file listed between two packages goes before the
+    /// transaction; a package listed after a command keeps its own
+    /// `apt-get`, after that command, as before.
+    #[test]
+    fn a_package_after_a_command_keeps_its_own_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let role = dir.path().join("demo");
+        std::fs::create_dir_all(&role).unwrap();
+        std::fs::write(
+            role.join("role.toml"),
+            "[[resources]]\nkind = \"package\"\nname = \"a\"\n\
+             [[resources]]\nkind = \"file\"\npath = \"/etc/demo/pre.conf\"\ncontent = \"x\"\n\
+             [[resources]]\nkind = \"package\"\nname = \"b\"\nno_start = true\n\
+             [[resources]]\nkind = \"command\"\nname = \"c\"\nrun = \"true\"\nunless = \"false\"\n\
+             [[resources]]\nkind = \"package\"\nname = \"d\"\n",
+        )
+        .unwrap();
+        let inv = Inventory::parse(Source::new(
+            "inv.toml",
+            "[defaults]\nuser = \"root\"\n[hosts.h1]\naddress = \"10.0.0.1\"\n",
+        ))
+        .unwrap();
+        let stack = Stack::parse(
+            Source::new(
+                "stack.toml",
+                "[stack]\nname = \"t\"\n[roles.demo]\nhosts = [\"h1\"]\n",
+            ),
+            &inv,
+        )
+        .unwrap();
+        let c = compile(
+            &inv,
+            &stack,
+            &RoleSet::load(Some(dir.path())).unwrap(),
+            &SecretValues::Placeholder,
+        )
+        .unwrap();
+        let p = plan(&c, &bare(&c));
+        waits_come_first(&p);
+        let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "h1/file/etc/demo/pre.conf",
+                "h1/package/a",
+                "h1/package/b",
+                "h1/command/c",
+                "h1/package/d"
+            ]
+        );
+        let apt = |packages: &[&str], no_start: bool| Op::AptInstall {
+            packages: packages.iter().map(|p| p.to_string()).collect(),
+            no_start,
+        };
+        assert_eq!(p.steps[1].ops, vec![apt(&["b"], true), apt(&["a"], false)]);
+        assert!(p.steps[1]
+            .deps
+            .contains(&"h1/file/etc/demo/pre.conf".to_string()));
+        assert!(p.steps[2].ops.is_empty());
+        assert_eq!(p.steps[4].ops, vec![apt(&["d"], false)]);
+        assert!(p.steps[4].deps.contains(&"h1/command/c".to_string()));
+    }
 }
