@@ -1,10 +1,12 @@
 //! Scale of compile + plan without SSH: N hosts (default 10,000), a role of
-//! 10 resources on every host, facts from a fake (every host converged, and
-//! every host fresh). Prints wall time and peak memory (VmHWM) of each case:
-//! parse + compile + plan, with one plan alive at a time as in `rampart plan`
-//! (the peak is reset between the cases through /proc/self/clear_refs).
+//! a package, F rendered files, a service and a health check on every host
+//! (F = 10 and then 50 by default: the file-count axis), facts from a fake
+//! (every host converged, and every host fresh). Prints wall time and peak
+//! memory (VmHWM) of each case: parse + compile + plan, with one plan alive
+//! at a time as in `rampart plan` (the peak is reset between the cases
+//! through /proc/self/clear_refs).
 //!
-//!     cargo run --release --example scale -- 10000
+//!     cargo run --release --example scale -- 10000 10,50
 // a benchmark's report is what it prints
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -35,11 +37,25 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
-    let dir = std::env::temp_dir().join(format!("rampart-scale-{}", std::process::id()));
+    let files: Vec<usize> = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "10,50".into())
+        .split(',')
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    for f in files {
+        case(n, f);
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+}
+
+/// One case: `n` hosts with `files` files each.
+fn case(n: usize, files: usize) {
+    let dir = std::env::temp_dir().join(format!("rampart-scale-{}-{files}", std::process::id()));
     let role = dir.join("roles/demo/templates");
     std::fs::create_dir_all(&role).unwrap();
     let mut manifest = String::from("[[resources]]\nkind = \"package\"\nname = \"haproxy\"\n");
-    for i in 1..=7 {
+    for i in 1..=files {
         manifest.push_str(&format!("[[resources]]\nkind = \"file\"\npath = \"/etc/hademo/conf-{i:02}.cfg\"\ntemplate = \"conf.hbs\"\n"));
     }
     manifest.push_str("[[resources]]\nkind = \"service\"\nname = \"haproxy\"\nrestart_on = [\"file:/etc/hademo/conf-01.cfg\"]\n");
@@ -143,7 +159,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let base = parse + compile_t;
     println!(
-        "hosts: {n}; resources: {}; steps planned (fresh): {}; steps planned (converged): {}",
+        "hosts: {n}; files per host: {files}; resources: {}; steps planned (fresh): {}; steps planned (converged): {}",
         c.resources.len(),
         steps_fresh,
         p2.steps.len()

@@ -668,9 +668,10 @@ async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_r
         .iter()
         .find(|(s, _)| s.contains("p=/etc/default/etcd"))
         .unwrap();
-    // the three files went in one batch: their contents one after the other, each read by its length
+    // the three files went in one batch (a write group): their contents one
+    // after the other, each read by its length (the writer's arguments)
     assert!(
-        script.contains(&format!("head -c {} <&3", want.len())),
+        script.contains(&format!("/etc/default/etcd {} root root 0644", want.len())),
         "{script}"
     );
     assert!(

@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """rampart vs Ansible vs pyinfra, the same workload on the same lab hosts, in one run.
 
-    sudo python3 bench/compare/run.py                # N = 3, 10, 20; 3 repetitions
-    sudo python3 bench/compare/run.py --sizes 3 --reps 1   # a quick look
+    sudo python3 bench/compare/run.py                # N = 3, 10, 20; 10 and 50 files; 3 repetitions
+    sudo python3 bench/compare/run.py --sizes 3 --files 10 --reps 1   # a quick look
 
 Installs ansible-core and pyinfra from PyPI into a virtualenv
 (/var/cache/rampart-bench/venv), builds rampart (release), brings up lab
 hosts with `rampart lab up N`, and for each N and repetition runs every tool
 in turn on freshly reset hosts:
 
-  cold    converge fresh hosts (packages, 10 files, haproxy.cfg, service)
+  cold    converge fresh hosts (packages, F files, haproxy.cfg, service)
   noop    the same again: nothing to change (the key figure)
-  change  the group variable changes: all 10 files change on every host
+  change  the group variable changes: all F files change on every host
+
+for each file count F (`--files`, default 10 and 50 files per host: a tuning
+to one shape shows in the other),
 
 plus the floor: `ssh HOST true` to all N hosts in parallel, fresh connections.
 Prints a table (min and median of the repetitions, and each figure's ratio to
@@ -77,14 +80,37 @@ def lab_hosts(n):
     return [(f"lab{k}", f"198.18.0.{10 + k}") for k in range(1, n + 1)]
 
 
-class Work:
-    """The three tools' inputs for N hosts, in a scratch directory."""
+def hademo_role(files, out: Path):
+    """The rampart role with `files` files: the checked-in role's 10 file
+    resources (and templates) widened to conf-01 .. conf-FF."""
+    src = HERE / "rampart/roles/hademo"
+    shutil.copytree(src, out)
+    text = (src / "role.toml").read_text()
+    block = lambda i: f'[[resources]]\nkind = "file"\npath = "/etc/hademo/conf-{i:02d}.cfg"\ntemplate = "conf-{i:02d}.hbs"\nmode = "0644"\nowner = "root"\n\n'
+    ten = "".join(block(i) for i in range(1, 11))
+    assert ten in text, "the role's file resources are not where the runner expects them"
+    (out / "role.toml").write_text(text.replace(ten, "".join(block(i) for i in range(1, files + 1))))
+    one = (src / "templates/conf-01.hbs").read_text()
+    for i in range(11, files + 1):
+        (out / f"templates/conf-{i:02d}.hbs").write_text(one.replace("file 01", f"file {i:02d}").replace("setting_01_", f"setting_{i:02d}_"))
 
-    def __init__(self, n, tmp: Path):
-        self.n, self.tmp, self.hosts = n, tmp, lab_hosts(n)
+
+class Work:
+    """The three tools' inputs for N hosts and F files per host, in a scratch directory."""
+
+    def __init__(self, n, files, tmp: Path):
+        self.n, self.files, self.tmp, self.hosts = n, files, tmp, lab_hosts(n)
         sh([str(RAMPART), "lab", "inventory", "--out", str(tmp / "inventory.toml")], stdout=subprocess.DEVNULL)
         shutil.copytree(HERE / "ansible", tmp / "ansible")
         shutil.copytree(HERE / "pyinfra", tmp / "pyinfra")
+        hademo_role(files, tmp / "roles/hademo")
+        ten = '["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]'
+        site = (tmp / "ansible/site.yml").read_text()
+        assert ten in site
+        (tmp / "ansible/site.yml").write_text(site.replace(ten, "[" + ", ".join(f'"{i:02d}"' for i in range(1, files + 1)) + "]"))
+        deploy = (tmp / "pyinfra/deploy.py").read_text()
+        assert "range(1, 11)" in deploy
+        (tmp / "pyinfra/deploy.py").write_text(deploy.replace("range(1, 11)", f"range(1, {files + 1})"))
         self.control = 0
 
     def set_flavor(self, flavor):
@@ -122,7 +148,7 @@ control_path_dir = {d}
 
     def command(self, tool):
         if tool == "rampart":
-            return [str(RAMPART), "-i", str(self.tmp / "inventory.toml"), "-s", str(self.tmp / "stack.toml"), "--roles", str(HERE / "rampart/roles"), "apply", "--auto-approve"], ROOT, {}
+            return [str(RAMPART), "-i", str(self.tmp / "inventory.toml"), "-s", str(self.tmp / "stack.toml"), "--roles", str(self.tmp / "roles"), "apply", "--auto-approve"], ROOT, {}
         if tool == "ansible":
             env = {"ANSIBLE_CONFIG": str(self.tmp / "ansible/ansible.cfg")}
             return [str(VENV / "bin/ansible-playbook"), "-i", "hosts.ini", "site.yml"], self.tmp / "ansible", env
@@ -142,7 +168,7 @@ control_path_dir = {d}
     def verify(self, tool, phase):
         """Every host holds the flavor's files and a running haproxy listing the fleet."""
         check = (
-            f"grep -q 'flavor {self.flavor}' /etc/hademo/conf-10.cfg && grep -c '^    server lab' /etc/haproxy/haproxy.cfg && systemctl is-active -q haproxy"
+            f"grep -q 'flavor {self.flavor}' /etc/hademo/conf-{self.files:02d}.cfg && grep -c '^    server lab' /etc/haproxy/haproxy.cfg && systemctl is-active -q haproxy"
         )
         for h, a in (self.hosts[0], self.hosts[-1]):
             r = subprocess.run(["ssh", "-i", str(KEY), "-o", f"UserKnownHostsFile={KH}", "-o", "BatchMode=yes", f"root@{a}", check], capture_output=True, text=True)
@@ -164,56 +190,60 @@ control_path_dir = {d}
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="3,10,20", help="host counts (default 3,10,20)")
+    ap.add_argument("--files", default="10,50", help="files per host (default 10,50)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions of each phase (default 3)")
     ap.add_argument("--tools", default=",".join(TOOLS), help="which tools (default all)")
     ap.add_argument("--out", default=str(ROOT / "bench/RESULTS.md"))
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
+    counts = [int(f) for f in a.files.split(",")]
     tools = [t for t in a.tools.split(",") if t]
     versions = setup()
-    results = {}  # (tool, n, phase) -> [secs]
+    results = {}  # (tool, n, files, phase) -> [secs]; the floor under files 0
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     try:
         for n in sizes:
             lab_up(n, fresh=True)
-            with tempfile.TemporaryDirectory(prefix="rampart-bench-") as tmp:
-                w = Work(n, Path(tmp))
-                for rep in range(a.reps):
-                    fl = w.floor()
-                    results.setdefault(("ssh", n, "floor"), []).append(fl)
-                    log(f"N={n} rep {rep + 1}/{a.reps} ssh      floor  {fl:7.2f} s")
-                    for tool in tools:
-                        lab_up(n, fresh=True)  # clean hosts (same base image) for every tool's cold run
-                        w.new_connections()
-                        w.set_flavor("blue")
-                        for phase in PHASES:
-                            if phase == "change":
-                                w.set_flavor(f"green{rep}")
-                            secs = w.run(tool, phase)
-                            results.setdefault((tool, n, phase), []).append(secs)
-                            log(f"N={n} rep {rep + 1}/{a.reps} {tool:8} {phase:6} {secs:7.2f} s")
+            for files in counts:
+                with tempfile.TemporaryDirectory(prefix="rampart-bench-") as tmp:
+                    w = Work(n, files, Path(tmp))
+                    for rep in range(a.reps):
+                        fl = w.floor()
+                        results.setdefault(("ssh", n, 0, "floor"), []).append(fl)
+                        log(f"N={n} F={files} rep {rep + 1}/{a.reps} ssh      floor  {fl:7.2f} s")
+                        for tool in tools:
+                            lab_up(n, fresh=True)  # clean hosts (same base image) for every tool's cold run
+                            w.new_connections()
+                            w.set_flavor("blue")
+                            for phase in PHASES:
+                                if phase == "change":
+                                    w.set_flavor(f"green{rep}")
+                                secs = w.run(tool, phase)
+                                results.setdefault((tool, n, files, phase), []).append(secs)
+                                log(f"N={n} F={files} rep {rep + 1}/{a.reps} {tool:8} {phase:6} {secs:7.2f} s")
     finally:
         subprocess.run([str(RAMPART), "lab", "down"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    report(results, sizes, tools, versions, a.reps, started, a.out, " ".join(sys.argv[1:]))
+    report(results, sizes, counts, tools, versions, a.reps, started, a.out, " ".join(sys.argv[1:]))
 
 
-def report(results, sizes, tools, versions, reps, started, out, argv):
+def report(results, sizes, counts, tools, versions, reps, started, out, argv):
     rows = []
-    for n in sizes:
-        fl = results[("ssh", n, "floor")]
-        rows.append(("ssh true (floor)", versions["ssh"], n, "floor", min(fl), statistics.median(fl), ""))
-        for phase in PHASES:
-            base = results.get(("rampart", n, phase))
-            for tool in tools:
-                v = results[(tool, n, phase)]
-                med = statistics.median(v)
-                if tool == "rampart":
-                    ratio = f"{med / statistics.median(fl):.2f}x the floor"
-                else:
-                    ratio = f"rampart {med / statistics.median(base):.1f}x faster" if base else ""
-                rows.append((tool, versions[tool], n, phase, min(v), med, ratio))
-    head = "| tool | version | N | phase | min s | median s | ratio |\n| --- | --- | ---: | --- | ---: | ---: | --- |\n"
-    table = head + "".join(f"| {t} | {v} | {n} | {p} | {mn:.2f} | {md:.2f} | {r} |\n" for t, v, n, p, mn, md, r in rows)
+    for files in counts:
+        for n in sizes:
+            fl = results[("ssh", n, 0, "floor")]
+            rows.append(("ssh true (floor)", versions["ssh"], n, "", "floor", min(fl), statistics.median(fl), ""))
+            for phase in PHASES:
+                base = results.get(("rampart", n, files, phase))
+                for tool in tools:
+                    v = results[(tool, n, files, phase)]
+                    med = statistics.median(v)
+                    if tool == "rampart":
+                        ratio = f"{med / statistics.median(fl):.2f}x the floor"
+                    else:
+                        ratio = f"rampart {med / statistics.median(base):.1f}x faster" if base else ""
+                    rows.append((tool, versions[tool], n, files, phase, min(v), med, ratio))
+    head = "| tool | version | N | files | phase | min s | median s | ratio |\n| --- | --- | ---: | ---: | --- | ---: | ---: | --- |\n"
+    table = head + "".join(f"| {t} | {v} | {n} | {f} | {p} | {mn:.2f} | {md:.2f} | {r} |\n" for t, v, n, f, p, mn, md, r in rows)
     cmd = "sudo python3 bench/compare/run.py" + (f" {argv}" if argv else "")
     text = f"""# rampart vs pyinfra vs Ansible
 

@@ -24,6 +24,9 @@ use std::collections::HashMap;
 //   batch never waits for anything.
 // * A step that a step on another host depends on ends its batch, so other
 //   hosts never wait for more than the quick ops before it.
+// * A run of steps that each write one file is a write group: its files are
+//   uploaded, checked and renamed in a constant number of processes
+//   (write_group.rs).
 // * The script stops at the first failing op; the steps after it were not
 //   run and go back to the one-at-a-time loop (run, or skipped by their deps).
 // * When a batch holds the host's last steps, the host's state manifest is
@@ -72,7 +75,8 @@ pub(super) fn gather_batch<'a>(
 ) -> Batch<'a> {
     let st = shared.status.lock().expect("status lock").clone();
     let mut out: Batch<'a> = Vec::new();
-    let mut len = 0;
+    // the write group's program (see write_group.rs), quoted
+    let mut len = 4000;
     for &i in rest {
         let step = &steps[i];
         if step.ops.is_empty() || !step.ops.iter().all(batchable) {
@@ -96,11 +100,18 @@ pub(super) fn gather_batch<'a>(
         len += ops
             .iter()
             .map(|(o, d)| {
-                crate::transport::quote::sh(
+                let alone = crate::transport::quote::sh(
                     &o.script_with_input(&format!("head -c {} <&3", d.len())),
                 )
                 .len()
-                    + 200
+                    + 200;
+                // in a write group a file's path is written about six times
+                // (once in its lone script) and the group carries its writer
+                alone
+                    + match o {
+                        Op::WriteFile { path, .. } => 6 * path.len() + 600,
+                        _ => 0,
+                    }
             })
             .sum::<usize>();
         if !out.is_empty() && len > BATCH_SCRIPT_MAX {
@@ -222,11 +233,23 @@ mod tests {
         }
     }
 
-    /// Many files: batches stay under the kernel's limit on one argument.
+    /// Many files: batches stay under the kernel's limit on one argument,
+    /// with long paths too (a write group names each path several times).
     #[test]
     fn batches_stay_under_the_argument_limit() {
         let n = 300;
-        let steps: Vec<Step> = (0..n).map(|i| file_step(i, b"x")).collect();
+        let long = format!("/etc/{}", "d".repeat(180));
+        let steps: Vec<Step> = (0..n)
+            .map(|i| {
+                let mut s = file_step(i, b"x");
+                if i % 2 == 1 {
+                    if let Op::WriteFile { path, .. } = &mut s.ops[0] {
+                        *path = format!("{long}/'{i}'");
+                    }
+                }
+                s
+            })
+            .collect();
         let contents: HashMap<String, Vec<u8>> = steps
             .iter()
             .map(|s| (s.id.clone(), b"x".to_vec()))

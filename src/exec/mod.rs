@@ -11,6 +11,7 @@ mod state;
 mod step;
 #[cfg(test)]
 mod test_util;
+mod write_group;
 
 use crate::compile::{Compiled, Desired};
 use crate::plan::{Plan, Step};

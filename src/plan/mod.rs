@@ -7,6 +7,7 @@ pub mod diff;
 mod files;
 pub mod op;
 mod order;
+mod packages;
 mod release;
 mod remove;
 mod roll;
@@ -133,7 +134,8 @@ impl Plan {
 /// Computes the plan. `facts` has an entry for every host of `compiled`.
 pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     let steps = walk::steps(compiled, facts);
-    let (mut out, source) = order::sequence(compiled, steps);
+    let (mut out, mut source) = order::sequence(compiled, steps);
+    packages::one_transaction_per_host(compiled, &mut out, &mut source);
     // what each cluster's roll leaves out, and the hosts that restart last in every roll
     let mut not_rolled = BTreeMap::new();
     let mut last = Vec::new();

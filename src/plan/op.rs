@@ -95,14 +95,22 @@ impl Op {
         match self {
             Op::AptInstall { packages, no_start } => {
                 let pk = packages.iter().map(|p| sh(p)).collect::<Vec<_>>().join(" ");
-                let mut s = String::from("set -e\nexport DEBIAN_FRONTEND=noninteractive\n");
+                // a config file rampart wrote before the package is kept, whether
+                // dpkg (--force-confold) or ucf (createcluster.conf) manages it
+                let mut s = String::from(
+                    "set -e\nexport DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1\n",
+                );
                 if *no_start {
                     // keep the package's postinst from starting its service; only ours is removed
                     s.push_str("if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap 'rm -f /usr/sbin/policy-rc.d' EXIT; trap 'exit 129' HUP INT TERM PIPE; fi\n");
                 }
+                // the package lists are read first when the host has none (a fresh
+                // image: the install could only fail), else only when the install
+                // fails (they are stale); another apt's lock is waited for
                 s.push_str(&format!(
-                    "i() {{ apt-get install -y -q -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef {pk}; }}\n\
-                     i || {{ apt-get update -q && i; }}\n"
+                    "i() {{ apt-get install -y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef {pk}; }}\n\
+                     set -- /var/lib/apt/lists/*_Packages*\n\
+                     if [ ! -e \"$1\" ]; then apt-get update -q -o DPkg::Lock::Timeout=300 && i; else i || {{ apt-get update -q -o DPkg::Lock::Timeout=300 && i; }}; fi\n"
                 ));
                 s
             }
@@ -462,13 +470,68 @@ mod tests {
         }
         .script();
         assert!(s.contains("exit 101"));
-        assert!(s.contains("apt-get install -y -q -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef etcd-server"));
+        assert!(s.contains("apt-get install -y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef etcd-server"));
         assert!(!Op::AptInstall {
             packages: vec!["x".into()],
             no_start: false
         }
         .script()
         .contains("policy-rc.d"));
+    }
+
+    /// `apt-get update` runs only when something is missing (this op) and
+    /// the lists are absent (before the install) or stale (the install
+    /// failed: once, then the install again). Run against a stand-in apt-get.
+    #[test]
+    fn apt_install_reads_the_lists_only_when_needed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        let lists = dir.path().join("lists");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&lists).unwrap();
+        let log = dir.path().join("log");
+        // fails an install while FAIL exists (a stale list: 404)
+        std::fs::write(
+            bin.join("apt-get"),
+            format!(
+                "#!/bin/sh\necho \"$1\" >> '{l}'\nif [ \"$1\" = install ] && [ -e '{f}' ]; then rm '{f}'; exit 100; fi\n",
+                l = log.display(),
+                f = dir.path().join("FAIL").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(bin.join("apt-get"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let script = Op::AptInstall {
+            packages: vec!["haproxy".into(), "redis-server".into()],
+            no_start: false,
+        }
+        .script()
+        .replace("/var/lib/apt/lists", &lists.display().to_string());
+        let run = || {
+            let _ = std::fs::remove_file(&log);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("PATH='{}':\"$PATH\"\n{script}", bin.display()))
+                .output()
+                .unwrap();
+            let calls = std::fs::read_to_string(&log).unwrap_or_default();
+            (out.status.success(), calls)
+        };
+        assert_eq!(run(), (true, "update\ninstall\n".into()), "no lists yet");
+        std::fs::write(
+            lists.join("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(run(), (true, "install\n".into()), "lists present");
+        std::fs::write(dir.path().join("FAIL"), "").unwrap();
+        assert_eq!(
+            run(),
+            (true, "install\nupdate\ninstall\n".into()),
+            "stale lists: read once, then installed"
+        );
     }
 
     /// The scripts are valid POSIX sh (parsed, not run).

@@ -12,7 +12,9 @@ pub type Handler = Box<dyn Fn(&str, &[u8]) -> ExecOutput + Send + Sync>;
 /// Answers: the first rule whose needle occurs in the script decides the reply.
 /// A batch of ops in one exec (see `exec::batch_script`) is answered op by op:
 /// the ops run in order until one whose rule fails, with the markers the real
-/// script prints, so a rule means the same whether its op is batched or not.
+/// script prints, so a rule means the same whether its op is batched or not
+/// (a write group's file is answered by the text of its own check, which
+/// holds `p=PATH`).
 #[derive(Default)]
 pub struct FakeHost {
     pub name: String,
@@ -82,6 +84,30 @@ impl FakeHost {
         let mut err = Vec::new();
         for part in script.split("printf '\\n%s\\n' '").skip(1) {
             let (marker, body) = part.split_once("' >&2\n").unwrap_or((part, ""));
+            let nonce = marker.split(' ').next().unwrap_or("");
+            let file = format!("\n# {nonce} file ");
+            if body.contains(&file) {
+                // a write group: its files answered one by one, each by the text
+                // of its own check (see `exec::write_group`)
+                let files = body.split(&file).skip(1);
+                for chunk in files {
+                    let (kj, text) = chunk.split_once('\n').unwrap_or((chunk, ""));
+                    let text = text.split(&format!("\n# {nonce} files end")).next();
+                    err.extend_from_slice(format!("\n{nonce} B {kj}\n").as_bytes());
+                    let o = self.rule(text.unwrap_or(""));
+                    if !o.ok() {
+                        err.extend_from_slice(&o.stderr);
+                        return ExecOutput {
+                            status: o.status,
+                            stdout: o.stdout,
+                            stderr: err,
+                        };
+                    }
+                    let k = kj.split(' ').next().unwrap_or("");
+                    err.extend_from_slice(format!("\n{nonce} E {k}\n").as_bytes());
+                }
+                continue;
+            }
             err.extend_from_slice(format!("\n{marker}\n").as_bytes());
             let o = self.rule(body);
             if !o.ok() {
