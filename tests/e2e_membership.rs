@@ -643,7 +643,12 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
         log.lines().rev().take(8).collect::<Vec<_>>().join("\n"),
         a.stdout
     );
-    assert!(worst <= 3.0, "writes failed for {worst:.2}s at most");
+    assert!(
+        worst <= 3.0,
+        "writes failed for {worst:.2}s at most:\n{}\n{}",
+        a.all(),
+        ssh("lab1", "journalctl -t rampart --no-pager -o short-precise").stdout
+    );
     let new_master = ["lab2", "lab3"]
         .into_iter()
         .find(|h| redis_role(h).starts_with("role:master"))

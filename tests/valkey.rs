@@ -237,6 +237,55 @@ fn the_role_refs_name_compiled_resources_for_either_server() {
     }
 }
 
+/// A roll restarts the next member only once the one before it passes its own
+/// health checks: a replica back in sync with the master, not just answering.
+/// Two members resyncing at once (a full resync takes seconds: diskless sync
+/// waits for more replicas; with AOF a restarted member cannot resync
+/// partially) and the master failing over to one still behind lost an
+/// acknowledged write in a live roll.
+#[test]
+fn each_member_of_a_redis_roll_waits_for_the_one_before_to_be_back_in_sync() {
+    for server in [None, Some("valkey")] {
+        let (_, c) = compiled(server);
+        let conf = match server {
+            Some(_) => "/etc/valkey/rampart.conf",
+            None => "/etc/redis/rampart.conf",
+        };
+        let mut facts = all_converged(&c);
+        for (h, r) in [("n1", "slave"), ("n2", "master"), ("n3", "slave")] {
+            let f = facts.get_mut(h).unwrap();
+            f.set_redis(role(r, if r == "slave" { "10.0.0.2" } else { "" }, true));
+            f.files.get_mut(conf).unwrap().sha256 = Some("0".repeat(64));
+        }
+        let p = plan(&c, &facts);
+        let unit = server
+            .and_then(Server::parse)
+            .unwrap_or(Server::Redis)
+            .names()
+            .unit;
+        let step = |h: &str| {
+            p.steps
+                .iter()
+                .find(|s| s.id == format!("{h}/service/{unit}"))
+                .unwrap_or_else(|| panic!("{h} restarts"))
+        };
+        // replicas first (n1, n3), then the master (n2)
+        for (prev, next) in [("n1", "n3"), ("n3", "n2")] {
+            let synced = format!("{prev}/health/redis-synced");
+            assert!(
+                p.steps.iter().any(|s| s.id == synced),
+                "{synced} is planned: {:?}",
+                p.steps.iter().map(|s| &s.id).collect::<Vec<_>>()
+            );
+            let deps = &step(next).deps;
+            assert!(
+                deps.contains(&step(prev).id) && deps.contains(&synced),
+                "{next} restarts after {prev} is back in sync: {deps:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn valkey_day2_uses_valkey_units_and_cli() {
     let (_, c) = compiled(Some("valkey"));
@@ -437,4 +486,60 @@ fn the_facts_and_status_probes_ask_the_stacks_server_and_see_both_packages() {
     assert!(!status.contains("redis-cli"), "{status}");
     let alerts = rampart::alerts::rules(&stack);
     assert!(alerts.contains("no Valkey server is master"), "{alerts}");
+}
+
+/// Redis and Valkey are durable by default (AOF fsynced every second, plus
+/// RDB snapshots); `[redis.settings]` turns either off, and then rampart's
+/// default line is left out rather than contradicted.
+#[test]
+fn redis_is_durable_by_default_and_either_can_be_turned_off() {
+    let conf = |settings: &str, server: Option<&str>| {
+        let inv = Inventory::parse(Source::new("inv.toml", INV)).unwrap();
+        let text = stack_text(server).replace(
+            "[redis.settings]\nmaxmemory = \"64mb\"\n",
+            &format!("[redis.settings]\nmaxmemory = \"64mb\"\n{settings}"),
+        );
+        let stack = Stack::parse(Source::new("stack.toml", text), &inv).unwrap();
+        let m: BTreeMap<String, Secret> =
+            [("redis.password".to_string(), Secret::new("pw"))].into();
+        let c = compile(
+            &inv,
+            &stack,
+            &RoleSet::load(None).unwrap(),
+            &SecretValues::Values(m),
+        )
+        .unwrap();
+        let id = c
+            .resources
+            .iter()
+            .find(|r| {
+                r.id.host == "n1" && r.id.kind == "file" && r.id.name.ends_with("/rampart.conf")
+            })
+            .map(|r| r.id.to_string())
+            .unwrap();
+        match &c.resources[c.index_of(&id).unwrap()].desired {
+            rampart::compile::Desired::File { content, .. } => {
+                String::from_utf8(content.clone()).unwrap()
+            }
+            _ => unreachable!(),
+        }
+    };
+    for server in [None, Some("valkey")] {
+        let on = conf("", server);
+        assert!(
+            on.contains("\nappendonly yes\nappendfsync everysec\nsave 3600 1 300 100 60 10000\n"),
+            "{on}"
+        );
+        let off = conf("appendonly = \"no\"\nsave = \"\"\n", server);
+        assert!(
+            !off.contains("appendonly yes") && !off.contains("save 3600"),
+            "{off}"
+        );
+        assert!(
+            off.contains("\nappendfsync everysec\n")
+                && off.contains("\nappendonly \"no\"\n")
+                && off.contains("\nsave \"\"\n"),
+            "{off}"
+        );
+    }
 }

@@ -67,6 +67,13 @@ pub(super) fn roll(
                     })
                     .collect();
                 let prev = (pos > 0).then(|| out[ks[pos - 1]].id.clone());
+                // and the member before it passes its own health checks (a
+                // Redis replica back in sync, not just answering), so two
+                // members never resync at once
+                let prev_health = match pos {
+                    0 => Vec::new(),
+                    _ => health_after(compiled, out, source, ks[pos - 1], comp, k),
+                };
                 let s = &mut out[k];
                 for op in s.ops.iter_mut() {
                     if let Op::Systemctl { no_block, .. } = op {
@@ -78,10 +85,56 @@ pub(super) fn roll(
                     Some(p) => {
                         s.reasons.push(format!("rolling restart: member {} of {n}, after {p} once the cluster is healthy", pos + 1));
                         s.deps.push(p);
+                        s.deps.extend(prev_health);
                         s.ops.splice(0..0, gates);
                     }
                 }
             }
         }
     }
+}
+
+/// The planned health checks of `comp` on the host of step `prev` that do not
+/// themselves wait (through any chain of deps) for step `me`: `me` can wait
+/// for them without a cycle.
+fn health_after(
+    compiled: &Compiled,
+    out: &[Step],
+    source: &[usize],
+    prev: usize,
+    comp: &str,
+    me: usize,
+) -> Vec<String> {
+    let deps: BTreeMap<&str, &[String]> = out
+        .iter()
+        .map(|s| (s.id.as_str(), s.deps.as_slice()))
+        .collect();
+    let reaches_me = |start: &str| {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo = vec![start];
+        while let Some(id) = todo.pop() {
+            if id == out[me].id {
+                return true;
+            }
+            if seen.insert(id) {
+                todo.extend(
+                    deps.get(id)
+                        .into_iter()
+                        .flat_map(|d| d.iter().map(String::as_str)),
+                );
+            }
+        }
+        false
+    };
+    out.iter()
+        .enumerate()
+        .filter(|(j, s)| {
+            let r = &compiled.resources[source[*j]];
+            s.host == out[prev].host
+                && r.component == comp
+                && matches!(r.desired, Desired::Health { .. })
+                && !reaches_me(&s.id)
+        })
+        .map(|(_, s)| s.id.clone())
+        .collect()
 }

@@ -95,6 +95,8 @@ name={name}
 me={me}
 others={others}
 r() {{ timeout 10 {cli} --no-auth-warning -h 127.0.0.1 "$@"; }}
+# what a failover did goes to stderr and to the host's journal (`journalctl -t rampart`)
+note() {{ echo "$*" >&2; logger -t rampart -- "$*" 2>/dev/null || true; }}
 info() {{ r info replication | tr -d '\r'; }}
 # Sentinel has no password: without REDISCLI_AUTH ({cli} would print `AUTH failed` first)
 sen() {{ (unset REDISCLI_AUTH; timeout 5 {cli} -h 127.0.0.1 -p 26379 --raw "$@"); }}
@@ -108,6 +110,16 @@ t0=$(date +%s.%N)
 end=$(( $(date +%s) + 120 ))
 r client pause 30000 write >/dev/null
 trap 'r client unpause >/dev/null 2>&1 || true' EXIT
+# every write acknowledged before the pause reaches the online replicas before
+# one is promoted (replication is asynchronous; replicas report their offset
+# every second): wait until none is behind, for at most 10 s
+want=$(info | sed -n 's/^master_repl_offset://p')
+caught=$(( $(date +%s) + 10 ))
+until info | awk -F'[=,]' -v w="${{want:-0}}" '/^(slave|replica)[0-9]+:/ {{ s = ""; o = -1; for (i = 1; i < NF; i++) {{ if ($i == "state") s = $(i + 1); if ($i == "offset") o = $(i + 1) + 0 }} if (s == "online") {{ n++; if (o < w + 0) b++ }} }} END {{ exit !(n > 0 && b == 0) }}'; do
+  if [ "$(date +%s)" -ge $caught ]; then note "warning: a replica is still behind offset $want after 10 s: $(info | grep -E '^(slave|replica)[0-9]+:' | tr '\n' ' ')" ; break; fi
+  sleep 0.1
+done
+note "$name: replicas at offset $want after $(awk "BEGIN {{ printf \"%.1f\", $(date +%s.%N) - $t0 }}")s: $(info | grep -E '^(slave|replica)[0-9]+:' | tr '\n' ' ')"
 out=
 until [ "$out" = OK ]; do
   # Sentinel refuses while no replica is in sync (NOGOODSLAVE) or another failover runs (INPROG)
@@ -129,12 +141,14 @@ until promoted; do
   if [ "$(date +%s)" -ge $end ]; then echo "Sentinel accepted the failover of $name but still names $me after 120s; nothing was restarted" >&2; exit 1; fi
   sleep 0.1
 done
+note "$name: $c promoted after $(awk "BEGIN {{ printf \"%.1f\", $(date +%s.%N) - $t0 }}")s (Sentinel answered: $out)"
 # follow the new master now (Sentinel would, some seconds later), so that no
 # client writes to two masters
 r replicaof "$c" 6379 >/dev/null
 r config rewrite >/dev/null
 r client unpause >/dev/null
 trap - EXIT
+note "$name: writes on $me unpaused after $(awk "BEGIN {{ printf \"%.1f\", $(date +%s.%N) - $t0 }}")s"
 until info | grep -qx master_link_status:up; do
   if [ "$(date +%s)" -ge $end ]; then echo "$me did not sync with the new master $c within 120s" >&2; exit 1; fi
   sleep 0.2
@@ -160,7 +174,7 @@ for o in $others; do
     fi
   fi
 done
-echo "$name: failed over from $me to $c in $(awk "BEGIN {{ printf \"%.1f\", $(date +%s.%N) - $t0 }}")s" >&2
+note "$name: failed over from $me to $c in $(awk "BEGIN {{ printf \"%.1f\", $(date +%s.%N) - $t0 }}")s"
 "#,
         name = sh(name),
         dir = n.conf_dir,

@@ -25,7 +25,19 @@ pub struct RedisView {
     pub sentinel: Option<SentinelView>,
     /// `[redis.settings]`, each value as a Redis config string.
     pub settings: Vec<PgParameter>,
+    /// The durability defaults `[redis.settings]` does not set itself:
+    /// `appendonly yes`, `appendfsync everysec`, RDB `save` points.
+    pub durability: Vec<PgParameter>,
 }
+
+/// Durability by default (the AEGIS seed): an append-only file fsynced every
+/// second, plus RDB snapshots (Redis' own save points, written out). Each is
+/// left out when `[redis.settings]` sets it (`appendonly = "no"`, `save = ""`).
+pub const DURABILITY: [(&str, &str); 3] = [
+    ("appendonly", "yes"),
+    ("appendfsync", "everysec"),
+    ("save", "3600 1 300 100 60 10000"),
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SentinelView {
@@ -129,6 +141,14 @@ pub fn redis(
         password_conf: redis_quote(&password),
         password,
         sentinel: r.sentinel.as_ref().map(sentinel),
+        durability: DURABILITY
+            .iter()
+            .filter(|(k, _)| !r.settings.contains_key(*k))
+            .map(|(k, v)| PgParameter {
+                name: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
         settings: r
             .settings
             .iter()
