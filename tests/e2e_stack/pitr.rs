@@ -474,16 +474,17 @@ fn s3_repository(dir: &std::path::Path, inv: &str, stack: &str) -> String {
     let t = Instant::now();
     ssh_ok(REPO, "systemctl start rampart-pgbackrest-full.service");
     let full_secs = t.elapsed().as_secs_f64();
-    let objects = curl(&format!(
-        "'https://{endpoint}/lab-backups?list-type=2&prefix=pgbackrest/'"
-    ));
-    let listing = String::from_utf8_lossy(&objects.stdout);
+    // (one listing per prefix: a listing holds at most 1000 keys)
     for want in [
         "pgbackrest/archive/lab/",
         "pgbackrest/backup/lab/backup.info",
     ] {
+        let objects = curl(&format!(
+            "'https://{endpoint}/lab-backups?list-type=2&max-keys=5&prefix={want}'"
+        ));
+        let listing = String::from_utf8_lossy(&objects.stdout);
         assert!(
-            listing.contains(want),
+            listing.contains(&format!("<Key>{want}")),
             "no {want} in the bucket:\n{listing}"
         );
     }
