@@ -301,6 +301,9 @@ host_net() {
   ip -n "$ns" route replace default via "$GW"
   # /proc/sys is read-only inside the container: per-namespace settings the roles expect (keepalived's VIP)
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1 2>/dev/null || true
+  # a Docker host routes between its containers' bridge and eth0 (inside its own namespace;
+  # the lab's bridge still forwards nothing)
+  [ ! -f "$(hdir "$k")/docker" ] || ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- hosts

@@ -197,10 +197,23 @@ fn the_migration_runs_once_on_one_host_before_any_host_is_updated() {
             .is_some_and(|c| c.starts_with("/var/lib/rampart/migrations/titan-titan-")),
         "{creates:?}"
     );
-    // every host's app resources come after it in the deploy order
+    // every host's app resources come after it in the deploy order, but for
+    // what only prepares a host (Docker's packages, the folder, the image
+    // pull), which every host has done before it
     let at = c.order.iter().position(|&i| i == mig[0]).unwrap();
+    let prepares = |r: &rampart::compile::Resource| {
+        matches!(r.id.kind.as_str(), "package" | "directory")
+            || (r.id.kind == "command" && r.id.name == "titan-pull")
+    };
     for (i, r) in c.resources.iter().enumerate() {
-        if r.component == "services.titan" && i != mig[0] {
+        if r.component == "services.titan" && r.id.kind == "command" && r.id.name == "titan-pull" {
+            assert!(
+                c.order.iter().position(|&o| o == i).unwrap() < at,
+                "{} is pulled after the migration",
+                r.id
+            );
+        }
+        if r.component == "services.titan" && i != mig[0] && !prepares(r) {
             assert!(
                 c.order.iter().position(|&o| o == i).unwrap() > at,
                 "{} runs before the migration",
