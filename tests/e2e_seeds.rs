@@ -430,6 +430,16 @@ fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
     }
     let p = rampart(&["-i", &inv, "-s", &v2, "plan", "--detailed-exitcode"]);
     assert_eq!(p.code, 0, "the plan after the roll is empty:\n{}", p.all());
+    let st = rampart(&["-i", &inv, "-s", &v2, "status"]);
+    assert_eq!(st.code, 0, "status after the roll:\n{}", st.all());
+    assert!(
+        st.stdout
+            .matches("198.18.0.1:5000/rampart-test/web:v2 running")
+            .count()
+            == 3,
+        "status shows each container's image and state:\n{}",
+        st.all()
+    );
 
     // v2 -> an image that never turns healthy: the roll stops at the first host
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -49,6 +49,16 @@ impl Component for Services {
     fn alert_rules(&self, stack: &Stack, rule: &mut AlertRule<'_>) {
         alerts::rules(stack, rule);
     }
+    fn secret_refs<'a>(&self, stack: &'a Stack, out: &mut Vec<(String, &'a SecretRef)>) {
+        for (name, s) in &stack.services {
+            if let Some(p) = &s.registry_password {
+                out.push((format!("services.{name}.registry_password"), p));
+            }
+        }
+    }
+    fn secret_fields(&self) -> &'static [&'static str] {
+        &["registry"]
+    }
     fn topology(&self, inv: &Inventory, stack: &Stack) -> Option<Arc<dyn Topology>> {
         Some(Arc::new(drain::topology(inv, stack)))
     }
@@ -58,6 +68,9 @@ impl Component for Services {
     fn template_view(&self, cx: &ViewCx<'_>) -> View {
         // an app service sees its own table only
         let name = cx.instance.strip_prefix("services.")?;
-        keyed_view("service", view::service(cx.stack, name, cx.host))
+        keyed_view(
+            "service",
+            view::service_with(cx.stack, name, cx.host, Some(cx.secrets)),
+        )
     }
 }
