@@ -135,9 +135,12 @@ pub fn topology(inv: &Inventory, stack: &Stack) -> Drains {
 
 /// Adds the drain and ready steps around each compose host's replacement.
 pub fn day2(compiled: &Compiled, plan: &mut Plan) {
-    let Some(d) = compiled.topology_of::<Drains>("services") else {
-        return;
-    };
+    if let Some(d) = compiled.topology_of::<Drains>("services") {
+        add_steps(d, plan);
+    }
+}
+
+fn add_steps(d: &Drains, plan: &mut Plan) {
     for svc in &d.services {
         let name = &svc.name;
         let mut prev_ready: Vec<String> = Vec::new();
@@ -214,6 +217,120 @@ pub fn day2(compiled: &Compiled, plan: &mut Plan) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn step(id: &str, action: Action, deps: &[&str]) -> Step {
+        Step {
+            id: id.into(),
+            host: id.split('/').next().unwrap().into(),
+            action,
+            reasons: vec![],
+            diff: None,
+            sensitive: false,
+            drift: false,
+            ops: vec![],
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+            retires: None,
+        }
+    }
+
+    #[test]
+    fn each_replaced_host_is_drained_first_and_set_ready_after() {
+        let unit = "rampart-s-web.service";
+        let d = Drains {
+            proxies: vec!["p1".into()],
+            services: vec![Routed {
+                name: "web".into(),
+                unit: unit.into(),
+                port: 8000,
+                ready_path: "/health/ready".into(),
+                hosts: vec![
+                    ("a".into(), "10.0.0.1".into()),
+                    ("b".into(), "10.0.0.2".into()),
+                ],
+            }],
+        };
+        let mut plan = Plan {
+            steps: vec![
+                step(
+                    "a/file/etc/rampart/compose/web/compose.yml",
+                    Action::Update,
+                    &[],
+                ),
+                step(
+                    &format!("a/service/{unit}"),
+                    Action::Restart,
+                    &["a/file/etc/rampart/compose/web/compose.yml"],
+                ),
+                step(
+                    "a/health/web-health",
+                    Action::Wait,
+                    &[&format!("a/service/{unit}")],
+                ),
+                step(
+                    "b/file/etc/rampart/compose/web/compose.yml",
+                    Action::Update,
+                    &["a/health/web-health"],
+                ),
+                step(
+                    &format!("b/service/{unit}"),
+                    Action::Restart,
+                    &["b/file/etc/rampart/compose/web/compose.yml"],
+                ),
+                step(
+                    "b/health/web-health",
+                    Action::Wait,
+                    &[&format!("b/service/{unit}")],
+                ),
+            ],
+            ..Plan::default()
+        };
+        add_steps(&d, &mut plan);
+        let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "a/file/etc/rampart/compose/web/compose.yml",
+                "p1/haproxy/web-drain-a",
+                "a/service/rampart-s-web.service",
+                "p1/haproxy/web-ready-a",
+                "a/health/web-health",
+                "b/file/etc/rampart/compose/web/compose.yml",
+                "p1/haproxy/web-drain-b",
+                "b/service/rampart-s-web.service",
+                "p1/haproxy/web-ready-b",
+                "b/health/web-health",
+            ]
+        );
+        let deps = |id: &str| plan.steps.iter().find(|s| s.id == id).unwrap().deps.clone();
+        assert!(deps(&format!("a/service/{unit}")).contains(&"p1/haproxy/web-drain-a".to_string()));
+        // ready waits for the replacement only, not the health gate: it runs when the gate fails
+        assert_eq!(
+            deps("p1/haproxy/web-ready-a"),
+            [format!("a/service/{unit}")]
+        );
+        // the next host is drained once the previous one is ready again
+        assert!(deps("p1/haproxy/web-drain-b").contains(&"p1/haproxy/web-ready-a".to_string()));
+    }
+
+    #[test]
+    fn a_first_deploy_has_nothing_to_drain() {
+        let d = Drains {
+            proxies: vec!["p1".into()],
+            services: vec![Routed {
+                name: "web".into(),
+                unit: "u.service".into(),
+                port: 8000,
+                ready_path: "/".into(),
+                hosts: vec![("a".into(), "10.0.0.1".into())],
+            }],
+        };
+        let mut plan = Plan {
+            steps: vec![step("a/service/u.service", Action::Create, &[])],
+            ..Plan::default()
+        };
+        add_steps(&d, &mut plan);
+        assert_eq!(plan.steps.len(), 1);
+    }
 
     #[test]
     fn drain_script_drains_then_waits_for_no_session() {
