@@ -375,7 +375,7 @@ boot() {
   # stack on the host's overlay root)
   local docker_env=() docker_args=()
   if [ -f "$h/docker" ]; then
-    docker_env=(SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1)
+    docker_env=(SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 SYSTEMD_NSPAWN_API_VFS_WRITABLE=network)
     docker_args=("--system-call-filter=add_key keyctl bpf" "--bind=$h/docker-data:/var/lib/docker")
   fi
   env "${docker_env[@]}" H=$h K=$k setsid bash -c 'cgs=(); while [ "$1" != -- ]; do cgs+=("$1"); shift; done; shift

@@ -391,7 +391,10 @@ fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
     let v1 = roll_stack(dir.path(), "v1");
     let t = std::time::Instant::now();
     let a = rampart(&["-i", &inv, "-s", &v1, "apply", "--auto-approve"]);
-    assert_eq!(a.code, 0, "apply v1:\n{}", a.all());
+    let diag = || {
+        ssh("lab1", "journalctl -u rampart-roll-web --no-pager | tail -n 20; docker ps -a; journalctl -u docker --no-pager | tail -n 5").all()
+    };
+    assert_eq!(a.code, 0, "apply v1:\n{}\n{}", a.all(), diag());
     eprintln!(
         "MEASURED compose v1 on 3 fresh hosts (Docker installed): {:.1}s",
         t.elapsed().as_secs_f64()
@@ -416,7 +419,7 @@ fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
     std::thread::sleep(std::time::Duration::from_secs(1));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (sent, failed, seen) = c.join().unwrap();
-    assert_eq!(a.code, 0, "apply v2:\n{}", a.all());
+    assert_eq!(a.code, 0, "apply v2:\n{}\n{}", a.all(), diag());
     measured!("MEASURED compose roll of 3 replicas v1 -> v2: {roll:.1}s; requests through HAProxy every 50 ms: {sent} sent, {failed} failed; bodies seen {seen:?}");
     assert!(
         a.all().contains("drain"),
