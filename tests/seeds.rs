@@ -466,6 +466,8 @@ fn the_registry_password_reaches_docker_login_through_a_file_only() {
         &SecretValues::Values(m),
     )
     .unwrap_or_else(|d| panic!("{d:?}"));
+    // the drain around each host's roll reads the services' topology
+    assert!(c.topology.contains_key("services"));
     let file = "node2/file/etc/rampart/compose/titan/registry-password";
     match &c.resources[c.index_of(file).expect("the password file")].desired {
         Desired::File {
