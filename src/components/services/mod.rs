@@ -49,15 +49,14 @@ impl Component for Services {
     fn alert_rules(&self, stack: &Stack, rule: &mut AlertRule<'_>) {
         alerts::rules(stack, rule);
     }
+    // no `secret_fields`: the service view (with the registry password) is
+    // given to its own compose role only (`template_view`), never to others
     fn secret_refs<'a>(&self, stack: &'a Stack, out: &mut Vec<(String, &'a SecretRef)>) {
         for (name, s) in &stack.services {
             if let Some(p) = &s.registry_password {
                 out.push((format!("services.{name}.registry_password"), p));
             }
         }
-    }
-    fn secret_fields(&self) -> &'static [&'static str] {
-        &["registry"]
     }
     fn topology(&self, inv: &Inventory, stack: &Stack) -> Option<Arc<dyn Topology>> {
         Some(Arc::new(drain::topology(inv, stack)))
