@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # rampart lab: systemd-booting Debian hosts on this machine, each with its own
 # address on a private bridge, reached over real SSH. See lab/README.md.
-#   lab.sh up N [--fresh] [--debian 13|12] | down [--purge] | inventory [FILE] | status
-#   lab.sh kill HOST | start HOST | cut HOST | heal HOST | ssh HOST CMD...
+#   lab.sh up N [--fresh] [--debian 13|12] [--docker] | down [--purge] | inventory [FILE] | status
+#   lab.sh kill HOST | start HOST | cut HOST | heal HOST | ssh HOST CMD... | image NAME:TAG [--unhealthy]
 # Traffic goes only to the bridge's own 198.18.0.0/24 (no NAT, no forwarding).
 set -euo pipefail
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin
@@ -21,6 +21,9 @@ ACNG=$LAB_DIR/acng
 # the lab's apt cacher: a port of its own, so that a machine's own apt-cacher-ng
 # (Debian starts one on 3142 when it is installed) never answers in its place
 ACNG_PORT=3143
+# the lab's image registry (Debian's docker-registry, auth off), started by `up --docker`
+REG=$LAB_DIR/registry
+REG_ADDR=$GW:5000
 # Debian releases the lab makes hosts of (13 is the default), one cached base image each
 DEFAULT_DEBIAN=${RAMPART_LAB_DEBIAN:-13}
 suite_of() { case "$1" in 13) echo trixie ;; 12) echo bookworm ;; *) refuse "--debian takes 13 (trixie) or 12 (bookworm), not '$1'" ;; esac; }
@@ -35,9 +38,10 @@ refuse() { echo "rampart lab: $*" >&2; exit 2; }
 
 usage() {
   cat >&2 <<EOF
-usage: $PROG up N [--fresh] [--debian 13|12]
+usage: $PROG up N [--fresh] [--debian 13|12] [--docker]
                                 start hosts lab1..labN on Debian 13 (default) or 12
-                                (idempotent; --fresh: clean hosts)
+                                (idempotent; --fresh: clean hosts; --docker: hosts that
+                                can run Docker, and the image registry on $GW:5000)
        $PROG down [--purge]     remove every host, the bridge and the cacher (--purge: the base images too)
        $PROG inventory [FILE]   rampart inventory of the lab hosts (stdout or FILE)
        $PROG status             one line per host
@@ -45,6 +49,8 @@ usage: $PROG up N [--fresh] [--debian 13|12]
        $PROG start HOST         boot a stopped host again, same disk
        $PROG cut HOST | heal HOST   take the host's link down / up
        $PROG ssh HOST CMD...    run a command on a host
+       $PROG image NAME:TAG [--unhealthy]
+                                build a stand-in app image and push it as $GW:5000/NAME:TAG
 EOF
   exit 2
 }
@@ -229,6 +235,50 @@ cacher_down() {
   rm -f "$pidf"
 }
 
+# the lab's image registry: Debian's docker-registry with a config of our own (no auth: the
+# lab's bridge is private), its data under $REG (gone with `down`), its PID kept
+registry_up() {
+  local pidf=$REG/pid p i
+  p=$(cat "$pidf" 2>/dev/null || true)
+  if pid_is "$p" docker-registry && (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null; then return 0; fi
+  if [ ! -x /usr/bin/docker-registry ]; then
+    command -v apt-get >/dev/null 2>&1 || refuse "up --docker needs Debian's docker-registry (/usr/bin/docker-registry)"
+    say "installing what --docker needs: apt-get install docker-registry"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry >>/var/log/rampart-lab-apt.log 2>&1 9>&- \
+      || refuse "apt-get could not install docker-registry (log: /var/log/rampart-lab-apt.log)"
+  fi
+  ! (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null || die "something else listens on $REG_ADDR (Debian's own docker-registry service? stop it, or free the port)"
+  mkdir -p "$REG/data"
+  cat > "$REG/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $REG/data
+  delete:
+    enabled: true
+http:
+  addr: $REG_ADDR
+EOF
+  setsid /usr/bin/docker-registry serve "$REG/config.yml" >"$REG/registry.log" 2>&1 </dev/null 9>&- &
+  echo $! > "$pidf"
+  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null && return 0; sleep 0.2; done
+  tail -5 "$REG/registry.log" >&2 || true
+  die "docker-registry did not start on $REG_ADDR (log: $REG/registry.log)"
+}
+
+registry_down() {
+  local pidf=$REG/pid p i
+  p=$(cat "$pidf" 2>/dev/null || true)
+  if pid_is "$p" docker-registry; then
+    kill -TERM "$p" 2>/dev/null || true
+    for i in $(seq 1 20); do pid_is "$p" docker-registry || break; sleep 0.25; done
+    ! pid_is "$p" docker-registry || kill -KILL "$p" 2>/dev/null || true
+  fi
+  rm -f "$pidf"
+}
+
 # netns rampart-labK with eth0 = K's address, and veth rlabK in the bridge; redone when not whole.
 # $2 = boot: the host is about to boot, so eth0 keeps only its own address, as after a power loss
 # (the namespace outlives a killed host, and so would a VIP its keepalived held)
@@ -251,6 +301,9 @@ host_net() {
   ip -n "$ns" route replace default via "$GW"
   # /proc/sys is read-only inside the container: per-namespace settings the roles expect (keepalived's VIP)
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1 2>/dev/null || true
+  # a Docker host routes between its containers' bridge and eth0 (inside its own namespace;
+  # the lab's bridge still forwards nothing)
+  [ ! -f "$(hdir "$k")/docker" ] || ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- hosts
@@ -276,6 +329,10 @@ host_root() {
     systemd-machine-id-setup --root="$r" >/dev/null 2>&1 || tr -d '-' </proc/sys/kernel/random/uuid > "$r/etc/machine-id"
   fi
   [ -s "$r/etc/ssh/ssh_host_ed25519_key" ] || chroot "$r" ssh-keygen -A >/dev/null
+  if [ -f "$h/docker" ]; then   # Docker, once installed, trusts the lab's registry over plain HTTP
+    mkdir -p "$h/docker-data" "$r/etc/docker"
+    printf '{ "insecure-registries": ["%s"] }\n' "$REG_ADDR" > "$r/etc/docker/daemon.json"
+  fi
 }
 
 # The cgroup hierarchies a host gets a cgroup of its own in: systemd-nspawn
@@ -313,9 +370,18 @@ boot() {
   for r in $(cg_roots); do d=$(cg_dir "$r" "$k"); mkdir -p "$d"; cgs+=("$d"); done
   # the launching shell moves into the host's own cgroups, then becomes systemd-nspawn;
   # CAP_NET_ADMIN inside the host's own network namespace: keepalived moves a VIP
-  H=$h K=$k setsid bash -c 'for d in "$@"; do echo $$ > "$d/cgroup.procs" || exit 1; done
-    exec systemd-nspawn -D "$H/root" --register=no --keep-unit -M "lab$K" -b --capability=CAP_NET_ADMIN --network-namespace-path="/run/netns/rampart-lab$K" --console=passive' \
-    boot "${cgs[@]}" >"$h/console.log" 2>&1 </dev/null 9>&- &
+  # a Docker host (`up --docker`): pure cgroup v2 inside, keyctl (runc's session keyring) and
+  # bpf (Docker's device cgroup) allowed, /var/lib/docker on a plain directory (overlay2 cannot
+  # stack on the host's overlay root)
+  local docker_env=() docker_args=()
+  if [ -f "$h/docker" ]; then
+    docker_env=(SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 SYSTEMD_NSPAWN_API_VFS_WRITABLE=network)
+    docker_args=("--system-call-filter=add_key keyctl bpf" "--bind=$h/docker-data:/var/lib/docker")
+  fi
+  env "${docker_env[@]}" H=$h K=$k setsid bash -c 'cgs=(); while [ "$1" != -- ]; do cgs+=("$1"); shift; done; shift
+    for d in "${cgs[@]}"; do echo $$ > "$d/cgroup.procs" || exit 1; done
+    exec systemd-nspawn -D "$H/root" --register=no --keep-unit -M "lab$K" -b --capability=CAP_NET_ADMIN --network-namespace-path="/run/netns/rampart-lab$K" --console=passive "$@"' \
+    boot "${cgs[@]}" -- "${docker_args[@]}" >"$h/console.log" 2>&1 </dev/null 9>&- &
   local p=$! i
   echo "$p" > "$h/pid"
   # until the launcher has become systemd-nspawn, `running` would call the host stopped
@@ -415,10 +481,134 @@ answers() {
   return 1
 }
 
+# ---------------------------------------------------------------- stand-in images
+
+# The stand-in app's server: `/` answers the image's NAME:TAG, the seeds' health paths
+# answer 200 (503 in an --unhealthy image), on $PORT (default 8000); SIGTERM stops it.
+standin_server() {
+  cat <<'PY'
+import os, signal, threading
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+
+NAME = os.environ.get("STANDIN_IMAGE", "?")
+HEALTHY = os.environ.get("STANDIN_HEALTHY", "1") == "1"
+HEALTH = {"/health", "/health/live", "/health/ready", "/v1/sys/health"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path in HEALTH:
+            code, body = (200, "ok\n") if HEALTHY else (503, "unhealthy stand-in\n")
+        elif path == "/":
+            code, body = 200, NAME + "\n"
+        else:
+            code, body = 404, "not found\n"
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("", int(os.environ.get("PORT", "8000"))), Handler)
+signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
+server.serve_forever()
+PY
+}
+
+# `wget -q -O FILE URL` / `curl ... URL` for healthchecks: fails unless the URL answers 2xx
+standin_fetch() {
+  cat <<'PY'
+#!/usr/bin/python3
+import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[-1], timeout=3).read()
+except Exception as e:
+    sys.stderr.write(f"{e}\n")
+    sys.exit(1)
+PY
+}
+
+# the stand-in's root file system in directory $1: python3 from the Debian 13 base, dash as /bin/sh
+standin_rootfs() {
+  local d=$1 b; b=$(base_of trixie)
+  mkdir -p "$d/usr/bin" "$d/usr/lib/x86_64-linux-gnu" "$d/usr/lib64" "$d/app" "$d/tmp" "$d/etc"
+  ln -s usr/bin "$d/bin"; ln -s usr/lib "$d/lib"; ln -s usr/lib64 "$d/lib64"
+  chmod 1777 "$d/tmp"
+  cp -a "$b/usr/bin/python3.13" "$b/usr/bin/dash" "$d/usr/bin/"
+  ln -s python3.13 "$d/usr/bin/python3"; ln -s dash "$d/usr/bin/sh"
+  local lib
+  for lib in libc.so.6 libm.so.6 libz.so.1 libexpat.so.1; do cp -aL "$b/usr/lib/x86_64-linux-gnu/$lib" "$d/usr/lib/x86_64-linux-gnu/"; done
+  cp -aL "$b/usr/lib64/ld-linux-x86-64.so.2" "$d/usr/lib64/"
+  tar -C "$b/usr/lib" -c --exclude='python3.13/test' --exclude='python3.13/idlelib' --exclude='python3.13/tkinter' \
+    --exclude='python3.13/ensurepip' --exclude='python3.13/pydoc_data' --exclude='python3.13/site-packages' \
+    --exclude='python3.13/dist-packages' python3.13 | tar -C "$d/usr/lib" -x
+  echo 'app:x:0:0:app:/app:/bin/sh' > "$d/etc/passwd"
+  standin_server > "$d/app/server.py"
+  standin_fetch > "$d/usr/bin/wget"; cp "$d/usr/bin/wget" "$d/usr/bin/curl"; chmod 755 "$d/usr/bin/wget" "$d/usr/bin/curl"
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+bytes() { stat -c %s "$1"; }
+
+# uploads file $2 as blob sha256:$3 of repository $1 (skipped when the registry has it)
+push_blob() {
+  local repo=$1 f=$2 d=sha256:$3 loc sep
+  curl -fsS -o /dev/null -I "http://$REG_ADDR/v2/$repo/blobs/$d" 2>/dev/null && return 0
+  loc=$(curl -fsS -X POST -D - -o /dev/null "http://$REG_ADDR/v2/$repo/blobs/uploads/" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r')
+  [ -n "$loc" ] || die "the registry on $REG_ADDR gave no upload location for $repo"
+  case "$loc" in http*) ;; *) loc="http://$REG_ADDR$loc" ;; esac
+  sep='?'; [[ $loc != *\?* ]] || sep='&'
+  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$f" "$loc${sep}digest=$d" \
+    || die "uploading $f to $REG_ADDR/$repo failed"
+}
+
+# builds the stand-in image NAME:TAG (no Docker needed: a one-layer image made with tar) and pushes it
+cmd_image() {
+  local ref=${1:-} healthy=1 name tag
+  [ $# -ge 1 ] || refuse "image NAME:TAG [--unhealthy]"
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in --unhealthy) healthy=0 ;; *) refuse "image NAME:TAG [--unhealthy]: unknown argument '$1'" ;; esac
+    shift
+  done
+  [[ $ref =~ ^([a-z0-9]+([._/-][a-z0-9]+)*):([A-Za-z0-9_][A-Za-z0-9._-]{0,127})$ ]] \
+    || refuse "image: '$ref' is not NAME:TAG (lower-case name like 'aegis/backend', tag like 'v1')"
+  name=${BASH_REMATCH[1]}; tag=${BASH_REMATCH[3]}
+  need; lock
+  (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null || die "no registry on $REG_ADDR: run '$PROG up N --docker' first"
+  build_base trixie
+  local t0=$EPOCHREALTIME w; w=$LAB_DIR/image.$$
+  rm -rf --one-file-system "$w"; mkdir -p "$w/rootfs"
+  standin_rootfs "$w/rootfs"
+  tar -C "$w/rootfs" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$w/layer.tar" .
+  gzip -n -1 -c "$w/layer.tar" > "$w/layer.tar.gz"
+  local diff layer cfg
+  diff=$(sha "$w/layer.tar"); layer=$(sha "$w/layer.tar.gz")
+  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin","PORT=8000","STANDIN_IMAGE=%s","STANDIN_HEALTHY=%s"],"Cmd":["/usr/bin/python3","/app/server.py"],"WorkingDir":"/app","ExposedPorts":{"8000/tcp":{}}},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"rampart lab image"}]}' \
+    "$name:$tag" "$healthy" "$diff" > "$w/config.json"
+  cfg=$(sha "$w/config.json")
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%s,"digest":"sha256:%s"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":%s,"digest":"sha256:%s"}]}' \
+    "$(bytes "$w/config.json")" "$cfg" "$(bytes "$w/layer.tar.gz")" "$layer" > "$w/manifest.json"
+  push_blob "$name" "$w/layer.tar.gz" "$layer"
+  push_blob "$name" "$w/config.json" "$cfg"
+  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
+    --data-binary "@$w/manifest.json" "http://$REG_ADDR/v2/$name/manifests/$tag" \
+    || die "pushing the manifest of $name:$tag to $REG_ADDR failed"
+  local size; size=$(du -h "$w/layer.tar.gz" | cut -f1)
+  rm -rf --one-file-system "$w"
+  say "pushed $REG_ADDR/$name:$tag (stand-in$([ "$healthy" = 1 ] || echo ", unhealthy"); $size) in $(elapsed "$t0") s"
+}
+
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
-  local n=${1:-} fresh= release=$DEFAULT_DEBIAN suite
+  local n=${1:-} fresh= release=$DEFAULT_DEBIAN suite docker=
   [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || refuse "up takes a host count from 1 to 200"
   shift
   while [ $# -gt 0 ]; do
@@ -426,7 +616,8 @@ cmd_up() {
       --fresh) fresh=--fresh ;;
       --debian) [ $# -ge 2 ] || refuse "--debian takes 13 or 12"; release=$2; shift ;;
       --debian=*) release=${1#--debian=} ;;
-      *) refuse "up N [--fresh] [--debian 13|12]: unknown argument '$1'" ;;
+      --docker) docker=--docker ;;
+      *) refuse "up N [--fresh] [--debian 13|12] [--docker]: unknown argument '$1'" ;;
     esac
     shift
   done
@@ -439,11 +630,13 @@ cmd_up() {
     for k in $(existing); do
       [ "$k" -le "$n" ] && [ -f "$(hdir "$k")/.ready" ] || continue
       [ "$(host_suite "$k")" = "$suite" ] || refuse "lab$k runs Debian $(release_of_suite "$(host_suite "$k")") ($(host_suite "$k")), not $release: add --fresh to remake the hosts on Debian $release"
+      [ -z "$docker" ] || [ -f "$(hdir "$k")/docker" ] || refuse "lab$k was made without --docker: add --fresh to remake the hosts able to run Docker"
     done
   fi
   build_base "$suite"
   net_up
   cacher_up
+  [ -z "$docker" ] || registry_up
   if [ "$fresh" = --fresh ] && [ -n "$(existing)" ]; then
     say "removing the old hosts ($(existing | sed 's/^/lab/' | xargs))"
     existing | in_parallel remove_hard
@@ -474,10 +667,10 @@ cmd_up() {
   done
   if [ ${#todo[@]} -gt 0 ]; then
     say "booting $(printf 'lab%s ' "${todo[@]}")"
-    for k in "${todo[@]}"; do mkdir -p "$(hdir "$k")"; echo "$suite" > "$(hdir "$k")/suite"; host_net "$k" boot; host_root "$k" "$max"; boot "$k"; done
+    for k in "${todo[@]}"; do mkdir -p "$(hdir "$k")"; echo "$suite" > "$(hdir "$k")/suite"; [ -z "$docker" ] || touch "$(hdir "$k")/docker"; host_net "$k" boot; host_root "$k" "$max"; boot "$k"; done
     wait_hosts "${todo[@]}"
   fi
-  say "$n Debian $release hosts up (${#todo[@]} booted) in $(elapsed "$t0") s: $(for k in $(seq 1 "$n"); do printf 'lab%s=%s ' "$k" "$(addr "$k")"; done)"
+  say "$n Debian $release hosts${docker:+ able to run Docker (registry on $REG_ADDR)} up (${#todo[@]} booted) in $(elapsed "$t0") s: $(for k in $(seq 1 "$n"); do printf 'lab%s=%s ' "$k" "$(addr "$k")"; done)"
 }
 
 cmd_down() {
@@ -496,8 +689,9 @@ cmd_down() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^rampart-lab[0-9]+$' || true); do ip netns del "$ns" 2>/dev/null || true; done
   for l in $(cg_roots); do [ ! -d "$l/rampart-lab" ] || find "$l/rampart-lab" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
   cacher_down
+  registry_down
   ip link del "$BRIDGE" 2>/dev/null || true
-  rm -rf --one-file-system "$HOSTS" "$ACNG" "$KH" "$KH.tmp" "$LAB_DIR/.kh.lock"
+  rm -rf --one-file-system "$HOSTS" "$ACNG" "$REG" "$KH" "$KH.tmp" "$LAB_DIR/.kh.lock"
   if [ "$purge" = --purge ]; then
     umount_under "$CACHE"
     rm -rf --one-file-system "$CACHE" "$LAB_DIR"
@@ -597,5 +791,6 @@ case "${1:-}" in
   cut) cmd_link down "${2:-}" ;;
   heal) cmd_link up "${2:-}" ;;
   ssh) shift; cmd_ssh "$@" ;;
+  image) shift; cmd_image "$@" ;;
   *) usage ;;
 esac

@@ -8,6 +8,7 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[macro_use]
 mod common;
 use common::*;
 
@@ -298,5 +299,190 @@ fn every_seed_applies_on_lab_hosts() {
         http_code("lab3", "http://198.18.0.11:443/v1/sys/health"),
         "200",
         "no plain HTTP on 443"
+    );
+}
+
+/// A client through HAProxy: one GET every 50 ms until `stop`; (sent, failed, bodies seen).
+fn client(
+    url_host: &'static str,
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(usize, usize, Vec<String>)> {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        let (mut sent, mut failed, mut seen) = (0, 0, Vec::new());
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            sent += 1;
+            let got = (|| -> std::io::Result<String> {
+                let addr = format!("{url_host}:{port}").parse().unwrap();
+                let mut s =
+                    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))?;
+                s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+                s.write_all(b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n")?;
+                let mut out = String::new();
+                s.read_to_string(&mut out)?;
+                Ok(out)
+            })();
+            match got {
+                Ok(r) if r.starts_with("HTTP/1.0 200") || r.starts_with("HTTP/1.1 200") => {
+                    let body = r.rsplit("\r\n\r\n").next().unwrap_or("").trim().to_string();
+                    if !seen.contains(&body) {
+                        seen.push(body);
+                    }
+                }
+                Ok(r) => {
+                    failed += 1;
+                    eprintln!("request {sent} failed: {}", r.lines().next().unwrap_or(""));
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("request {sent} failed: {e}");
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        (sent, failed, seen)
+    })
+}
+
+fn roll_stack(dir: &std::path::Path, tag: &str) -> String {
+    let path = dir.join(format!("roll-{tag}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"[stack]
+name = "roll"
+
+[services.web]
+hosts = "app"
+image = "198.18.0.1:5000/rampart-test/web:{tag}"
+port = 8000
+health = "/health/live"
+ready = "/health/ready"
+
+[haproxy]
+hosts = ["lab1"]
+[haproxy.listen]
+web = 8080
+"#
+        ),
+    )
+    .unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// Issue 18: a three-replica compose service rolls from v1 to v2 behind
+/// HAProxy while a client sends a request every 50 ms: no request fails,
+/// every host serves v2, the next plan is empty; a v2 that never turns
+/// healthy stops the roll at its first host, the others keep serving, and
+/// no server stays drained.
+#[test]
+fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
+    let _lab = lab_docker(3);
+    let dir = tempfile::tempdir().unwrap();
+    for (tag, extra) in [("v1", None), ("v2", None), ("bad", Some("--unhealthy"))] {
+        let image = format!("rampart-test/web:{tag}");
+        let mut args = vec!["lab", "image", &image];
+        args.extend(extra);
+        let r = rampart(&args);
+        assert_eq!(r.code, 0, "lab image {image}: {}", r.all());
+    }
+    let inv = lab_inventory();
+    let v1 = roll_stack(dir.path(), "v1");
+    let t = std::time::Instant::now();
+    let a = rampart(&["-i", &inv, "-s", &v1, "apply", "--auto-approve"]);
+    let diag = || {
+        ssh("lab1", "journalctl -u rampart-roll-web --no-pager | tail -n 20; docker ps -a; journalctl -u docker --no-pager | tail -n 5").all()
+    };
+    assert_eq!(a.code, 0, "apply v1:\n{}\n{}", a.all(), diag());
+    eprintln!(
+        "MEASURED compose v1 on 3 fresh hosts (Docker installed): {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let serves = |h: &str| {
+        ssh_ok("lab1", &format!("curl -s -m 3 http://{h}:8000/"))
+            .trim()
+            .to_string()
+    };
+    for h in ["198.18.0.11", "198.18.0.12", "198.18.0.13"] {
+        assert_eq!(serves(h), "rampart-test/web:v1", "{h} serves v1");
+    }
+
+    // v1 -> v2 under traffic
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let c = client("198.18.0.11", 8080, stop.clone());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let v2 = roll_stack(dir.path(), "v2");
+    let t = std::time::Instant::now();
+    let a = rampart(&["-i", &inv, "-s", &v2, "apply", "--auto-approve"]);
+    let roll = t.elapsed().as_secs_f64();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, failed, seen) = c.join().unwrap();
+    assert_eq!(a.code, 0, "apply v2:\n{}\n{}", a.all(), diag());
+    measured!("MEASURED compose roll of 3 replicas v1 -> v2: {roll:.1}s; requests through HAProxy every 50 ms: {sent} sent, {failed} failed; bodies seen {seen:?}");
+    assert!(
+        a.all().contains("drain"),
+        "the roll drains hosts in HAProxy:\n{}",
+        a.all()
+    );
+    assert_eq!(failed, 0, "no request fails during the roll ({sent} sent)");
+    assert!(sent > 20, "the client ran during the roll ({sent} sent)");
+    for h in ["198.18.0.11", "198.18.0.12", "198.18.0.13"] {
+        assert_eq!(serves(h), "rampart-test/web:v2", "{h} serves v2");
+    }
+    let p = rampart(&["-i", &inv, "-s", &v2, "plan", "--detailed-exitcode"]);
+    assert_eq!(p.code, 0, "the plan after the roll is empty:\n{}", p.all());
+    let st = rampart(&["-i", &inv, "-s", &v2, "status"]);
+    assert_eq!(st.code, 0, "status after the roll:\n{}", st.all());
+    assert!(
+        st.stdout
+            .matches("198.18.0.1:5000/rampart-test/web:v2 running")
+            .count()
+            == 3,
+        "status shows each container's image and state:\n{}",
+        st.all()
+    );
+
+    // v2 -> an image that never turns healthy: the roll stops at the first host
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let c = client("198.18.0.11", 8080, stop.clone());
+    let bad = roll_stack(dir.path(), "bad");
+    let a = rampart(&["-i", &inv, "-s", &bad, "apply", "--auto-approve"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, failed, _) = c.join().unwrap();
+    measured!("MEASURED compose roll to an unhealthy image: {sent} requests sent, {failed} failed");
+    assert_ne!(
+        a.code,
+        0,
+        "a roll to an unhealthy image fails:\n{}",
+        a.all()
+    );
+    assert!(
+        a.all().contains("web-health") || a.all().contains("never answered 200"),
+        "the summary says why:\n{}",
+        a.all()
+    );
+    for h in ["198.18.0.12", "198.18.0.13"] {
+        assert_eq!(serves(h), "rampart-test/web:v2", "{h} keeps serving v2");
+    }
+    assert_eq!(
+        serves("198.18.0.11"),
+        "rampart-test/web:bad",
+        "lab1 was replaced first"
+    );
+    let state = ssh_ok(
+        "lab1",
+        "echo 'show stat web 4 -1' | socat stdio unix-connect:/run/haproxy/admin.sock | cut -d, -f2,18",
+    );
+    for l in state.lines().filter(|l| l.starts_with("lab")) {
+        assert!(
+            !l.contains("DRAIN") && !l.contains("MAINT"),
+            "nothing stays drained:\n{state}"
+        );
+    }
+    assert!(
+        state.contains("lab2,UP") && state.contains("lab3,UP"),
+        "{state}"
     );
 }

@@ -197,10 +197,23 @@ fn the_migration_runs_once_on_one_host_before_any_host_is_updated() {
             .is_some_and(|c| c.starts_with("/var/lib/rampart/migrations/titan-titan-")),
         "{creates:?}"
     );
-    // every host's app resources come after it in the deploy order
+    // every host's app resources come after it in the deploy order, but for
+    // what only prepares a host (Docker's packages, the folder, the image
+    // pull), which every host has done before it
     let at = c.order.iter().position(|&i| i == mig[0]).unwrap();
+    let prepares = |r: &rampart::compile::Resource| {
+        matches!(r.id.kind.as_str(), "package" | "directory")
+            || (r.id.kind == "command" && r.id.name == "titan-pull")
+    };
     for (i, r) in c.resources.iter().enumerate() {
-        if r.component == "services.titan" && i != mig[0] {
+        if r.component == "services.titan" && r.id.kind == "command" && r.id.name == "titan-pull" {
+            assert!(
+                c.order.iter().position(|&o| o == i).unwrap() < at,
+                "{} is pulled after the migration",
+                r.id
+            );
+        }
+        if r.component == "services.titan" && i != mig[0] && !prepares(r) {
             assert!(
                 c.order.iter().position(|&o| o == i).unwrap() > at,
                 "{} runs before the migration",
@@ -418,4 +431,85 @@ fn aeterna_commits_by_quorum_and_egide_runs_postgresql_17() {
         );
     }
     assert!(c.index_of("node1/package/postgresql-15").is_none());
+}
+
+/// Issue 18: a private image's registry password reaches the hosts only as a
+/// root-only file read by `docker login --password-stdin`: never in a
+/// command line, the plan's text or its JSON (a saved plan).
+#[test]
+fn the_registry_password_reaches_docker_login_through_a_file_only() {
+    let inv = Inventory::parse(Source::new(
+        "inventory/example.toml",
+        std::fs::read_to_string("inventory/example.toml").unwrap(),
+    ))
+    .unwrap();
+    let text = std::fs::read_to_string("plans/titan.toml").unwrap().replace(
+        "[services.titan]\n",
+        "[services.titan]\nregistry_user = \"titan-ci\"\nregistry_password = { env = \"TITAN_REGISTRY_PASSWORD\" }\n",
+    );
+    let stack = Stack::parse(Source::new("titan.toml", text), &inv).unwrap();
+    let secret = "s3cr3t-Registry-pw";
+    let m: BTreeMap<String, Secret> = [
+        ("services.titan.registry_password", secret),
+        ("postgres.superuser_password", "x1"),
+        ("postgres.replication_password", "x2"),
+        ("postgres.databases.titan.password", "x3"),
+        ("redis.password", "x4"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+    .collect();
+    let c = compile(
+        &inv,
+        &stack,
+        &RoleSet::load(None).unwrap(),
+        &SecretValues::Values(m),
+    )
+    .unwrap_or_else(|d| panic!("{d:?}"));
+    // the drain around each host's roll reads the services' topology
+    assert!(c.topology.contains_key("services"));
+    let file = "node2/file/etc/rampart/compose/titan/registry-password";
+    match &c.resources[c.index_of(file).expect("the password file")].desired {
+        Desired::File {
+            content,
+            mode,
+            owner,
+            sensitive,
+            ..
+        } => {
+            assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "root", true));
+            assert_eq!(String::from_utf8(content.clone()).unwrap(), secret);
+        }
+        _ => unreachable!(),
+    }
+    let login = &c.resources[c.index_of("node2/command/titan-login").expect("a login")];
+    let Desired::Command { run, .. } = &login.desired else {
+        panic!()
+    };
+    assert_eq!(
+        run,
+        "docker login --username titan-ci --password-stdin ghcr.io < /etc/rampart/compose/titan/registry-password"
+    );
+    // logged in before the pull
+    let order = c.host_order("node2");
+    let pos = |id: &str| {
+        order
+            .iter()
+            .position(|&i| c.resources[i].id.to_string() == id)
+            .unwrap()
+    };
+    assert!(pos("node2/command/titan-login") < pos("node2/command/titan-pull"));
+    let facts: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), HostFacts::default()))
+        .collect();
+    let p = plan(&c, &facts);
+    let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(text.contains("titan-login"), "{text}");
+    assert!(
+        !text.contains(secret) && !json.contains(secret),
+        "the registry password never reaches the plan"
+    );
 }

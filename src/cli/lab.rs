@@ -17,6 +17,10 @@ pub enum LabCommand {
         /// The Debian release of new hosts: 13 (trixie) or 12 (bookworm)
         #[arg(long, value_name = "RELEASE", default_value_t = 13, value_parser = clap::value_parser!(u32).range(12..=13))]
         debian: u32,
+        /// Hosts able to run Docker (cgroup v2, keyctl/bpf allowed, /var/lib/docker on a plain
+        /// directory) and the image registry on 198.18.0.1:5000
+        #[arg(long)]
+        docker: bool,
     },
     /// Stop and remove every lab host, its network and mounts (--purge: the base images too)
     Down {
@@ -38,6 +42,14 @@ pub enum LabCommand {
     Cut { host: String },
     /// Restore a host's network link
     Heal { host: String },
+    /// Build a stand-in app image (health paths, `/` names NAME:TAG) and push it to the lab's registry
+    Image {
+        /// NAME:TAG, pushed as 198.18.0.1:5000/NAME:TAG
+        image: String,
+        /// Its health paths answer 503: an image that never turns healthy
+        #[arg(long)]
+        unhealthy: bool,
+    },
     /// Run a command on a lab host over SSH
     Ssh {
         host: String,
@@ -48,12 +60,20 @@ pub enum LabCommand {
 
 pub fn run(a: Args) -> i32 {
     let args: Vec<String> = match a.command {
-        LabCommand::Up { n, fresh, debian } => {
+        LabCommand::Up {
+            n,
+            fresh,
+            debian,
+            docker,
+        } => {
             let mut v = vec!["up".to_string(), n.to_string()];
             if fresh {
                 v.push("--fresh".into());
             }
             v.extend(["--debian".to_string(), debian.to_string()]);
+            if docker {
+                v.push("--docker".into());
+            }
             v
         }
         LabCommand::Down { purge } => {
@@ -69,6 +89,13 @@ pub fn run(a: Args) -> i32 {
             v
         }
         LabCommand::Status => vec!["status".into()],
+        LabCommand::Image { image, unhealthy } => {
+            let mut v = vec!["image".to_string(), image];
+            if unhealthy {
+                v.push("--unhealthy".into());
+            }
+            v
+        }
         LabCommand::Kill { host } => vec!["kill".into(), host],
         LabCommand::Start { host } => vec!["start".into(), host],
         LabCommand::Cut { host } => vec!["cut".into(), host],

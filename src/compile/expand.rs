@@ -48,6 +48,8 @@ impl Compiler<'_> {
             cluster_waits: Vec::new(),
         };
         let mut last_per_host: Vec<usize> = Vec::new();
+        // with `serial_from`: each host's chain and where its rolled part starts
+        let mut rolled: Vec<(Vec<usize>, Option<usize>)> = Vec::new();
         // each host's chain, for the cluster-scoped gates
         let mut chains: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let wants_hosts = role.templates.values().any(|t| t.contains("hosts"))
@@ -67,7 +69,16 @@ impl Compiler<'_> {
             self.host_data_dirs(&x, host, &view);
             let chain = self.host_chain(&mut x, host, &view, bodies);
             self.notify_files(&chain);
-            if role.manifest.serial {
+            if let Some(from) = &role.manifest.serial_from {
+                let from = self.render(x.origin, "serial_from", from, &view);
+                let pos = from.and_then(|f| {
+                    chain.iter().position(|&r| {
+                        let id = &self.resources[r].id;
+                        f == format!("{}:{}", id.kind, id.name)
+                    })
+                });
+                rolled.push((chain.clone(), pos));
+            } else if role.manifest.serial {
                 if let (Some(&first), Some(&prev)) = (chain.first(), last_per_host.last()) {
                     if !self.resources[first].deps.contains(&prev) {
                         self.resources[first].deps.push(prev);
@@ -80,6 +91,7 @@ impl Compiler<'_> {
             chains.insert(host.clone(), chain);
         }
         self.cluster_gates(&x.cluster_waits, &chains);
+        self.serial_from_links(&rolled);
         let b = self.resources.len();
         self.resources.push(Resource {
             id: ResourceId::new(NO_HOST, Kind::Barrier, &inst.component),
@@ -88,6 +100,31 @@ impl Compiler<'_> {
             deps: last_per_host,
         });
         self.barrier.insert(inst.component.clone(), b);
+    }
+
+    /// `serial_from`: each host's rolled part waits for the previous host's
+    /// last resource and for every host's part before it (a host without
+    /// the named resource rolls its whole chain).
+    fn serial_from_links(&mut self, rolled: &[(Vec<usize>, Option<usize>)]) {
+        let before: Vec<usize> = rolled
+            .iter()
+            .filter_map(|(c, p)| p.filter(|&p| p > 0).map(|p| c[p - 1]))
+            .collect();
+        let mut prev: Option<usize> = None;
+        for (chain, pos) in rolled {
+            let start = chain.get(pos.unwrap_or(0)).copied();
+            if let Some(start) = start {
+                let wait = prev.into_iter().chain(before.iter().copied());
+                for d in wait {
+                    if d != start && !self.resources[start].deps.contains(&d) {
+                        self.resources[start].deps.push(d);
+                    }
+                }
+            }
+            if let Some(&l) = chain.last() {
+                prev = Some(l);
+            }
+        }
     }
 
     /// The role's `data_dirs` on this host, each checked.

@@ -101,7 +101,13 @@ pub fn compile(
 /// each component with an instance gives its own (`Component::topology`).
 fn topology(c: &mut Compiled, inv: &Inventory, stack: &Stack, instances: &[Instance]) {
     for comp in crate::components::ALL {
-        if !instances.iter().any(|i| i.component == comp.name()) {
+        // an app service's instance is `services.NAME`
+        let mine = |c: &str| {
+            c == comp.name()
+                || c.strip_prefix(comp.name())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        };
+        if !instances.iter().any(|i| mine(&i.component)) {
             continue;
         }
         if let Some(t) = comp.topology(inv, stack) {

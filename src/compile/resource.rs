@@ -61,10 +61,12 @@ pub enum Kind {
     Pgbackrest,
     /// `rampart restore`'s steps.
     Restore,
+    /// An app host drained in HAProxy, and made ready again, around its roll.
+    Haproxy,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Package,
         Kind::Directory,
         Kind::File,
@@ -80,6 +82,7 @@ impl Kind {
         Kind::Qdrant,
         Kind::Pgbackrest,
         Kind::Restore,
+        Kind::Haproxy,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -98,6 +101,7 @@ impl Kind {
             Kind::Qdrant => "qdrant",
             Kind::Pgbackrest => "pgbackrest",
             Kind::Restore => "restore",
+            Kind::Haproxy => "haproxy",
         }
     }
     /// The kind of this text, None for another.

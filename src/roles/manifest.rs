@@ -13,6 +13,12 @@ pub struct RoleManifest {
     /// last step (its health gate), so all but one keep serving.
     #[serde(default)]
     pub serial: bool,
+    /// With `serial`: the first resource (`kind:name`, rendered) of the part
+    /// that rolls one host at a time. The resources before it run on every
+    /// host at once (an image pull), and each host's rolled part waits for
+    /// all of them, so nothing changes anywhere before every host is ready.
+    #[serde(default)]
+    pub serial_from: Option<String>,
     /// Data the service makes itself (never resources): kept by `destroy`
     /// unless `--destroy-data` is given.
     #[serde(default)]

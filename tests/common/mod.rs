@@ -78,22 +78,31 @@ pub fn lab(n: u32) -> Lab {
 
 /// Fresh lab hosts lab1..labN on Debian `debian` (12 or 13).
 pub fn lab_on(n: u32, debian: u32) -> Lab {
+    lab_with(n, debian, &[])
+}
+
+/// Fresh Debian 13 lab hosts able to run Docker, and the lab's registry.
+#[allow(dead_code)]
+pub fn lab_docker(n: u32) -> Lab {
+    lab_with(n, 13, &["--docker"])
+}
+
+fn lab_with(n: u32, debian: u32, extra: &[&str]) -> Lab {
     let guard = lab_lock();
     let t = Instant::now();
+    let (n_s, debian_s) = (n.to_string(), debian.to_string());
+    let mut args = vec!["lab", "up", &n_s, "--fresh", "--debian", &debian_s];
+    args.extend_from_slice(extra);
     let out = Command::new(bin())
-        .args([
-            "lab",
-            "up",
-            &n.to_string(),
-            "--fresh",
-            "--debian",
-            &debian.to_string(),
-        ])
+        .args(&args)
         .output()
         .expect("run rampart lab up");
     assert!(out.status.success(), "lab up failed (the end-to-end tests need Linux, root and the lab's Debian packages; see README):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let up_seconds = t.elapsed().as_secs_f64();
-    eprintln!("lab up {n} --fresh --debian {debian}: {up_seconds:.1}s");
+    eprintln!(
+        "lab up {n} --fresh --debian {debian} {}: {up_seconds:.1}s",
+        extra.join(" ")
+    );
     Lab {
         _guard: guard,
         up_seconds,

@@ -70,6 +70,8 @@ pub struct Listen {
 pub struct HaproxyView {
     pub stats_port: u16,
     pub listens: Vec<Listen>,
+    /// A compose service is routed: its rolls drain hosts through the runtime API (socat).
+    pub drains: bool,
     /// The certificate chain and key for TLS listeners, as one PEM (sensitive).
     pub tls_pem: Option<String>,
     /// The Redis password escaped for `tcp-check send` (spaces as `\ `), when redis_master is routed.
@@ -171,7 +173,14 @@ pub fn haproxy(inv: &Inventory, stack: &Stack, secrets: &SecretValues) -> Option
     } else {
         String::new()
     };
+    let drains = h.listen.keys().any(|k| {
+        stack
+            .services
+            .get(k.get_ref())
+            .is_some_and(|s| s.image.is_some())
+    });
     Some(HaproxyView {
+        drains,
         stats_port: h.stats_port,
         listens,
         tls_pem,

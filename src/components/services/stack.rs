@@ -1,6 +1,7 @@
 //! `[services.NAME]`: the app services' tables, their checks and their ports.
 
 use crate::components::haproxy::view::Balance;
+use crate::model::secret::SecretRef;
 use crate::model::stack::{HostsRef, RawStack, Validator};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -23,6 +24,11 @@ pub struct Service {
     pub migrate: Option<Spanned<String>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The registry user for a private image (`docker login` on each host).
+    pub registry_user: Option<Spanned<String>>,
+    /// Its password (a secret: `{ env = "NAME" }` or `{ file = "path" }`),
+    /// handed to `docker login --password-stdin` from a root-only file.
+    pub registry_password: Option<SecretRef>,
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
 }
@@ -42,6 +48,40 @@ fn validate_one(v: &mut Validator, name: &Spanned<String>, s: &Service) {
             "give exactly one of image (compose) or command (systemd)",
             "keep `image = \"...\"` or `command = \"...\"`",
         ),
+        _ => {}
+    }
+    match (&s.registry_user, &s.registry_password) {
+        (Some(u), None) => v.err(
+            Some(u.span()),
+            "registry_user is given without registry_password",
+            "add registry_password = { env = \"NAME\" } (or { file = \"path\" })",
+        ),
+        (None, Some(_)) => v.err(
+            Some(name.span()),
+            "registry_password is given without registry_user",
+            "add registry_user = \"...\"",
+        ),
+        (Some(u), Some(_)) if s.image.is_none() => v.err(
+            Some(u.span()),
+            "registry_user is for an image (compose) service",
+            "remove registry_user and registry_password, or give image = \"...\"",
+        ),
+        (Some(u), Some(_))
+            if u.get_ref().is_empty()
+                || !u
+                    .get_ref()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c)) =>
+        {
+            v.err(
+                Some(u.span()),
+                format!(
+                    "registry_user `{}` is not a user name",
+                    u.get_ref().escape_debug()
+                ),
+                "use letters, digits and . _ @ -",
+            )
+        }
         _ => {}
     }
     if let Some(b) = &s.balance {

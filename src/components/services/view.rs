@@ -26,6 +26,25 @@ pub struct ServiceView {
     pub migrate: Option<String>,
     /// Marker of this version's migration: it runs once, where the marker is missing.
     pub migrate_mark: String,
+    /// The registry of a private image (its name's first part), with its user and password.
+    pub registry: Option<Registry>,
+}
+
+/// A private image's registry and its login (the password is a secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct Registry {
+    pub host: String,
+    pub user: String,
+    pub password: String,
+}
+
+/// The registry an image is pulled from: its first part when that names a
+/// host (holds `.` or `:`, or is `localhost`), else Docker Hub.
+pub fn registry_of(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first.to_string(),
+        _ => "docker.io".to_string(),
+    }
 }
 
 /// Quoting for systemd unit values: `%` doubled, `\` and `"` escaped, in double quotes.
@@ -39,6 +58,16 @@ pub fn systemd_quote(s: &str) -> String {
 }
 
 pub fn service(stack: &Stack, name: &str, this_host: &str) -> Option<ServiceView> {
+    service_with(stack, name, this_host, None)
+}
+
+/// The view with the registry password from `secrets` (the role's templates' view).
+pub fn service_with(
+    stack: &Stack,
+    name: &str,
+    this_host: &str,
+    secrets: Option<&crate::compile::SecretValues>,
+) -> Option<ServiceView> {
     let s = stack.services.get(name)?;
     let first = stack
         .hosts_of(&format!("services.{name}"))
@@ -73,6 +102,16 @@ pub fn service(stack: &Stack, name: &str, this_host: &str) -> Option<ServiceView
             })
             .collect(),
         migrate,
+        registry: match (&s.image, &s.registry_user) {
+            (Some(image), Some(user)) => Some(Registry {
+                host: registry_of(image),
+                user: user.get_ref().clone(),
+                password: secrets
+                    .map(|v| v.get(&format!("services.{name}.registry_password")))
+                    .unwrap_or_default(),
+            }),
+            _ => None,
+        },
         migrate_mark: format!(
             "/var/lib/rampart/migrations/{}-{name}-{version}",
             stack.name
