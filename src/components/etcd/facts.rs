@@ -65,7 +65,9 @@ pub fn fingerprint(members: &[EtcdMemberFact]) -> Vec<(String, String)> {
 pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
     let e = super::cluster(compiled).filter(|e| e.members.iter().any(|m| m.name == host))?;
     Some(format!(
-        "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s member list 2>/dev/null | base64 -w0; echo; fi\n",
-        sh(&e.data_dir)
+        "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; ETCDCTL_API=3 {}etcdctl --endpoints={} --command-timeout=3s member list 2>/dev/null | base64 -w0; echo; fi\n",
+        sh(&e.data_dir),
+        e.ctl_env,
+        e.local_url
     ))
 }
