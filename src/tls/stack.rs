@@ -54,7 +54,7 @@ pub(crate) fn validate(v: &mut Validator, raw: &RawStack) {
         let span = v.key_at(&["tls", given], None);
         v.err(
             span,
-            format!("[tls] {given} is given without {missing}"),
+            format!("given without {missing} (rampart signs with the CA's key)"),
             format!("give both `ca = {{ file = \"ca.crt\" }}` and `ca_key = {{ file = \"ca.key\" }}`, or neither (rampart then creates a CA of the stack's own)"),
         );
     }
@@ -63,7 +63,7 @@ pub(crate) fn validate(v: &mut Validator, raw: &RawStack) {
         if days == 0 || days >= LEAF_DAYS {
             v.err(
                 Some(d.span()),
-                format!("[tls] renew_days {days} is out of range"),
+                format!("{days} days is out of range"),
                 format!(
                     "write a number of days from 1 to {} (certificates live {LEAF_DAYS} days); {RENEW_DAYS} is the default",
                     LEAF_DAYS - 1

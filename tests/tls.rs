@@ -1,0 +1,336 @@
+//! `[tls]` without SSH: the loader's certificates reach the etcd and Patroni
+//! roles' files (keys 0600, owned by the service's user, never shown), etcd
+//! and Patroni are configured for TLS with client certificates, a second
+//! load plans nothing, and `enabled = false` is the plaintext stack.
+// tests may print (progress, timings, what failed); only src/ prints through the printer
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use rampart::compile::{compile, Compiled, Desired, SecretValues};
+use rampart::diag::Source;
+use rampart::facts::{FileFact, HostFacts, ServiceFact};
+use rampart::model::inventory::Inventory;
+use rampart::model::secret::Secret;
+use rampart::model::stack::Stack;
+use rampart::plan::{plan, Action};
+use rampart::roles::RoleSet;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const STACK: &str = "[stack]\nname = \"e2e\"\n\n[etcd]\nhosts = \"data\"\n\n[postgres]\nhosts = \"data\"\nsuperuser_password = { env = \"X\" }\nreplication_password = { env = \"Y\" }\n\n[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n";
+
+fn inv() -> Inventory {
+    Inventory::parse(Source::new(
+        "inventory/default.toml",
+        include_str!("../inventory/default.toml"),
+    ))
+    .unwrap()
+}
+
+/// The stack with `tls` appended, compiled with the certificates the loader
+/// keeps beside `stack_path`; also the secret values it rendered with.
+fn compiled(tls: &str, stack_path: &Path) -> (Compiled, BTreeMap<String, String>) {
+    let inv = inv();
+    let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
+    let mut m = BTreeMap::new();
+    m.insert(
+        "postgres.superuser_password".to_string(),
+        Secret::new("S3cr3t-super"),
+    );
+    m.insert(
+        "postgres.replication_password".to_string(),
+        Secret::new("S3cr3t-repl"),
+    );
+    rampart::tls::store::load(&inv, &stack, stack_path, &mut m).unwrap();
+    let values = m
+        .iter()
+        .map(|(k, v)| (k.clone(), v.expose().to_string()))
+        .collect();
+    let roles = RoleSet::load(None).unwrap();
+    (
+        compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap(),
+        values,
+    )
+}
+
+fn file<'a>(c: &'a Compiled, id: &str) -> &'a Desired {
+    &c.resources[c.index_of(id).unwrap_or_else(|| panic!("no {id}"))].desired
+}
+
+fn text(c: &Compiled, id: &str) -> String {
+    match file(c, id) {
+        Desired::File { content, .. } => String::from_utf8(content.clone()).unwrap(),
+        _ => panic!("{id} is not a file"),
+    }
+}
+
+/// Facts of a host where every compiled file and service is in place.
+fn converged(c: &Compiled, host: &str) -> HostFacts {
+    let mut f = HostFacts::default();
+    for &i in c.host_order(host) {
+        match &c.resources[i].desired {
+            Desired::Package { name, .. } => {
+                f.packages.insert(name.clone(), Some("1.0".into()));
+            }
+            Desired::File {
+                path,
+                content,
+                sha256,
+                mode,
+                owner,
+                group,
+                ..
+            } => {
+                f.files.insert(
+                    path.clone(),
+                    FileFact {
+                        exists: true,
+                        is_dir: false,
+                        sha256: Some(sha256.clone()),
+                        mode: Some(*mode),
+                        owner: Some(owner.clone()),
+                        group: Some(group.clone()),
+                        content: Some(content.clone()),
+                    },
+                );
+            }
+            Desired::Directory {
+                path,
+                mode,
+                owner,
+                group,
+            } => {
+                f.files.insert(
+                    path.clone(),
+                    FileFact {
+                        exists: true,
+                        is_dir: true,
+                        mode: *mode,
+                        owner: owner.clone(),
+                        group: group.clone(),
+                        ..FileFact::default()
+                    },
+                );
+            }
+            Desired::Service { name, .. } => {
+                f.services.insert(
+                    name.clone(),
+                    ServiceFact {
+                        enabled: "enabled".into(),
+                        active: "active".into(),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    f
+}
+
+#[test]
+fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, values) = compiled("\n[tls]\n", &dir.path().join("stack.toml"));
+    let env = text(&c, "lab1/file/etc/default/etcd");
+    for line in [
+        "ETCD_LISTEN_PEER_URLS=\"https://198.18.0.11:2380\"",
+        "ETCD_LISTEN_CLIENT_URLS=\"https://198.18.0.11:2379,https://127.0.0.1:2379\"",
+        "ETCD_ADVERTISE_CLIENT_URLS=\"https://198.18.0.11:2379\"",
+        "ETCD_CERT_FILE=\"/etc/etcd/tls/etcd.crt\"",
+        "ETCD_KEY_FILE=\"/etc/etcd/tls/etcd.key\"",
+        "ETCD_TRUSTED_CA_FILE=\"/etc/etcd/tls/ca.crt\"",
+        "ETCD_CLIENT_CERT_AUTH=\"true\"",
+        "ETCD_PEER_CLIENT_CERT_AUTH=\"true\"",
+        "ETCD_PEER_TRUSTED_CA_FILE=\"/etc/etcd/tls/ca.crt\"",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} in:\n{env}");
+    }
+    assert!(!env.contains("http://"), "{env}");
+    let initial = text(&c, "lab2/file/etc/default/etcd-initial");
+    assert!(
+        initial.contains("lab1=https://198.18.0.11:2380,lab2=https://198.18.0.12:2380"),
+        "{initial}"
+    );
+    let patroni = text(&c, "lab1/file/etc/patroni/config.yml");
+    assert!(
+        patroni.contains("etcd3:\n  hosts: \"198.18.0.11:2379,198.18.0.12:2379,198.18.0.13:2379\"\n  # [tls]: etcd over https, with this member's client certificate\n  protocol: https\n  cacert: \"/etc/patroni/tls/ca.crt\"\n  cert: \"/etc/patroni/tls/patroni.crt\"\n  key: \"/etc/patroni/tls/patroni.key\"\n"),
+        "{patroni}"
+    );
+    // the health gate and rampart's own etcdctl present the member's certificate
+    let gate = c
+        .resources
+        .iter()
+        .find(|r| r.id.to_string() == "lab1/health/etcd-cluster")
+        .unwrap();
+    let Desired::Health { check, .. } = &gate.desired else {
+        panic!("not a gate")
+    };
+    let check = format!("{check:?}");
+    assert!(
+        check.contains("ETCDCTL_CACERT=/etc/etcd/tls/ca.crt ETCDCTL_CERT=/etc/etcd/tls/etcd.crt ETCDCTL_KEY=/etc/etcd/tls/etcd.key etcdctl --endpoints=https://198.18.0.11:2379"),
+        "{check}"
+    );
+    // each host's CA, certificate and key, as the loader keeps them
+    for (host, dir, purpose, owner) in [
+        ("lab1", "etc/etcd/tls", "etcd", "etcd"),
+        ("lab3", "etc/patroni/tls", "patroni", "postgres"),
+    ] {
+        assert_eq!(
+            text(&c, &format!("{host}/file/{dir}/ca.crt")).trim_end(),
+            values["tls.ca"].trim_end()
+        );
+        assert_eq!(
+            text(&c, &format!("{host}/file/{dir}/{purpose}.crt")).trim_end(),
+            values[&format!("tls.{host}.{purpose}.cert")].trim_end()
+        );
+        let key_id = format!("{host}/file/{dir}/{purpose}.key");
+        assert_eq!(
+            text(&c, &key_id).trim_end(),
+            values[&format!("tls.{host}.{purpose}.key")].trim_end()
+        );
+        match file(&c, &key_id) {
+            Desired::File {
+                mode,
+                owner: o,
+                group,
+                sensitive,
+                ..
+            } => assert_eq!(
+                (*mode, o.as_str(), group.as_str(), *sensitive),
+                (0o600, owner, owner, true),
+                "{key_id}"
+            ),
+            _ => unreachable!(),
+        }
+    }
+    // a renewed certificate restarts etcd (one member at a time, as any change)
+    let svc = c.index_of("lab1/service/etcd").unwrap();
+    match file(&c, "lab1/file/etc/etcd/tls/etcd.crt") {
+        Desired::File { notify, .. } => assert!(notify.contains(&"etcd".to_string())),
+        _ => unreachable!(),
+    }
+    let cert = c.index_of("lab1/file/etc/etcd/tls/etcd.crt").unwrap();
+    assert!(cert < svc || c.resources[svc].deps.contains(&cert));
+}
+
+#[test]
+fn keys_never_reach_plan_text_or_json_and_a_second_plan_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack_path = dir.path().join("stack.toml");
+    let (c, values) = compiled("\n[tls]\n", &stack_path);
+    let facts: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), HostFacts::default()))
+        .collect();
+    let p = plan(&c, &facts);
+    let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
+    let json = serde_json::to_string(&p).unwrap();
+    let keys: Vec<(&String, &String)> =
+        values.iter().filter(|(k, _)| k.ends_with(".key")).collect();
+    assert_eq!(
+        keys.len(),
+        6,
+        "an etcd and a Patroni key on each of 3 hosts"
+    );
+    for (k, v) in keys {
+        // any line of the key's base64 body would be a leak
+        let body = v.lines().nth(1).unwrap();
+        assert!(!text.contains(body), "plan text leaks {k}");
+        assert!(!json.contains(body), "plan JSON leaks {k}");
+    }
+    let ca_key = std::fs::read_to_string(dir.path().join(".rampart/e2e/tls/ca.key")).unwrap();
+    let ca_body = ca_key.lines().nth(1).unwrap();
+    assert!(!text.contains(ca_body) && !json.contains(ca_body));
+    assert!(
+        !values.values().any(|v| v.contains(ca_body)),
+        "the CA key is never rendered"
+    );
+    let step = p
+        .steps
+        .iter()
+        .find(|s| s.id == "lab2/file/etc/patroni/tls/patroni.key")
+        .unwrap();
+    assert!(step.sensitive && step.diff.is_none());
+
+    // the same files loaded again (the next plan): identical, so converged hosts plan nothing
+    let (again, values2) = compiled("\n[tls]\n", &stack_path);
+    assert_eq!(values, values2);
+    let facts: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), converged(&c, h)))
+        .collect();
+    let p = plan(&again, &facts);
+    // (guarded commands are asked of the hosts; no file, directory or restart is planned)
+    let changes: Vec<&String> = p
+        .steps
+        .iter()
+        .filter(|s| !matches!(s.action, Action::Run | Action::Wait))
+        .map(|s| &s.id)
+        .collect();
+    assert!(changes.is_empty(), "{changes:?}");
+}
+
+#[test]
+fn tls_off_is_the_plaintext_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let (off, values) = compiled("\n[tls]\nenabled = false\n", &dir.path().join("stack.toml"));
+    let (none, _) = compiled("", &dir.path().join("stack.toml"));
+    assert!(!values.keys().any(|k| k.starts_with("tls.")));
+    assert!(
+        !dir.path().join(".rampart").exists(),
+        "nothing is made with TLS off"
+    );
+    assert_eq!(
+        off.resources
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>(),
+        none.resources
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        text(&off, "lab1/file/etc/default/etcd"),
+        text(&none, "lab1/file/etc/default/etcd")
+    );
+    let env = text(&off, "lab1/file/etc/default/etcd");
+    assert!(
+        env.contains("ETCD_LISTEN_CLIENT_URLS=\"http://198.18.0.11:2379,http://127.0.0.1:2379\""),
+        "{env}"
+    );
+    assert!(!env.contains("CERT"), "{env}");
+    assert!(!text(&off, "lab1/file/etc/patroni/config.yml").contains("protocol: https"));
+}
+
+/// Each bad `[tls]` is refused before any connection, at its key, with the fix.
+#[test]
+fn bad_tls_tables_are_refused_at_their_key_with_the_fix() {
+    let inv = inv();
+    for (tail, expect) in [
+        (
+            "ca = { file = \"ca.crt\" }\n",
+            &["stack.toml:18:1: [tls] ca: given without ca_key", "give both `ca = { file = \"ca.crt\" }` and `ca_key = { file = \"ca.key\" }`, or neither"][..],
+        ),
+        (
+            "renew_days = 400\n",
+            &["stack.toml:18:14: [tls] renew_days: 400 days is out of range", "from 1 to 364"][..],
+        ),
+        ("renew_days = 0\n", &["[tls] renew_days: 0 days is out of range"][..]),
+        (
+            "ca = \"-----BEGIN CERTIFICATE-----\"\nca_key = { file = \"k\" }\n",
+            &["secrets are never written literally"][..],
+        ),
+        ("enable = false\n", &["unknown field `enable`"][..]),
+    ] {
+        let text = format!("{STACK}\n[tls]\n{tail}");
+        let Err(d) = Stack::parse(Source::new("stack.toml", text), &inv) else {
+            panic!("accepted: {tail}");
+        };
+        let out = rampart::printer::diagnostics(&d);
+        for e in expect {
+            assert!(out.contains(e), "{tail}: `{e}` not in:\n{out}");
+        }
+    }
+}
