@@ -55,7 +55,7 @@ pub(crate) fn validate(v: &mut Validator, raw: &RawStack) {
         v.err(
             span,
             format!("given without {missing} (rampart signs with the CA's key)"),
-            format!("give both `ca = {{ file = \"ca.crt\" }}` and `ca_key = {{ file = \"ca.key\" }}`, or neither (rampart then creates a CA of the stack's own)"),
+            "give both `ca = { file = \"ca.crt\" }` and `ca_key = { file = \"ca.key\" }`, or neither (rampart then creates a CA of the stack's own)",
         );
     }
     if let Some(d) = &t.renew_days {
