@@ -334,3 +334,68 @@ fn bad_tls_tables_are_refused_at_their_key_with_the_fix() {
         }
     }
 }
+
+fn members(scheme: &str) -> Option<Vec<rampart::facts::EtcdMemberFact>> {
+    Some(
+        (1..=3)
+            .map(|n| rampart::facts::EtcdMemberFact {
+                id: format!("id{n}"),
+                status: "started".into(),
+                name: format!("lab{n}"),
+                peer_url: format!("{scheme}://198.18.0.{}:2380", 10 + n),
+            })
+            .collect(),
+    )
+}
+
+/// A running plaintext etcd with `[tls]` turned on (or the reverse) is
+/// refused before anything changes: a roll would cut its peers apart.
+#[test]
+fn switching_a_running_etcd_between_plaintext_and_tls_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack_path = dir.path().join("stack.toml");
+    for (tls, running, expect) in [
+        (
+            "\n[tls]\n",
+            "http",
+            "the running cluster talks plaintext (http://198.18.0.11:2380",
+        ),
+        (
+            "",
+            "https",
+            "the running cluster talks TLS (https://198.18.0.11:2380",
+        ),
+    ] {
+        let (c, _) = compiled(tls, &stack_path);
+        let mut facts: BTreeMap<String, HostFacts> = c
+            .hosts
+            .iter()
+            .map(|h| (h.clone(), converged(&c, h)))
+            .collect();
+        facts
+            .get_mut("lab1")
+            .unwrap()
+            .set_etcd_members(members(running));
+        let p = plan(&c, &facts);
+        assert_eq!(p.refused.len(), 1, "{:?}", p.refused);
+        assert!(p.refused[0].contains(expect), "{}", p.refused[0]);
+        // the same scheme: nothing refused
+        let same = if running == "http" { "https" } else { "http" };
+        facts
+            .get_mut("lab1")
+            .unwrap()
+            .set_etcd_members(members(same));
+        assert!(plan(&c, &facts).refused.is_empty());
+    }
+    // the facts probe asks in the stack's scheme first, then the other
+    let (c, _) = compiled("\n[tls]\n", &stack_path);
+    let probe = rampart::components::ALL
+        .iter()
+        .find(|x| x.name() == "etcd")
+        .unwrap()
+        .facts_probe(&c, "lab1")
+        .unwrap();
+    let https = probe.find("--endpoints=https://127.0.0.1:2379").unwrap();
+    let http = probe.find("--endpoints=http://127.0.0.1:2379").unwrap();
+    assert!(https < http, "{probe}");
+}

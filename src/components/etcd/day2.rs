@@ -61,6 +61,35 @@ pub fn etcd_change(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> 
     })
 }
 
+/// The refusal when the running cluster's members talk another scheme than
+/// the stack's (`[tls]` turned on or off for a running cluster).
+fn scheme_switch(e: &super::view::EtcdView, ch: &EtcdChange) -> Option<String> {
+    let want = if e.tls { "https://" } else { "http://" };
+    let other: Vec<&str> = ch
+        .current
+        .iter()
+        .filter(|c| !c.peer_url.starts_with(want))
+        .map(|c| c.peer_url.as_str())
+        .collect();
+    if other.is_empty() {
+        return None;
+    }
+    Some(if e.tls {
+        format!(
+            "etcd: the running cluster talks plaintext ({}) and the stack turns [tls] on. rampart does not switch a running etcd cluster to TLS \
+             (its members would stop reaching one another half-way through the roll). Keep `[tls] enabled = false` for this stack, \
+             or apply the stack with [tls] to new hosts and move the data there (README: TLS).",
+            other.join(", ")
+        )
+    } else {
+        format!(
+            "etcd: the running cluster talks TLS ({}) and the stack has no [tls] or `enabled = false`. rampart does not switch a running etcd cluster \
+             back to plaintext: put [tls] back in the stack (its CA and certificates are kept in .rampart/STACK/tls/ beside it).",
+            other.join(", ")
+        )
+    })
+}
+
 fn quorum(n: usize) -> usize {
     n / 2 + 1
 }
@@ -100,6 +129,12 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         }
         return;
     };
+    // plaintext <-> TLS on a running cluster: its peers would stop reaching
+    // one another half-way through a roll; refused with what to do instead
+    if let Some(msg) = scheme_switch(e, &ch) {
+        plan.refused.push(msg);
+        return;
+    }
     let name_of = |c: &EtcdMemberFact| -> String {
         if !c.name.is_empty() {
             return c.name.clone();
