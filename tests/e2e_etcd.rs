@@ -21,9 +21,9 @@ const ALL_HTTPS: &str =
     "https://198.18.0.11:2379,https://198.18.0.12:2379,https://198.18.0.13:2379";
 
 /// Every TCP listener of `process` on every lab host completes a TLS
-/// handshake that verifies against the stack's CA (with a client
-/// certificate of that CA, for listeners that ask one); returns how many.
-fn listeners_speak_tls(process: &str, cert: &str) -> usize {
+/// handshake that verifies against the stack's CA in `dir` (with the client
+/// certificate `dir/name`, for listeners that ask one); returns how many.
+fn listeners_speak_tls(process: &str, dir: &str, name: &str) -> usize {
     let mut n = 0;
     for h in ["lab1", "lab2", "lab3"] {
         let out = ssh_ok(
@@ -34,7 +34,13 @@ fn listeners_speak_tls(process: &str, cert: &str) -> usize {
         assert!(!addrs.is_empty(), "{h}: no {process} listener");
         for a in addrs {
             let (ip, port) = a.rsplit_once(':').unwrap();
-            let r = ssh(h, &format!("openssl s_client -connect {a} -verify_return_error -verify_ip {ip} -CAfile /etc/etcd/tls/ca.crt -cert {cert}.crt -key {cert}.key </dev/null 2>&1"));
+            // a wildcard listener is reached on the loopback
+            let ip = if ip == "0.0.0.0" || ip == "*" {
+                "127.0.0.1"
+            } else {
+                ip
+            };
+            let r = ssh(h, &format!("openssl s_client -connect {ip}:{port} -verify_return_error -verify_ip {ip} -CAfile {dir}/ca.crt -cert {dir}/{name}.crt -key {dir}/{name}.key </dev/null 2>&1"));
             assert!(
                 r.code == 0 && r.stdout.contains("Verify return code: 0 (ok)"),
                 "{h}: {process} on {ip}:{port} is not TLS verified by the stack's CA:\n{}",
@@ -141,7 +147,7 @@ fn etcd_cluster_end_to_end() {
     // issue 16: etcd's client (host address and loopback) and peer listeners
     // are TLS, verified against the stack's CA; a client without a
     // certificate of that CA is refused, and plaintext gets nothing
-    let n = listeners_speak_tls("etcd", "/etc/etcd/tls/etcd");
+    let n = listeners_speak_tls("etcd", "/etc/etcd/tls", "etcd");
     assert_eq!(n, 9, "2379 on the address and loopback, 2380, on 3 hosts");
     let tls_dir = sdir.path().join(".rampart/e2e/tls");
     let ca = tls_dir.join("ca.crt").display().to_string();
@@ -350,6 +356,23 @@ fn etcd_cluster_end_to_end() {
         );
         assert!(ssh_ok(h, "cat /etc/patroni/config.yml").contains("  protocol: https\n"));
     }
+    // Patroni's REST API is https only, verified against the CA; an
+    // unauthenticated switchover is refused (401), plaintext gets nothing
+    assert_eq!(
+        listeners_speak_tls("patroni", "/etc/patroni/tls", "patroni"),
+        3
+    );
+    let refused = ssh_ok("lab2", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert /etc/patroni/tls/ca.crt -X POST -H 'Content-Type: application/json' -d '{\"leader\": \"lab1\"}' https://198.18.0.11:8008/switchover");
+    assert_eq!(refused.trim(), "401", "an unauthenticated switchover");
+    let plain = ssh(
+        "lab2",
+        "curl -s --max-time 3 http://198.18.0.11:8008/cluster",
+    );
+    assert!(
+        !plain.stdout.contains("members"),
+        "Patroni answered plaintext: {}",
+        plain.all()
+    );
     let r = psql_here(
         "host=198.18.0.11 port=5432 user=postgres dbname=postgres",
         &superuser,
@@ -462,7 +485,7 @@ fn etcd_cluster_end_to_end() {
     let leader = || -> Option<String> {
         let out = ssh(
             "lab3",
-            "curl -sf --max-time 3 http://127.0.0.1:8008/cluster",
+            "curl -sf --max-time 3 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster",
         )
         .stdout;
         let v: serde_json::Value = serde_json::from_str(&out).ok()?;
@@ -501,7 +524,10 @@ fn etcd_cluster_end_to_end() {
     let failover_secs = lost_at.elapsed().as_secs_f64();
     let survivor = if old == "lab3" { "lab2" } else { "lab3" };
     let new = {
-        let out = ssh_ok(survivor, "curl -sf http://127.0.0.1:8008/cluster");
+        let out = ssh_ok(
+            survivor,
+            "curl -sf --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster",
+        );
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         v["members"]
             .as_array()
@@ -517,7 +543,11 @@ fn etcd_cluster_end_to_end() {
     apply_then_quiet(&format!("{etcd_text}{with_clients}[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n"), "after the old leader came back");
     let t = Instant::now();
     loop {
-        let out = ssh(survivor, "curl -sf http://127.0.0.1:8008/cluster").stdout;
+        let out = ssh(
+            survivor,
+            "curl -sf --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster",
+        )
+        .stdout;
         let back = serde_json::from_str::<serde_json::Value>(&out)
             .ok()
             .and_then(|v| {

@@ -155,6 +155,61 @@ fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
         patroni.contains("etcd3:\n  hosts: \"198.18.0.11:2379,198.18.0.12:2379,198.18.0.13:2379\"\n  # [tls]: etcd over https, with this member's client certificate\n  protocol: https\n  cacert: \"/etc/patroni/tls/ca.crt\"\n  cert: \"/etc/patroni/tls/patroni.crt\"\n  key: \"/etc/patroni/tls/patroni.key\"\n"),
         "{patroni}"
     );
+    // Patroni's REST API: https with its certificate, the unsafe endpoints
+    // behind rampart's generated password, patronictl verifying the CA
+    let api_pw = &values["tls.patroni_api_password"];
+    assert!(
+        patroni.contains(&format!("restapi:\n  listen: \"0.0.0.0:8008\"\n  connect_address: \"198.18.0.11:8008\"\n  # [tls]: https with this member's certificate; switchover, restart, config\n  # and the other unsafe endpoints need rampart's user and password\n  certfile: \"/etc/patroni/tls/patroni.crt\"\n  keyfile: \"/etc/patroni/tls/patroni.key\"\n  cafile: \"/etc/patroni/tls/ca.crt\"\n  authentication:\n    username: \"rampart\"\n    password: \"{api_pw}\"\n\n# patronictl: over https, verified against the stack's CA\nctl:\n  insecure: false\n  cacert: \"/etc/patroni/tls/ca.crt\"\n")),
+        "{patroni}"
+    );
+    assert_eq!(
+        text(&c, "lab2/file/etc/patroni/tls/api.netrc"),
+        format!("machine 127.0.0.1 login rampart password {api_pw}\n")
+    );
+    match file(&c, "lab2/file/etc/patroni/tls/api.netrc") {
+        Desired::File {
+            mode,
+            owner,
+            sensitive,
+            ..
+        } => assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "root", true)),
+        _ => unreachable!(),
+    }
+    // HAProxy checks Patroni over TLS, verifying the member's name against the CA
+    let cfg = text(&c, "lab1/file/etc/haproxy/haproxy.cfg");
+    assert!(
+        cfg.contains("    server lab2 198.18.0.12:5432 check port 8008 check-ssl verify required ca-file /etc/haproxy/rampart-ca.crt verifyhost lab2\n"),
+        "{cfg}"
+    );
+    assert_eq!(
+        text(&c, "lab1/file/etc/haproxy/rampart-ca.crt").trim_end(),
+        values["tls.ca"].trim_end()
+    );
+    // rampart's own calls: https with the CA; PATCH /config with the netrc file
+    let cmd = |id: &str| match file(&c, id) {
+        Desired::Command { run, unless, .. } => format!("{run} {unless:?}"),
+        Desired::Health { check, .. } => format!("{check:?}"),
+        _ => panic!("{id}"),
+    };
+    assert!(cmd("lab1/health/patroni-running").contains("curl -fsS -o /dev/null --max-time 5 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/health"));
+    let patch = cmd("lab1/command/patroni-dynamic-config");
+    assert!(patch.contains("--cacert /etc/patroni/tls/ca.crt --netrc-file /etc/patroni/tls/api.netrc https://127.0.0.1:8008/config"), "{patch}");
+    assert!(
+        !patch.contains(api_pw.as_str()),
+        "the password is never on a command line"
+    );
+    let probe = rampart::components::ALL
+        .iter()
+        .find(|x| x.name() == "postgres")
+        .unwrap()
+        .facts_probe(&c, "lab1")
+        .unwrap();
+    assert!(
+        probe.contains(
+            "curl -sf --max-time 3 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster"
+        ),
+        "{probe}"
+    );
     // the health gate and rampart's own etcdctl present the member's certificate
     let gate = c
         .resources
@@ -238,6 +293,11 @@ fn keys_never_reach_plan_text_or_json_and_a_second_plan_is_empty() {
         assert!(!text.contains(body), "plan text leaks {k}");
         assert!(!json.contains(body), "plan JSON leaks {k}");
     }
+    let pw = &values["tls.patroni_api_password"];
+    assert!(
+        !text.contains(pw.as_str()) && !json.contains(pw.as_str()),
+        "the REST API password leaks"
+    );
     let ca_key = std::fs::read_to_string(dir.path().join(".rampart/e2e/tls/ca.key")).unwrap();
     let ca_body = ca_key.lines().nth(1).unwrap();
     assert!(!text.contains(ca_body) && !json.contains(ca_body));
@@ -301,7 +361,13 @@ fn tls_off_is_the_plaintext_stack() {
         "{env}"
     );
     assert!(!env.contains("CERT"), "{env}");
-    assert!(!text(&off, "lab1/file/etc/patroni/config.yml").contains("protocol: https"));
+    let patroni = text(&off, "lab1/file/etc/patroni/config.yml");
+    assert!(
+        !patroni.contains("protocol: https")
+            && !patroni.contains("certfile")
+            && !patroni.contains("authentication:\n    username: \"rampart\"")
+    );
+    assert!(!text(&off, "lab1/file/etc/haproxy/haproxy.cfg").contains("check-ssl"));
 }
 
 /// Each bad `[tls]` is refused before any connection, at its key, with the fix.

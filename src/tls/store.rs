@@ -77,7 +77,31 @@ pub(crate) fn load_at(
         m.insert(key_key(&w.host, &w.purpose), Secret::new(pair.key));
     }
     m.insert(CA_KEY.into(), Secret::new(ca.cert.clone()));
+    if !stack.hosts_of("postgres").is_empty() {
+        m.insert(
+            super::view::PATRONI_API_PASSWORD.into(),
+            Secret::new(password(&d.join("patroni-api.password"))?),
+        );
+    }
     Ok(())
+}
+
+/// A password rampart generates once and keeps (0600): 32 hex digits from
+/// the system's random source.
+fn password(path: &Path) -> Result<String, String> {
+    if let Ok(p) = std::fs::read_to_string(path) {
+        let p = p.trim().to_string();
+        if p.len() >= 16 && p.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(p);
+        }
+    }
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .map_err(|e| format!("cannot read /dev/urandom for a password: {e}"))?;
+    let p = hex::encode(bytes);
+    write(path, &format!("{p}\n"), 0o600)?;
+    Ok(p)
 }
 
 /// The CA rampart keeps for the stack: `ca.crt` and `ca.key`, created when
@@ -178,7 +202,8 @@ mod tests {
         assert_eq!(mode(&d.join("a-etcd.crt")), 0o644);
         // the CA and one certificate and key per host and purpose; never the CA key
         let keys: Vec<&str> = first.keys().map(String::as_str).collect();
-        assert_eq!(keys.len(), 13, "{keys:?}");
+        assert_eq!(keys.len(), 14, "{keys:?}");
+        assert!(first["tls.patroni_api_password"].len() == 32);
         assert!(keys.contains(&"tls.ca") && keys.contains(&"tls.c.patroni.key"));
         assert!(!first
             .values()

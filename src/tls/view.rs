@@ -29,8 +29,8 @@ pub const ETCD: Purpose = Purpose {
     owner: "etcd",
 };
 
-/// Patroni's client certificate to etcd (and, later, its REST API's and
-/// PostgreSQL's server certificate: its names include HAProxy's and the VIP).
+/// Patroni's client certificate to etcd and its REST API's server
+/// certificate (and, later, PostgreSQL's: its names include HAProxy's and the VIP).
 pub const PATRONI: Purpose = Purpose {
     name: "patroni",
     component: "postgres",
@@ -74,6 +74,33 @@ pub fn etcdctl_env() -> String {
         ETCD.key_file()
     )
 }
+
+/// The user rampart's own calls to Patroni's unsafe endpoints authenticate
+/// as (`restapi.authentication`), with the password the loader generates.
+pub const PATRONI_API_USER: &str = "rampart";
+/// The secret key of that password.
+pub const PATRONI_API_PASSWORD: &str = "tls.patroni_api_password";
+/// On each member, the curl netrc file holding it (0600, root), so no
+/// command line or plan carries the password.
+pub const PATRONI_API_NETRC: &str = "/etc/patroni/tls/api.netrc";
+
+/// How rampart reaches Patroni's REST API on a member: the URL of its
+/// loopback and the curl options (the stack's CA under `[tls]`; with `auth`,
+/// the netrc file of rampart's user too).
+pub fn patroni_local(tls: bool, auth: bool) -> (String, &'static str) {
+    if !tls {
+        return (String::new(), "http://127.0.0.1:8008");
+    }
+    let mut flags = format!("--cacert {} ", PATRONI.ca_file());
+    if auth {
+        flags.push_str(&format!("--netrc-file {PATRONI_API_NETRC} "));
+    }
+    (flags, "https://127.0.0.1:8008")
+}
+
+/// The CA alone, for roles that verify servers without a certificate of
+/// their own: (component, path).
+pub const CA_ONLY: [(&str, &str); 1] = [("haproxy", "/etc/haproxy/rampart-ca.crt")];
 
 /// Whether the stack turns TLS on (`[tls]` present, `enabled` not false).
 pub fn on(stack: &Stack) -> bool {
@@ -162,8 +189,19 @@ pub fn view(stack: &Stack, instance: &str, host: &str, secrets: &SecretValues) -
         .into_iter()
         .find(|p| p.component == instance && stack.hosts_of(instance).iter().any(|h| h == host))
     else {
+        let ca_file = CA_ONLY
+            .iter()
+            .find(|(c, _)| *c == instance)
+            .map(|(_, f)| f.to_string())
+            .unwrap_or_default();
         return TlsView {
             enabled: true,
+            ca: if ca_file.is_empty() {
+                String::new()
+            } else {
+                secrets.get(CA_KEY).trim_end().to_string()
+            },
+            ca_file,
             ..TlsView::default()
         };
     };
