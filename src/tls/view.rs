@@ -29,8 +29,9 @@ pub const ETCD: Purpose = Purpose {
     owner: "etcd",
 };
 
-/// Patroni's client certificate to etcd and its REST API's server
-/// certificate (and, later, PostgreSQL's: its names include HAProxy's and the VIP).
+/// Patroni's client certificate to etcd, its REST API's and PostgreSQL's
+/// server certificate (its names include HAProxy's and the VIP: clients
+/// reach PostgreSQL through them).
 pub const PATRONI: Purpose = Purpose {
     name: "patroni",
     component: "postgres",
@@ -38,7 +39,15 @@ pub const PATRONI: Purpose = Purpose {
     owner: "postgres",
 };
 
-pub const PURPOSES: [Purpose; 2] = [ETCD, PATRONI];
+/// PgBouncer's server certificate for its clients.
+pub const PGBOUNCER: Purpose = Purpose {
+    name: "pgbouncer",
+    component: "pgbouncer",
+    dir: "/etc/pgbouncer/tls",
+    owner: "postgres",
+};
+
+pub const PURPOSES: [Purpose; 3] = [ETCD, PATRONI, PGBOUNCER];
 
 /// The CA certificate's file name in each purpose's folder.
 pub const CA_FILE: &str = "ca.crt";
@@ -136,7 +145,7 @@ pub fn wanted(inv: &Inventory, stack: &Stack) -> Vec<Want> {
                 "localhost".to_string(),
                 "127.0.0.1".to_string(),
             ];
-            if p == PATRONI {
+            if p == PATRONI || p == PGBOUNCER {
                 for e in stack
                     .hosts_of("haproxy")
                     .iter()

@@ -89,6 +89,9 @@ pub struct PostgresView {
     pub pgbackrest: Option<PgArchive>,
     /// `[tls]`: the REST API over https, its unsafe endpoints behind rampart's password.
     pub api_tls: bool,
+    /// The pg_hba type of every line but the loopback's: `hostssl` under
+    /// `[tls]` (replication and remote clients over TLS only), else `host`.
+    pub hba_remote: &'static str,
     /// The REST API on this member's loopback, for rampart's own calls.
     pub api_local: String,
     /// curl's options for a GET of it (the stack's CA under `[tls]`).
@@ -304,6 +307,7 @@ pub fn postgres(
             .collect::<Vec<_>>()
             .join(","),
         api_tls: tls,
+        hba_remote: if tls { "hostssl" } else { "host" },
         api_local: api_local.to_string(),
         curl_tls,
         curl_auth,
