@@ -465,6 +465,35 @@ fn etcd_cluster_end_to_end() {
         "through HAProxy to the leader: {}",
         r.all()
     );
+    // PostgreSQL through HAProxy verifies against the stack's CA with the
+    // HAProxy host's address (sslmode=verify-full); a plaintext remote
+    // connection is refused (hostssl only)
+    let ca_here = sdir
+        .path()
+        .join(".rampart/e2e/tls/ca.crt")
+        .display()
+        .to_string();
+    let r = psql_here(
+        &format!("host=198.18.0.12 port=5000 user=postgres dbname=postgres sslmode=verify-full sslrootcert={ca_here}"),
+        &superuser,
+        "select pg_is_in_recovery(), ssl from pg_stat_ssl where pid = pg_backend_pid()",
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "f|t"),
+        "verify-full through HAProxy: {}",
+        r.all()
+    );
+    let r = psql_here(
+        "host=198.18.0.11 port=5432 user=postgres dbname=postgres sslmode=disable",
+        &superuser,
+        "select 1",
+    );
+    assert!(
+        r.code != 0 && r.stderr.contains("no encryption"),
+        "a plaintext remote connection is refused: {}",
+        r.all()
+    );
     assert!(
         ssh_ok("lab1", "patroni --version").contains("patroni 3."),
         "Debian 12 runs Patroni 3"

@@ -465,3 +465,85 @@ fn switching_a_running_etcd_between_plaintext_and_tls_is_refused_with_the_way_ou
     let http = probe.find("--endpoints=http://127.0.0.1:2379").unwrap();
     assert!(https < http, "{probe}");
 }
+
+/// PostgreSQL on TLS with replication and remote clients on hostssl only;
+/// PgBouncer requires TLS of its clients and verifies PostgreSQL's certificate.
+#[test]
+fn postgresql_and_pgbouncer_take_tls_and_remote_lines_are_hostssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, values) = compiled(
+        "[pgbouncer]\nhosts = \"data\"\n\n[tls]\n",
+        &dir.path().join("stack.toml"),
+    );
+    let patroni = text(&c, "lab2/file/etc/patroni/config.yml");
+    assert!(
+        patroni.contains("    unix_socket_directories: /var/run/postgresql\n    # [tls]: TLS with this member's certificate (replication and remote\n    # clients must use it: hostssl below; the loopback may go without)\n    ssl: \"on\"\n    ssl_cert_file: \"/etc/patroni/tls/patroni.crt\"\n    ssl_key_file: \"/etc/patroni/tls/patroni.key\"\n    ssl_ca_file: \"/etc/patroni/tls/ca.crt\"\n"),
+        "{patroni}"
+    );
+    // both pg_hba lists: the loopback may go without TLS, nothing else
+    assert_eq!(
+        patroni
+            .matches("    - hostssl replication replicator 198.18.0.13/32 scram-sha-256\n")
+            .count(),
+        2
+    );
+    assert_eq!(
+        patroni
+            .matches("    - hostssl all all 198.18.0.11/32 scram-sha-256\n")
+            .count(),
+        2
+    );
+    let plain: Vec<&str> = patroni
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- host "))
+        .collect();
+    assert!(
+        plain
+            .iter()
+            .all(|l| l.contains(" 127.0.0.1/32 ") || l.contains(" ::1/128 ")),
+        "{plain:?}"
+    );
+    // PostgreSQL's certificate names the HAProxy hosts (verify-full through them) and the loopback
+    let cert = &values["tls.lab3.patroni.cert"];
+    let tmp = dir.path().join("pg.crt");
+    std::fs::write(&tmp, cert).unwrap();
+    let ca = dir.path().join(".rampart/e2e/tls/ca.crt");
+    for name in ["198.18.0.11", "198.18.0.12", "127.0.0.1"] {
+        let out = std::process::Command::new("openssl")
+            .args(["verify", "-verify_ip", name, "-CAfile"])
+            .arg(&ca)
+            .arg(&tmp)
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ini = text(&c, "lab1/file/etc/pgbouncer/pgbouncer.ini");
+    assert!(
+        ini.ends_with("client_tls_sslmode = require\nclient_tls_cert_file = /etc/pgbouncer/tls/pgbouncer.crt\nclient_tls_key_file = /etc/pgbouncer/tls/pgbouncer.key\nclient_tls_ca_file = /etc/pgbouncer/tls/ca.crt\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /etc/pgbouncer/tls/ca.crt\n"),
+        "{ini}"
+    );
+    match file(&c, "lab1/file/etc/pgbouncer/tls/pgbouncer.key") {
+        Desired::File {
+            mode,
+            owner,
+            sensitive,
+            ..
+        } => assert_eq!(
+            (*mode, owner.as_str(), *sensitive),
+            (0o600, "postgres", true)
+        ),
+        _ => unreachable!(),
+    }
+    // with TLS off: no ssl, every line `host`, PgBouncer as before
+    let (off, _) = compiled(
+        "[pgbouncer]\nhosts = \"data\"\n",
+        &dir.path().join("stack.toml"),
+    );
+    let patroni = text(&off, "lab2/file/etc/patroni/config.yml");
+    assert!(!patroni.contains("hostssl") && !patroni.contains("ssl: \"on\""));
+    assert!(!text(&off, "lab1/file/etc/pgbouncer/pgbouncer.ini").contains("tls"));
+}
