@@ -439,8 +439,8 @@ fn etcd_cluster_end_to_end() {
     for h in ["lab1", "lab2", "lab3"] {
         assert!(
             ssh_ok(h, "cat /var/lib/postgresql/*/patroni/pg_hba.conf")
-                .contains("host all all 198.18.0.1/32 scram-sha-256"),
-            "{h}"
+                .contains("hostssl all all 198.18.0.1/32 scram-sha-256"),
+            "{h}: [tls] admits remote clients over TLS only"
         );
     }
     let after_pg: Vec<String> = ["lab1", "lab2", "lab3"]
