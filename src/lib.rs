@@ -26,5 +26,6 @@ pub mod printer;
 pub mod render;
 pub mod roles;
 pub mod status;
+pub mod tls;
 pub mod transport;
 pub mod util;

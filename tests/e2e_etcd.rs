@@ -4,6 +4,9 @@
 //! host keys are refused before any command runs; the same hosts then grow
 //! to etcd + PostgreSQL (no databases) and + HAProxy, each converging to an
 //! empty plan, with a client outside the stack admitted by client_networks.
+//! The stack runs with `[tls]` (issue 16): every etcd listener answers a TLS
+//! handshake that verifies against the stack's CA, and etcd refuses a client
+//! without a certificate; Patroni reaches etcd with its own.
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -11,6 +14,43 @@
 mod common;
 use common::*;
 use std::time::Instant;
+
+/// etcdctl on a member, with the member's CA, certificate and key (`[tls]`).
+const ETCDCTL: &str = "ETCDCTL_CACERT=/etc/etcd/tls/ca.crt ETCDCTL_CERT=/etc/etcd/tls/etcd.crt ETCDCTL_KEY=/etc/etcd/tls/etcd.key etcdctl";
+const ALL_HTTPS: &str =
+    "https://198.18.0.11:2379,https://198.18.0.12:2379,https://198.18.0.13:2379";
+
+/// Every TCP listener of `process` on every lab host completes a TLS
+/// handshake that verifies against the stack's CA in `dir` (with the client
+/// certificate `dir/name`, for listeners that ask one); returns how many.
+fn listeners_speak_tls(process: &str, dir: &str, name: &str) -> usize {
+    let mut n = 0;
+    for h in ["lab1", "lab2", "lab3"] {
+        let out = ssh_ok(
+            h,
+            &format!("ss -Htlnp | grep '\"{process}\"' | awk '{{print $4}}'"),
+        );
+        let addrs: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+        assert!(!addrs.is_empty(), "{h}: no {process} listener");
+        for a in addrs {
+            let (ip, port) = a.rsplit_once(':').unwrap();
+            // a wildcard listener is reached on the loopback
+            let ip = if ip == "0.0.0.0" || ip == "*" {
+                "127.0.0.1"
+            } else {
+                ip
+            };
+            let r = ssh(h, &format!("openssl s_client -connect {ip}:{port} -verify_return_error -verify_ip {ip} -CAfile {dir}/ca.crt -cert {dir}/{name}.crt -key {dir}/{name}.key </dev/null 2>&1"));
+            assert!(
+                r.code == 0 && r.stdout.contains("Verify return code: 0 (ok)"),
+                "{h}: {process} on {ip}:{port} is not TLS verified by the stack's CA:\n{}",
+                r.all()
+            );
+            n += 1;
+        }
+    }
+    n
+}
 
 fn mtimes() -> Vec<String> {
     ["lab1", "lab2", "lab3"]
@@ -38,7 +78,17 @@ fn etcd_cluster_end_to_end() {
             .contains("debian = 12"),
         "the lab's inventory says which release its hosts run"
     );
-    let stack = fixture("etcd.toml");
+    // every stack file of this test in one folder: they share `.rampart/e2e/tls/` (one CA)
+    let sdir = tempfile::tempdir().unwrap();
+    let stack_file = sdir.path().join("etcd.toml");
+    std::fs::write(
+        &stack_file,
+        std::fs::read_to_string(fixture("etcd.toml"))
+            .unwrap()
+            .replace("[etcd]", "[tls]\n\n[etcd]"),
+    )
+    .unwrap();
+    let stack = stack_file.display().to_string();
     let args = |rest: &[&str]| -> Vec<String> {
         ["-i", &inv, "-s", &stack]
             .iter()
@@ -78,10 +128,13 @@ fn etcd_cluster_end_to_end() {
     for h in ["lab1", "lab2", "lab3"] {
         let health = ssh_ok(
             h,
-            "etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1",
+            &format!("{ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health 2>&1"),
         );
         assert!(health.contains("is healthy"), "{h}: {health}");
-        let members = ssh_ok(h, "etcdctl --endpoints=http://127.0.0.1:2379 member list");
+        let members = ssh_ok(
+            h,
+            &format!("{ETCDCTL} --endpoints=https://127.0.0.1:2379 member list"),
+        );
         assert_eq!(members.lines().count(), 3, "{h}: {members}");
         for m in ["lab1", "lab2", "lab3"] {
             assert!(members.contains(m), "{h}: {members}");
@@ -90,6 +143,66 @@ fn etcd_cluster_end_to_end() {
     let st = run(&["status"]);
     assert_eq!(st.code, 0, "{}", st.all());
     assert_eq!(st.stdout.matches("leader").count(), 1, "{}", st.stdout);
+
+    // issue 16: etcd's client (host address and loopback) and peer listeners
+    // are TLS, verified against the stack's CA; a client without a
+    // certificate of that CA is refused, and plaintext gets nothing
+    let n = listeners_speak_tls("etcd", "/etc/etcd/tls", "etcd");
+    assert_eq!(n, 9, "2379 on the address and loopback, 2380, on 3 hosts");
+    let tls_dir = sdir.path().join(".rampart/e2e/tls");
+    let ca = tls_dir.join("ca.crt").display().to_string();
+    let no_cert = ssh("lab2", "ETCDCTL_CACERT=/etc/etcd/tls/ca.crt etcdctl --endpoints=https://198.18.0.11:2379 --command-timeout=3s put /x y 2>&1");
+    assert_ne!(
+        no_cert.code,
+        0,
+        "etcd accepted a client without a certificate: {}",
+        no_cert.all()
+    );
+    let plain = ssh(
+        "lab2",
+        "curl -s --max-time 3 http://198.18.0.11:2379/version",
+    );
+    assert!(
+        !plain.stdout.contains("etcdserver"),
+        "etcd answered plaintext: {}",
+        plain.all()
+    );
+    // from this machine: the handshake verifies with the CA kept beside the stack
+    let hs = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            "198.18.0.12:2380",
+            "-verify_return_error",
+            "-verify_ip",
+            "198.18.0.12",
+            "-CAfile",
+            &ca,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&hs.stdout).contains("Verify return code: 0 (ok)"),
+        "{}",
+        String::from_utf8_lossy(&hs.stderr)
+    );
+    // the keys on the hosts: 0600, the service's user; kept here 0600 too
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(
+            ssh_ok(h, "stat -c '%a %U' /etc/etcd/tls/etcd.key").trim(),
+            "600 etcd"
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["ca.key", "lab1-etcd.key"] {
+        let m = std::fs::metadata(tls_dir.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, 0o600, "{f}");
+    }
 
     // a second plan is empty; a second apply touches no file
     let p2 = run(&["plan", "--detailed-exitcode"]);
@@ -132,11 +245,14 @@ fn etcd_cluster_end_to_end() {
     assert_eq!(a3.code, 0, "{}", a3.all());
     assert!(ssh_ok("lab2", "cat /etc/default/etcd").contains("ETCD_HEARTBEAT_INTERVAL=\"100\""));
     assert_eq!(run(&["plan", "--detailed-exitcode"]).code, 0);
-    let health = ssh_ok("lab1", "etcdctl --endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379 endpoint health 2>&1");
+    let health = ssh_ok(
+        "lab1",
+        &format!("{ETCDCTL} --endpoints={ALL_HTTPS} endpoint health 2>&1"),
+    );
     assert_eq!(health.matches("is healthy").count(), 3, "{health}");
 
     // a setting every member needs: a rolling restart, one member down at a time
-    let rolled = std::env::temp_dir().join(format!("rampart-e2e-etcd-{}.toml", std::process::id()));
+    let rolled = sdir.path().join("rolled.toml");
     std::fs::write(
         &rolled,
         std::fs::read_to_string(&stack).unwrap()
@@ -166,7 +282,7 @@ fn etcd_cluster_end_to_end() {
         .collect();
     // lab3 watches how many member processes answer, every 0.2 s, while the apply runs
     let watcher = std::thread::spawn(|| {
-        ssh_ok("lab3", "rm -f /tmp/stop-watch; min=3; end=$(( $(date +%s) + 120 )); while [ ! -e /tmp/stop-watch ] && [ $(date +%s) -lt $end ]; do n=0; for a in 11 12 13; do curl -sf --max-time 0.5 http://198.18.0.$a:2379/version >/dev/null && n=$((n+1)); done; [ $n -lt $min ] && min=$n; sleep 0.2; done; echo $min")
+        ssh_ok("lab3", "rm -f /tmp/stop-watch; min=3; end=$(( $(date +%s) + 120 )); while [ ! -e /tmp/stop-watch ] && [ $(date +%s) -lt $end ]; do n=0; for a in 11 12 13; do curl -sf --max-time 0.5 --cacert /etc/etcd/tls/ca.crt --cert /etc/etcd/tls/etcd.crt --key /etc/etcd/tls/etcd.key https://198.18.0.$a:2379/version >/dev/null && n=$((n+1)); done; [ $n -lt $min ] && min=$n; sleep 0.2; done; echo $min")
     });
     std::thread::sleep(std::time::Duration::from_secs(1));
     let a4 = rampart(&["-i", &inv, "-s", &rolled_s, "apply", "--auto-approve"]);
@@ -193,14 +309,16 @@ fn etcd_cluster_end_to_end() {
     for h in ["lab1", "lab2", "lab3"] {
         assert!(ssh_ok(h, "cat /etc/default/etcd").contains("ETCD_HEARTBEAT_INTERVAL=\"150\""));
     }
-    let health = ssh_ok("lab1", "etcdctl --endpoints=http://198.18.0.11:2379,http://198.18.0.12:2379,http://198.18.0.13:2379 endpoint health 2>&1");
+    let health = ssh_ok(
+        "lab1",
+        &format!("{ETCDCTL} --endpoints={ALL_HTTPS} endpoint health 2>&1"),
+    );
     assert_eq!(health.matches("is healthy").count(), 3, "{health}");
 
     // Issue 13: every valid stack converges to an empty plan, not only the
     // examples. The same stack grows on the same hosts: etcd + postgres with
     // no [[postgres.databases]], then client_networks, then + haproxy.
-    let dir = tempfile::tempdir().unwrap();
-    let grown = dir.path().join("stack.toml");
+    let grown = sdir.path().join("stack.toml");
     let grown_s = grown.display().to_string();
     let etcd_text = std::fs::read_to_string(&stack).unwrap()
         + "heartbeat_interval = 150\nelection_timeout = 1500\n";
@@ -229,6 +347,31 @@ fn etcd_cluster_end_to_end() {
     apply_then_quiet(
         &format!("{etcd_text}{postgres}"),
         "etcd + postgres, no databases",
+    );
+    // Patroni reaches etcd over TLS with its own client certificate (its key: 0600, postgres)
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(
+            ssh_ok(h, "stat -c '%a %U' /etc/patroni/tls/patroni.key").trim(),
+            "600 postgres"
+        );
+        assert!(ssh_ok(h, "cat /etc/patroni/config.yml").contains("  protocol: https\n"));
+    }
+    // Patroni's REST API is https only, verified against the CA; an
+    // unauthenticated switchover is refused (401), plaintext gets nothing
+    assert_eq!(
+        listeners_speak_tls("patroni", "/etc/patroni/tls", "patroni"),
+        3
+    );
+    let refused = ssh_ok("lab2", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert /etc/patroni/tls/ca.crt -X POST -H 'Content-Type: application/json' -d '{\"leader\": \"lab1\"}' https://198.18.0.11:8008/switchover");
+    assert_eq!(refused.trim(), "401", "an unauthenticated switchover");
+    let plain = ssh(
+        "lab2",
+        "curl -s --max-time 3 http://198.18.0.11:8008/cluster",
+    );
+    assert!(
+        !plain.stdout.contains("members"),
+        "Patroni answered plaintext: {}",
+        plain.all()
     );
     let r = psql_here(
         "host=198.18.0.11 port=5432 user=postgres dbname=postgres",
@@ -296,8 +439,8 @@ fn etcd_cluster_end_to_end() {
     for h in ["lab1", "lab2", "lab3"] {
         assert!(
             ssh_ok(h, "cat /var/lib/postgresql/*/patroni/pg_hba.conf")
-                .contains("host all all 198.18.0.1/32 scram-sha-256"),
-            "{h}"
+                .contains("hostssl all all 198.18.0.1/32 scram-sha-256"),
+            "{h}: [tls] admits remote clients over TLS only"
         );
     }
     let after_pg: Vec<String> = ["lab1", "lab2", "lab3"]
@@ -322,6 +465,35 @@ fn etcd_cluster_end_to_end() {
         "through HAProxy to the leader: {}",
         r.all()
     );
+    // PostgreSQL through HAProxy verifies against the stack's CA with the
+    // HAProxy host's address (sslmode=verify-full); a plaintext remote
+    // connection is refused (hostssl only)
+    let ca_here = sdir
+        .path()
+        .join(".rampart/e2e/tls/ca.crt")
+        .display()
+        .to_string();
+    let r = psql_here(
+        &format!("host=198.18.0.12 port=5000 user=postgres dbname=postgres sslmode=verify-full sslrootcert={ca_here}"),
+        &superuser,
+        "select pg_is_in_recovery(), ssl from pg_stat_ssl where pid = pg_backend_pid()",
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "f|t"),
+        "verify-full through HAProxy: {}",
+        r.all()
+    );
+    let r = psql_here(
+        "host=198.18.0.11 port=5432 user=postgres dbname=postgres sslmode=disable",
+        &superuser,
+        "select 1",
+    );
+    assert!(
+        r.code != 0 && r.stderr.contains("no encryption"),
+        "a plaintext remote connection is refused: {}",
+        r.all()
+    );
     assert!(
         ssh_ok("lab1", "patroni --version").contains("patroni 3."),
         "Debian 12 runs Patroni 3"
@@ -342,7 +514,7 @@ fn etcd_cluster_end_to_end() {
     let leader = || -> Option<String> {
         let out = ssh(
             "lab3",
-            "curl -sf --max-time 3 http://127.0.0.1:8008/cluster",
+            "curl -sf --max-time 3 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster",
         )
         .stdout;
         let v: serde_json::Value = serde_json::from_str(&out).ok()?;
@@ -381,7 +553,10 @@ fn etcd_cluster_end_to_end() {
     let failover_secs = lost_at.elapsed().as_secs_f64();
     let survivor = if old == "lab3" { "lab2" } else { "lab3" };
     let new = {
-        let out = ssh_ok(survivor, "curl -sf http://127.0.0.1:8008/cluster");
+        let out = ssh_ok(
+            survivor,
+            "curl -sf --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster",
+        );
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         v["members"]
             .as_array()
@@ -397,7 +572,11 @@ fn etcd_cluster_end_to_end() {
     apply_then_quiet(&format!("{etcd_text}{with_clients}[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n"), "after the old leader came back");
     let t = Instant::now();
     loop {
-        let out = ssh(survivor, "curl -sf http://127.0.0.1:8008/cluster").stdout;
+        let out = ssh(
+            survivor,
+            "curl -sf --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster",
+        )
+        .stdout;
         let back = serde_json::from_str::<serde_json::Value>(&out)
             .ok()
             .and_then(|v| {

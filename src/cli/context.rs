@@ -92,6 +92,18 @@ pub fn load(g: &Globals, with_secrets: bool) -> Result<Loaded, Diagnostics> {
                 Some("rampart keeps them in .rampart/STACK/ beside the stack file: make that folder writable".into()),
             ));
         }
+        if !d.has_errors() {
+            if let Err(e) = crate::tls::store::load(&inv, &stack, &stack_path, &mut m) {
+                d.push(Diagnostic::plain(
+                    stack.source.path.clone(),
+                    format!("[tls] the stack's certificates: {e}"),
+                    Some(format!(
+                        "rampart keeps them in {} beside the stack file: make that folder writable",
+                        crate::tls::store::dir(&stack_path, &stack.name).display()
+                    )),
+                ));
+            }
+        }
         if d.has_errors() {
             return Err(d);
         }

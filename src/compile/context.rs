@@ -54,6 +54,14 @@ impl Compiler<'_> {
                 v[key] = view;
             }
         }
+        // TLS files of this role on this host (its key only in its own context)
+        v["tls"] = serde_json::to_value(crate::tls::view::view(
+            self.stack,
+            &inst.component,
+            host,
+            secrets,
+        ))
+        .unwrap_or_default();
         // secrets only for the templates that need them
         secrets::withhold(&mut v, &inst.sees);
         handlebars::Context::from(v)

@@ -39,6 +39,8 @@ pub use crate::components::services::stack::Service;
 
 pub use crate::components::backup::stack::{Backup, PostgresBackup};
 
+pub use crate::tls::stack::Tls;
+
 /// An instance of a role (built-in or the user's own) on some hosts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +75,7 @@ pub struct RawStack {
     pub(crate) haproxy: Option<Haproxy>,
     pub(crate) keepalived: Option<Keepalived>,
     pub(crate) backup: Option<Backup>,
+    pub(crate) tls: Option<Tls>,
     #[serde(default)]
     pub(crate) roles: BTreeMap<Spanned<String>, RoleInstance>,
 }
@@ -91,6 +94,8 @@ pub struct Stack {
     pub haproxy: Option<Haproxy>,
     pub keepalived: Option<Keepalived>,
     pub backup: Option<Backup>,
+    /// `[tls]`: the stack's CA and certificates (`crate::tls`).
+    pub tls: Option<Tls>,
     pub roles: BTreeMap<String, RoleInstance>,
     /// Component key (`etcd`, `services.backend`, `roles.x`) -> its hosts, in inventory order.
     pub placement: BTreeMap<String, Vec<String>>,
@@ -237,6 +242,7 @@ impl Stack {
             haproxy: raw.haproxy,
             keepalived: raw.keepalived,
             backup: raw.backup,
+            tls: raw.tls,
             roles,
             placement,
             after,
@@ -256,6 +262,13 @@ impl Stack {
         let mut v = Vec::new();
         for c in crate::components::ALL {
             c.secret_refs(self, &mut v);
+        }
+        // the operator's CA for [tls] (`tls::store` reads it back)
+        if let Some(t) = self.tls.as_ref().filter(|t| t.on()) {
+            if let (Some(c), Some(k)) = (&t.ca, &t.ca_key) {
+                v.push((crate::tls::view::CA_KEY.to_string(), c));
+                v.push((crate::tls::store::OPERATOR_CA_KEY.to_string(), k));
+            }
         }
         v
     }
@@ -364,6 +377,7 @@ impl<'a> Validator<'a> {
         for c in crate::components::TABLE_ORDER {
             c.validate_releases(self, raw, placement);
         }
+        crate::tls::stack::validate(self, raw);
     }
 
     /// Two components on one port of one host.

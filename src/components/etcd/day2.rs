@@ -61,6 +61,35 @@ pub fn etcd_change(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> 
     })
 }
 
+/// The refusal when the running cluster's members talk another scheme than
+/// the stack's (`[tls]` turned on or off for a running cluster).
+fn scheme_switch(e: &super::view::EtcdView, ch: &EtcdChange) -> Option<String> {
+    let want = if e.tls { "https://" } else { "http://" };
+    let other: Vec<&str> = ch
+        .current
+        .iter()
+        .filter(|c| !c.peer_url.starts_with(want))
+        .map(|c| c.peer_url.as_str())
+        .collect();
+    if other.is_empty() {
+        return None;
+    }
+    Some(if e.tls {
+        format!(
+            "etcd: the running cluster talks plaintext ({}) and the stack turns [tls] on. rampart does not switch a running etcd cluster to TLS \
+             (its members would stop reaching one another half-way through the roll). Keep `[tls] enabled = false` for this stack, \
+             or apply the stack with [tls] to new hosts and move the data there (README: TLS).",
+            other.join(", ")
+        )
+    } else {
+        format!(
+            "etcd: the running cluster talks TLS ({}) and the stack has no [tls] or `enabled = false`. rampart does not switch a running etcd cluster \
+             back to plaintext: put [tls] back in the stack (its CA and certificates are kept in .rampart/STACK/tls/ beside it).",
+            other.join(", ")
+        )
+    })
+}
+
 fn quorum(n: usize) -> usize {
     n / 2 + 1
 }
@@ -100,6 +129,12 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
         }
         return;
     };
+    // plaintext <-> TLS on a running cluster: its peers would stop reaching
+    // one another half-way through a roll; refused with what to do instead
+    if let Some(msg) = scheme_switch(e, &ch) {
+        plan.refused.push(msg);
+        return;
+    }
     let name_of = |c: &EtcdMemberFact| -> String {
         if !c.name.is_empty() {
             return c.name.clone();
@@ -295,10 +330,17 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
     }
 }
 
-/// Waits until every given endpoint is healthy (the cluster before it changes).
+/// Waits until every given endpoint is healthy (the cluster before it
+/// changes); with https endpoints (`[tls]`), etcdctl presents this member's
+/// certificate from here on.
 fn wait_healthy(endpoints: &[String]) -> String {
+    let tls = if endpoints.iter().any(|e| e.starts_with("https://")) {
+        format!("export {}\n", crate::tls::view::etcdctl_env())
+    } else {
+        String::new()
+    };
     format!(
-        "eps={eps}\nend=$(( $(date +%s) + 120 ))\n\
+        "{tls}eps={eps}\nend=$(( $(date +%s) + 120 ))\n\
          until etcdctl --endpoints=\"$eps\" --command-timeout=5s endpoint health >/dev/null 2>&1; do\n\
          \x20 if [ \"$(date +%s)\" -ge \"$end\" ]; then echo \"etcd members not healthy after 120s; the membership is unchanged:\" >&2; etcdctl --endpoints=\"$eps\" endpoint health >&2 || true; exit 1; fi\n\
          \x20 sleep 1\ndone\n",
@@ -368,6 +410,39 @@ mod tests {
             peer_url: format!("http://198.18.0.{}:2380", 10 + n),
             client_url: format!("http://198.18.0.{}:2379", 10 + n),
         }
+    }
+
+    /// With `[tls]` the members' URLs are https, and every etcdctl of the
+    /// membership scripts presents the member's certificate (the stand-in
+    /// sees the variables etcdctl reads).
+    #[test]
+    fn with_tls_membership_scripts_present_the_members_certificate() {
+        let fake = "etcdctl() { echo \"$ETCDCTL_CACERT $ETCDCTL_CERT $ETCDCTL_KEY $*\" >&2; case \"$*\" in *'member list'*) echo 'b2, started, lab2, https://198.18.0.12:2380, https://198.18.0.12:2379, false';; esac; }\n";
+        let rm = remove_script(
+            &["https://198.18.0.11:2379".into()],
+            "https://198.18.0.12:2380",
+            "lab2",
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{fake}{rm}"))
+            .output()
+            .unwrap();
+        let calls = String::from_utf8_lossy(&out.stderr);
+        let with_cert = "/etc/etcd/tls/ca.crt /etc/etcd/tls/etcd.crt /etc/etcd/tls/etcd.key --endpoints=https://198.18.0.11:2379";
+        assert_eq!(
+            calls.lines().count(),
+            2,
+            "list, remove (health is silent): {calls}"
+        );
+        assert!(calls.lines().all(|l| l.starts_with(with_cert)), "{calls}");
+        assert!(calls.contains("member remove b2"), "{calls}");
+        assert!(!remove_script(
+            &["http://198.18.0.11:2379".into()],
+            "http://198.18.0.12:2380",
+            "lab2"
+        )
+        .contains("ETCDCTL_CERT"));
     }
 
     /// The scripts run against a stand-in `etcdctl` (a shell function) that

@@ -64,8 +64,19 @@ pub fn fingerprint(members: &[EtcdMemberFact]) -> Vec<(String, String)> {
 /// not read). None when the host is not a member.
 pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
     let e = super::cluster(compiled).filter(|e| e.members.iter().any(|m| m.name == host))?;
+    // the stack's scheme first, then the other: a running cluster that talks
+    // plaintext while the stack says [tls] (or the reverse) still answers,
+    // and its members' URLs tell day-2 the switch it would take (refused)
+    let tls_env = format!("{} ", crate::tls::view::etcdctl_env());
+    let (other_env, other_url) = if e.tls {
+        ("", "http://127.0.0.1:2379")
+    } else {
+        (tls_env.as_str(), "https://127.0.0.1:2379")
+    };
     Some(format!(
-        "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s member list 2>/dev/null | base64 -w0; echo; fi\n",
-        sh(&e.data_dir)
+        "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; {{ ETCDCTL_API=3 {}etcdctl --endpoints={} --command-timeout=3s member list 2>/dev/null || ETCDCTL_API=3 {other_env}etcdctl --endpoints={other_url} --command-timeout=3s member list 2>/dev/null; }} | base64 -w0; echo; fi\n",
+        sh(&e.data_dir),
+        e.ctl_env,
+        e.local_url
     ))
 }

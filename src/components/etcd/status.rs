@@ -6,16 +6,28 @@ use super::facts::parse_etcd_members;
 use crate::model::stack::Stack;
 use crate::status::{field, lines, unreachable, ComponentHealth, MemberHealth, Probes};
 
-const PROBE: &str = "if out=$(etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s endpoint status -w fields 2>&1); then \
+/// `etcd|up|ROLE|MEMBERS` or `etcd|down|-|WHY` from the member on this host,
+/// over its loopback URL (https with its own certificate under `[tls]`).
+fn probe_text(tls: bool) -> String {
+    let (env, url) = if tls {
+        (
+            format!("{} ", crate::tls::view::etcdctl_env()),
+            "https://127.0.0.1:2379",
+        )
+    } else {
+        (String::new(), "http://127.0.0.1:2379")
+    };
+    format!("if out=$({env}etcdctl --endpoints={url} --command-timeout=3s endpoint status -w fields 2>&1); then \
 id=$(printf '%s\\n' \"$out\" | sed -n 's/^\"MemberID\" : //p'); ld=$(printf '%s\\n' \"$out\" | sed -n 's/^\"Leader\" : //p'); \
-m=$(etcdctl --endpoints=http://127.0.0.1:2379 member list 2>/dev/null | base64 -w0); \
+m=$({env}etcdctl --endpoints={url} member list 2>/dev/null | base64 -w0); \
 if [ -n \"$id\" ] && [ \"$id\" = \"$ld\" ]; then r=leader; else r=follower; fi; echo \"etcd|up|$r|$m\"; \
-else echo \"etcd|down|-|$(printf '%s' \"$out\" | tr '\\n' ' ' | cut -c1-120)\"; fi\n";
+else echo \"etcd|down|-|$(printf '%s' \"$out\" | tr '\\n' ' ' | cut -c1-120)\"; fi\n")
+}
 
 /// The probe lines for this host (one `etcd|...` line), empty when it is not a member.
 pub fn probe(stack: &Stack, host: &str) -> String {
     if stack.hosts_of("etcd").iter().any(|h| h == host) {
-        PROBE.to_string()
+        probe_text(crate::tls::view::on(stack))
     } else {
         String::new()
     }
@@ -88,10 +100,17 @@ mod tests {
     /// PROBE run by sh against a stand-in etcdctl answering as etcd 3.4 does
     /// (`endpoint status -w fields`, `member list`), or failing.
     fn run_probe(leader: bool, answering: bool) -> String {
+        run_probe_tls(leader, answering, false)
+    }
+
+    /// With `tls`, the stand-in answers only over https with a client
+    /// certificate, CA and key given, as etcd with client-cert-auth does.
+    fn run_probe_tls(leader: bool, answering: bool, tls: bool) -> String {
         let dir = tempfile::tempdir().unwrap();
         let fake = format!(
-            "#!/bin/sh\n{}case \"$*\" in *\"endpoint status\"*) printf '\"MemberID\" : 111\\n\"Leader\" : {}\\n';; \
+            "#!/bin/sh\n{}{}case \"$*\" in *\"endpoint status\"*) printf '\"MemberID\" : 111\\n\"Leader\" : {}\\n';; \
              *\"member list\"*) printf 'a1, started, lab1, http://198.18.0.11:2380, http://198.18.0.11:2379, false\\nb2, started, lab2, http://198.18.0.12:2380, http://198.18.0.12:2379, false\\nc3, unstarted, , http://198.18.0.13:2380, , false\\n';; esac\n",
+            if tls { "case \"$*\" in *--endpoints=https://127.0.0.1:2379*) [ -n \"$ETCDCTL_CACERT\" ] && [ -n \"$ETCDCTL_CERT\" ] && [ -n \"$ETCDCTL_KEY\" ] || { echo 'no client certificate' >&2; exit 1; };; *) echo 'plaintext refused' >&2; exit 1;; esac\n" } else { "" },
             if answering { "" } else { "echo 'connection refused' >&2; exit 1\n" },
             if leader { 111 } else { 222 }
         );
@@ -101,7 +120,7 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(PROBE)
+            .arg(probe_text(tls))
             .env(
                 "PATH",
                 format!(
@@ -113,6 +132,16 @@ mod tests {
             .output()
             .unwrap();
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn with_tls_the_probe_talks_https_with_the_members_certificate() {
+        assert!(run_probe_tls(true, true, true).starts_with("etcd|up|leader|"));
+        assert!(run_probe_tls(true, true, false).starts_with("etcd|up|leader|"));
+        assert!(probe_text(false).contains("http://127.0.0.1:2379"));
+        assert!(probe_text(true).contains(
+            "ETCDCTL_KEY=/etc/etcd/tls/etcd.key etcdctl --endpoints=https://127.0.0.1:2379"
+        ));
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub struct EtcdMember {
 pub struct EtcdView {
     pub members: Vec<EtcdMember>,
     pub size: usize,
-    /// `name=http://ip:2380,...`
+    /// `name=http://ip:2380,...` (https with `[tls]`)
     pub initial_cluster: String,
     pub initial_cluster_state: String,
     pub cluster_token: String,
@@ -32,10 +32,20 @@ pub struct EtcdView {
     pub election_timeout: u32,
     /// This host's member entry, when the host is a member.
     pub member: Option<EtcdMember>,
+    /// `[tls]` on: clients and peers on https with certificates of the
+    /// stack's CA (`tls::view::ETCD`'s files).
+    pub tls: bool,
+    /// A member's own loopback client URL (rampart's etcdctl on a member).
+    pub local_url: String,
+    /// What rampart's etcdctl on a member is prefixed with: the member's CA,
+    /// certificate and key as ETCDCTL_* variables with TLS on; empty without.
+    pub ctl_env: String,
 }
 
 pub fn etcd(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<EtcdView> {
     let e = stack.etcd.as_ref()?;
+    let tls = crate::tls::view::on(stack);
+    let scheme = if tls { "https" } else { "http" };
     let members: Vec<EtcdMember> = stack
         .hosts_of("etcd")
         .iter()
@@ -43,8 +53,8 @@ pub fn etcd(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<EtcdView>
         .map(|h| EtcdMember {
             name: h.name.clone(),
             address: h.address.clone(),
-            peer_url: format!("http://{}", join_host_port(&h.address, 2380)),
-            client_url: format!("http://{}", join_host_port(&h.address, 2379)),
+            peer_url: format!("{scheme}://{}", join_host_port(&h.address, 2380)),
+            client_url: format!("{scheme}://{}", join_host_port(&h.address, 2379)),
         })
         .collect();
     let token = e
@@ -83,5 +93,12 @@ pub fn etcd(inv: &Inventory, stack: &Stack, this_host: &str) -> Option<EtcdView>
         member: members.iter().find(|m| m.name == this_host).cloned(),
         cluster_token: token,
         members,
+        tls,
+        local_url: format!("{scheme}://127.0.0.1:2379"),
+        ctl_env: if tls {
+            format!("{} ", crate::tls::view::etcdctl_env())
+        } else {
+            String::new()
+        },
     })
 }

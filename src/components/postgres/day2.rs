@@ -17,17 +17,31 @@ use crate::transport::quote::sh;
 use std::collections::BTreeMap;
 
 /// Runs on one member; Patroni's REST API on 127.0.0.1:8008 and local psql.
-const MEMBER_PY: &str = r#"import json, subprocess, sys, time, urllib.error, urllib.request
+/// With `[tls]` it reads how to reach it from Patroni's own configuration
+/// (https with `restapi.cafile`, `restapi.authentication` for the unsafe
+/// endpoints), so no password is in the script or the plan.
+const MEMBER_PY: &str = r#"import base64, json, ssl, subprocess, sys, time, urllib.error, urllib.request
 me, action, want, size = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
-API = "http://127.0.0.1:8008"
+def restapi():
+    try:
+        import yaml
+        with open("/etc/patroni/config.yml") as f:
+            return (yaml.safe_load(f) or {}).get("restapi") or {}
+    except Exception:
+        return {}
+R = restapi()
+API = ("https" if R.get("certfile") else "http") + "://127.0.0.1:8008"
+CTX = ssl.create_default_context(cafile=R["cafile"]) if R.get("certfile") and R.get("cafile") else None
+A = R.get("authentication") or {}
+AUTH = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (A["username"], A["password"])).encode()).decode()} if A.get("username") else {}
 LEADER = ("leader", "master", "primary", "standby_leader")
 def get(p):
-    with urllib.request.urlopen(API + p, timeout=5) as r:
+    with urllib.request.urlopen(API + p, timeout=5, context=CTX) as r:
         return json.load(r)
 def post(p, body):
-    req = urllib.request.Request(API + p, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(API + p, data=json.dumps(body).encode(), method="POST", headers=dict({"Content-Type": "application/json"}, **AUTH))
     try:
-        with urllib.request.urlopen(req, timeout=120) as r:
+        with urllib.request.urlopen(req, timeout=120, context=CTX) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()

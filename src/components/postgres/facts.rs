@@ -98,10 +98,11 @@ pub fn fingerprint(members: &[PatroniMemberFact]) -> Vec<(String, String)> {
 
 /// The facts script's line for Patroni's `/cluster` (tag `T`), on a member only.
 pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
+    let (tls, api) = crate::tls::view::patroni_local(super::api_tls(compiled), false);
     super::hosts(compiled)
         .iter()
         .any(|h| h == host)
         .then(|| {
-            "if systemctl is-active -q patroni 2>/dev/null; then printf 'T\\t'; curl -sf --max-time 3 http://127.0.0.1:8008/cluster 2>/dev/null | base64 -w0; echo; fi\n".to_string()
+            format!("if systemctl is-active -q patroni 2>/dev/null; then printf 'T\\t'; curl -sf --max-time 3 {tls}{api}/cluster 2>/dev/null | base64 -w0; echo; fi\n")
         })
 }

@@ -38,6 +38,13 @@ pub struct Cluster {
     /// `[postgres.parameters]` and what pgBackRest adds to them
     /// (`view::effective_parameters`), as JSON `{name: "value"}`.
     pub parameters: String,
+    /// `[tls]`: Patroni's REST API is https (with the stack's CA).
+    pub tls: bool,
+}
+
+/// Whether Patroni's REST API is https (`[tls]`).
+pub fn api_tls(c: &Compiled) -> bool {
+    c.topology_of::<Cluster>("postgres").is_some_and(|k| k.tls)
 }
 
 /// The hosts of the Patroni cluster, in stack order (none when the stack
@@ -84,6 +91,7 @@ impl Component for Postgres {
             "superuser_password",
             "replication_password",
             "databases[].password_sql",
+            "api_password",
         ]
     }
     fn relies_on(&self) -> &'static [RoleRef] {
@@ -93,6 +101,7 @@ impl Component for Postgres {
         Some(Arc::new(Cluster {
             hosts: stack.hosts_of("postgres").to_vec(),
             parameters: view::effective_parameters_json(stack).to_string(),
+            tls: crate::tls::view::on(stack),
         }))
     }
     fn fact_tag(&self) -> Option<&'static str> {

@@ -9,12 +9,13 @@ use crate::status::{lines, unreachable, ComponentHealth, MemberHealth, Probes};
 pub fn probe(stack: &Stack, host: &str) -> String {
     let mut s = String::new();
     if stack.hosts_of("postgres").iter().any(|h| h == host) {
-        s.push_str(
-            "echo \"patroni|$(curl -s -m 3 http://127.0.0.1:8008/patroni | tr -d '\\n')\"\n",
-        );
-        s.push_str(
-            "echo \"cluster|$(curl -s -m 3 http://127.0.0.1:8008/cluster | tr -d '\\n')\"\n",
-        );
+        let (tls, api) = crate::tls::view::patroni_local(crate::tls::view::on(stack), false);
+        s.push_str(&format!(
+            "echo \"patroni|$(curl -s -m 3 {tls}{api}/patroni | tr -d '\\n')\"\n"
+        ));
+        s.push_str(&format!(
+            "echo \"cluster|$(curl -s -m 3 {tls}{api}/cluster | tr -d '\\n')\"\n"
+        ));
     }
     s
 }

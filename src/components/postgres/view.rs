@@ -87,6 +87,21 @@ pub struct PostgresView {
     /// With `[backup.postgres] method = "pgbackrest"`: archiving, the
     /// restore_command and replicas built from the repository.
     pub pgbackrest: Option<PgArchive>,
+    /// `[tls]`: the REST API over https, its unsafe endpoints behind rampart's password.
+    pub api_tls: bool,
+    /// The pg_hba type of every line but the loopback's: `hostssl` under
+    /// `[tls]` (replication and remote clients over TLS only), else `host`.
+    pub hba_remote: &'static str,
+    /// The REST API on this member's loopback, for rampart's own calls.
+    pub api_local: String,
+    /// curl's options for a GET of it (the stack's CA under `[tls]`).
+    pub curl_tls: String,
+    /// curl's options for its unsafe endpoints (the CA and the netrc file).
+    pub curl_auth: String,
+    /// `restapi.authentication`'s user and password (a secret), under `[tls]`.
+    pub api_user: &'static str,
+    pub api_password: String,
+    pub api_netrc: &'static str,
 }
 
 /// What Patroni's configuration holds for pgBackRest.
@@ -184,6 +199,10 @@ pub fn postgres(
     secrets: &SecretValues,
 ) -> Option<PostgresView> {
     let p = stack.postgres.as_ref()?;
+    let tls = crate::tls::view::on(stack);
+    let scheme = if tls { "https" } else { "http" };
+    let (curl_tls, api_local) = crate::tls::view::patroni_local(tls, false);
+    let (curl_auth, _) = crate::tls::view::patroni_local(tls, true);
     let members: Vec<PgMember> = stack
         .hosts_of("postgres")
         .iter()
@@ -191,7 +210,7 @@ pub fn postgres(
         .map(|h| PgMember {
             name: h.name.clone(),
             address: h.address.clone(),
-            api_url: format!("http://{}", join_host_port(&h.address, 8008)),
+            api_url: format!("{scheme}://{}", join_host_port(&h.address, 8008)),
             api_address: join_host_port(&h.address, 8008),
         })
         .collect();
@@ -287,6 +306,18 @@ pub fn postgres(
             .map(|d| sql_literal(&d.name))
             .collect::<Vec<_>>()
             .join(","),
+        api_tls: tls,
+        hba_remote: if tls { "hostssl" } else { "host" },
+        api_local: api_local.to_string(),
+        curl_tls,
+        curl_auth,
+        api_user: crate::tls::view::PATRONI_API_USER,
+        api_password: if tls {
+            secrets.get(crate::tls::view::PATRONI_API_PASSWORD)
+        } else {
+            String::new()
+        },
+        api_netrc: crate::tls::view::PATRONI_API_NETRC,
         database_count: p.databases.len(),
         databases,
         pgbackrest: archiving.map(|_| PgArchive {

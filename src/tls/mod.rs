@@ -1,0 +1,14 @@
+//! TLS for the stack's links, from a CA of the stack's own (`[tls]`).
+//!
+//! - `stack`: the `[tls]` table, its defaults and checks;
+//! - `issue`: X.509 with rcgen, pure: the CA, certificates per host and
+//!   purpose, whether a stored one is still good;
+//! - `store`: the loader keeping the CA and certificates in
+//!   `.rampart/STACK/tls/` beside the stack (a side effect, like
+//!   `model::backup_keys`);
+//! - `view`: which certificates the stack needs, where they go on the hosts,
+//!   and the `tls` view of the roles' templates.
+pub mod issue;
+pub mod stack;
+pub mod store;
+pub mod view;

@@ -1,0 +1,228 @@
+//! Which certificates the stack needs (per host and purpose, with their
+//! names), where they go on the hosts, and what the roles' templates see
+//! under `tls`.
+
+use crate::compile::SecretValues;
+use crate::model::inventory::Inventory;
+use crate::model::stack::Stack;
+use serde::Serialize;
+
+/// One purpose a host holds a certificate for: the component whose role
+/// delivers it, the folder it goes to and the user that reads its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purpose {
+    /// The certificate's name in file names and secret keys.
+    pub name: &'static str,
+    /// The stack table (and role instance) that delivers it.
+    pub component: &'static str,
+    pub dir: &'static str,
+    /// Owner of the key file (0600).
+    pub owner: &'static str,
+}
+
+/// etcd's server, peer and local client certificate (rampart's own etcdctl
+/// on a member uses it too).
+pub const ETCD: Purpose = Purpose {
+    name: "etcd",
+    component: "etcd",
+    dir: "/etc/etcd/tls",
+    owner: "etcd",
+};
+
+/// Patroni's client certificate to etcd, its REST API's and PostgreSQL's
+/// server certificate (its names include HAProxy's and the VIP: clients
+/// reach PostgreSQL through them).
+pub const PATRONI: Purpose = Purpose {
+    name: "patroni",
+    component: "postgres",
+    dir: "/etc/patroni/tls",
+    owner: "postgres",
+};
+
+/// PgBouncer's server certificate for its clients.
+pub const PGBOUNCER: Purpose = Purpose {
+    name: "pgbouncer",
+    component: "pgbouncer",
+    dir: "/etc/pgbouncer/tls",
+    owner: "postgres",
+};
+
+pub const PURPOSES: [Purpose; 3] = [ETCD, PATRONI, PGBOUNCER];
+
+/// The CA certificate's file name in each purpose's folder.
+pub const CA_FILE: &str = "ca.crt";
+
+impl Purpose {
+    pub fn ca_file(&self) -> String {
+        format!("{}/{CA_FILE}", self.dir)
+    }
+    pub fn cert_file(&self) -> String {
+        format!("{}/{}.crt", self.dir, self.name)
+    }
+    pub fn key_file(&self) -> String {
+        format!("{}/{}.key", self.dir, self.name)
+    }
+}
+
+/// The secret keys the loader hands the CA and each certificate over under.
+pub const CA_KEY: &str = "tls.ca";
+pub fn cert_key(host: &str, p: &Purpose) -> String {
+    format!("tls.{host}.{}.cert", p.name)
+}
+pub fn key_key(host: &str, p: &Purpose) -> String {
+    format!("tls.{host}.{}.key", p.name)
+}
+
+/// What rampart's etcdctl on an etcd member is prefixed with when its
+/// endpoints are https: the member's CA, certificate and key.
+pub fn etcdctl_env() -> String {
+    format!(
+        "ETCDCTL_CACERT={} ETCDCTL_CERT={} ETCDCTL_KEY={}",
+        ETCD.ca_file(),
+        ETCD.cert_file(),
+        ETCD.key_file()
+    )
+}
+
+/// The user rampart's own calls to Patroni's unsafe endpoints authenticate
+/// as (`restapi.authentication`), with the password the loader generates.
+pub const PATRONI_API_USER: &str = "rampart";
+/// The secret key of that password.
+pub const PATRONI_API_PASSWORD: &str = "tls.patroni_api_password";
+/// On each member, the curl netrc file holding it (0600, root), so no
+/// command line or plan carries the password.
+pub const PATRONI_API_NETRC: &str = "/etc/patroni/tls/api.netrc";
+
+/// How rampart reaches Patroni's REST API on a member: the URL of its
+/// loopback and the curl options (the stack's CA under `[tls]`; with `auth`,
+/// the netrc file of rampart's user too).
+pub fn patroni_local(tls: bool, auth: bool) -> (String, &'static str) {
+    if !tls {
+        return (String::new(), "http://127.0.0.1:8008");
+    }
+    let mut flags = format!("--cacert {} ", PATRONI.ca_file());
+    if auth {
+        flags.push_str(&format!("--netrc-file {PATRONI_API_NETRC} "));
+    }
+    (flags, "https://127.0.0.1:8008")
+}
+
+/// The CA alone, for roles that verify servers without a certificate of
+/// their own: (component, path).
+pub const CA_ONLY: [(&str, &str); 1] = [("haproxy", "/etc/haproxy/rampart-ca.crt")];
+
+/// Whether the stack turns TLS on (`[tls]` present, `enabled` not false).
+pub fn on(stack: &Stack) -> bool {
+    stack.tls.as_ref().is_some_and(|t| t.on())
+}
+
+/// One certificate the stack needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    pub host: String,
+    pub purpose: Purpose,
+    /// Host name, address, loopback; for Patroni also the HAProxy hosts'
+    /// names and addresses and the VIP (clients reach PostgreSQL through them).
+    pub sans: Vec<String>,
+}
+
+/// Every certificate the stack needs, in host then purpose order; none
+/// with TLS off.
+pub fn wanted(inv: &Inventory, stack: &Stack) -> Vec<Want> {
+    if !on(stack) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for p in PURPOSES {
+        for h in stack
+            .hosts_of(p.component)
+            .iter()
+            .filter_map(|n| inv.hosts.get(n))
+        {
+            let mut sans = vec![
+                h.name.clone(),
+                h.address.clone(),
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+            ];
+            if p == PATRONI || p == PGBOUNCER {
+                for e in stack
+                    .hosts_of("haproxy")
+                    .iter()
+                    .filter_map(|n| inv.hosts.get(n))
+                {
+                    sans.push(e.name.clone());
+                    sans.push(e.address.clone());
+                }
+                if let Some(k) = &stack.keepalived {
+                    sans.push(k.vip.get_ref().clone());
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            sans.retain(|s| seen.insert(s.clone()));
+            out.push(Want {
+                host: h.name.clone(),
+                purpose: p,
+                sans,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.host, a.purpose.name).cmp(&(&b.host, b.purpose.name)));
+    out
+}
+
+/// What templates see under `tls`: whether TLS is on and, for a role that
+/// delivers a certificate on this host, its files and contents (the key a
+/// secret: only the role's own context holds it).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TlsView {
+    pub enabled: bool,
+    /// This role's folder and files (empty when it holds no certificate here).
+    pub dir: String,
+    pub ca_file: String,
+    pub cert_file: String,
+    pub key_file: String,
+    pub owner: String,
+    /// PEM texts.
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+/// The `tls` view of instance `instance` on `host`.
+pub fn view(stack: &Stack, instance: &str, host: &str, secrets: &SecretValues) -> TlsView {
+    if !on(stack) {
+        return TlsView::default();
+    }
+    let Some(p) = PURPOSES
+        .into_iter()
+        .find(|p| p.component == instance && stack.hosts_of(instance).iter().any(|h| h == host))
+    else {
+        let ca_file = CA_ONLY
+            .iter()
+            .find(|(c, _)| *c == instance)
+            .map(|(_, f)| f.to_string())
+            .unwrap_or_default();
+        return TlsView {
+            enabled: true,
+            ca: if ca_file.is_empty() {
+                String::new()
+            } else {
+                secrets.get(CA_KEY).trim_end().to_string()
+            },
+            ca_file,
+            ..TlsView::default()
+        };
+    };
+    TlsView {
+        enabled: true,
+        dir: p.dir.into(),
+        ca_file: p.ca_file(),
+        cert_file: p.cert_file(),
+        key_file: p.key_file(),
+        owner: p.owner.into(),
+        ca: secrets.get(CA_KEY).trim_end().to_string(),
+        cert: secrets.get(&cert_key(host, &p)).trim_end().to_string(),
+        key: secrets.get(&key_key(host, &p)).trim_end().to_string(),
+    }
+}

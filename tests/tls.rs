@@ -1,0 +1,549 @@
+//! `[tls]` without SSH: the loader's certificates reach the etcd and Patroni
+//! roles' files (keys 0600, owned by the service's user, never shown), etcd
+//! and Patroni are configured for TLS with client certificates, a second
+//! load plans nothing, and `enabled = false` is the plaintext stack.
+// tests may print (progress, timings, what failed); only src/ prints through the printer
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use rampart::compile::{compile, Compiled, Desired, SecretValues};
+use rampart::diag::Source;
+use rampart::facts::{FileFact, HostFacts, ServiceFact};
+use rampart::model::inventory::Inventory;
+use rampart::model::secret::Secret;
+use rampart::model::stack::Stack;
+use rampart::plan::{plan, Action};
+use rampart::roles::RoleSet;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const STACK: &str = "[stack]\nname = \"e2e\"\n\n[etcd]\nhosts = \"data\"\n\n[postgres]\nhosts = \"data\"\nsuperuser_password = { env = \"X\" }\nreplication_password = { env = \"Y\" }\n\n[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n";
+
+fn inv() -> Inventory {
+    Inventory::parse(Source::new(
+        "inventory/default.toml",
+        include_str!("../inventory/default.toml"),
+    ))
+    .unwrap()
+}
+
+/// The stack with `tls` appended, compiled with the certificates the loader
+/// keeps beside `stack_path`; also the secret values it rendered with.
+fn compiled(tls: &str, stack_path: &Path) -> (Compiled, BTreeMap<String, String>) {
+    let inv = inv();
+    let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
+    let mut m = BTreeMap::new();
+    m.insert(
+        "postgres.superuser_password".to_string(),
+        Secret::new("S3cr3t-super"),
+    );
+    m.insert(
+        "postgres.replication_password".to_string(),
+        Secret::new("S3cr3t-repl"),
+    );
+    rampart::tls::store::load(&inv, &stack, stack_path, &mut m).unwrap();
+    let values = m
+        .iter()
+        .map(|(k, v)| (k.clone(), v.expose().to_string()))
+        .collect();
+    let roles = RoleSet::load(None).unwrap();
+    (
+        compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap(),
+        values,
+    )
+}
+
+fn file<'a>(c: &'a Compiled, id: &str) -> &'a Desired {
+    &c.resources[c.index_of(id).unwrap_or_else(|| panic!("no {id}"))].desired
+}
+
+fn text(c: &Compiled, id: &str) -> String {
+    match file(c, id) {
+        Desired::File { content, .. } => String::from_utf8(content.clone()).unwrap(),
+        _ => panic!("{id} is not a file"),
+    }
+}
+
+/// Facts of a host where every compiled file and service is in place.
+fn converged(c: &Compiled, host: &str) -> HostFacts {
+    let mut f = HostFacts::default();
+    for &i in c.host_order(host) {
+        match &c.resources[i].desired {
+            Desired::Package { name, .. } => {
+                f.packages.insert(name.clone(), Some("1.0".into()));
+            }
+            Desired::File {
+                path,
+                content,
+                sha256,
+                mode,
+                owner,
+                group,
+                ..
+            } => {
+                f.files.insert(
+                    path.clone(),
+                    FileFact {
+                        exists: true,
+                        is_dir: false,
+                        sha256: Some(sha256.clone()),
+                        mode: Some(*mode),
+                        owner: Some(owner.clone()),
+                        group: Some(group.clone()),
+                        content: Some(content.clone()),
+                    },
+                );
+            }
+            Desired::Directory {
+                path,
+                mode,
+                owner,
+                group,
+            } => {
+                f.files.insert(
+                    path.clone(),
+                    FileFact {
+                        exists: true,
+                        is_dir: true,
+                        mode: *mode,
+                        owner: owner.clone(),
+                        group: group.clone(),
+                        ..FileFact::default()
+                    },
+                );
+            }
+            Desired::Service { name, .. } => {
+                f.services.insert(
+                    name.clone(),
+                    ServiceFact {
+                        enabled: "enabled".into(),
+                        active: "active".into(),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    f
+}
+
+#[test]
+fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, values) = compiled("\n[tls]\n", &dir.path().join("stack.toml"));
+    let env = text(&c, "lab1/file/etc/default/etcd");
+    for line in [
+        "ETCD_LISTEN_PEER_URLS=\"https://198.18.0.11:2380\"",
+        "ETCD_LISTEN_CLIENT_URLS=\"https://198.18.0.11:2379,https://127.0.0.1:2379\"",
+        "ETCD_ADVERTISE_CLIENT_URLS=\"https://198.18.0.11:2379\"",
+        "ETCD_CERT_FILE=\"/etc/etcd/tls/etcd.crt\"",
+        "ETCD_KEY_FILE=\"/etc/etcd/tls/etcd.key\"",
+        "ETCD_TRUSTED_CA_FILE=\"/etc/etcd/tls/ca.crt\"",
+        "ETCD_CLIENT_CERT_AUTH=\"true\"",
+        "ETCD_PEER_CLIENT_CERT_AUTH=\"true\"",
+        "ETCD_PEER_TRUSTED_CA_FILE=\"/etc/etcd/tls/ca.crt\"",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} in:\n{env}");
+    }
+    assert!(!env.contains("http://"), "{env}");
+    let initial = text(&c, "lab2/file/etc/default/etcd-initial");
+    assert!(
+        initial.contains("lab1=https://198.18.0.11:2380,lab2=https://198.18.0.12:2380"),
+        "{initial}"
+    );
+    let patroni = text(&c, "lab1/file/etc/patroni/config.yml");
+    assert!(
+        patroni.contains("etcd3:\n  hosts: \"198.18.0.11:2379,198.18.0.12:2379,198.18.0.13:2379\"\n  # [tls]: etcd over https, with this member's client certificate\n  protocol: https\n  cacert: \"/etc/patroni/tls/ca.crt\"\n  cert: \"/etc/patroni/tls/patroni.crt\"\n  key: \"/etc/patroni/tls/patroni.key\"\n"),
+        "{patroni}"
+    );
+    // Patroni's REST API: https with its certificate, the unsafe endpoints
+    // behind rampart's generated password, patronictl verifying the CA
+    let api_pw = &values["tls.patroni_api_password"];
+    assert!(
+        patroni.contains(&format!("restapi:\n  listen: \"0.0.0.0:8008\"\n  connect_address: \"198.18.0.11:8008\"\n  # [tls]: https with this member's certificate; switchover, restart, config\n  # and the other unsafe endpoints need rampart's user and password\n  certfile: \"/etc/patroni/tls/patroni.crt\"\n  keyfile: \"/etc/patroni/tls/patroni.key\"\n  cafile: \"/etc/patroni/tls/ca.crt\"\n  authentication:\n    username: \"rampart\"\n    password: \"{api_pw}\"\n\n# patronictl: over https, verified against the stack's CA\nctl:\n  insecure: false\n  cacert: \"/etc/patroni/tls/ca.crt\"\n")),
+        "{patroni}"
+    );
+    assert_eq!(
+        text(&c, "lab2/file/etc/patroni/tls/api.netrc"),
+        format!("machine 127.0.0.1 login rampart password {api_pw}\n")
+    );
+    match file(&c, "lab2/file/etc/patroni/tls/api.netrc") {
+        Desired::File {
+            mode,
+            owner,
+            sensitive,
+            ..
+        } => assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "root", true)),
+        _ => unreachable!(),
+    }
+    // HAProxy checks Patroni over TLS, verifying the member's name against the CA
+    let cfg = text(&c, "lab1/file/etc/haproxy/haproxy.cfg");
+    assert!(
+        cfg.contains("    server lab2 198.18.0.12:5432 check port 8008 check-ssl verify required ca-file /etc/haproxy/rampart-ca.crt verifyhost lab2\n"),
+        "{cfg}"
+    );
+    assert_eq!(
+        text(&c, "lab1/file/etc/haproxy/rampart-ca.crt").trim_end(),
+        values["tls.ca"].trim_end()
+    );
+    // rampart's own calls: https with the CA; PATCH /config with the netrc file
+    let cmd = |id: &str| match file(&c, id) {
+        Desired::Command { run, unless, .. } => format!("{run} {unless:?}"),
+        Desired::Health { check, .. } => format!("{check:?}"),
+        _ => panic!("{id}"),
+    };
+    assert!(cmd("lab1/health/patroni-running").contains("curl -fsS -o /dev/null --max-time 5 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/health"));
+    let patch = cmd("lab1/command/patroni-dynamic-config");
+    assert!(patch.contains("--cacert /etc/patroni/tls/ca.crt --netrc-file /etc/patroni/tls/api.netrc https://127.0.0.1:8008/config"), "{patch}");
+    assert!(
+        !patch.contains(api_pw.as_str()),
+        "the password is never on a command line"
+    );
+    let probe = rampart::components::ALL
+        .iter()
+        .find(|x| x.name() == "postgres")
+        .unwrap()
+        .facts_probe(&c, "lab1")
+        .unwrap();
+    assert!(
+        probe.contains(
+            "curl -sf --max-time 3 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster"
+        ),
+        "{probe}"
+    );
+    // the health gate and rampart's own etcdctl present the member's certificate
+    let gate = c
+        .resources
+        .iter()
+        .find(|r| r.id.to_string() == "lab1/health/etcd-cluster")
+        .unwrap();
+    let Desired::Health { check, .. } = &gate.desired else {
+        panic!("not a gate")
+    };
+    let check = format!("{check:?}");
+    assert!(
+        check.contains("ETCDCTL_CACERT=/etc/etcd/tls/ca.crt ETCDCTL_CERT=/etc/etcd/tls/etcd.crt ETCDCTL_KEY=/etc/etcd/tls/etcd.key etcdctl --endpoints=https://198.18.0.11:2379"),
+        "{check}"
+    );
+    // each host's CA, certificate and key, as the loader keeps them
+    for (host, dir, purpose, owner) in [
+        ("lab1", "etc/etcd/tls", "etcd", "etcd"),
+        ("lab3", "etc/patroni/tls", "patroni", "postgres"),
+    ] {
+        assert_eq!(
+            text(&c, &format!("{host}/file/{dir}/ca.crt")).trim_end(),
+            values["tls.ca"].trim_end()
+        );
+        assert_eq!(
+            text(&c, &format!("{host}/file/{dir}/{purpose}.crt")).trim_end(),
+            values[&format!("tls.{host}.{purpose}.cert")].trim_end()
+        );
+        let key_id = format!("{host}/file/{dir}/{purpose}.key");
+        assert_eq!(
+            text(&c, &key_id).trim_end(),
+            values[&format!("tls.{host}.{purpose}.key")].trim_end()
+        );
+        match file(&c, &key_id) {
+            Desired::File {
+                mode,
+                owner: o,
+                group,
+                sensitive,
+                ..
+            } => assert_eq!(
+                (*mode, o.as_str(), group.as_str(), *sensitive),
+                (0o600, owner, owner, true),
+                "{key_id}"
+            ),
+            _ => unreachable!(),
+        }
+    }
+    // a renewed certificate restarts etcd (one member at a time, as any change)
+    let svc = c.index_of("lab1/service/etcd").unwrap();
+    match file(&c, "lab1/file/etc/etcd/tls/etcd.crt") {
+        Desired::File { notify, .. } => assert!(notify.contains(&"etcd".to_string())),
+        _ => unreachable!(),
+    }
+    let cert = c.index_of("lab1/file/etc/etcd/tls/etcd.crt").unwrap();
+    assert!(cert < svc || c.resources[svc].deps.contains(&cert));
+}
+
+#[test]
+fn keys_never_reach_plan_text_or_json_and_a_second_plan_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack_path = dir.path().join("stack.toml");
+    let (c, values) = compiled("\n[tls]\n", &stack_path);
+    let facts: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), HostFacts::default()))
+        .collect();
+    let p = plan(&c, &facts);
+    let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
+    let json = serde_json::to_string(&p).unwrap();
+    let keys: Vec<(&String, &String)> =
+        values.iter().filter(|(k, _)| k.ends_with(".key")).collect();
+    assert_eq!(
+        keys.len(),
+        6,
+        "an etcd and a Patroni key on each of 3 hosts"
+    );
+    for (k, v) in keys {
+        // any line of the key's base64 body would be a leak
+        let body = v.lines().nth(1).unwrap();
+        assert!(!text.contains(body), "plan text leaks {k}");
+        assert!(!json.contains(body), "plan JSON leaks {k}");
+    }
+    let pw = &values["tls.patroni_api_password"];
+    assert!(
+        !text.contains(pw.as_str()) && !json.contains(pw.as_str()),
+        "the REST API password leaks"
+    );
+    let ca_key = std::fs::read_to_string(dir.path().join(".rampart/e2e/tls/ca.key")).unwrap();
+    let ca_body = ca_key.lines().nth(1).unwrap();
+    assert!(!text.contains(ca_body) && !json.contains(ca_body));
+    assert!(
+        !values.values().any(|v| v.contains(ca_body)),
+        "the CA key is never rendered"
+    );
+    let step = p
+        .steps
+        .iter()
+        .find(|s| s.id == "lab2/file/etc/patroni/tls/patroni.key")
+        .unwrap();
+    assert!(step.sensitive && step.diff.is_none());
+
+    // the same files loaded again (the next plan): identical, so converged hosts plan nothing
+    let (again, values2) = compiled("\n[tls]\n", &stack_path);
+    assert_eq!(values, values2);
+    let facts: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), converged(&c, h)))
+        .collect();
+    let p = plan(&again, &facts);
+    // (guarded commands are asked of the hosts; no file, directory or restart is planned)
+    let changes: Vec<&String> = p
+        .steps
+        .iter()
+        .filter(|s| !matches!(s.action, Action::Run | Action::Wait))
+        .map(|s| &s.id)
+        .collect();
+    assert!(changes.is_empty(), "{changes:?}");
+}
+
+#[test]
+fn tls_off_is_the_plaintext_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let (off, values) = compiled("\n[tls]\nenabled = false\n", &dir.path().join("stack.toml"));
+    let (none, _) = compiled("", &dir.path().join("stack.toml"));
+    assert!(!values.keys().any(|k| k.starts_with("tls.")));
+    assert!(
+        !dir.path().join(".rampart").exists(),
+        "nothing is made with TLS off"
+    );
+    assert_eq!(
+        off.resources
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>(),
+        none.resources
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        text(&off, "lab1/file/etc/default/etcd"),
+        text(&none, "lab1/file/etc/default/etcd")
+    );
+    let env = text(&off, "lab1/file/etc/default/etcd");
+    assert!(
+        env.contains("ETCD_LISTEN_CLIENT_URLS=\"http://198.18.0.11:2379,http://127.0.0.1:2379\""),
+        "{env}"
+    );
+    assert!(!env.contains("CERT"), "{env}");
+    let patroni = text(&off, "lab1/file/etc/patroni/config.yml");
+    assert!(
+        !patroni.contains("protocol: https")
+            && !patroni.contains("certfile")
+            && !patroni.contains("authentication:\n    username: \"rampart\"")
+    );
+    assert!(!text(&off, "lab1/file/etc/haproxy/haproxy.cfg").contains("check-ssl"));
+}
+
+/// Each bad `[tls]` is refused before any connection, at its key, with the fix.
+#[test]
+fn bad_tls_tables_are_refused_at_their_key_with_the_fix() {
+    let inv = inv();
+    for (tail, expect) in [
+        (
+            "ca = { file = \"ca.crt\" }\n",
+            &["stack.toml:18:1: [tls] ca: given without ca_key", "give both `ca = { file = \"ca.crt\" }` and `ca_key = { file = \"ca.key\" }`, or neither"][..],
+        ),
+        (
+            "renew_days = 400\n",
+            &["stack.toml:18:14: [tls] renew_days: 400 days is out of range", "from 1 to 364"][..],
+        ),
+        ("renew_days = 0\n", &["[tls] renew_days: 0 days is out of range"][..]),
+        (
+            "ca = \"-----BEGIN CERTIFICATE-----\"\nca_key = { file = \"k\" }\n",
+            &["secrets are never written literally"][..],
+        ),
+        ("enable = false\n", &["unknown field `enable`"][..]),
+    ] {
+        let text = format!("{STACK}\n[tls]\n{tail}");
+        let Err(d) = Stack::parse(Source::new("stack.toml", text), &inv) else {
+            panic!("accepted: {tail}");
+        };
+        let out = rampart::printer::diagnostics(&d);
+        for e in expect {
+            assert!(out.contains(e), "{tail}: `{e}` not in:\n{out}");
+        }
+    }
+}
+
+fn members(scheme: &str) -> Option<Vec<rampart::facts::EtcdMemberFact>> {
+    Some(
+        (1..=3)
+            .map(|n| rampart::facts::EtcdMemberFact {
+                id: format!("id{n}"),
+                status: "started".into(),
+                name: format!("lab{n}"),
+                peer_url: format!("{scheme}://198.18.0.{}:2380", 10 + n),
+            })
+            .collect(),
+    )
+}
+
+/// A running plaintext etcd with `[tls]` turned on (or the reverse) is
+/// refused before anything changes: a roll would cut its peers apart.
+#[test]
+fn switching_a_running_etcd_between_plaintext_and_tls_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack_path = dir.path().join("stack.toml");
+    for (tls, running, expect) in [
+        (
+            "\n[tls]\n",
+            "http",
+            "the running cluster talks plaintext (http://198.18.0.11:2380",
+        ),
+        (
+            "",
+            "https",
+            "the running cluster talks TLS (https://198.18.0.11:2380",
+        ),
+    ] {
+        let (c, _) = compiled(tls, &stack_path);
+        let mut facts: BTreeMap<String, HostFacts> = c
+            .hosts
+            .iter()
+            .map(|h| (h.clone(), converged(&c, h)))
+            .collect();
+        facts
+            .get_mut("lab1")
+            .unwrap()
+            .set_etcd_members(members(running));
+        let p = plan(&c, &facts);
+        assert_eq!(p.refused.len(), 1, "{:?}", p.refused);
+        assert!(p.refused[0].contains(expect), "{}", p.refused[0]);
+        // the same scheme: nothing refused
+        let same = if running == "http" { "https" } else { "http" };
+        facts
+            .get_mut("lab1")
+            .unwrap()
+            .set_etcd_members(members(same));
+        assert!(plan(&c, &facts).refused.is_empty());
+    }
+    // the facts probe asks in the stack's scheme first, then the other
+    let (c, _) = compiled("\n[tls]\n", &stack_path);
+    let probe = rampart::components::ALL
+        .iter()
+        .find(|x| x.name() == "etcd")
+        .unwrap()
+        .facts_probe(&c, "lab1")
+        .unwrap();
+    let https = probe.find("--endpoints=https://127.0.0.1:2379").unwrap();
+    let http = probe.find("--endpoints=http://127.0.0.1:2379").unwrap();
+    assert!(https < http, "{probe}");
+}
+
+/// PostgreSQL on TLS with replication and remote clients on hostssl only;
+/// PgBouncer requires TLS of its clients and verifies PostgreSQL's certificate.
+#[test]
+fn postgresql_and_pgbouncer_take_tls_and_remote_lines_are_hostssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, values) = compiled(
+        "[pgbouncer]\nhosts = \"data\"\n\n[tls]\n",
+        &dir.path().join("stack.toml"),
+    );
+    let patroni = text(&c, "lab2/file/etc/patroni/config.yml");
+    assert!(
+        patroni.contains("    unix_socket_directories: /var/run/postgresql\n    # [tls]: TLS with this member's certificate (replication and remote\n    # clients must use it: hostssl below; the loopback may go without)\n    ssl: \"on\"\n    ssl_cert_file: \"/etc/patroni/tls/patroni.crt\"\n    ssl_key_file: \"/etc/patroni/tls/patroni.key\"\n    ssl_ca_file: \"/etc/patroni/tls/ca.crt\"\n"),
+        "{patroni}"
+    );
+    // both pg_hba lists: the loopback may go without TLS, nothing else
+    assert_eq!(
+        patroni
+            .matches("    - hostssl replication replicator 198.18.0.13/32 scram-sha-256\n")
+            .count(),
+        2
+    );
+    assert_eq!(
+        patroni
+            .matches("    - hostssl all all 198.18.0.11/32 scram-sha-256\n")
+            .count(),
+        2
+    );
+    let plain: Vec<&str> = patroni
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- host "))
+        .collect();
+    assert!(
+        plain
+            .iter()
+            .all(|l| l.contains(" 127.0.0.1/32 ") || l.contains(" ::1/128 ")),
+        "{plain:?}"
+    );
+    // PostgreSQL's certificate names the HAProxy hosts (verify-full through them) and the loopback
+    let cert = &values["tls.lab3.patroni.cert"];
+    let tmp = dir.path().join("pg.crt");
+    std::fs::write(&tmp, cert).unwrap();
+    let ca = dir.path().join(".rampart/e2e/tls/ca.crt");
+    for name in ["198.18.0.11", "198.18.0.12", "127.0.0.1"] {
+        let out = std::process::Command::new("openssl")
+            .args(["verify", "-verify_ip", name, "-CAfile"])
+            .arg(&ca)
+            .arg(&tmp)
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ini = text(&c, "lab1/file/etc/pgbouncer/pgbouncer.ini");
+    assert!(
+        ini.ends_with("client_tls_sslmode = require\nclient_tls_cert_file = /etc/pgbouncer/tls/pgbouncer.crt\nclient_tls_key_file = /etc/pgbouncer/tls/pgbouncer.key\nclient_tls_ca_file = /etc/pgbouncer/tls/ca.crt\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /etc/pgbouncer/tls/ca.crt\n"),
+        "{ini}"
+    );
+    match file(&c, "lab1/file/etc/pgbouncer/tls/pgbouncer.key") {
+        Desired::File {
+            mode,
+            owner,
+            sensitive,
+            ..
+        } => assert_eq!(
+            (*mode, owner.as_str(), *sensitive),
+            (0o600, "postgres", true)
+        ),
+        _ => unreachable!(),
+    }
+    // with TLS off: no ssl, every line `host`, PgBouncer as before
+    let (off, _) = compiled(
+        "[pgbouncer]\nhosts = \"data\"\n",
+        &dir.path().join("stack.toml"),
+    );
+    let patroni = text(&off, "lab2/file/etc/patroni/config.yml");
+    assert!(!patroni.contains("hostssl") && !patroni.contains("ssl: \"on\""));
+    assert!(!text(&off, "lab1/file/etc/pgbouncer/pgbouncer.ini").contains("tls"));
+}
