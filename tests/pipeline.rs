@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
+use common::{converged, converged_guards_hold};
 
 use rampart::compile::{compile, Compiled, Desired, SecretValues};
 use rampart::diag::Source;
@@ -42,51 +43,6 @@ fn file_content(c: &Compiled, id: &str) -> Vec<u8> {
         Desired::File { content, .. } => content.clone(),
         _ => panic!("{id} is not a file"),
     }
-}
-
-/// Facts of a host where the compiled resources are all in place.
-fn converged(c: &Compiled, host: &str) -> HostFacts {
-    let mut f = HostFacts::default();
-    for &i in c.host_order(host) {
-        match &c.resources[i].desired {
-            Desired::Package { name, .. } => {
-                f.packages.insert(name.clone(), Some("1.0".into()));
-            }
-            Desired::File {
-                path,
-                content,
-                sha256,
-                mode,
-                owner,
-                group,
-                ..
-            } => {
-                f.files.insert(
-                    path.clone(),
-                    FileFact {
-                        exists: true,
-                        is_dir: false,
-                        sha256: Some(sha256.clone()),
-                        mode: Some(*mode),
-                        owner: Some(owner.clone()),
-                        group: Some(group.clone()),
-                        content: Some(content.clone()),
-                    },
-                );
-            }
-            Desired::Service { name, .. } => {
-                f.services.insert(
-                    name.clone(),
-                    ServiceFact {
-                        enabled: "enabled".into(),
-                        active: "active".into(),
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-    f
 }
 
 #[test]
@@ -376,39 +332,6 @@ fn lab_stack(text: &str) -> Compiled {
         &SecretValues::Values(m),
     )
     .unwrap_or_else(|d| panic!("{d:?}"))
-}
-
-/// `converged`, with the directories in place and every command's guard holding.
-fn converged_guards_hold(c: &Compiled, host: &str) -> HostFacts {
-    let mut f = converged(c, host);
-    for &i in c.host_order(host) {
-        match &c.resources[i].desired {
-            Desired::Command { .. } => {
-                f.guards.insert(c.resources[i].id.to_string(), true);
-            }
-            Desired::Directory {
-                path,
-                mode,
-                owner,
-                group,
-            } => {
-                f.files.insert(
-                    path.clone(),
-                    FileFact {
-                        exists: true,
-                        is_dir: true,
-                        sha256: None,
-                        mode: *mode,
-                        owner: owner.clone(),
-                        group: group.clone(),
-                        content: None,
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-    f
 }
 
 #[test]

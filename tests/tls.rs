@@ -7,7 +7,7 @@
 
 use rampart::compile::{compile, Compiled, Desired, SecretValues};
 use rampart::diag::Source;
-use rampart::facts::{FileFact, HostFacts, ServiceFact};
+use rampart::facts::HostFacts;
 use rampart::model::inventory::Inventory;
 use rampart::model::secret::Secret;
 use rampart::model::stack::Stack;
@@ -15,6 +15,9 @@ use rampart::plan::{plan, Action};
 use rampart::roles::RoleSet;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+mod common;
+use common::converged_guards_hold;
 
 const STACK: &str = "[stack]\nname = \"e2e\"\n\n[etcd]\nhosts = \"data\"\n\n[postgres]\nhosts = \"data\"\nsuperuser_password = { env = \"X\" }\nreplication_password = { env = \"Y\" }\n\n[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n";
 
@@ -61,69 +64,6 @@ fn text(c: &Compiled, id: &str) -> String {
         Desired::File { content, .. } => String::from_utf8(content.clone()).unwrap(),
         _ => panic!("{id} is not a file"),
     }
-}
-
-/// Facts of a host where every compiled file and service is in place.
-fn converged(c: &Compiled, host: &str) -> HostFacts {
-    let mut f = HostFacts::default();
-    for &i in c.host_order(host) {
-        match &c.resources[i].desired {
-            Desired::Package { name, .. } => {
-                f.packages.insert(name.clone(), Some("1.0".into()));
-            }
-            Desired::File {
-                path,
-                content,
-                sha256,
-                mode,
-                owner,
-                group,
-                ..
-            } => {
-                f.files.insert(
-                    path.clone(),
-                    FileFact {
-                        exists: true,
-                        is_dir: false,
-                        sha256: Some(sha256.clone()),
-                        mode: Some(*mode),
-                        owner: Some(owner.clone()),
-                        group: Some(group.clone()),
-                        content: Some(content.clone()),
-                    },
-                );
-            }
-            Desired::Directory {
-                path,
-                mode,
-                owner,
-                group,
-            } => {
-                f.files.insert(
-                    path.clone(),
-                    FileFact {
-                        exists: true,
-                        is_dir: true,
-                        mode: *mode,
-                        owner: owner.clone(),
-                        group: group.clone(),
-                        ..FileFact::default()
-                    },
-                );
-            }
-            Desired::Service { name, .. } => {
-                f.services.insert(
-                    name.clone(),
-                    ServiceFact {
-                        enabled: "enabled".into(),
-                        active: "active".into(),
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-    f
 }
 
 #[test]
@@ -318,7 +258,7 @@ fn keys_never_reach_plan_text_or_json_and_a_second_plan_is_empty() {
     let facts: BTreeMap<String, HostFacts> = c
         .hosts
         .iter()
-        .map(|h| (h.clone(), converged(&c, h)))
+        .map(|h| (h.clone(), converged_guards_hold(&c, h)))
         .collect();
     let p = plan(&again, &facts);
     // (guarded commands are asked of the hosts; no file, directory or restart is planned)
@@ -436,7 +376,7 @@ fn switching_a_running_etcd_between_plaintext_and_tls_is_refused_with_the_way_ou
         let mut facts: BTreeMap<String, HostFacts> = c
             .hosts
             .iter()
-            .map(|h| (h.clone(), converged(&c, h)))
+            .map(|h| (h.clone(), converged_guards_hold(&c, h)))
             .collect();
         facts
             .get_mut("lab1")

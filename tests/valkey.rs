@@ -7,13 +7,16 @@
 use rampart::compile::{compile, Compiled, Desired, SecretValues};
 use rampart::components::redis::{self, Server};
 use rampart::diag::Source;
-use rampart::facts::{FileFact, HostFacts, HostState, ManagedEntry, RedisFact, ServiceFact};
+use rampart::facts::{HostFacts, HostState, ManagedEntry, RedisFact};
 use rampart::model::inventory::Inventory;
 use rampart::model::secret::Secret;
 use rampart::model::stack::Stack;
 use rampart::plan::{plan, Action, Op};
 use rampart::roles::RoleSet;
 use std::collections::BTreeMap;
+
+mod common;
+use common::converged_guards_hold;
 
 const INV: &str = "[hosts.n1]\naddress = \"10.0.0.1\"\n[hosts.n2]\naddress = \"10.0.0.2\"\n[hosts.n3]\naddress = \"10.0.0.3\"\n[groups]\ndata = [\"n1\", \"n2\", \"n3\"]\n";
 
@@ -48,66 +51,34 @@ fn content(c: &Compiled, id: &str) -> String {
 }
 
 /// Facts of a host where the compiled resources are all in place, its
-/// commands' guards holding, and rampart's state recording them.
+/// Facts of a host where the compiled resources are all in place, its
+/// commands' guards holding, Debian 13's Valkey installed, and rampart's state
+/// recording them.
 fn converged(c: &Compiled, host: &str) -> HostFacts {
-    let mut f = HostFacts::default();
-    let mut state = BTreeMap::new();
-    for &i in c.host_order(host) {
-        let r = &c.resources[i];
-        state.insert(
-            r.id.to_string(),
-            ManagedEntry {
-                kind: r.id.kind.to_string(),
-                name: r.id.name.clone(),
-                sha256: None,
-                data: false,
-            },
-        );
-        match &r.desired {
-            Desired::Package { name, .. } => {
-                f.packages.insert(name.clone(), Some("8.1.1".into()));
-            }
-            Desired::File {
-                path,
-                content,
-                sha256,
-                mode,
-                owner,
-                group,
-                ..
-            } => {
-                f.files.insert(
-                    path.clone(),
-                    FileFact {
-                        exists: true,
-                        is_dir: false,
-                        sha256: Some(sha256.clone()),
-                        mode: Some(*mode),
-                        owner: Some(owner.clone()),
-                        group: Some(group.clone()),
-                        content: Some(content.clone()),
-                    },
-                );
-            }
-            Desired::Service { name, .. } => {
-                f.services.insert(
-                    name.clone(),
-                    ServiceFact {
-                        enabled: "enabled".into(),
-                        active: "active".into(),
-                    },
-                );
-            }
-            Desired::Command { .. } => {
-                f.guards.insert(r.id.to_string(), true);
-            }
-            _ => {}
-        }
+    let mut f = converged_guards_hold(c, host);
+    for v in f.packages.values_mut() {
+        *v = Some("8.1.1".into());
     }
+    let resources = c
+        .host_order(host)
+        .iter()
+        .map(|&i| {
+            let r = &c.resources[i];
+            (
+                r.id.to_string(),
+                ManagedEntry {
+                    kind: r.id.kind.to_string(),
+                    name: r.id.name.clone(),
+                    sha256: None,
+                    data: false,
+                },
+            )
+        })
+        .collect();
     f.state = Some(HostState {
         version: 1,
         stack: c.stack.clone(),
-        resources: state,
+        resources,
         hosts: c.hosts.clone(),
     });
     f

@@ -5,6 +5,10 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 #![allow(dead_code)]
 
+mod converged;
+#[allow(unused_imports)] // each test binary uses what it needs
+pub use converged::{converged, converged_guards_hold};
+
 use std::fs::File;
 use std::process::{Command, Output};
 use std::time::Instant;
