@@ -43,6 +43,7 @@ fn compiled(tls: &str, stack_path: &Path) -> (Compiled, BTreeMap<String, String>
         "postgres.replication_password".to_string(),
         Secret::new("S3cr3t-repl"),
     );
+    m.insert("redis.password".to_string(), Secret::new("S3cr3t-redis"));
     rampart::tls::store::load(&inv, &stack, stack_path, &mut m).unwrap();
     let values = m
         .iter()
@@ -486,4 +487,136 @@ fn postgresql_and_pgbouncer_take_tls_and_remote_lines_are_hostssl() {
     let patroni = text(&off, "lab2/file/etc/patroni/config.yml");
     assert!(!patroni.contains("hostssl") && !patroni.contains("ssl: \"on\""));
     assert!(!text(&off, "lab1/file/etc/pgbouncer/pgbouncer.ini").contains("tls"));
+}
+
+/// Redis and Sentinel on their TLS ports only, replication and Sentinel's
+/// links over TLS, HAProxy's master check over TLS with the CA, and every
+/// CLI call rampart makes (gates, seed script, facts, status, failover)
+/// with `--tls` and the CA.
+#[test]
+fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = STACK.replace(
+        "postgres_primary = 5000\n",
+        "postgres_primary = 5000\nredis_master = 6380\n",
+    );
+    let redis = "[redis]\nhosts = \"data\"\npassword = { env = \"R\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"mymaster\"\n";
+    let build = |tls: &str| {
+        let inv = inv();
+        let st = Stack::parse(
+            Source::new("stack.toml", format!("{stack}{redis}{tls}")),
+            &inv,
+        )
+        .unwrap();
+        let mut m = BTreeMap::new();
+        for (k, v) in [
+            ("postgres.superuser_password", "S"),
+            ("postgres.replication_password", "R"),
+            ("redis.password", "S3cr3t-redis"),
+        ] {
+            m.insert(k.to_string(), Secret::new(v));
+        }
+        rampart::tls::store::load(&inv, &st, &dir.path().join("stack.toml"), &mut m).unwrap();
+        let values: BTreeMap<String, String> = m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.expose().to_string()))
+            .collect();
+        (
+            compile(
+                &inv,
+                &st,
+                &RoleSet::load(None).unwrap(),
+                &SecretValues::Values(m),
+            )
+            .unwrap(),
+            values,
+            st,
+        )
+    };
+    let (c, values, st) = build("\n[tls]\n");
+    let conf = text(&c, "lab2/file/etc/redis/rampart.conf");
+    assert!(
+        conf.contains("port 0\ntls-port 6379\ntls-cert-file /etc/redis/tls/redis.crt\ntls-key-file /etc/redis/tls/redis.key\ntls-ca-cert-file /etc/redis/tls/ca.crt\ntls-replication yes\ntls-auth-clients no\n"),
+        "{conf}"
+    );
+    assert!(!conf.contains("\nport 6379"), "{conf}");
+    let sentinel = text(&c, "lab2/file/etc/redis/sentinel.conf.seed");
+    assert!(
+        sentinel.contains("port 0\ntls-port 26379\ntls-cert-file /etc/redis/tls/redis.crt\ntls-key-file /etc/redis/tls/redis.key\ntls-ca-cert-file /etc/redis/tls/ca.crt\ntls-replication yes\ntls-auth-clients yes\n"),
+        "{sentinel}"
+    );
+    match file(&c, "lab2/file/etc/redis/tls/redis.key") {
+        Desired::File {
+            mode,
+            owner,
+            sensitive,
+            ..
+        } => assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "redis", true)),
+        _ => unreachable!(),
+    }
+    // Redis' certificate names the HAProxy hosts (clients verify it through them)
+    let tmp = dir.path().join("redis.crt");
+    std::fs::write(&tmp, &values["tls.lab1.redis.cert"]).unwrap();
+    for ip in ["198.18.0.11", "198.18.0.12", "127.0.0.1"] {
+        let out = std::process::Command::new("openssl")
+            .args(["verify", "-verify_ip", ip, "-CAfile"])
+            .arg(dir.path().join(".rampart/e2e/tls/ca.crt"))
+            .arg(&tmp)
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "{ip}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let cfg = text(&c, "lab1/file/etc/haproxy/haproxy.cfg");
+    assert!(cfg.contains("    tcp-check connect ssl\n"), "{cfg}");
+    assert!(
+        cfg.contains("    server lab2 198.18.0.12:6379 check check-ssl verify required ca-file /etc/haproxy/rampart-ca.crt verifyhost lab2\n"),
+        "{cfg}"
+    );
+    // every CLI call: the role's gates and seed script, facts, status, day-2 scripts
+    let cli = "redis-cli --tls --cacert /etc/redis/tls/ca.crt --cert /etc/redis/tls/redis.crt --key /etc/redis/tls/redis.key";
+    let seed = text(&c, "lab2/file/etc/redis/rampart-seed.sh");
+    assert!(
+        seed.contains(&format!("$(timeout 3 {cli} -h \"$s\" -p 26379")),
+        "{seed}"
+    );
+    let calls = |t: &str| t.matches("redis-cli").count() == t.matches(cli).count();
+    for r in &c.resources {
+        let t = format!("{:?}", r.desired);
+        assert!(calls(&t), "{}: {t}", r.id);
+    }
+    let facts = rampart::facts::script(&c, "lab2", &[]);
+    assert!(facts.contains(cli) && calls(&facts), "{facts}");
+    let status = rampart::components::redis::status::probe(&st, "lab2");
+    assert!(status.contains(cli) && calls(&status), "{status}");
+    for script in [
+        rampart::components::redis::day2::failover_script(
+            rampart::components::redis::Server::Redis,
+            true,
+            "mymaster",
+            None,
+            &["198.18.0.12".to_string()],
+        ),
+        rampart::components::redis::day2::reset_script(
+            rampart::components::redis::Server::Redis,
+            true,
+            "mymaster",
+            2,
+            1,
+        ),
+    ] {
+        assert!(script.contains(cli) && calls(&script), "{script}");
+    }
+    // without [tls]: the plaintext ports, no TLS flag
+    let (off, _, st) = build("");
+    let conf = text(&off, "lab2/file/etc/redis/rampart.conf");
+    assert!(
+        conf.starts_with("# Managed") && conf.contains("\nport 6379\n") && !conf.contains("tls"),
+        "{conf}"
+    );
+    assert!(!text(&off, "lab1/file/etc/haproxy/haproxy.cfg").contains("check-ssl"));
+    assert!(!rampart::components::redis::status::probe(&st, "lab2").contains("--tls"));
 }

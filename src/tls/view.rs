@@ -47,7 +47,34 @@ pub const PGBOUNCER: Purpose = Purpose {
     owner: "postgres",
 };
 
-pub const PURPOSES: [Purpose; 3] = [ETCD, PATRONI, PGBOUNCER];
+/// Redis' (or Valkey's) and its Sentinel's server certificate, also their
+/// client certificate to each other (replication, Sentinel to Redis and to
+/// the other Sentinels) and rampart's own CLI's on the host. Its names
+/// include HAProxy's and the VIP: clients reach the master through them.
+/// Valkey's folder and owner are [`VALKEY`]'s.
+pub const REDIS: Purpose = Purpose {
+    name: "redis",
+    component: "redis",
+    dir: "/etc/redis/tls",
+    owner: "redis",
+};
+
+/// [`REDIS`] on a Valkey stack: Debian 13's valkey user and /etc/valkey.
+pub const VALKEY: Purpose = Purpose {
+    dir: "/etc/valkey/tls",
+    owner: "valkey",
+    ..REDIS
+};
+
+pub const PURPOSES: [Purpose; 4] = [ETCD, PATRONI, PGBOUNCER, REDIS];
+
+/// The Redis purpose for the stack's server (Redis or Valkey).
+pub fn redis_purpose(stack: &Stack) -> Purpose {
+    match stack.redis.as_ref().map(|r| r.server()) {
+        Some(crate::components::redis::Server::Valkey) => VALKEY,
+        _ => REDIS,
+    }
+}
 
 /// The CA certificate's file name in each purpose's folder.
 pub const CA_FILE: &str = "ca.crt";
@@ -145,7 +172,7 @@ pub fn wanted(inv: &Inventory, stack: &Stack) -> Vec<Want> {
                 "localhost".to_string(),
                 "127.0.0.1".to_string(),
             ];
-            if p == PATRONI || p == PGBOUNCER {
+            if p == PATRONI || p == PGBOUNCER || p == REDIS {
                 for e in stack
                     .hosts_of("haproxy")
                     .iter()
@@ -197,6 +224,7 @@ pub fn view(stack: &Stack, instance: &str, host: &str, secrets: &SecretValues) -
     let Some(p) = PURPOSES
         .into_iter()
         .find(|p| p.component == instance && stack.hosts_of(instance).iter().any(|h| h == host))
+        .map(|p| if p == REDIS { redis_purpose(stack) } else { p })
     else {
         let ca_file = CA_ONLY
             .iter()

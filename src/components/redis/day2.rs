@@ -77,7 +77,13 @@ fn majority(n: usize) -> usize {
 /// `me`: this member's address, or None to read it from its rampart.conf;
 /// `others`: the other members' addresses (the first to report `role:master`
 /// is followed at once, before Sentinel's own view catches up).
-pub fn failover_script(server: Server, name: &str, me: Option<&str>, others: &[String]) -> String {
+pub fn failover_script(
+    server: Server,
+    tls: bool,
+    name: &str,
+    me: Option<&str>,
+    others: &[String],
+) -> String {
     let n = server.names();
     let others = sh(&others.join(" "));
     let me = match me {
@@ -178,13 +184,19 @@ note "$name: failed over from $me to $c in $(awk "BEGIN {{ printf \"%.1f\", $(da
 "#,
         name = sh(name),
         dir = n.conf_dir,
-        cli = n.cli,
+        cli = n.cli_call(tls),
     )
 }
 
 /// On a remaining member: forget the members that left (`SENTINEL RESET`),
 /// then wait until this Sentinel sees the others and the replicas again.
-pub fn reset_script(server: Server, name: &str, sentinels: usize, replicas: usize) -> String {
+pub fn reset_script(
+    server: Server,
+    tls: bool,
+    name: &str,
+    sentinels: usize,
+    replicas: usize,
+) -> String {
     format!(
         r#"set -e
 trap 'exit 129' HUP INT TERM PIPE
@@ -201,7 +213,7 @@ done
         name = sh(name),
         others = sentinels.saturating_sub(1),
         replicas = replicas,
-        cli = server.names().cli,
+        cli = server.names().cli_call(tls),
     )
 }
 
@@ -225,6 +237,7 @@ pub fn steps(
         facts,
         name: &sentinel.master_name,
         server: k.server,
+        tls: k.tls,
     };
     let quorum = sentinel.quorum as usize;
     // Sentinels a failover needs running: `quorum` to agree, a majority to authorize it
@@ -245,6 +258,8 @@ struct Cluster<'a> {
     facts: &'a BTreeMap<String, HostFacts>,
     name: &'a str,
     server: Server,
+    /// `[tls]`: the CLI speaks TLS.
+    tls: bool,
 }
 
 impl Cluster<'_> {
@@ -330,6 +345,7 @@ fn fail_over_before_restart(cx: &Cluster, m: &str, plan: &mut Plan) {
                 at,
                 RedisOp::Failover {
                     server: cx.server,
+                    tls: cx.tls,
                     name: cx.name.to_string(),
                     me: Some(me),
                     others,
@@ -382,6 +398,7 @@ fn leave(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
         // its address is read on the host (the inventory may no longer name it)
         let failover = RedisOp::Failover {
             server,
+            tls: cx.tls,
             name: cx.name.to_string(),
             me: None,
             others: hosts.iter().map(|x| x.address.clone()).collect(),
@@ -464,7 +481,7 @@ fn reset_sentinels(
             diff: None,
             sensitive: false,
             drift: false,
-            ops: vec![RedisOp::SentinelReset { server: cx.server, name: name.to_string(), sentinels: remaining_up, replicas }.op()],
+            ops: vec![RedisOp::SentinelReset { server: cx.server, tls: cx.tls, name: name.to_string(), sentinels: remaining_up, replicas }.op()],
             deps,
             retires: None,
         });
@@ -516,6 +533,7 @@ mod tests {
         };
         let out = run(&failover_script(
             server,
+            false,
             "mymaster",
             Some("198.18.0.11"),
             &["198.18.0.12".to_string()],
@@ -539,6 +557,7 @@ mod tests {
         std::fs::remove_file(format!("{d}/calls")).unwrap();
         let out = run(&failover_script(
             server,
+            false,
             "mymaster",
             Some("198.18.0.11"),
             &["198.18.0.12".to_string()],
@@ -550,7 +569,7 @@ mod tests {
             .unwrap()
             .contains("failover"));
         // the reset waits for what it was told to expect
-        let out = run(&reset_script(server, "mymaster", 2, 1));
+        let out = run(&reset_script(server, false, "mymaster", 2, 1));
         assert!(
             out.status.success(),
             "{}",

@@ -22,7 +22,7 @@ pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
              dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {packages} 2>/dev/null\n",
             unit = n.unit,
             dir = n.conf_dir,
-            cli = n.cli,
+            cli = n.cli_call(k.tls),
             packages = packages.join(" "),
         )
     })

@@ -59,6 +59,9 @@ pub struct Cluster {
     pub server: Server,
     /// Sentinel's name for the master and its quorum.
     pub sentinel: Option<view::SentinelView>,
+    /// `[tls]`: Redis and Sentinel listen on TLS only; rampart's CLI calls
+    /// speak TLS (`Names::cli_call`).
+    pub tls: bool,
 }
 
 /// The Redis cluster the stack deploys (None when it does not).
@@ -100,6 +103,7 @@ impl Component for Redis {
                 .and_then(|r| r.sentinel.as_ref())
                 .map(view::sentinel),
             hosts,
+            tls: crate::tls::view::on(stack),
         }))
     }
     fn fact_tag(&self) -> Option<&'static str> {

@@ -13,6 +13,8 @@ pub enum RedisOp {
     /// Redis or Valkey, whose CLI and files the script uses.
     Failover {
         server: Server,
+        /// `[tls]`: the CLI speaks TLS (`Names::cli_call`).
+        tls: bool,
         name: String,
         me: Option<String>,
         others: Vec<String>,
@@ -20,6 +22,7 @@ pub enum RedisOp {
     /// Sentinel reset, then wait for the sentinels and replicas expected.
     SentinelReset {
         server: Server,
+        tls: bool,
         name: String,
         sentinels: usize,
         replicas: usize,
@@ -33,16 +36,18 @@ impl Day2Op for RedisOp {
         match self {
             RedisOp::Failover {
                 server,
+                tls,
                 name,
                 me,
                 others,
-            } => failover_script(*server, name, me.as_deref(), others),
+            } => failover_script(*server, *tls, name, me.as_deref(), others),
             RedisOp::SentinelReset {
                 server,
+                tls,
                 name,
                 sentinels,
                 replicas,
-            } => reset_script(*server, name, *sentinels, *replicas),
+            } => reset_script(*server, *tls, name, *sentinels, *replicas),
             RedisOp::SetAside { server } => set_aside_script(*server),
         }
     }
@@ -68,6 +73,7 @@ mod tests {
                 format!("{p}_failover"),
                 RedisOp::Failover {
                     server,
+                    tls: false,
                     name: "mymaster".into(),
                     me: Some("198.18.0.11".into()),
                     others: vec!["198.18.0.12".into(), "198.18.0.13".into()],
@@ -77,6 +83,7 @@ mod tests {
                 format!("{p}_failover_leaving"),
                 RedisOp::Failover {
                     server,
+                    tls: false,
                     name: "mymaster".into(),
                     me: None,
                     others: vec!["198.18.0.12".into()],
@@ -86,6 +93,7 @@ mod tests {
                 reset,
                 RedisOp::SentinelReset {
                     server,
+                    tls: false,
                     name: "mymaster".into(),
                     sentinels: 2,
                     replicas: 1,

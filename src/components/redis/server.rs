@@ -116,6 +116,21 @@ impl Server {
 }
 
 impl Names {
+    /// How rampart calls the CLI on a member: its name alone, or under
+    /// `[tls]` with TLS, the stack's CA and the member's certificate
+    /// (Sentinel asks its clients for one; Redis takes the password).
+    pub fn cli_call(&self, tls: bool) -> String {
+        if !tls {
+            return self.cli.to_string();
+        }
+        let d = format!("{}/tls", self.conf_dir);
+        format!(
+            "{} --tls --cacert {d}/{} --cert {d}/redis.crt --key {d}/redis.key",
+            self.cli,
+            crate::tls::view::CA_FILE
+        )
+    }
+
     /// `text` with every `{{redis.server.FIELD}}` replaced by this server's
     /// name: how a role resource name written with them (a `RoleRef`, see
     /// `super::id`) becomes the id the compiler renders.

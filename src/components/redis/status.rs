@@ -18,7 +18,7 @@ pub fn probe(stack: &Stack, host: &str) -> String {
         return s;
     };
     let n = r.server().names();
-    let (dir, cli) = (n.conf_dir, n.cli);
+    let (dir, cli) = (n.conf_dir, n.cli_call(crate::tls::view::on(stack)));
     s.push_str(&format!("echo \"redis|$(REDISCLI_AUTH=\"$(cat {dir}/rampart-auth 2>/dev/null)\" timeout 3 {cli} --no-auth-warning -h 127.0.0.1 info replication 2>&1 | tr -d '\\r' | grep -E '^(role|master_host|connected_slaves|master_link_status):' | tr '\\n' ' ')\"\n"));
     if let Some(sn) = r.sentinel.as_ref() {
         let m = sh(&sn.master_name);

@@ -14,6 +14,9 @@ use serde::Serialize;
 pub struct RedisView {
     /// Redis or Valkey: the names of its packages, units, CLI and paths.
     pub server: &'static super::server::Names,
+    /// How the role's scripts and gates call the CLI (`server.cli`, with the
+    /// TLS flags under `[tls]`: `Names::cli_call`).
+    pub cli: String,
     pub size: usize,
     pub members: Vec<Backend>,
     pub initial_master: Backend,
@@ -134,6 +137,7 @@ pub fn redis(
     let password = secrets.get("redis.password");
     Some(RedisView {
         server: r.server().names(),
+        cli: r.server().names().cli_call(crate::tls::view::on(stack)),
         size: members.len(),
         is_initial_master: initial_master.name == this_host,
         initial_master,
