@@ -154,6 +154,7 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
             bin_dir: &bin_dir,
             stamp: &stamp,
             chosen: &chosen,
+            tls: crate::tls::view::on(&l.stack),
         }),
         ..Default::default()
     };

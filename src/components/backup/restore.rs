@@ -35,6 +35,9 @@ pub struct Restore<'a> {
     /// `YYYYMMDDTHHMMSSZ`: names the set-aside data directories.
     pub stamp: &'a str,
     pub chosen: &'a Chosen,
+    /// `[tls]`: Patroni's REST API is https (checked with the stack's CA;
+    /// the GETs here need no password).
+    pub tls: bool,
 }
 
 /// Patroni's config, as the postgres role writes it.
@@ -78,6 +81,7 @@ fn id(host: &str, name: &str) -> String {
 pub fn steps(r: &Restore) -> Vec<Step> {
     let mut out = Vec::new();
     let first = r.members[0].as_str();
+    let (curl_tls, api) = crate::tls::view::patroni_local(r.tls, false);
     let data = sh(r.data_dir);
     let aside = sh(&format!("{}.before-restore-{}", r.data_dir, r.stamp));
     let pg = |args: &str| {
@@ -156,7 +160,7 @@ pub fn steps(r: &Restore) -> Vec<Step> {
             format!("for p in restore_command recovery_target recovery_target_time recovery_target_name recovery_target_lsn recovery_target_xid recovery_target_action recovery_target_timeline recovery_target_inclusive; do {psql} -c \"ALTER SYSTEM RESET $p\"; done"),
             format!("{ctl} -w -t 600 -m fast stop"),
             "systemctl start patroni".into(),
-            "for i in $(seq 1 300); do curl -sf -o /dev/null http://127.0.0.1:8008/primary && exit 0; sleep 1; done; echo 'Patroni did not take the restored member over as leader within 300 s'; exit 1".into(),
+            format!("for i in $(seq 1 300); do curl -sf {curl_tls}-o /dev/null {api}/primary && exit 0; sleep 1; done; echo 'Patroni did not take the restored member over as leader within 300 s'; exit 1"),
         ]
         .join("\n")),
         r.members.iter().map(|h| id(h, "set-aside-data")).collect(),
@@ -195,7 +199,7 @@ pub fn steps(r: &Restore) -> Vec<Step> {
         Action::Wait,
         vec![format!("one leader and {} members streaming", size - 1)],
         Op::Wait {
-            check: Check::Command(format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=json.load(sys.stdin)[\"members\"]; l=[x for x in m if x[\"role\"] in (\"leader\",\"standby_leader\") and x[\"state\"]==\"running\"]; r=[x for x in m if x[\"role\"] not in (\"leader\",\"standby_leader\") and x[\"state\"]==\"streaming\"]; sys.exit(0 if len(l)==1 and len(m)=={size} and len(r)=={size}-1 else 1)'")),
+            check: Check::Command(format!("curl -sf {curl_tls}{api}/cluster | python3 -c 'import json,sys; m=json.load(sys.stdin)[\"members\"]; l=[x for x in m if x[\"role\"] in (\"leader\",\"standby_leader\") and x[\"state\"]==\"running\"]; r=[x for x in m if x[\"role\"] not in (\"leader\",\"standby_leader\") and x[\"state\"]==\"streaming\"]; sys.exit(0 if len(l)==1 and len(m)=={size} and len(r)=={size}-1 else 1)'")),
             timeout: 1800,
             interval: 2,
         },
@@ -228,8 +232,13 @@ mod tests {
     }
 
     fn plan() -> Vec<Step> {
+        plan_tls(false)
+    }
+
+    fn plan_tls(tls: bool) -> Vec<Step> {
         let c = chosen();
         steps(&Restore {
+            tls,
             stanza: "lab",
             members: vec!["lab2".into(), "lab1".into(), "lab3".into()],
             repo_host: "lab4",
@@ -284,6 +293,22 @@ mod tests {
         );
         assert_eq!(p[8].deps, ["lab2/restore/restore-leader"]);
         assert_eq!(p[11].deps, ["lab2/restore/cluster-streaming"]);
+    }
+
+    /// Under `[tls]`, Patroni's REST API is asked over https with the CA.
+    #[test]
+    fn under_tls_patroni_is_asked_over_https_with_the_ca() {
+        let p = plan_tls(true);
+        for s in [&p[7], &p[10]] {
+            let t = script(s);
+            assert!(
+                t.contains("curl -sf --cacert /etc/patroni/tls/ca.crt ")
+                    && t.contains("https://127.0.0.1:8008/")
+                    && !t.contains("http://"),
+                "{t}"
+            );
+        }
+        assert!(script(&plan()[10]).contains("curl -sf http://127.0.0.1:8008/cluster"));
     }
 
     #[test]
