@@ -500,7 +500,7 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
         "postgres_primary = 5000\n",
         "postgres_primary = 5000\nredis_master = 6380\n",
     );
-    let redis = "[redis]\nhosts = \"data\"\npassword = { env = \"R\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"mymaster\"\n";
+    let redis = "[redis]\nhosts = \"data\"\npassword = { env = \"R\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"mymaster\"\n\n[services.web]\nhosts = \"app\"\ncommand = \"/usr/bin/web\"\nport = 8001\n";
     let build = |tls: &str| {
         let inv = inv();
         let st = Stack::parse(
@@ -585,7 +585,10 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
     );
     let calls = |t: &str| t.matches("redis-cli").count() == t.matches(cli).count();
     for r in &c.resources {
-        let t = format!("{:?}", r.desired);
+        let t = match &r.desired {
+            Desired::File { content, .. } => String::from_utf8_lossy(content).to_string(),
+            d => format!("{d:?}"),
+        };
         assert!(calls(&t), "{}: {t}", r.id);
     }
     let facts = rampart::facts::script(&c, "lab2", &[]);
@@ -610,8 +613,22 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
     ] {
         assert!(script.contains(cli) && calls(&script), "{script}");
     }
+    // an app service is handed the CA: the file and its path in the environment
+    let ca = std::fs::read_to_string(dir.path().join(".rampart/e2e/tls/ca.crt")).unwrap();
+    assert_eq!(
+        text(&c, "lab3/file/etc/rampart/tls/web/ca.crt").trim_end(),
+        ca.trim_end()
+    );
+    let unit = text(&c, "lab3/unit/rampart-e2e-web.service");
+    assert!(
+        unit.contains("Environment=RAMPART_TLS_CA_FILE=/etc/rampart/tls/web/ca.crt"),
+        "{unit}"
+    );
     // without [tls]: the plaintext ports, no TLS flag
     let (off, _, st) = build("");
+    assert!(off
+        .index_of("lab3/file/etc/rampart/tls/web/ca.crt")
+        .is_none());
     let conf = text(&off, "lab2/file/etc/redis/rampart.conf");
     assert!(
         conf.starts_with("# Managed") && conf.contains("\nport 6379\n") && !conf.contains("tls"),

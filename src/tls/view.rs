@@ -138,6 +138,13 @@ pub fn patroni_local(tls: bool, auth: bool) -> (String, &'static str) {
 /// their own: (component, path).
 pub const CA_ONLY: [(&str, &str); 1] = [("haproxy", "/etc/haproxy/rampart-ca.crt")];
 
+/// Where an app service's host gets the CA (the service and compose roles
+/// deliver it, a compose service sees it at the same path; its templates
+/// see the path as `tls.ca_file`, the service as `RAMPART_TLS_CA_FILE`).
+pub fn service_ca_file(service: &str) -> String {
+    format!("/etc/rampart/tls/{service}/{CA_FILE}")
+}
+
 /// Whether the stack turns TLS on (`[tls]` present, `enabled` not false).
 pub fn on(stack: &Stack) -> bool {
     stack.tls.as_ref().is_some_and(|t| t.on())
@@ -230,6 +237,7 @@ pub fn view(stack: &Stack, instance: &str, host: &str, secrets: &SecretValues) -
             .iter()
             .find(|(c, _)| *c == instance)
             .map(|(_, f)| f.to_string())
+            .or_else(|| instance.strip_prefix("services.").map(service_ca_file))
             .unwrap_or_default();
         return TlsView {
             enabled: true,
