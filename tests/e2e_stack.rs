@@ -14,10 +14,16 @@ mod pitr;
 use std::time::{Duration, Instant};
 
 const PG: &str = "PGPASSWORD=lab-only-app-pw PGCONNECT_TIMEOUT=2 psql -X -q -U app -d app -tA";
-const REDIS: &str = "REDISCLI_AUTH=lab-only-redis-pw timeout 3 redis-cli --no-auth-warning";
+/// The lab stack has `[tls]`: Redis and Sentinel speak TLS only, checked with
+/// the stack's CA; a data host's own certificate is the client's (Sentinel
+/// asks for one).
+const RTLS: &str = "--tls --cacert /etc/redis/tls/ca.crt --cert /etc/redis/tls/redis.crt --key /etc/redis/tls/redis.key";
+const REDIS: &str = "REDISCLI_AUTH=lab-only-redis-pw timeout 3 redis-cli --no-auth-warning --tls --cacert /etc/redis/tls/ca.crt --cert /etc/redis/tls/redis.crt --key /etc/redis/tls/redis.key";
+/// Patroni's REST API on the member itself: https, verified with the CA.
+pub const PATRONI: &str = "curl -sf --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008";
 
 fn leader(from: &str) -> String {
-    let out = ssh_ok(from, "curl -sf http://127.0.0.1:8008/cluster");
+    let out = ssh_ok(from, &format!("{PATRONI}/cluster"));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v["members"]
         .as_array()
@@ -221,6 +227,57 @@ fn assert_own_cgroups(hosts: &[&str]) {
     }
 }
 
+/// Plaintext on purpose (README, "TLS"): sshd, HAProxy's stats page (7000),
+/// the lab's app (python's http.server, 8001) and HAProxy's HTTP listener in
+/// front of it (8080; `[haproxy.tls]` terminates TLS there when it is set).
+const PLAIN_PORTS: [u16; 4] = [22, 7000, 8001, 8080];
+/// PostgreSQL's protocol asks for TLS first (`-starttls postgres`):
+/// PostgreSQL, PgBouncer and HAProxy's passthrough of them.
+const PG_PORTS: [u16; 4] = [5432, 6432, 5000, 5001];
+
+/// Every TCP listener on `hosts` (ss -tlnp) but `PLAIN_PORTS` completes an
+/// `openssl s_client` handshake verified by the stack's CA, for the address
+/// it listens on (a wildcard: the host's address); `HOST ADDRESS:PORT` of each.
+fn tls_listeners(hosts: &[&str]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for h in hosts {
+        let addr = format!("198.18.0.{}", 10 + h[3..].parse::<u32>().unwrap());
+        for l in ssh_ok(h, "ss -Htlnp").lines() {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let (local, process) = (cols[3], cols.get(5).copied().unwrap_or(""));
+            let (ip, port) = local.rsplit_once(':').unwrap();
+            let port: u16 = port.parse().unwrap();
+            if PLAIN_PORTS.contains(&port) {
+                continue;
+            }
+            let ip = ip.trim_start_matches('[').trim_end_matches(']');
+            let ip = match ip {
+                "0.0.0.0" | "*" | "::" => addr.as_str(),
+                x => x,
+            };
+            let connect = if ip.contains(':') {
+                format!("[{ip}]:{port}")
+            } else {
+                format!("{ip}:{port}")
+            };
+            let starttls = if PG_PORTS.contains(&port) {
+                "-starttls postgres "
+            } else {
+                ""
+            };
+            // a data host's certificate as the client's (etcd and Sentinel ask for one)
+            let r = ssh(h, &format!("timeout 10 openssl s_client -connect {connect} {starttls}-verify_return_error -verify_ip {ip} -CAfile /etc/redis/tls/ca.crt -cert /etc/redis/tls/redis.crt -key /etc/redis/tls/redis.key </dev/null 2>&1"));
+            assert!(
+                r.code == 0 && r.stdout.contains("Verify return code: 0 (ok)"),
+                "{h}: {process} on {local} is not TLS verified by the stack's CA:\n{}",
+                r.all()
+            );
+            seen.push(format!("{h} {ip}:{port}"));
+        }
+    }
+    seen
+}
+
 #[test]
 fn reference_stack_applies_fails_over_and_rejoins() {
     // CI runs this on Debian 13, the lab's default; RAMPART_E2E_DEBIAN=12 runs
@@ -283,7 +340,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     // (Patroni 4 on Debian 13, 3.0 on 12)
     let rules = rs(&["alerts"]);
     assert_eq!(rules.code, 0, "{}", rules.all());
-    let metrics = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/metrics");
+    let metrics = ssh_ok("lab1", &format!("{PATRONI}/metrics"));
     let mut used: Vec<&str> = rules
         .stdout
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -302,7 +359,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     }
 
     // Patroni: one leader, two replicas streaming
-    let cluster = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster");
+    let cluster = ssh_ok("lab1", &format!("{PATRONI}/cluster"));
     let v: serde_json::Value = serde_json::from_str(&cluster).unwrap();
     let members = v["members"].as_array().unwrap();
     assert_eq!(members.len(), 3, "{cluster}");
@@ -371,7 +428,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
             ssh_ok(
                 "lab3",
                 &format!(
-                    "redis-cli -h {a} -p 26379 sentinel get-master-addr-by-name mymaster | head -1"
+                    "redis-cli {RTLS} -h {a} -p 26379 sentinel get-master-addr-by-name mymaster | head -1"
                 ),
             )
             .trim()
@@ -469,6 +526,66 @@ fn reference_stack_applies_fails_over_and_rejoins() {
             .join("\n")
     );
 
+    // [tls] (issue 16), after the quiet minute (a refused plaintext client is
+    // logged): every TCP listener on every host completes a TLS handshake
+    // verified by the stack's CA, but sshd and what README lists as
+    // plaintext on purpose; plaintext Redis, Sentinel and PostgreSQL get no answer
+    let listeners = tls_listeners(&hosts);
+    eprintln!(
+        "TLS verified on {} listeners: {}",
+        listeners.len(),
+        listeners.join(", ")
+    );
+    for port in [2379, 2380, 8008, 5432, 6432, 6379, 26379, 5000, 5001, 6380] {
+        assert!(
+            listeners.iter().any(|l| l.ends_with(&format!(":{port}"))),
+            "no TLS listener on port {port} among {listeners:?}"
+        );
+    }
+    for h in hosts {
+        assert_eq!(
+            ssh_ok(h, "stat -c '%a %U' /etc/redis/tls/redis.key").trim(),
+            "600 redis"
+        );
+    }
+    for port in [6379, 26379] {
+        let plain = ssh(
+            "lab3",
+            &format!("REDISCLI_AUTH=lab-only-redis-pw timeout 3 redis-cli --no-auth-warning -h 198.18.0.12 -p {port} ping 2>&1"),
+        );
+        assert!(
+            !plain.stdout.contains("PONG") && !plain.stdout.contains("NOAUTH"),
+            "plaintext Redis protocol answered on {port}: {}",
+            plain.all()
+        );
+    }
+    // clients need only the CA: psql verify-full through HAProxy and through PgBouncer,
+    // redis-cli --tls (no client certificate) through HAProxy's Redis port
+    for (host, port) in [
+        ("198.18.0.11", 5000),
+        ("198.18.0.12", 5000),
+        ("198.18.0.13", 6432),
+    ] {
+        let conn = |mode: &str| {
+            format!("PGPASSWORD=lab-only-app-pw PGCONNECT_TIMEOUT=3 psql -X -tA \"host={host} port={port} user=app dbname=app sslmode={mode} sslrootcert=/etc/patroni/tls/ca.crt\" -c 'select current_user' 2>&1")
+        };
+        assert_eq!(
+            ssh_ok("lab3", &conn("verify-full")).trim(),
+            "app",
+            "{host}:{port} verify-full"
+        );
+        let plain = ssh("lab3", &conn("disable"));
+        assert!(
+            plain.code != 0 && !plain.stdout.contains("app\n"),
+            "{host}:{port} took a plaintext connection: {}",
+            plain.all()
+        );
+    }
+    assert_eq!(
+        ssh_ok("lab3", "REDISCLI_AUTH=lab-only-redis-pw timeout 3 redis-cli --no-auth-warning --tls --cacert /etc/redis/tls/ca.crt -h 198.18.0.11 -p 6380 set k tls").trim(),
+        "OK"
+    );
+
     // kill the PostgreSQL leader's host outright; a write through a surviving HAProxy works again
     let old = leader("lab1");
     let (haproxy, client) = survivors(&old);
@@ -484,7 +601,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     assert_ne!(new, old, "a new leader was promoted");
     // bring the host back and converge: it rejoins as a replica, the plan after is empty
     rejoin(&old, client);
-    until_ok(client, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=[x for x in json.load(sys.stdin)[\"members\"] if x[\"name\"]==\"{old}\"]; sys.exit(0 if m and m[0][\"role\"]==\"replica\" and m[0][\"state\"] in (\"running\",\"streaming\") else 1)'"), Duration::from_secs(180));
+    until_ok(client, &format!("{PATRONI}/cluster | python3 -c 'import json,sys; m=[x for x in json.load(sys.stdin)[\"members\"] if x[\"name\"]==\"{old}\"]; sys.exit(0 if m and m[0][\"role\"]==\"replica\" and m[0][\"state\"] in (\"running\",\"streaming\") else 1)'"), Duration::from_secs(180));
     let p2 = rs(&["plan", "--detailed-exitcode"]);
     assert_eq!(
         p2.code,
@@ -515,10 +632,10 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     );
     let redis_secs = lost_at.elapsed().as_secs_f64();
     // the surviving Sentinels agree on a new master (their view spreads within seconds)
-    until_ok(client, &format!("test \"$(redis-cli -p 26379 sentinel get-master-addr-by-name mymaster | head -1)\" != {addr}"), Duration::from_secs(60));
+    until_ok(client, &format!("test \"$(redis-cli {RTLS} -p 26379 sentinel get-master-addr-by-name mymaster | head -1)\" != {addr}"), Duration::from_secs(60));
     let new_addr = ssh_ok(
         client,
-        "redis-cli -p 26379 sentinel get-master-addr-by-name mymaster | head -1",
+        &format!("redis-cli {RTLS} -p 26379 sentinel get-master-addr-by-name mymaster | head -1"),
     )
     .trim()
     .to_string();

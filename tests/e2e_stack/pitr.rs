@@ -6,7 +6,7 @@
 //! DELETE, `rampart restore --to T`: exactly the rows at T, every member
 //! streaming, the next plan empty, writes through HAProxy.
 
-use super::{leader, until_ok, PG};
+use super::{leader, until_ok, PATRONI, PG};
 use crate::common::*;
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,13 @@ fn files(dir: &std::path::Path, inventory: Option<&str>) -> (String, String) {
     }
     let p = dir.join("pitr-stack.toml");
     std::fs::write(&p, stack).unwrap();
+    // the same stack: its CA, certificates and REST API password, kept beside the stack file
+    let tls = dir.join(".rampart/lab/tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    for e in std::fs::read_dir(format!("{ROOT}/plans/.rampart/lab/tls")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tls.join(e.file_name())).unwrap();
+    }
     (inv, p.display().to_string())
 }
 
@@ -263,7 +270,7 @@ pub fn run(dir: &std::path::Path, inventory: Option<&str>) -> Measured {
     );
     via("insert into pitr(id) values (1000)");
     // every member streaming on one new timeline
-    let cluster = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster");
+    let cluster = ssh_ok("lab1", &format!("{PATRONI}/cluster"));
     let v: serde_json::Value = serde_json::from_str(&cluster).unwrap();
     let m = v["members"].as_array().unwrap();
     assert_eq!(
@@ -535,7 +542,7 @@ fn failover_and_rebuild(r: &dyn Fn(&[&str]) -> Run, old: &str) -> (f64, f64) {
     let before = timeline(&wal(old, "select pg_walfile_name(pg_current_wal_lsn())"));
     let t = Instant::now();
     ssh_ok(old, "systemctl stop patroni");
-    until_ok(other, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; m=json.load(sys.stdin)[\"members\"]; sys.exit(0 if any(x[\"role\"]==\"leader\" and x[\"name\"]!=\"{old}\" and x[\"state\"]==\"running\" for x in m) else 1)'"), Duration::from_secs(120));
+    until_ok(other, &format!("{PATRONI}/cluster | python3 -c 'import json,sys; m=json.load(sys.stdin)[\"members\"]; sys.exit(0 if any(x[\"role\"]==\"leader\" and x[\"name\"]!=\"{old}\" and x[\"state\"]==\"running\" for x in m) else 1)'"), Duration::from_secs(120));
     let new = leader(other);
     assert_ne!(new, old);
     // Patroni names the leader before PostgreSQL's promotion is complete
@@ -564,7 +571,7 @@ fn failover_and_rebuild(r: &dyn Fn(&[&str]) -> Run, old: &str) -> (f64, f64) {
         .trim()
         .to_string();
     ssh_ok(old, &format!("rm -rf {data}"));
-    until_ok(other, &format!("curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import json,sys; sys.exit(1 if any(x[\"name\"]==\"{old}\" for x in json.load(sys.stdin)[\"members\"]) else 0)'"), Duration::from_secs(90));
+    until_ok(other, &format!("{PATRONI}/cluster | python3 -c 'import json,sys; sys.exit(1 if any(x[\"name\"]==\"{old}\" for x in json.load(sys.stdin)[\"members\"]) else 0)'"), Duration::from_secs(90));
     // `apply` adds it back: Patroni restores it from the repository
     let restores = |h: &str| {
         ssh_ok(
@@ -600,7 +607,7 @@ fn failover_and_rebuild(r: &dyn Fn(&[&str]) -> Run, old: &str) -> (f64, f64) {
         "pgBackRest's log on {old} shows no new restore"
     );
     // streaming from the new leader, the row written after the failover there
-    until_ok(old, "curl -sf http://127.0.0.1:8008/replica >/dev/null && test \"$(runuser -u postgres -- psql -X -tAc \"select status from pg_stat_wal_receiver\" app)\" = streaming", Duration::from_secs(120));
+    until_ok(old, &format!("{PATRONI}/replica >/dev/null && test \"$(runuser -u postgres -- psql -X -tAc \"select status from pg_stat_wal_receiver\" app)\" = streaming"), Duration::from_secs(120));
     assert_eq!(wal(old, "select count(*) from after_failover"), "1");
     let p = r(&["plan", "--detailed-exitcode"]);
     assert_eq!(p.code, 0, "plan after the rebuild not empty:\n{}", p.all());
