@@ -170,6 +170,25 @@ mod tests {
             "h/service/redis-server"
         );
         assert!(Server::Redis.available_on(12) && Server::Redis.available_on(13));
+        // the CLI's TLS files are where the role delivers them (tls::view)
+        for (server, p) in [
+            (Server::Redis, crate::tls::view::REDIS),
+            (Server::Valkey, crate::tls::view::VALKEY),
+        ] {
+            let n = server.names();
+            assert_eq!(n.cli_call(false), n.cli);
+            assert_eq!(
+                n.cli_call(true),
+                format!(
+                    "{} --tls --cacert {} --cert {} --key {}",
+                    n.cli,
+                    p.ca_file(),
+                    p.cert_file(),
+                    p.key_file()
+                )
+            );
+            assert_eq!(p.owner, n.user);
+        }
         assert!(!Server::Valkey.available_on(12) && Server::Valkey.available_on(13));
     }
 }
