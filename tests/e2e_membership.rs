@@ -509,22 +509,24 @@ fn redis_stack(dir: &std::path::Path, name: &str, hosts: &[&str], settings: &str
         format!(
             "[stack]\nname = \"redisday2\"\n\n[redis]\nhosts = [{list}]\nserver = \"valkey\"\nmaster = \"lab1\"\npassword = {{ file = \"secrets/redis\" }}\n\
              [redis.sentinel]\nquorum = 2\nmaster_name = \"mymaster\"\n{settings}\n\
-             [haproxy]\nhosts = [\"lab1\"]\n[haproxy.listen]\nredis_master = 6380\n"
+             [haproxy]\nhosts = [\"lab1\"]\n[haproxy.listen]\nredis_master = 6380\n\n[tls]\n"
         ),
     )
     .unwrap();
     p.display().to_string()
 }
 
-const RCLI: &str =
-    "REDISCLI_AUTH=\"$(cat /etc/valkey/rampart-auth)\" valkey-cli --no-auth-warning -h 127.0.0.1";
+/// The stack has `[tls]`: Valkey and Sentinel speak TLS only; a member's own
+/// certificate is the client's (Sentinel asks for one).
+const VTLS: &str = "--tls --cacert /etc/valkey/tls/ca.crt --cert /etc/valkey/tls/redis.crt --key /etc/valkey/tls/redis.key";
+const RCLI: &str = "REDISCLI_AUTH=\"$(cat /etc/valkey/rampart-auth)\" valkey-cli --tls --cacert /etc/valkey/tls/ca.crt --cert /etc/valkey/tls/redis.crt --key /etc/valkey/tls/redis.key --no-auth-warning -h 127.0.0.1";
 
 fn redis_role(h: &str) -> String {
     ssh_ok(h, &format!("{RCLI} info replication | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '")).trim().to_string()
 }
 
 fn sentinel_field(h: &str, field: &str) -> String {
-    ssh_ok(h, &format!("valkey-cli -h 127.0.0.1 -p 26379 --raw sentinel master mymaster | sed -n '/^{field}$/{{n;p}}'")).trim().to_string()
+    ssh_ok(h, &format!("valkey-cli {VTLS} -h 127.0.0.1 -p 26379 --raw sentinel master mymaster | sed -n '/^{field}$/{{n;p}}'")).trim().to_string()
 }
 
 fn address(h: &str) -> String {
@@ -535,7 +537,7 @@ fn address(h: &str) -> String {
 }
 
 fn sentinel_master(h: &str) -> String {
-    ssh_ok(h, "valkey-cli -h 127.0.0.1 -p 26379 --raw sentinel get-master-addr-by-name mymaster | head -n 1").trim().to_string()
+    ssh_ok(h, &format!("valkey-cli {VTLS} -h 127.0.0.1 -p 26379 --raw sentinel get-master-addr-by-name mymaster | head -n 1")).trim().to_string()
 }
 
 /// lab1 increments a counter through HAProxy (redis_master) every 100 ms until
@@ -545,7 +547,7 @@ fn redis_writer(tag: &'static str) -> std::thread::JoinHandle<String> {
         ssh_ok(
             "lab1",
             &format!(
-                "rm -f /tmp/stop-{tag} /tmp/writes-{tag}; export REDISCLI_AUTH=\"$(cat /etc/valkey/rampart-auth)\"; while [ ! -e /tmp/stop-{tag} ]; do t=$(date +%s.%N); v=$(timeout 3 valkey-cli --no-auth-warning -h 198.18.0.11 -p 6380 incr probe 2>&1); case \"$v\" in ''|*[!0-9]*) r=fail; echo \"$t $v\" >> /tmp/errors-{tag};; *) r=ok;; esac; echo \"$t $(date +%s.%N) $r\" >> /tmp/writes-{tag}; sleep 0.1; done; cat /tmp/writes-{tag}"
+                "rm -f /tmp/stop-{tag} /tmp/writes-{tag}; export REDISCLI_AUTH=\"$(cat /etc/valkey/rampart-auth)\"; while [ ! -e /tmp/stop-{tag} ]; do t=$(date +%s.%N); v=$(timeout 3 valkey-cli --tls --cacert /etc/valkey/tls/ca.crt --no-auth-warning -h 198.18.0.11 -p 6380 incr probe 2>&1); case \"$v\" in ''|*[!0-9]*) r=fail; echo \"$t $v\" >> /tmp/errors-{tag};; *) r=ok;; esac; echo \"$t $(date +%s.%N) $r\" >> /tmp/writes-{tag}; sleep 0.1; done; cat /tmp/writes-{tag}"
             ),
         )
     })
@@ -585,6 +587,28 @@ fn redis_restart_fails_over_first_a_member_joins_the_current_master_and_one_leav
 
     let a = apply(&three);
     assert_eq!(a.code, 0, "{}", a.all());
+    // [tls]: Debian 13's valkey user holds the key; no plaintext listener answers
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(
+            ssh_ok(h, "stat -c '%a %U' /etc/valkey/tls/redis.key").trim(),
+            "600 valkey"
+        );
+    }
+    for port in [6379, 26379] {
+        let plain = ssh(
+            "lab2",
+            &format!(
+                "{} -h 198.18.0.11 -p {port} ping 2>&1",
+                RCLI.replace(&format!(" {VTLS}"), "")
+                    .replace(" -h 127.0.0.1", "")
+            ),
+        );
+        assert!(
+            !plain.stdout.contains("PONG") && !plain.stdout.contains("NOAUTH"),
+            "plaintext answered on {port}: {}",
+            plain.all()
+        );
+    }
     assert!(
         redis_role("lab1").starts_with("role:master"),
         "{}",
