@@ -492,7 +492,7 @@ from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
 NAME = os.environ.get("STANDIN_IMAGE", "?")
 HEALTHY = os.environ.get("STANDIN_HEALTHY", "1") == "1"
-HEALTH = {"/health", "/health/live", "/health/ready", "/v1/sys/health"}
+HEALTH = {"/health", "/health/live", "/health/ready", "/v1/sys/health", "/healthcheck"}
 
 
 class Handler(BaseHTTPRequestHandler):
