@@ -59,6 +59,7 @@ fn step(
         ops: vec![op],
         deps,
         retires: None,
+        always: false,
     }
 }
 
