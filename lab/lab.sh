@@ -487,12 +487,12 @@ answers() {
 # answer 200 (503 in an --unhealthy image), on $PORT (default 8000); SIGTERM stops it.
 standin_server() {
   cat <<'PY'
-import os, signal, threading
+import os, signal, sys, threading
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
 NAME = os.environ.get("STANDIN_IMAGE", "?")
 HEALTHY = os.environ.get("STANDIN_HEALTHY", "1") == "1"
-HEALTH = {"/health", "/health/live", "/health/ready", "/v1/sys/health"}
+HEALTH = {"/health", "/health/live", "/health/ready", "/v1/sys/health", "/healthcheck"}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -515,7 +515,15 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("", int(os.environ.get("PORT", "8000"))), Handler)
+class Server(ThreadingHTTPServer):
+    # a client that resets its connection (HAProxy's health checks close
+    # with a reset) is not the stand-in's error: no traceback for it
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+server = Server(("", int(os.environ.get("PORT", "8000"))), Handler)
 signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
 server.serve_forever()
 PY

@@ -1,10 +1,18 @@
 //! Issue "every seed's stack", on lab hosts: each of plans/{aegis,aeterna,
 //! titan,egide}.toml, turned into its lab variant (hosts node1..3 -> lab1..3,
-//! app images -> a systemd stand-in answering 200 on every path, Qdrant left
-//! out since its image cannot run here), applied to fresh hosts; then
-//! `status` healthy, the next plan empty, and each seed's own promise checked:
-//! Aegis' routes, Aeterna's two synchronous standbys, Titan's migration once
-//! before the rollout and readiness routing, Egide's TLS on 443.
+//! each app image pulled from the lab's registry instead of its own, Qdrant
+//! and Dragonfly left out), applied to fresh Docker-capable hosts; then
+//! `status` healthy, the next plan empty, each app container answering
+//! through HAProxy with its image's name, no error in the containers' logs,
+//! and each seed's own promise checked: Aegis' routes, Aeterna's two
+//! synchronous standbys, Titan's migration once before the rollout (in its
+//! image) and readiness routing, Egide's TLS on 443.
+//!
+//! The seed plans name their real images (`ghcr.io/example/aegis-backend:1.4.2`,
+//! `openpolicyagent/opa:0.70.0`); the lab variant keeps each image's name and
+//! tag and swaps its registry for the lab's (`198.18.0.1:5000/example/aegis-backend:1.4.2`),
+//! where `rampart lab image` pushed a stand-in under that name, built once per
+//! run. Dragonfly is left out: a stand-in would not replicate.
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -12,9 +20,30 @@
 mod common;
 use common::*;
 
-/// A stand-in for an app image: answers 200 to any GET, on `port`.
-fn stand_in(port: i64) -> String {
-    format!("/usr/bin/python3 -c \"import http.server as h; C=type('C', (h.BaseHTTPRequestHandler,), {{'do_GET': lambda s: (s.send_response(200), s.end_headers(), s.wfile.write(b'ok'))}}); h.ThreadingHTTPServer(('', {port}), C).serve_forever()\"")
+const REGISTRY: &str = "198.18.0.1:5000";
+
+/// An image's name and tag without its registry (`ghcr.io/example/x:1` ->
+/// `example/x:1`, `openpolicyagent/opa:0.70.0` unchanged): the stand-in's name.
+fn standin_name(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            rest.to_string()
+        }
+        _ => image.to_string(),
+    }
+}
+
+/// Builds and pushes the stand-in `name` once per test run (the registry
+/// outlives `lab up --fresh`; the image layer is shared by every name).
+fn standin_image(name: &str) {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if built.iter().any(|b| b == name) {
+        return;
+    }
+    let r = rampart(&["lab", "image", name]);
+    assert_eq!(r.code, 0, "lab image {name}: {}", r.all());
+    built.push(name.to_string());
 }
 
 /// The seed's stack for the lab, and the secrets it reads from the environment.
@@ -28,16 +57,22 @@ fn lab_variant(seed: &str, dir: &std::path::Path) -> (String, Vec<(String, Strin
     let mut t: toml::Table = toml::from_str(&text).unwrap();
     t.remove("qdrant");
     if let Some(toml::Value::Table(services)) = t.get_mut("services") {
+        services.retain(|name, _| !name.starts_with("dragonfly"));
         for (_, s) in services.iter_mut() {
             let s = s.as_table_mut().unwrap();
-            if s.remove("image").is_some() {
-                let port = s["port"].as_integer().unwrap();
-                s.insert("command".into(), toml::Value::String(stand_in(port)));
-            }
+            let image = s["image"]
+                .as_str()
+                .expect("every seed service names an image");
+            let name = standin_name(image);
+            standin_image(&name);
+            let image = format!("{REGISTRY}/{name}");
             if s.contains_key("migrate") {
-                // records where and when it ran
-                s.insert("migrate".into(), toml::Value::String("echo \"$(hostname) $(date +%s.%N) $DATABASE_URL\" >> /var/lib/rampart/migrations.log".into()));
+                // records where and when it ran, and the environment it saw in the service's image
+                s.insert("migrate".into(), toml::Value::String(format!(
+                    "echo \"$(hostname) $(date +%s.%N) $(docker run --rm -e DATABASE_URL {image} sh -c 'echo $DATABASE_URL')\" >> /var/lib/rampart/migrations.log"
+                )));
             }
+            s.insert("image".into(), toml::Value::String(image));
         }
     }
     if let Some(tls) = t
@@ -103,7 +138,7 @@ fn lab_variant(seed: &str, dir: &std::path::Path) -> (String, Vec<(String, Strin
 }
 
 fn apply_seed(seed: &str, dir: &std::path::Path) -> (String, Vec<(String, String)>) {
-    let up = rampart(&["lab", "up", "3", "--fresh"]);
+    let up = rampart(&["lab", "up", "3", "--fresh", "--docker"]);
     assert_eq!(up.code, 0, "{}", up.all());
     let (stack, env) = lab_variant(seed, dir);
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -140,7 +175,40 @@ fn apply_seed(seed: &str, dir: &std::path::Path) -> (String, Vec<(String, String
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
     assert!(last.is_empty(), "{seed}: status stays unhealthy:\n{last}");
+    container_logs_are_clean(seed);
     (stack, env)
+}
+
+/// Every app container runs, and none logged an error (the stand-in logs
+/// nothing but its failures: a traceback, a bind error).
+fn container_logs_are_clean(seed: &str) {
+    for h in ["lab1", "lab2", "lab3"] {
+        let out = ssh_ok(
+            h,
+            "for c in $(docker ps -aq); do docker inspect -f '== {{.Name}} {{.State.Status}}' $c; docker logs $c 2>&1 | tail -n 50; done",
+        );
+        for l in out.lines() {
+            let low = l.to_ascii_lowercase();
+            assert!(
+                !low.starts_with("== ") || low.ends_with(" running"),
+                "{seed}: {h}: a container is not running:\n{out}"
+            );
+            assert!(
+                !["error", "traceback", "exception", "fatal", "panic"]
+                    .iter()
+                    .any(|w| low.contains(w)),
+                "{seed}: {h}: a container logged an error:\n{out}"
+            );
+        }
+    }
+}
+
+/// The body `url` answers, fetched on `from`.
+fn body(from: &str, url: &str) -> String {
+    ssh(from, &format!("curl -sk --max-time 5 {url}"))
+        .stdout
+        .trim()
+        .to_string()
 }
 
 fn http_code(from: &str, url: &str) -> String {
@@ -153,11 +221,26 @@ fn http_code(from: &str, url: &str) -> String {
 
 #[test]
 fn every_seed_applies_on_lab_hosts() {
-    let _lab = lab(3);
+    let _lab = lab_docker(3);
     let dir = tempfile::tempdir().unwrap();
 
-    // Aegis: Patroni + Sentinel + backend/frontend x2 behind HAProxy, backups on a timer
+    // Aegis: Patroni + Sentinel + backend/frontend x2 behind HAProxy, OPA, backups on a timer
     apply_seed("aegis", dir.path());
+    assert_eq!(
+        body("lab3", "http://198.18.0.11:8080/"),
+        "example/aegis-backend:1.4.2",
+        "the backend's container through HAProxy"
+    );
+    assert_eq!(
+        body("lab3", "http://198.18.0.12:8081/"),
+        "example/aegis-frontend:1.4.2",
+        "the frontend's container through HAProxy"
+    );
+    assert_eq!(
+        body("lab3", "http://198.18.0.11:8181/"),
+        "openpolicyagent/opa:0.70.0",
+        "OPA's container on lab1"
+    );
     assert_eq!(
         http_code("lab3", "http://198.18.0.11:8080/health"),
         "200",
@@ -217,11 +300,32 @@ fn every_seed_applies_on_lab_hosts() {
         std::thread::sleep(std::time::Duration::from_secs(1));
     }
     assert!(both(&ssn), "quorum commit of both standbys: {ssn}");
-    for port in [8090, 8091, 8092, 8093] {
+    for (port, name) in [
+        (8090, "memory"),
+        (8091, "knowledge"),
+        (8092, "sync"),
+        (8093, "tools"),
+    ] {
         assert_eq!(
             http_code("lab3", &format!("http://198.18.0.11:{port}/health")),
             "200",
             "service on {port} through HAProxy"
+        );
+        assert_eq!(
+            body("lab3", &format!("http://198.18.0.12:{port}/")),
+            format!("example/aeterna-{name}:2.0.1"),
+            "{name}'s container (9090..9093) through HAProxy"
+        );
+    }
+    for a in ["198.18.0.11", "198.18.0.12"] {
+        assert_eq!(
+            http_code("lab3", &format!("http://{a}:7002/healthcheck")),
+            "200"
+        );
+        assert_eq!(
+            body("lab3", &format!("http://{a}:7002/")),
+            "permitio/opal-server:0.7.6",
+            "OPAL's container on {a}"
         );
     }
 
@@ -257,6 +361,11 @@ fn every_seed_applies_on_lab_hosts() {
         http_code("lab3", "http://198.18.0.11:80/health/ready"),
         "200"
     );
+    assert_eq!(
+        body("lab3", "http://198.18.0.11:80/"),
+        "example/titan-aas:3.2.0",
+        "Titan's container through HAProxy"
+    );
     // a second apply does not migrate again
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(
@@ -285,6 +394,11 @@ fn every_seed_applies_on_lab_hosts() {
         http_code("lab3", "https://198.18.0.11/v1/sys/health"),
         "200",
         "HTTPS through HAProxy"
+    );
+    assert_eq!(
+        body("lab3", "https://198.18.0.12/"),
+        "example/egide:1.0.0",
+        "Egide's container through HAProxy's TLS"
     );
     assert_eq!(
         ssh_ok("lab1", "stat -c '%a %U' /etc/haproxy/tls.pem").trim(),
@@ -481,8 +595,10 @@ fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
             "nothing stays drained:\n{state}"
         );
     }
+    // lab1 is back in rotation as far as the roll goes (ready), and out of
+    // it by its own failing check while its image stays unhealthy
     assert!(
-        state.contains("lab2,UP") && state.contains("lab3,UP"),
+        state.contains("lab1,DOWN") && state.contains("lab2,UP") && state.contains("lab3,UP"),
         "{state}"
     );
 }

@@ -1597,6 +1597,7 @@ fn file_plan(
             ops: vec![op],
             deps: deps.clone(),
             retires: None,
+            always: false,
         });
         p.states.entry(host.to_string()).or_default().insert(
             id,
@@ -1753,6 +1754,55 @@ async fn a_failure_in_the_middle_of_a_batch_fails_that_step_only() {
     }
 }
 
+/// An `always` step (the drain's `ready`) runs once its dependency failed;
+/// an ordinary one next to it is skipped.
+#[tokio::test]
+async fn an_always_step_runs_after_its_dependency_failed() {
+    let files = vec![("h1", "/etc/t/f0".to_string(), b"f0\n".to_vec(), vec![])];
+    let cmd = |name: &str, always: bool| rampart::plan::Step {
+        id: format!("h1/command/{name}"),
+        host: "h1".into(),
+        action: Action::Run,
+        reasons: vec![],
+        diff: None,
+        sensitive: false,
+        drift: false,
+        ops: vec![Op::RunCommand {
+            run: format!("echo {name}-ran"),
+            unless: None,
+            creates: None,
+        }],
+        deps: vec![step_id("h1", "/etc/t/f0")],
+        retires: None,
+        always,
+    };
+    let (p, c) = file_plan(&files, vec![cmd("plain", false), cmd("cleanup", true)]);
+    // a saved plan keeps the flag
+    let back: rampart::plan::Plan =
+        serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert!(back.steps[2].always && !back.steps[1].always);
+    let h1 = FakeHost::new("h1");
+    h1.on("p=/etc/t/f0\n", 1, "");
+    let (report, events) = apply_on(&p, &c, std::slice::from_ref(&h1)).await;
+    let outcome = |id: &str| {
+        events
+            .iter()
+            .find_map(|e| match e {
+                exec::Event::Finished { id: i, outcome, .. } if i == id => Some(outcome.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{id} never finished: {events:?}"))
+    };
+    assert!(matches!(
+        outcome("h1/command/plain"),
+        exec::Outcome::Skipped(_)
+    ));
+    assert_eq!(outcome("h1/command/cleanup"), exec::Outcome::Ok);
+    assert!(h1.scripts().iter().any(|s| s.contains("cleanup-ran")));
+    assert!(!h1.scripts().iter().any(|s| s.contains("plain-ran")));
+    assert!(!report.ok());
+}
+
 /// Through the whole executor, on a local `sh`: binary and empty contents
 /// arrive intact, and the state manifest after them.
 #[tokio::test]
@@ -1808,6 +1858,7 @@ async fn cross_host_dependencies_are_never_batched_over() {
         }],
         deps: vec![],
         retires: None,
+        always: false,
     };
     let files: Vec<FileSpec> = vec![
         ("h2", "/etc/t/b0".into(), b"b0".to_vec(), vec![]),

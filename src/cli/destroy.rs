@@ -9,7 +9,7 @@ pub struct Args {
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
-    /// Also delete data directories (PostgreSQL, etcd, Redis, Qdrant data)
+    /// Also delete data directories (PostgreSQL, etcd, Redis, Qdrant data) and compose projects' volumes
     #[arg(long)]
     pub destroy_data: bool,
     /// Take over a lock left by a killed run
@@ -67,7 +67,7 @@ async fn locked(g: &Globals, a: &Args, held: &mut Held) -> i32 {
         return super::EXIT_OK;
     }
     if !a.destroy_data {
-        printer::out("Data directories are kept (pass --destroy-data to delete them too).\n");
+        printer::out("Data directories and compose volumes are kept (pass --destroy-data to delete them too).\n");
     }
     if !a.auto_approve && !super::apply::confirm("destroy", "Destroy everything listed above?") {
         return super::EXIT_ERROR;

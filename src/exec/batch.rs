@@ -230,6 +230,7 @@ mod tests {
             ops: vec![op],
             deps: vec![],
             retires: None,
+            always: false,
         }
     }
 

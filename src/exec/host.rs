@@ -72,7 +72,7 @@ impl HostRun {
         let walk = self.walk.clone();
         let i = self.mine[k];
         // wait for what this step depends on, wherever it runs
-        let blocked = wait_deps(&walk.shared, &walk.deps[i], &walk.steps).await;
+        let blocked = wait_deps(&walk.shared, i, &walk.deps[i], &walk.steps).await;
         if let (None, Some(s)) = (&blocked, self.session.clone()) {
             if let Some(ran) = self.batch(s.as_ref(), k).await {
                 return ran;

@@ -191,13 +191,17 @@ pub async fn apply(
     report
 }
 
-/// Waits until every dependency finished; returns why this step must be skipped.
-async fn wait_deps(shared: &Shared, deps: &[usize], steps: &[Step]) -> Option<String> {
+/// Waits until every dependency of step `i` finished; returns why it must
+/// be skipped (never for an `always` step, unless the executor stopped).
+async fn wait_deps(shared: &Shared, i: usize, deps: &[usize], steps: &[Step]) -> Option<String> {
     let mut rx = shared.tick.subscribe();
     loop {
         {
             let st = shared.status.lock().expect("status lock");
             if deps.iter().all(|&d| st[d].finished()) {
+                if steps[i].always {
+                    return None;
+                }
                 return deps.iter().find_map(|&d| match &st[d] {
                     Status::Failed(_) | Status::Skipped(_) => Some(format!(
                         "skipped: depends on {}, which did not succeed",

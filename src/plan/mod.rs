@@ -79,6 +79,11 @@ pub struct Step {
     /// manifest if the removal does not succeed, so the next plan retries it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub retires: Option<ManagedEntry>,
+    /// Runs once its deps have finished, even when one of them did not
+    /// succeed: a clean-up that must not be skipped (a server drained in
+    /// HAProxy set ready again after its replacement failed).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub always: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

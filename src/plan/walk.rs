@@ -75,6 +75,7 @@ pub(super) fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) ->
                 ops,
                 deps: vec![],
                 retires: None,
+                always: false,
             });
         }
         changed[i] = steps[i].as_ref().is_some_and(|s| s.action.is_change())

@@ -44,6 +44,7 @@ pub fn steps(stanza: &str, plan: &mut Plan) {
         .op()],
         deps,
         retires: None,
+        always: false,
     });
 }
 
@@ -64,6 +65,7 @@ mod tests {
             ops: vec![],
             deps: vec![],
             retires: None,
+            always: false,
         }
     }
 

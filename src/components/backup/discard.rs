@@ -102,6 +102,7 @@ pub fn steps(kept: &[(String, Vec<Kept>)]) -> Vec<Step> {
             }],
             deps: Vec::new(),
             retires: None,
+            always: false,
         })
         .collect()
 }

@@ -62,6 +62,7 @@ fn step(
         ops: vec![op],
         deps,
         retires: None,
+        always: false,
     }
 }
 

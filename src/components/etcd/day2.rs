@@ -253,6 +253,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
                 ops: vec![op.op()],
                 deps,
                 retires: None,
+                always: false,
             },
         );
         let s = &mut plan.steps[pos + 1];
@@ -311,7 +312,7 @@ pub fn etcd(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mut
             name: name.clone(),
         };
         let deps: Vec<String> = prev.iter().cloned().collect();
-        plan.steps.insert(first_at + i, Step { id: id.clone(), host: anchor.name.clone(), action: Action::Run, reasons: vec![format!("etcdctl member remove {name} (no longer in the stack), before its etcd stops; {n} member{} remain", if n == 1 { "" } else { "s" })], diff: None, sensitive: false, drift: false, ops: vec![op.op()], deps, retires: None });
+        plan.steps.insert(first_at + i, Step { id: id.clone(), host: anchor.name.clone(), action: Action::Run, reasons: vec![format!("etcdctl member remove {name} (no longer in the stack), before its etcd stops; {n} member{} remain", if n == 1 { "" } else { "s" })], diff: None, sensitive: false, drift: false, ops: vec![op.op()], deps, retires: None, always: false });
         // the leaver's own etcd stops only after it left
         if let Some(s) = plan
             .steps

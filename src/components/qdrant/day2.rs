@@ -78,6 +78,7 @@ pub fn steps(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>, plan: &mu
             ops: vec![PeerRemove { peer_id: q.peer_id }.op()],
             deps,
             retires: None,
+            always: false,
         });
         prev = Some(id);
     }

@@ -428,7 +428,7 @@ fn leave(cx: &Cluster, quorum: usize, need: usize, plan: &mut Plan) {
             .position(|s| &s.host == h)
             .unwrap_or(plan.steps.len());
         let title = server.names().title;
-        let mut lead = vec![Step { id: step_id.clone(), host: h.clone(), action: Action::Run, reasons: vec![format!("leaves {title}: if it is the master, Sentinel fails it over to a replica in sync before its {title} and Sentinel stop")], diff: None, sensitive: false, drift: false, ops: vec![failover.op()], deps: vec![], retires: None }];
+        let mut lead = vec![Step { id: step_id.clone(), host: h.clone(), action: Action::Run, reasons: vec![format!("leaves {title}: if it is the master, Sentinel fails it over to a replica in sync before its {title} and Sentinel stop")], diff: None, sensitive: false, drift: false, ops: vec![failover.op()], deps: vec![], retires: None, always: false }];
         let n_stops = stops.len();
         for (k, mut s) in stops.into_iter().enumerate() {
             s.deps.push(step_id.clone());
@@ -484,6 +484,7 @@ fn reset_sentinels(
             ops: vec![RedisOp::SentinelReset { server: cx.server, tls: cx.tls, name: name.to_string(), sentinels: remaining_up, replicas }.op()],
             deps,
             retires: None,
+            always: false,
         });
         prev = Some(id);
     }

@@ -5,7 +5,15 @@
 //! path, then sets it `ready` again. The `ready` step sets the state back
 //! even when the new container never turns healthy (HAProxy's own checks
 //! then keep it out of rotation, and the host's health gate stops the roll),
-//! so no server stays drained for good.
+//! so no server stays drained for good. It also runs when the replacement
+//! itself failed (an `always` step: `compose up` could not start the new
+//! container): the server is set ready again, and HAProxy's checks decide
+//! whether it gets traffic (the old container, if it still runs, or none).
+//! kamal-proxy keeps the old container serving when the new one fails its
+//! health check, since both run side by side; here they share the host's
+//! port, so the old one is not brought back: the host is set ready, its
+//! HAProxy check keeps it out while it fails, the other replicas (not yet
+//! rolled) keep serving, and the next apply with a working image replaces it.
 //!
 //! The steps (`P/haproxy/NAME-drain-H`, `P/haproxy/NAME-ready-H` on each
 //! HAProxy host P) are added only where the plan replaces a running
@@ -156,6 +164,8 @@ fn add_steps(d: &Drains, plan: &mut Plan) {
             let mut deps = plan.steps[at].deps.clone();
             deps.extend(prev_ready.iter().cloned());
             let step = |p: &str, what: &str, reason: String, run: String, deps: Vec<String>| Step {
+                // `ready` runs even when the replacement failed: nothing stays drained
+                always: what == "ready",
                 id: ResourceId::new(p, Kind::Haproxy, &format!("{name}-{what}-{host}")).to_string(),
                 host: p.to_string(),
                 action: Action::Run,
@@ -230,6 +240,7 @@ mod tests {
             ops: vec![],
             deps: deps.iter().map(|d| d.to_string()).collect(),
             retires: None,
+            always: false,
         }
     }
 
@@ -303,11 +314,15 @@ mod tests {
         );
         let deps = |id: &str| plan.steps.iter().find(|s| s.id == id).unwrap().deps.clone();
         assert!(deps(&format!("a/service/{unit}")).contains(&"p1/haproxy/web-drain-a".to_string()));
-        // ready waits for the replacement only, not the health gate: it runs when the gate fails
+        // ready waits for the replacement only, not the health gate: it runs when the gate fails,
+        // and runs when the replacement itself failed (`always`)
         assert_eq!(
             deps("p1/haproxy/web-ready-a"),
             [format!("a/service/{unit}")]
         );
+        let step_of = |id: &str| plan.steps.iter().find(|s| s.id == id).unwrap();
+        assert!(step_of("p1/haproxy/web-ready-a").always);
+        assert!(!step_of("p1/haproxy/web-drain-a").always);
         // the next host is drained once the previous one is ready again
         assert!(deps("p1/haproxy/web-drain-b").contains(&"p1/haproxy/web-ready-a".to_string()));
     }
