@@ -233,6 +233,13 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     s
 }
 
+/// Prints `C`, path and base64 content for each path given, in one process
+/// for all of them (perl-base is Essential on Debian; its core has no
+/// MIME::Base64, so base64 is made from `pack "u"`, as MIME::Base64::Perl
+/// does). A file that cannot be read gets an empty content, as the
+/// `base64 < file` per file gave it.
+const CONTENT_PL: &str = r#"for my $p (@ARGV) { open(my $f, "<", $p) or do { print "C\t$p\t\n"; next }; binmode $f; local $/; my $d = <$f> // ""; close $f; my $r = join "", map { (pack("u", $_) =~ /^.(\S*)/)[0] } ($d =~ /(.{1,45})/gs); $r =~ tr|` -_|AA-Za-z0-9+/|; my $n = (3 - length($d) % 3) % 3; $r =~ s/.{$n}$/"=" x $n/e if $n; print "C\t$p\t$r\n" }"#;
+
 /// The probe of every managed path on a host, in a constant number of
 /// processes whatever their count: one `stat` over all paths, one
 /// `sha256sum` over the regular files, and a file's content (for the plan's
@@ -269,13 +276,16 @@ pub fn files_probe(paths: &BTreeSet<String>, expected: &[(String, String)]) -> S
          esac; done <<EOF_STAT\n$st\nEOF_STAT\n\
          if [ $# -gt 0 ]; then\n\
          sums=$(sha256sum -- \"$@\")\n\
+         set --\n\
          while IFS=\"$T\" read -r t m p; do case $t in regular*)\n\
          IFS=' ' read -r h rest <&3; h=${{h#\\\\}}; [ \"$rest\" = \"$p\" ] || h=-\n\
          printf 'F\\t%s\\t%s %s\\n' \"$p\" \"$m\" \"$h\"\n\
-         case \"$p$T$h\" in {same}) ;; *) if [ \"${{m##* }}\" -le {max} ]; then printf 'C\\t%s\\t' \"$p\"; base64 -w0 < \"$p\"; echo; fi ;; esac ;;\n\
+         case \"$p$T$h\" in {same}) ;; *) [ \"${{m##* }}\" -le {max} ] && set -- \"$@\" \"$p\" ;; esac ;;\n\
          esac; done <<EOF_STAT 3<<EOF_SUMS\n$st\nEOF_STAT\n$sums\nEOF_SUMS\n\
+         [ $# -eq 0 ] || perl -e {content} -- \"$@\"\n\
          fi\n",
-        max = MAX_CONTENT
+        max = MAX_CONTENT,
+        content = sh(CONTENT_PL)
     )
 }
 

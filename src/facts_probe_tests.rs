@@ -46,6 +46,12 @@ fn the_files_probe_reports_what_the_per_file_probe_did_and_skips_known_content()
     std::fs::write(at("with space's.conf"), "quoted\n").unwrap();
     std::fs::write(at("known.conf"), "known\n").unwrap();
     std::fs::write(at("big"), vec![b'x'; MAX_CONTENT as usize + 1]).unwrap();
+    // every byte value, and lengths around base64's padding and the 45-byte lines of `pack "u"`
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    std::fs::write(at("binary"), &bytes).unwrap();
+    for n in [1, 2, 45, 46, 47] {
+        std::fs::write(at(&format!("len{n}")), &bytes[..n]).unwrap();
+    }
     std::fs::create_dir(at("sub")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(at("plain.conf"), std::fs::Permissions::from_mode(0o640)).unwrap();
@@ -55,6 +61,12 @@ fn the_files_probe_reports_what_the_per_file_probe_did_and_skips_known_content()
         "with space's.conf",
         "known.conf",
         "big",
+        "binary",
+        "len1",
+        "len2",
+        "len45",
+        "len46",
+        "len47",
         "sub",
         "missing",
         "sub/missing-too",
@@ -88,6 +100,11 @@ fn the_files_probe_reports_what_the_per_file_probe_did_and_skips_known_content()
         }
     }
     assert_eq!(after.files[&at("plain.conf")].mode, Some(0o640));
+    assert_eq!(
+        after.files[&at("binary")].content.as_deref(),
+        Some(&bytes[..])
+    );
+    assert_eq!(after.files[&at("empty")].content.as_deref(), Some(&b""[..]));
     assert!(after.files[&at("sub")].is_dir && !after.files[&at("missing")].exists);
     assert!(
         after.files[&at("big")].content.is_none(),
@@ -103,7 +120,8 @@ fn the_files_probe_runs_a_constant_number_of_programs() {
     let s = files_probe(&paths, &[]);
     assert_eq!(s.matches("stat ").count(), 1, "{s}");
     assert_eq!(s.matches("sha256sum").count(), 1, "{s}");
-    // content is read only in the branch for a file whose hash was not expected
-    assert_eq!(s.matches("base64").count(), 1, "{s}");
+    // contents of all files whose hash was not expected: one perl, no base64 per file
+    assert_eq!(s.matches("perl ").count(), 1, "{s}");
+    assert_eq!(s.matches("base64").count(), 0, "{s}");
     assert!(files_probe(&BTreeSet::new(), &[]).is_empty());
 }

@@ -39,7 +39,7 @@ VENV = Path("/var/cache/rampart-bench/venv")
 LAB = Path(os.environ.get("RAMPART_LAB_DIR") or "/var/lib/rampart-lab")
 KEY = LAB / "id_ed25519"
 KH = LAB / "known_hosts"
-RAMPART = ROOT / "target/release/rampart"
+RAMPART = Path(os.environ["RAMPART_BIN"]) if os.environ.get("RAMPART_BIN") else ROOT / "target/release/rampart"
 TOOLS = ["rampart", "pyinfra", "ansible"]
 PHASES = ["cold", "noop", "change"]
 
@@ -55,8 +55,11 @@ def log(msg):
 def setup():
     if os.geteuid() != 0:
         sys.exit("bench: run as root (the lab makes containers and network namespaces)")
-    log("building rampart (release)")
-    sh(["cargo", "build", "--release", "-q"], cwd=ROOT)
+    if os.environ.get("RAMPART_BIN"):
+        log(f"using {RAMPART} (RAMPART_BIN; not built here)")
+    else:
+        log("building rampart (release)")
+        sh(["cargo", "build", "--release", "-q"], cwd=ROOT)
     if not (VENV / "bin/pyinfra").exists() or not (VENV / "bin/ansible-playbook").exists():
         log(f"installing ansible-core and pyinfra from PyPI into {VENV}")
         VENV.parent.mkdir(parents=True, exist_ok=True)
