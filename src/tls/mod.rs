@@ -6,9 +6,11 @@
 //! - `store`: the loader keeping the CA and certificates in
 //!   `.rampart/STACK/tls/` beside the stack (a side effect, like
 //!   `model::backup_keys`);
+//! - `status`: each certificate's days left, read on its host;
 //! - `view`: which certificates the stack needs, where they go on the hosts,
 //!   and the `tls` view of the roles' templates.
 pub mod issue;
 pub mod stack;
+pub mod status;
 pub mod store;
 pub mod view;
