@@ -670,6 +670,21 @@ fn etcd_cluster_end_to_end() {
         assert_ne!(f0, f1, "certificate {k} on its host was renewed");
         assert_eq!(f1, s1, "listener {k} serves the renewed certificate");
     }
+    // the expiry metric for node_exporter follows the new certificate at once
+    for (h, name, dir) in [
+        ("lab1", "etcd", "/etc/etcd/tls"),
+        ("lab3", "patroni", "/etc/patroni/tls"),
+    ] {
+        let end = ssh_ok(h, &format!("date -d \"$(openssl x509 -enddate -noout -in {dir}/{name}.crt | cut -d= -f2)\" +%s"));
+        let prom = ssh_ok(h, &format!("cat /var/lib/prometheus/node-exporter/rampart_tls_{name}.prom; systemctl is-active rampart-tls-metrics-{name}.timer"));
+        assert!(
+            prom.contains(&format!(
+                "purpose=\"{name}\",file=\"{dir}/{name}.crt\"}} {}",
+                end.trim()
+            )) && prom.trim_end().ends_with("active"),
+            "{h}: {prom}"
+        );
+    }
     let p = rampart(&["-i", &inv, "-s", &grown_s, "plan", "--detailed-exitcode"]);
     assert_eq!(
         p.code,
