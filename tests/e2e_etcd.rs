@@ -693,6 +693,121 @@ fn etcd_cluster_end_to_end() {
         p.all()
     );
 
+    // A CA change, live (README: Changing the CA): a new CA made with the
+    // README's openssl command; going straight to it is refused; then three
+    // applies with both CAs trusted in between, each converging, etcd healthy
+    // throughout and every listener on the new CA at the end
+    let o = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=e2e CA 2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout",
+            "new-ca.key",
+            "-out",
+            "new-ca.crt",
+        ])
+        .current_dir(sdir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let full = format!("{etcd_text}{with_clients}[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n");
+    let with_tls = |keys: &str| full.replacen("[tls]\n", &format!("[tls]\n{keys}"), 1);
+    let new_ca = "ca = { file = \"new-ca.crt\" }\nca_key = { file = \"new-ca.key\" }\n";
+    std::fs::write(&grown, with_tls(new_ca)).unwrap();
+    let p = rampart(&["-i", &inv, "-s", &grown_s, "plan"]);
+    assert!(
+        p.code != 0
+            && p.stderr.contains("do not trust yet")
+            && p.stderr.contains("nothing was changed"),
+        "straight to a new CA is refused: {}",
+        p.all()
+    );
+    let t = Instant::now();
+    apply_then_quiet(
+        &with_tls("trust = [{ file = \"new-ca.crt\" }]\n"),
+        "CA change 1/3: the new CA trusted",
+    );
+    apply_then_quiet(
+        &with_tls(&format!(
+            "{new_ca}trust = [{{ file = \".rampart/e2e/tls/ca.crt\" }}]\n"
+        )),
+        "CA change 2/3: the new CA signs, the old one still trusted",
+    );
+    let final_text = with_tls(new_ca);
+    apply_then_quiet(&final_text, "CA change 3/3: the old CA dropped");
+    measured!(
+        "MEASURED CA change in three applies (etcd, Patroni, PostgreSQL, HAProxy): {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let new_pem = std::fs::read_to_string(sdir.path().join("new-ca.crt")).unwrap();
+    for h in ["lab1", "lab2", "lab3"] {
+        for f in ["/etc/etcd/tls/ca.crt", "/etc/patroni/tls/ca.crt"] {
+            assert_eq!(
+                ssh_ok(h, &format!("cat {f}")).trim_end(),
+                new_pem.trim_end(),
+                "{h}:{f} holds the new CA alone"
+            );
+        }
+    }
+    let new_ca_here = sdir.path().join("new-ca.crt").display().to_string();
+    for (i, h) in ["lab1", "lab2", "lab3"].iter().enumerate() {
+        let ip = format!("198.18.0.1{}", i + 1);
+        for port in ["2379", "8008"] {
+            let r = std::process::Command::new("openssl")
+                .args([
+                    "s_client",
+                    "-connect",
+                    &format!("{ip}:{port}"),
+                    "-verify_return_error",
+                    "-verify_ip",
+                    &ip,
+                    "-CAfile",
+                    &new_ca_here,
+                    "-cert",
+                    &format!("{}/{h}-etcd.crt", tls_dir.display()),
+                    "-key",
+                    &format!("{}/{h}-etcd.key", tls_dir.display()),
+                ])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let out = String::from_utf8_lossy(&r.stdout);
+            assert!(
+                out.contains("Verify return code: 0 (ok)"),
+                "{h}:{port} verifies against the new CA: {out}"
+            );
+        }
+    }
+    let health = ssh_ok(
+        "lab1",
+        &format!("{ETCDCTL} --endpoints={ALL_HTTPS} endpoint health 2>&1"),
+    );
+    assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+    let r = psql_here(
+        &format!("host=198.18.0.12 port=5000 user=postgres dbname=postgres sslmode=verify-full sslrootcert={new_ca_here}"),
+        &superuser,
+        "select pg_is_in_recovery()",
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "f"),
+        "verify-full through HAProxy with the new CA: {}",
+        r.all()
+    );
+
     // the leader's host is lost outright: a replica is promoted and a write
     // through the other edge host's HAProxy works again; the host comes back,
     // rejoins as a replica, and the plan is quiet
@@ -754,7 +869,7 @@ fn etcd_cluster_end_to_end() {
     assert_ne!(new, old, "a replica was promoted");
     let s = rampart(&["lab", "start", &old]);
     assert_eq!(s.code, 0, "{}", s.all());
-    apply_then_quiet(&format!("{etcd_text}{with_clients}[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n"), "after the old leader came back");
+    apply_then_quiet(&final_text, "after the old leader came back");
     let t = Instant::now();
     loop {
         let out = ssh(
