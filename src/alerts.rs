@@ -64,6 +64,7 @@ pub fn rules(stack: &Stack) -> String {
     for c in crate::components::TABLE_ORDER {
         c.alert_rules(stack, &mut rule);
     }
+    crate::tls::alerts::rules(stack, &mut rule);
     rule(
         "InstanceDown",
         "up{job=~\"etcd|patroni|redis|sentinel|qdrant|haproxy|service_.*\"} == 0".into(),
@@ -78,13 +79,23 @@ pub fn rules(stack: &Stack) -> String {
         "# Prometheus alert rules for stack {}, written by `rampart alerts`.",
         stack.name
     );
+    let mut node = Vec::new();
+    if crate::components::backup::stack::pgbackrest(stack.backup.as_ref()).is_some() {
+        node.push("the pgBackRest repository host");
+    }
+    if crate::tls::view::on(stack) {
+        node.push("every host holding a [tls] certificate");
+    }
     let _ = writeln!(
         out,
         "# Scrape jobs expected: etcd, patroni, redis, sentinel, qdrant, haproxy, service_NAME{}.",
-        if crate::components::backup::stack::pgbackrest(stack.backup.as_ref()).is_some() {
-            ", node (node_exporter's textfile collector on the pgBackRest repository host)"
+        if node.is_empty() {
+            String::new()
         } else {
-            ""
+            format!(
+                ", node (node_exporter's textfile collector on {})",
+                node.join(" and on ")
+            )
         }
     );
     let _ = writeln!(

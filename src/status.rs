@@ -33,6 +33,7 @@ pub fn probe_script(inv: &Inventory, stack: &Stack, host: &str) -> String {
     for c in crate::components::ALL {
         s.push_str(&c.status_probe(stack, host));
     }
+    s.push_str(&crate::tls::status::probe(stack, host));
     let _ = inv;
     s.push_str("echo END\n");
     s
@@ -144,17 +145,22 @@ pub async fn run(
         }
     }
     let comps = evaluate(stack, &probes);
-    let ok = comps.iter().all(|c| c.healthy);
+    let certs = crate::tls::status::evaluate(stack, &probes);
+    let ok = comps.iter().all(|c| c.healthy) && !certs.iter().any(|c| c.bad);
     if json {
         printer::out(&format!(
             "{}\n",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"format_version": 1, "healthy": ok, "components": comps})
-            )
+            serde_json::to_string_pretty(&serde_json::json!({
+                "format_version": 1,
+                "healthy": ok,
+                "components": comps,
+                "certificates": certs
+            }))
             .unwrap_or_default()
         ));
     } else {
         printer::out(&text(&comps));
+        printer::out(&crate::tls::status::text(&certs, stack));
     }
     if ok {
         0

@@ -508,6 +508,306 @@ fn etcd_cluster_end_to_end() {
         c.all()
     );
 
+    // Day 2 (issue 16): `status` reads each certificate's days left on its
+    // host; a renewal (the kept certificates removed beside the stack, so
+    // plan issues every one again from the same CA) rolls under a writer on
+    // etcd and one on PostgreSQL through HAProxy: etcd restarts one member at
+    // a time, Patroni reloads (its REST API serves the new certificate) and
+    // PostgreSQL reloads its TLS files (pg_reload_conf), no restart
+    let st = rampart(&["-i", &inv, "-s", &grown_s, "status", "--json"]);
+    assert_eq!(st.code, 0, "{}", st.all());
+    let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    let certs = v["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 6, "etcd and patroni on 3 hosts: {certs:?}");
+    for c in certs {
+        assert!(
+            (363..=365).contains(&c["days_left"].as_i64().unwrap()) && c["renew_due"] == false,
+            "{c}"
+        );
+    }
+    let st = rampart(&["-i", &inv, "-s", &grown_s, "status"]);
+    assert!(
+        st.stdout.contains("certificates (renew_days = 30)") && st.stdout.contains(" days left"),
+        "{}",
+        st.stdout
+    );
+    let files = [
+        ("etcd", "/etc/etcd/tls", "198.18.0.1{n}:2379", ""),
+        ("patroni", "/etc/patroni/tls", "198.18.0.1{n}:8008", ""),
+        (
+            "patroni",
+            "/etc/patroni/tls",
+            "198.18.0.1{n}:5432",
+            "-starttls postgres",
+        ),
+    ];
+    // (file serial, served serial) of each listener above on each host
+    let serials = || -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, h) in ["lab1", "lab2", "lab3"].iter().enumerate() {
+            for (name, dir, addr, extra) in files {
+                let addr = addr.replace("{n}", &(i + 1).to_string());
+                let file = ssh_ok(
+                    h,
+                    &format!("openssl x509 -noout -serial -enddate -in {dir}/{name}.crt"),
+                );
+                let served = ssh_ok(h, &format!("openssl s_client -connect {addr} {extra} -CAfile {dir}/ca.crt -cert {dir}/{name}.crt -key {dir}/{name}.key </dev/null 2>/dev/null | openssl x509 -noout -serial -enddate"));
+                out.push((file.trim().to_string(), served.trim().to_string()));
+            }
+        }
+        out
+    };
+    let before_certs = serials();
+    for (f, s) in &before_certs {
+        assert_eq!(f, s, "each listener serves the certificate on its host");
+    }
+    assert_eq!(
+        psql_here(
+            "host=198.18.0.12 port=5000 user=postgres dbname=postgres sslmode=require",
+            &superuser,
+            "create table if not exists renew_w(id serial primary key, at timestamptz default now())",
+        )
+        .code,
+        0
+    );
+    let tls_dir = sdir.path().join(".rampart/e2e/tls");
+    for e in std::fs::read_dir(&tls_dir).unwrap() {
+        let p = e.unwrap().path();
+        let n = p.file_name().unwrap().to_string_lossy().to_string();
+        if n.starts_with("lab") && n.ends_with(".crt") {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    let p = rampart(&["-i", &inv, "-s", &grown_s, "plan"]);
+    assert_eq!(p.code, 0, "{}", p.all());
+    assert!(
+        p.stdout.contains("rolling restart: member 3 of 3"),
+        "a renewal restarts etcd one member at a time: {}",
+        p.stdout
+    );
+    // lab3 writes to etcd every 0.2 s through all three endpoints and counts
+    // the members answering; this machine writes to PostgreSQL through HAProxy
+    let etcd_writer = std::thread::spawn(|| {
+        ssh_ok("lab3", &format!("rm -f /tmp/stop-renew; ok=0; bad=0; min=3; end=$(( $(date +%s) + 240 )); while [ ! -e /tmp/stop-renew ] && [ $(date +%s) -lt $end ]; do n=0; for a in 11 12 13; do curl -sf --max-time 0.5 --cacert /etc/etcd/tls/ca.crt --cert /etc/etcd/tls/etcd.crt --key /etc/etcd/tls/etcd.key https://198.18.0.$a:2379/version >/dev/null && n=$((n+1)); done; [ $n -lt $min ] && min=$n; if {ETCDCTL} --endpoints={ALL_HTTPS} --command-timeout=5s put /rampart-renew \"$(date +%s%N)\" >/dev/null 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); fi; sleep 0.2; done; echo $ok $bad $min"))
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pg_writer = {
+        let stop = stop.clone();
+        let superuser = superuser.clone();
+        std::thread::spawn(move || {
+            let mut log = String::new();
+            let epoch = || {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs_f64()
+            };
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = epoch();
+                let r = psql_here(
+                    "host=198.18.0.11 port=5000 user=postgres dbname=postgres sslmode=require",
+                    &superuser,
+                    "insert into renew_w default values",
+                );
+                log.push_str(&format!(
+                    "{t} {} {}\n",
+                    epoch(),
+                    if r.code == 0 { "ok" } else { "fail" }
+                ));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            log
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let t = Instant::now();
+    let a = rampart(&["-i", &inv, "-s", &grown_s, "apply", "--auto-approve"]);
+    let roll_secs = t.elapsed().as_secs_f64();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    ssh_ok("lab3", "touch /tmp/stop-renew");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let counts = etcd_writer.join().unwrap();
+    let log = pg_writer.join().unwrap();
+    assert_eq!(a.code, 0, "{}", a.all());
+    let c: Vec<u32> = counts
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let (etcd_ok, etcd_bad, min_up) = (c[0], c[1], c[2]);
+    let WriteStats {
+        n,
+        failed,
+        worst,
+        slowest,
+        still_failing,
+    } = write_stats(&log);
+    measured!("MEASURED certificate renewal roll (etcd restarted one member at a time, Patroni and PostgreSQL reloaded): apply {roll_secs:.1}s; etcd: {etcd_ok} writes every 0.2 s, {etcd_bad} failed, fewest members answering {min_up}; PostgreSQL through HAProxy: {n} writes every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s");
+    assert!(etcd_ok > 20, "the etcd writer ran: {counts}");
+    assert_eq!(etcd_bad, 0, "no etcd write failed during the renewal");
+    assert!(
+        min_up >= 2,
+        "at most one etcd member down at a time; saw {min_up} of 3"
+    );
+    assert!(n > 20, "the PostgreSQL writer ran: {n} writes");
+    assert!(
+        !still_failing,
+        "PostgreSQL writes were still failing at the end"
+    );
+    assert!(
+        worst <= 1.0,
+        "PostgreSQL writes failed for {worst:.2}s at most (the rolling restart's goal: 1 s)"
+    );
+    // the hosts hold and serve the new certificates
+    let t = Instant::now();
+    let after_certs = loop {
+        let a = serials();
+        if a.iter().all(|(f, s)| f == s) || t.elapsed().as_secs() > 20 {
+            break a;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    };
+    for (k, ((f0, _), (f1, s1))) in before_certs.iter().zip(&after_certs).enumerate() {
+        assert_ne!(f0, f1, "certificate {k} on its host was renewed");
+        assert_eq!(f1, s1, "listener {k} serves the renewed certificate");
+    }
+    // the expiry metric for node_exporter follows the new certificate at once
+    for (h, name, dir) in [
+        ("lab1", "etcd", "/etc/etcd/tls"),
+        ("lab3", "patroni", "/etc/patroni/tls"),
+    ] {
+        let end = ssh_ok(h, &format!("date -d \"$(openssl x509 -enddate -noout -in {dir}/{name}.crt | cut -d= -f2)\" +%s"));
+        let prom = ssh_ok(h, &format!("cat /var/lib/prometheus/node-exporter/rampart_tls_{name}.prom; systemctl is-active rampart-tls-metrics-{name}.timer"));
+        assert!(
+            prom.contains(&format!(
+                "purpose=\"{name}\",file=\"{dir}/{name}.crt\"}} {}",
+                end.trim()
+            )) && prom.trim_end().ends_with("active"),
+            "{h}: {prom}"
+        );
+    }
+    let p = rampart(&["-i", &inv, "-s", &grown_s, "plan", "--detailed-exitcode"]);
+    assert_eq!(
+        p.code,
+        0,
+        "the plan after the renewal is empty:\n{}",
+        p.all()
+    );
+
+    // A CA change, live (README: Changing the CA): a new CA made with the
+    // README's openssl command; going straight to it is refused; then three
+    // applies with both CAs trusted in between, each converging, etcd healthy
+    // throughout and every listener on the new CA at the end
+    let o = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=e2e CA 2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout",
+            "new-ca.key",
+            "-out",
+            "new-ca.crt",
+        ])
+        .current_dir(sdir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let full = format!("{etcd_text}{with_clients}[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n");
+    let with_tls = |keys: &str| full.replacen("[tls]\n", &format!("[tls]\n{keys}"), 1);
+    let new_ca = "ca = { file = \"new-ca.crt\" }\nca_key = { file = \"new-ca.key\" }\n";
+    std::fs::write(&grown, with_tls(new_ca)).unwrap();
+    let p = rampart(&["-i", &inv, "-s", &grown_s, "plan"]);
+    assert!(
+        p.code != 0
+            && p.stderr.contains("do not trust yet")
+            && p.stderr.contains("nothing was changed"),
+        "straight to a new CA is refused: {}",
+        p.all()
+    );
+    let t = Instant::now();
+    apply_then_quiet(
+        &with_tls("trust = [{ file = \"new-ca.crt\" }]\n"),
+        "CA change 1/3: the new CA trusted",
+    );
+    apply_then_quiet(
+        &with_tls(&format!(
+            "{new_ca}trust = [{{ file = \".rampart/e2e/tls/ca.crt\" }}]\n"
+        )),
+        "CA change 2/3: the new CA signs, the old one still trusted",
+    );
+    let final_text = with_tls(new_ca);
+    apply_then_quiet(&final_text, "CA change 3/3: the old CA dropped");
+    measured!(
+        "MEASURED CA change in three applies (etcd, Patroni, PostgreSQL, HAProxy): {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let new_pem = std::fs::read_to_string(sdir.path().join("new-ca.crt")).unwrap();
+    for h in ["lab1", "lab2", "lab3"] {
+        for f in ["/etc/etcd/tls/ca.crt", "/etc/patroni/tls/ca.crt"] {
+            assert_eq!(
+                ssh_ok(h, &format!("cat {f}")).trim_end(),
+                new_pem.trim_end(),
+                "{h}:{f} holds the new CA alone"
+            );
+        }
+    }
+    let new_ca_here = sdir.path().join("new-ca.crt").display().to_string();
+    for (i, h) in ["lab1", "lab2", "lab3"].iter().enumerate() {
+        let ip = format!("198.18.0.1{}", i + 1);
+        for port in ["2379", "8008"] {
+            let r = std::process::Command::new("openssl")
+                .args([
+                    "s_client",
+                    "-connect",
+                    &format!("{ip}:{port}"),
+                    "-verify_return_error",
+                    "-verify_ip",
+                    &ip,
+                    "-CAfile",
+                    &new_ca_here,
+                    "-cert",
+                    &format!("{}/{h}-etcd.crt", tls_dir.display()),
+                    "-key",
+                    &format!("{}/{h}-etcd.key", tls_dir.display()),
+                ])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let out = String::from_utf8_lossy(&r.stdout);
+            assert!(
+                out.contains("Verify return code: 0 (ok)"),
+                "{h}:{port} verifies against the new CA: {out}"
+            );
+        }
+    }
+    let health = ssh_ok(
+        "lab1",
+        &format!("{ETCDCTL} --endpoints={ALL_HTTPS} endpoint health 2>&1"),
+    );
+    assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+    let r = psql_here(
+        &format!("host=198.18.0.12 port=5000 user=postgres dbname=postgres sslmode=verify-full sslrootcert={new_ca_here}"),
+        &superuser,
+        "select pg_is_in_recovery()",
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "f"),
+        "verify-full through HAProxy with the new CA: {}",
+        r.all()
+    );
+
     // the leader's host is lost outright: a replica is promoted and a write
     // through the other edge host's HAProxy works again; the host comes back,
     // rejoins as a replica, and the plan is quiet
@@ -569,7 +869,7 @@ fn etcd_cluster_end_to_end() {
     assert_ne!(new, old, "a replica was promoted");
     let s = rampart(&["lab", "start", &old]);
     assert_eq!(s.code, 0, "{}", s.all());
-    apply_then_quiet(&format!("{etcd_text}{with_clients}[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n"), "after the old leader came back");
+    apply_then_quiet(&final_text, "after the old leader came back");
     let t = Instant::now();
     loop {
         let out = ssh(

@@ -637,3 +637,267 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
     assert!(!text(&off, "lab1/file/etc/haproxy/haproxy.cfg").contains("check-ssl"));
     assert!(!rampart::components::redis::status::probe(&st, "lab2").contains("--tls"));
 }
+
+/// The expiry metric and alert: the script each certificate's role delivers
+/// reads the certificate and its CA (run here on the files the loader kept,
+/// its output valid for promtool), and the alert rules fire under
+/// `renew_days` (warning) and under 7 days (critical), quiet before.
+#[test]
+fn certificate_expiry_is_written_for_node_exporter_and_alerted_under_renew_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, _) = compiled("\n[tls]\nrenew_days = 30\n", &dir.path().join("stack.toml"));
+    for id in [
+        "lab1/file/usr/local/sbin/rampart-tls-metrics-etcd",
+        "lab1/file/usr/local/sbin/rampart-tls-metrics-patroni",
+        "lab1/unit/rampart-tls-metrics-etcd.timer",
+        "lab1/service/rampart-tls-metrics-etcd.timer",
+    ] {
+        assert!(c.index_of(id).is_some(), "no {id}");
+    }
+    assert!(
+        c.index_of("lab1/file/usr/local/sbin/rampart-tls-metrics-pgbouncer")
+            .is_none(),
+        "no PgBouncer on lab1"
+    );
+    let store = dir.path().join(".rampart/e2e/tls");
+    let out = dir.path().join("textfile");
+    let script = text(&c, "lab1/file/usr/local/sbin/rampart-tls-metrics-etcd")
+        .replace(
+            "/etc/etcd/tls/etcd.crt",
+            &store.join("lab1-etcd.crt").display().to_string(),
+        )
+        .replace(
+            "/etc/etcd/tls/ca.crt",
+            &store.join("ca.crt").display().to_string(),
+        )
+        .replace(
+            "/var/lib/prometheus/node-exporter",
+            &out.display().to_string(),
+        );
+    let r = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let prom = std::fs::read_to_string(out.join("rampart_tls_etcd.prom")).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let values: Vec<(String, i64)> = prom
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(values.len(), 2, "{prom}");
+    assert!(values[0].0.starts_with(
+        "rampart_tls_cert_not_after_timestamp_seconds{stack=\"e2e\",purpose=\"etcd\",file=\""
+    ));
+    assert!(
+        (364..=365).contains(&((values[0].1 - now) / 86_400)),
+        "the certificate: {prom}"
+    );
+    assert!((values[1].1 - now) / 86_400 > 3000, "the CA: {prom}");
+
+    common::need_tool("promtool", "prometheus");
+    let promtool = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = std::process::Command::new("promtool")
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.unwrap_or("").as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    promtool(&["check", "metrics"], Some(&prom));
+
+    let stack = Stack::parse(
+        Source::new("stack.toml", format!("{STACK}\n[tls]\nrenew_days = 30\n")),
+        &inv(),
+    )
+    .unwrap();
+    let rules = rampart::alerts::rules(&stack);
+    assert!(
+        rules.contains(
+            "node (node_exporter's textfile collector on every host holding a [tls] certificate)"
+        ),
+        "{rules}"
+    );
+    std::fs::write(dir.path().join("rules.yml"), &rules).unwrap();
+    let day = 86_400;
+    let test = format!(
+        r#"rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - {{series: 'rampart_tls_cert_not_after_timestamp_seconds{{job="node", instance="lab1:9100", stack="e2e", purpose="etcd", file="/etc/etcd/tls/etcd.crt"}}', values: '{}x200'}}
+      - {{series: 'rampart_tls_cert_not_after_timestamp_seconds{{job="node", instance="lab2:9100", stack="e2e", purpose="etcd", file="/etc/etcd/tls/etcd.crt"}}', values: '{}x200'}}
+      - {{series: 'rampart_tls_cert_not_after_timestamp_seconds{{job="node", instance="lab3:9100", stack="e2e", purpose="patroni", file="/etc/patroni/tls/patroni.crt"}}', values: '{}x200'}}
+    alert_rule_test:
+      - eval_time: 2h
+        alertname: E2eCertificateExpiresSoon
+        exp_alerts:
+          - exp_labels: {{severity: warning, stack: e2e, instance: "lab1:9100", purpose: etcd, file: /etc/etcd/tls/etcd.crt}}
+            exp_annotations: {{summary: "/etc/etcd/tls/etcd.crt (etcd) on lab1:9100 expires within 30 days: run `rampart plan` and `rampart apply` to renew it"}}
+          - exp_labels: {{severity: warning, stack: e2e, instance: "lab3:9100", purpose: patroni, file: /etc/patroni/tls/patroni.crt}}
+            exp_annotations: {{summary: "/etc/patroni/tls/patroni.crt (patroni) on lab3:9100 expires within 30 days: run `rampart plan` and `rampart apply` to renew it"}}
+      - eval_time: 2h
+        alertname: E2eCertificateExpiresVerySoon
+        exp_alerts:
+          - exp_labels: {{severity: critical, stack: e2e, instance: "lab3:9100", purpose: patroni, file: /etc/patroni/tls/patroni.crt}}
+            exp_annotations: {{summary: "/etc/patroni/tls/patroni.crt (patroni) on lab3:9100 expires within 7 days"}}
+"#,
+        20 * day,
+        200 * day,
+        3 * day
+    );
+    std::fs::write(dir.path().join("test.yml"), test).unwrap();
+    promtool(&["check", "rules", "rules.yml"], None);
+    promtool(&["test", "rules", "test.yml"], None);
+}
+
+/// The stack compiled with its `[tls]` secrets (the operator's CA, `trust`)
+/// read from files beside `stack_path`.
+fn compiled_reading(tls: &str, stack_path: &Path) -> Result<Compiled, String> {
+    let inv = inv();
+    let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
+    let mut m = BTreeMap::new();
+    m.insert(
+        "postgres.superuser_password".to_string(),
+        Secret::new("S3cr3t-super"),
+    );
+    m.insert(
+        "postgres.replication_password".to_string(),
+        Secret::new("S3cr3t-repl"),
+    );
+    for (k, r) in stack.secret_refs() {
+        if k.starts_with("tls.") {
+            m.insert(k, r.read(stack_path.parent().unwrap()).unwrap());
+        }
+    }
+    rampart::tls::store::load(&inv, &stack, stack_path, &mut m)?;
+    let roles = RoleSet::load(None).unwrap();
+    Ok(compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap())
+}
+
+fn facts_of(c: &Compiled) -> BTreeMap<String, HostFacts> {
+    c.hosts
+        .iter()
+        .map(|h| (h.clone(), converged_guards_hold(c, h)))
+        .collect()
+}
+
+/// A CA change rolls in three applies with both CAs trusted in between
+/// (`[tls] trust`): the new CA trusted, then signing with the old one still
+/// trusted, then the old one dropped. Skipping a step is refused with the
+/// steps, before anything changes.
+#[test]
+fn a_ca_change_rolls_with_both_cas_trusted_and_a_skipped_step_is_refused() {
+    let now = time::OffsetDateTime::now_utc();
+    let (a, b) = (
+        rampart::tls::issue::new_ca("old", now, 3650).unwrap(),
+        rampart::tls::issue::new_ca("new", now, 3650).unwrap(),
+    );
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for d in &dirs {
+        for (n, t) in [
+            ("a.crt", &a.cert),
+            ("a.key", &a.key),
+            ("b.crt", &b.cert),
+            ("b.key", &b.key),
+        ] {
+            std::fs::write(d.path().join(n), t).unwrap();
+        }
+    }
+    let ca = |x: &str| {
+        format!("\n[tls]\nca = {{ file = \"{x}.crt\" }}\nca_key = {{ file = \"{x}.key\" }}\n")
+    };
+    let trusting = |x: &str, y: &str| format!("{}trust = [{{ file = \"{y}.crt\" }}]\n", ca(x));
+    let (main, other) = (
+        dirs[0].path().join("stack.toml"),
+        dirs[1].path().join("stack.toml"),
+    );
+    let ca_file = "lab1/file/etc/etcd/tls/ca.crt";
+    let leaf = "lab1/file/etc/etcd/tls/etcd.crt";
+
+    // running on CA a
+    let c0 = compiled_reading(&ca("a"), &main).unwrap();
+    let f0 = facts_of(&c0);
+    assert!(plan(&c0, &f0).refused.is_empty());
+    // straight to b: refused, naming the two applies
+    let direct = compiled_reading(&ca("b"), &other).unwrap();
+    let r = plan(
+        &direct,
+        &facts_of(&compiled_reading(&ca("a"), &other).unwrap()),
+    )
+    .refused;
+    assert!(
+        !r.is_empty() && r[0].contains("do not trust yet") && r[0].contains("`[tls] trust`"),
+        "{r:?}"
+    );
+    // 1: b trusted beside a, a still signs: only the trust bundles change
+    let c1 = compiled_reading(&trusting("a", "b"), &main).unwrap();
+    assert!(plan(&c1, &f0).refused.is_empty());
+    assert_eq!(text(&c1, leaf), text(&c0, leaf));
+    assert!(
+        text(&c1, ca_file).contains(a.cert.trim_end())
+            && text(&c1, ca_file).contains(b.cert.trim_end())
+    );
+    let f1 = facts_of(&c1);
+    // 2 without a trusted: refused (the members rolled first would refuse the others)
+    let r = plan(&compiled_reading(&ca("b"), &main).unwrap(), &f1).refused;
+    assert!(
+        !r.is_empty() && r.iter().any(|m| m.contains("would no longer trust")),
+        "{r:?}"
+    );
+    // 2: b signs, a still trusted: new certificates, the same bundle (no extra restart)
+    let c2 = compiled_reading(&trusting("b", "a"), &main).unwrap();
+    assert!(
+        plan(&c2, &f1).refused.is_empty(),
+        "{:?}",
+        plan(&c2, &f1).refused
+    );
+    assert_ne!(text(&c2, leaf), text(&c1, leaf));
+    assert_eq!(text(&c2, ca_file), text(&c1, ca_file));
+    let ids: Vec<String> = plan(&c2, &f1)
+        .steps
+        .iter()
+        .map(|s| s.id.to_string())
+        .collect();
+    assert!(
+        ids.contains(&leaf.to_string()) && !ids.contains(&ca_file.to_string()),
+        "{ids:?}"
+    );
+    // 3: a dropped, once every host holds b's certificates
+    let c3 = compiled_reading(&ca("b"), &main).unwrap();
+    assert!(plan(&c3, &facts_of(&c2)).refused.is_empty());
+    assert_eq!(text(&c3, ca_file).trim_end(), b.cert.trim_end());
+    // a trust entry that is no CA certificate: named with the fix
+    std::fs::write(dirs[0].path().join("leaf.crt"), text(&c3, leaf)).unwrap();
+    let e = compiled_reading(&trusting("b", "leaf"), &main)
+        .err()
+        .unwrap();
+    assert!(
+        e.starts_with("[tls] trust[0]: it is not a CA's certificate"),
+        "{e}"
+    );
+}

@@ -269,6 +269,9 @@ impl Stack {
                 v.push((crate::tls::view::CA_KEY.to_string(), c));
                 v.push((crate::tls::store::OPERATOR_CA_KEY.to_string(), k));
             }
+            for (n, r) in t.trust.iter().enumerate() {
+                v.push((Tls::trust_key(n), r));
+            }
         }
         v
     }

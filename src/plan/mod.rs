@@ -165,6 +165,9 @@ pub fn plan(compiled: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Plan {
     for c in ALL {
         c.day2(compiled, facts, &mut p);
     }
+    // a CA change rolls only while every host trusts both CAs
+    p.refused
+        .extend(crate::tls::roll::refusals(compiled, facts));
     p
 }
 

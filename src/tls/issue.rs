@@ -70,6 +70,19 @@ fn parse_pem(pem: &str) -> Result<(Vec<u8>, String), String> {
     Ok((p.contents, p.label))
 }
 
+/// Checks that a PEM text is one CA certificate (for `[tls] trust`).
+pub fn check_ca_cert(cert_pem: &str) -> Result<(), String> {
+    let (der, label) = parse_pem(cert_pem)?;
+    if label != "CERTIFICATE" {
+        return Err(format!("it holds a {label}, not a CERTIFICATE"));
+    }
+    let (_, x) = X509Certificate::from_der(&der).map_err(|e| format!("it is not X.509 ({e})"))?;
+    if !x.is_ca() {
+        return Err("it is not a CA's certificate (no basicConstraints CA:TRUE)".into());
+    }
+    Ok(())
+}
+
 /// Reads a CA back: its certificate and key (PEM), checked to belong together
 /// and to be a CA.
 pub fn load_ca(cert_pem: &str, key_pem: &str) -> Result<Ca, String> {

@@ -26,11 +26,20 @@ pub struct Tls {
     pub ca_key: Option<SecretRef>,
     /// Renew a certificate when it expires within this many days (default 30).
     pub renew_days: Option<Spanned<u32>>,
+    /// More CA certificates every host trusts besides the CA (PEM): the new
+    /// CA before a CA change, then the old one until every host holds a
+    /// certificate from the new (README: Changing the CA).
+    #[serde(default)]
+    pub trust: Vec<SecretRef>,
 }
 
 impl Tls {
     pub fn on(&self) -> bool {
         self.enabled.unwrap_or(true)
+    }
+    /// The secret key the `n`th `trust` certificate is read under.
+    pub fn trust_key(n: usize) -> String {
+        format!("tls.trust.{n}")
     }
     pub fn renew_days(&self) -> u32 {
         self.renew_days

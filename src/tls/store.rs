@@ -76,7 +76,7 @@ pub(crate) fn load_at(
         m.insert(cert_key(&w.host, &w.purpose), Secret::new(pair.cert));
         m.insert(key_key(&w.host, &w.purpose), Secret::new(pair.key));
     }
-    m.insert(CA_KEY.into(), Secret::new(ca.cert.clone()));
+    m.insert(CA_KEY.into(), Secret::new(bundle(&ca, t, m)?));
     if !stack.hosts_of("postgres").is_empty() {
         m.insert(
             super::view::PATRONI_API_PASSWORD.into(),
@@ -84,6 +84,30 @@ pub(crate) fn load_at(
         );
     }
     Ok(())
+}
+
+/// What every host trusts: the CA, and the `trust` certificates with it
+/// (sorted, so moving a certificate between `ca` and `trust` keeps the
+/// bundle the same).
+fn bundle(ca: &Ca, t: &super::stack::Tls, m: &BTreeMap<String, Secret>) -> Result<String, String> {
+    if t.trust.is_empty() {
+        return Ok(ca.cert.clone());
+    }
+    let mut all = vec![ca.cert.trim_end().to_string()];
+    for n in 0..t.trust.len() {
+        let k = super::stack::Tls::trust_key(n);
+        let pem = m
+            .get(&k)
+            .map(|s| s.expose().trim_end().to_string())
+            .unwrap_or_default();
+        issue::check_ca_cert(&pem).map_err(|e| {
+            format!("[tls] trust[{n}]: {e}; give the PEM certificate of a CA (the new CA before a change, the old one after it)")
+        })?;
+        all.push(pem);
+    }
+    all.sort();
+    all.dedup();
+    Ok(all.join("\n") + "\n")
 }
 
 /// A password rampart generates once and keeps (0600): 32 hex digits from

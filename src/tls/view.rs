@@ -211,6 +211,12 @@ pub fn wanted(inv: &Inventory, stack: &Stack) -> Vec<Want> {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct TlsView {
     pub enabled: bool,
+    /// This role's certificate's purpose (`etcd`, `patroni`, `pgbouncer`;
+    /// empty when it holds none here).
+    pub name: String,
+    /// node_exporter's textfile collector folder, where the expiry of the
+    /// certificate is written (`rampart-tls-metrics-NAME`).
+    pub metrics_dir: String,
     /// This role's folder and files (empty when it holds no certificate here).
     pub dir: String,
     pub ca_file: String,
@@ -252,6 +258,8 @@ pub fn view(stack: &Stack, instance: &str, host: &str, secrets: &SecretValues) -
     };
     TlsView {
         enabled: true,
+        name: p.name.into(),
+        metrics_dir: crate::components::backup::view::METRICS_DIR.into(),
         dir: p.dir.into(),
         ca_file: p.ca_file(),
         cert_file: p.cert_file(),

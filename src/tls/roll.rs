@@ -1,0 +1,173 @@
+//! A CA change is a rolling operation only while every host trusts both CAs
+//! (`[tls] trust`, README "Changing the CA"). This check, pure, refuses a
+//! plan that would roll certificates a host cannot verify yet:
+//!
+//! - a certificate about to be delivered must be issued by a CA that every
+//!   host already trusts (its `ca.crt` as it is now), since the hosts not yet
+//!   rolled verify it;
+//! - a certificate a host holds now must be issued by a CA that every host
+//!   will still trust (its `ca.crt` as planned), since the hosts already
+//!   rolled verify it until its own turn.
+
+use super::view::{CA_ONLY, PURPOSES};
+use crate::compile::{Compiled, Desired};
+use crate::facts::HostFacts;
+use std::collections::BTreeMap;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// How a certificate names its CA, and how a CA is named: (subject or
+/// issuer DER, key identifier).
+type CaId = (Vec<u8>, Option<Vec<u8>>);
+
+fn certs(pem: &[u8]) -> Vec<Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(pem)
+        .filter_map(Result::ok)
+        .filter(|p| p.label == "CERTIFICATE")
+        .map(|p| p.contents)
+        .collect()
+}
+
+/// The CAs of a bundle.
+fn cas(pem: &[u8]) -> Vec<CaId> {
+    certs(pem)
+        .iter()
+        .filter_map(|d| {
+            let (_, x) = X509Certificate::from_der(d).ok()?;
+            let ski = x
+                .extensions()
+                .iter()
+                .find_map(|e| match e.parsed_extension() {
+                    ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                    _ => None,
+                });
+            Some((x.subject().as_raw().to_vec(), ski))
+        })
+        .collect()
+}
+
+/// The CA a certificate names as its issuer.
+fn issuer(pem: &[u8]) -> Option<CaId> {
+    let d = certs(pem).into_iter().next()?;
+    let (_, x) = X509Certificate::from_der(&d).ok()?;
+    let aki = x
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        });
+    Some((x.issuer().as_raw().to_vec(), aki))
+}
+
+fn trusted(bundle: &[CaId], by: &CaId) -> bool {
+    bundle.iter().any(|(subject, ski)| {
+        subject == &by.0
+            && match (ski, &by.1) {
+                (Some(s), Some(a)) => s == a,
+                _ => true,
+            }
+    })
+}
+
+/// A file's content on `host` now (None: absent or unknown) and as planned.
+fn now_and_planned(
+    c: &Compiled,
+    facts: &BTreeMap<String, HostFacts>,
+    host: &str,
+    path: &str,
+) -> Option<(Option<Vec<u8>>, Vec<u8>)> {
+    let i = c.index_of(&format!("{host}/file{path}"))?;
+    let Desired::File { content, .. } = &c.resources[i].desired else {
+        return None;
+    };
+    let now = facts
+        .get(host)
+        .and_then(|f| f.files.get(path))
+        .and_then(|f| {
+            // present with the planned hash: its content was not sent
+            f.exists
+                .then(|| f.content.clone().unwrap_or_else(|| content.clone()))
+        });
+    Some((now, content.clone()))
+}
+
+/// The refusals (empty when the CAs the hosts trust allow the roll).
+pub fn refusals(c: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Vec<String> {
+    // every trust bundle, now and planned, and every certificate, now and planned
+    let (mut bundles_now, mut bundles_planned) = (Vec::new(), Vec::new());
+    let (mut leaves_now, mut leaves_planned) = (Vec::new(), Vec::new());
+    for h in &c.hosts {
+        for p in PURPOSES {
+            if let Some((now, planned)) = now_and_planned(c, facts, h, &p.ca_file()) {
+                if let Some(n) = now {
+                    bundles_now.push((h.clone(), cas(&n)));
+                }
+                bundles_planned.push((h.clone(), cas(&planned)));
+            }
+            if let Some((now, planned)) = now_and_planned(c, facts, h, &p.cert_file()) {
+                if now.as_ref() != Some(&planned) {
+                    leaves_planned.push((h.clone(), p.name, issuer(&planned)));
+                }
+                if let Some(n) = now {
+                    leaves_now.push((h.clone(), p.name, issuer(&n)));
+                }
+            }
+        }
+        for (comp, path) in CA_ONLY {
+            let _ = comp;
+            if let Some((now, planned)) = now_and_planned(c, facts, h, path) {
+                if let Some(n) = now {
+                    bundles_now.push((h.clone(), cas(&n)));
+                }
+                bundles_planned.push((h.clone(), cas(&planned)));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut doubt = |what: String| {
+        if !out.contains(&what) {
+            out.push(what);
+        }
+    };
+    for (h, name, by) in &leaves_planned {
+        let Some(by) = by else { continue };
+        let blind: Vec<&str> = bundles_now
+            .iter()
+            .filter(|(_, b)| !trusted(b, by))
+            .map(|(o, _)| o.as_str())
+            .collect();
+        if !blind.is_empty() {
+            doubt(format!(
+                "tls: {h}'s new {name} certificate is issued by a CA that {} do not trust yet; rolled now, the members not yet rolled would refuse it. \
+                 Change the CA in two applies: first add the new CA's certificate to `[tls] trust` (the old CA still signs) and apply; \
+                 then make it `ca`/`ca_key` with the old CA's certificate in `trust`, and apply (README: Changing the CA).",
+                dedup(blind)
+            ));
+        }
+    }
+    for (h, name, by) in &leaves_now {
+        let Some(by) = by else { continue };
+        let blind: Vec<&str> = bundles_planned
+            .iter()
+            .filter(|(_, b)| !trusted(b, by))
+            .map(|(o, _)| o.as_str())
+            .collect();
+        if !blind.is_empty() {
+            doubt(format!(
+                "tls: {h} holds a {name} certificate from a CA that {} would no longer trust; the members rolled first would refuse it until its own turn. \
+                 Keep the old CA's certificate in `[tls] trust` until every host holds a certificate from the new CA, then drop it in a later apply (README: Changing the CA).",
+                dedup(blind)
+            ));
+        }
+    }
+    out
+}
+
+fn dedup(mut v: Vec<&str>) -> String {
+    v.sort();
+    v.dedup();
+    v.join(", ")
+}
