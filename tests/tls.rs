@@ -554,6 +554,15 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
         } => assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "redis", true)),
         _ => unreachable!(),
     }
+    // its expiry reaches node_exporter like the other certificates'
+    let metrics = text(&c, "lab2/file/usr/local/sbin/rampart-tls-metrics-redis");
+    assert!(
+        metrics.contains("for f in /etc/redis/tls/redis.crt /etc/redis/tls/ca.crt;"),
+        "{metrics}"
+    );
+    assert!(c
+        .index_of("lab2/service/rampart-tls-metrics-redis.timer")
+        .is_some());
     // Redis' certificate names the HAProxy hosts (clients verify it through them)
     let tmp = dir.path().join("redis.crt");
     std::fs::write(&tmp, &values["tls.lab1.redis.cert"]).unwrap();

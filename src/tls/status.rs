@@ -4,7 +4,7 @@
 //! (unix seconds, the host's clock), or `tls|PURPOSE|missing|` when the file
 //! cannot be read. Parsing is pure.
 
-use super::view::{on, PURPOSES};
+use super::view::{on, redis_purpose, Purpose, PURPOSES, REDIS};
 use crate::model::stack::Stack;
 use crate::status::{field, lines, Probes};
 use serde::Serialize;
@@ -27,13 +27,21 @@ pub struct CertDays {
     pub bad: bool,
 }
 
+/// Each purpose with the stack's own folders (Valkey's is not Redis').
+fn purposes(stack: &Stack) -> Vec<Purpose> {
+    PURPOSES
+        .into_iter()
+        .map(|p| if p == REDIS { redis_purpose(stack) } else { p })
+        .collect()
+}
+
 /// The probe lines for `host`: one per certificate it holds.
 pub fn probe(stack: &Stack, host: &str) -> String {
     if !on(stack) {
         return String::new();
     }
     let mut s = String::new();
-    for p in PURPOSES {
+    for p in purposes(stack) {
         if !stack.hosts_of(p.component).iter().any(|h| h == host) {
             continue;
         }
@@ -55,7 +63,7 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<CertDays> {
     let mut out = Vec::new();
     for (host, _) in probes.iter() {
         for l in lines(probes, host, "tls") {
-            let Some(p) = PURPOSES.iter().find(|p| p.name == field(&l, 1)) else {
+            let Some(p) = purposes(stack).into_iter().find(|p| p.name == field(&l, 1)) else {
                 continue;
             };
             let end = field(&l, 2).parse::<i64>().ok();
@@ -112,6 +120,32 @@ mod tests {
         let inv = Inventory::parse(Source::new("i.toml", INV)).unwrap();
         let text = format!("[stack]\nname = \"s\"\n[etcd]\nhosts = \"d\"\n[postgres]\nhosts = \"d\"\nsuperuser_password = {{ env = \"X\" }}\nreplication_password = {{ env = \"Y\" }}\n{tls}");
         Stack::parse(Source::new("s.toml", text), &inv).unwrap()
+    }
+
+    /// Valkey's certificate is read where Valkey's role puts it, and its
+    /// line reports that file; Redis' stays in /etc/redis.
+    #[test]
+    fn a_valkey_stack_reads_its_certificate_from_etc_valkey() {
+        let redis = |server: &str| {
+            stack(&format!(
+                "[redis]\nhosts = \"d\"\nserver = \"{server}\"\npassword = {{ env = \"R\" }}\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n[tls]\n"
+            ))
+        };
+        let (valkey, plain) = (redis("valkey"), redis("redis"));
+        let p = probe(&valkey, "a");
+        assert!(p.contains("-in /etc/valkey/tls/redis.crt"), "{p}");
+        assert!(!p.contains("/etc/redis/tls"), "{p}");
+        assert!(probe(&plain, "a").contains("-in /etc/redis/tls/redis.crt"));
+        let now = 1_790_000_000i64;
+        let mut probes = Probes::new();
+        probes.insert(
+            "a".into(),
+            Ok(format!("tls|redis|{}|{now}\nEND\n", now + 100 * 86_400)),
+        );
+        let certs = evaluate(&valkey, &probes);
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].file, "/etc/valkey/tls/redis.crt");
+        assert_eq!(certs[0].days_left, Some(100));
     }
 
     #[test]
