@@ -24,6 +24,9 @@ ACNG_PORT=3143
 # the lab's image registry (Debian's docker-registry, auth off), started by `up --docker`
 REG=$LAB_DIR/registry
 REG_ADDR=$GW:5000
+# a second registry on the same storage that asks for a login (user rampart, password
+# lab-registry-pass), for tests of registry credentials; started and stopped with the first
+REG_AUTH_ADDR=$GW:5001
 # Debian releases the lab makes hosts of (13 is the default), one cached base image each
 DEFAULT_DEBIAN=${RAMPART_LAB_DEBIAN:-13}
 suite_of() { case "$1" in 13) echo trixie ;; 12) echo bookworm ;; *) refuse "--debian takes 13 (trixie) or 12 (bookworm), not '$1'" ;; esac; }
@@ -240,7 +243,7 @@ cacher_down() {
 registry_up() {
   local pidf=$REG/pid p i
   p=$(cat "$pidf" 2>/dev/null || true)
-  if pid_is "$p" docker-registry && (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null; then return 0; fi
+  if pid_is "$p" docker-registry && (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null; then registry_auth_up; return 0; fi
   if [ ! -x /usr/bin/docker-registry ]; then
     command -v apt-get >/dev/null 2>&1 || refuse "up --docker needs Debian's docker-registry (/usr/bin/docker-registry)"
     say "installing what --docker needs: apt-get install docker-registry"
@@ -263,20 +266,51 @@ http:
 EOF
   setsid /usr/bin/docker-registry serve "$REG/config.yml" >"$REG/registry.log" 2>&1 </dev/null 9>&- &
   echo $! > "$pidf"
-  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null && return 0; sleep 0.2; done
+  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null && { registry_auth_up; return 0; }; sleep 0.2; done
   tail -5 "$REG/registry.log" >&2 || true
   die "docker-registry did not start on $REG_ADDR (log: $REG/registry.log)"
 }
 
-registry_down() {
-  local pidf=$REG/pid p i
+# the same images behind htpasswd auth (bcrypt, made with python's crypt: no apache2-utils needed)
+registry_auth_up() {
+  local pidf=$REG/pid-auth p i
   p=$(cat "$pidf" 2>/dev/null || true)
-  if pid_is "$p" docker-registry; then
-    kill -TERM "$p" 2>/dev/null || true
-    for i in $(seq 1 20); do pid_is "$p" docker-registry || break; sleep 0.25; done
-    ! pid_is "$p" docker-registry || kill -KILL "$p" 2>/dev/null || true
-  fi
-  rm -f "$pidf"
+  if pid_is "$p" docker-registry && (exec 3<>"/dev/tcp/$GW/5001") 2>/dev/null; then return 0; fi
+  ! (exec 3<>"/dev/tcp/$GW/5001") 2>/dev/null || die "something else listens on $REG_AUTH_ADDR: free the port"
+  python3 -W ignore -c 'import crypt; print("rampart:" + crypt.crypt("lab-registry-pass", crypt.mksalt(crypt.METHOD_BLOWFISH)))' > "$REG/htpasswd" \
+    || die "could not make $REG/htpasswd (python3 with the crypt module is needed)"
+  cat > "$REG/config-auth.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $REG/data
+auth:
+  htpasswd:
+    realm: rampart-lab
+    path: $REG/htpasswd
+http:
+  addr: $REG_AUTH_ADDR
+EOF
+  setsid /usr/bin/docker-registry serve "$REG/config-auth.yml" >"$REG/registry-auth.log" 2>&1 </dev/null 9>&- &
+  echo $! > "$pidf"
+  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/5001") 2>/dev/null && return 0; sleep 0.2; done
+  tail -5 "$REG/registry-auth.log" >&2 || true
+  die "docker-registry with auth did not start on $REG_AUTH_ADDR (log: $REG/registry-auth.log)"
+}
+
+registry_down() {
+  local pidf p i
+  for pidf in "$REG/pid-auth" "$REG/pid"; do
+    p=$(cat "$pidf" 2>/dev/null || true)
+    if pid_is "$p" docker-registry; then
+      kill -TERM "$p" 2>/dev/null || true
+      for i in $(seq 1 20); do pid_is "$p" docker-registry || break; sleep 0.25; done
+      ! pid_is "$p" docker-registry || kill -KILL "$p" 2>/dev/null || true
+    fi
+    rm -f "$pidf"
+  done
 }
 
 # netns rampart-labK with eth0 = K's address, and veth rlabK in the bridge; redone when not whole.
@@ -331,7 +365,7 @@ host_root() {
   [ -s "$r/etc/ssh/ssh_host_ed25519_key" ] || chroot "$r" ssh-keygen -A >/dev/null
   if [ -f "$h/docker" ]; then   # Docker, once installed, trusts the lab's registry over plain HTTP
     mkdir -p "$h/docker-data" "$r/etc/docker"
-    printf '{ "insecure-registries": ["%s"] }\n' "$REG_ADDR" > "$r/etc/docker/daemon.json"
+    printf '{ "insecure-registries": ["%s", "%s"] }\n' "$REG_ADDR" "$REG_AUTH_ADDR" > "$r/etc/docker/daemon.json"
   fi
 }
 

@@ -459,6 +459,57 @@ fn client(
     })
 }
 
+/// Samples `ps -eo args` on lab1..lab3 every 50 ms until stopped; the lines
+/// that hold the registry password are kept (grep's own pattern does not).
+struct PsSampler(Vec<(String, std::thread::JoinHandle<Run>)>);
+
+impl PsSampler {
+    fn start() -> PsSampler {
+        PsSampler(
+            ["lab1", "lab2", "lab3"]
+                .iter()
+                .map(|h| {
+                    let host = h.to_string();
+                    let cmd = "rm -f /run/ps-sample-stop; n=0; end=$((SECONDS+300)); \
+                        while [ $SECONDS -lt $end ] && [ ! -e /run/ps-sample-stop ]; do \
+                        ps -eo args | grep -e 'lab-registry-pa[s]s'; n=$((n+1)); sleep 0.05; done; \
+                        echo samples=$n";
+                    (host.clone(), std::thread::spawn(move || ssh(&host, cmd)))
+                })
+                .collect(),
+        )
+    }
+
+    fn stop_and_check(self) {
+        for (host, t) in self.0 {
+            ssh_ok(&host, "touch /run/ps-sample-stop");
+            let r = t.join().unwrap();
+            let n: u32 = r
+                .stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("samples="))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0);
+            assert!(
+                n > 10,
+                "{host}: the process list was sampled ({n} times):\n{}",
+                r.all()
+            );
+            assert!(
+                !r.stdout.contains(AUTH_REGISTRY_PASSWORD),
+                "{host}: the registry password shows in a process's arguments:\n{}",
+                r.stdout
+            );
+            eprintln!("{host}: process list sampled {n} times, no password");
+        }
+    }
+}
+
+/// The lab's registry that asks for a login (`lab up --docker`, 198.18.0.1:5001).
+const AUTH_REGISTRY_PASSWORD: &str = "lab-registry-pass";
+
+/// The roll's stack: the image comes from the lab's registry that asks for a
+/// login, the password from `$ROLL_REGISTRY_PASSWORD`.
 fn roll_stack(dir: &std::path::Path, tag: &str) -> String {
     let path = dir.join(format!("roll-{tag}.toml"));
     std::fs::write(
@@ -469,7 +520,9 @@ name = "roll"
 
 [services.web]
 hosts = "app"
-image = "198.18.0.1:5000/rampart-test/web:{tag}"
+image = "198.18.0.1:5001/rampart-test/web:{tag}"
+registry_user = "rampart"
+registry_password = {{ env = "ROLL_REGISTRY_PASSWORD" }}
 port = 8000
 health = "/health/live"
 ready = "/health/ready"
@@ -502,9 +555,43 @@ fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
         assert_eq!(r.code, 0, "lab image {image}: {}", r.all());
     }
     let inv = lab_inventory();
+    // the image comes from a registry that asks for a login: the password
+    // never shows in rampart's output, a saved plan, the JSON plan, or the
+    // hosts' process lists
+    let pass = [("ROLL_REGISTRY_PASSWORD", AUTH_REGISTRY_PASSWORD)];
+    let rampart = |args: &[&str]| {
+        let r = rampart_env(args, &pass);
+        assert!(
+            !r.all().contains(AUTH_REGISTRY_PASSWORD),
+            "the registry password shows in the output of {args:?}"
+        );
+        r
+    };
     let v1 = roll_stack(dir.path(), "v1");
+    let saved = dir.path().join("v1.plan");
+    let saved_s = saved.to_string_lossy().into_owned();
+    let p = rampart(&["-i", &inv, "-s", &v1, "plan", "--out", &saved_s]);
+    assert_eq!(p.code, 0, "plan --out:\n{}", p.all());
+    let saved_text = String::from_utf8_lossy(&std::fs::read(&saved).unwrap()).into_owned();
+    assert!(
+        saved_text.contains("registry-password"),
+        "the saved plan writes the password file"
+    );
+    assert!(
+        !saved_text.contains(AUTH_REGISTRY_PASSWORD),
+        "the password is not in the saved plan"
+    );
+    let j = rampart(&["-i", &inv, "-s", &v1, "plan", "--json"]);
+    assert_eq!(j.code, 0, "plan --json:\n{}", j.all());
+    assert!(
+        j.stdout.contains("web-login"),
+        "the JSON plan logs in:\n{}",
+        j.stdout
+    );
+    let ps = PsSampler::start();
     let t = std::time::Instant::now();
     let a = rampart(&["-i", &inv, "-s", &v1, "apply", "--auto-approve"]);
+    ps.stop_and_check();
     let diag = || {
         ssh("lab1", "journalctl -u rampart-roll-web --no-pager | tail -n 20; docker ps -a; journalctl -u docker --no-pager | tail -n 5").all()
     };
@@ -522,13 +609,42 @@ fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
         assert_eq!(serves(h), "rampart-test/web:v1", "{h} serves v1");
     }
 
+    // a wrong password: the login fails naming the service and the keys,
+    // before anything pulls or rolls (only the password file changes)
+    let v2 = roll_stack(dir.path(), "v2");
+    let w = rampart_env(
+        &["-i", &inv, "-s", &v2, "apply", "--auto-approve"],
+        &[("ROLL_REGISTRY_PASSWORD", "wrong-registry-pass")],
+    );
+    assert_ne!(w.code, 0, "a wrong registry password fails:\n{}", w.all());
+    assert!(
+        w.all().contains("refused the login of services.web")
+            && w.all().contains("registry_password"),
+        "the error names the service and the key:\n{}",
+        w.all()
+    );
+    assert!(!w.all().contains("wrong-registry-pass"), "{}", w.all());
+    for (k, h) in ["198.18.0.11", "198.18.0.12", "198.18.0.13"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(serves(h), "rampart-test/web:v1", "{h} still serves v1");
+        let host = format!("lab{}", k + 1);
+        let img = ssh(
+            &host,
+            "docker image inspect 198.18.0.1:5001/rampart-test/web:v2",
+        );
+        assert_ne!(img.code, 0, "{host} did not pull v2 with a wrong password");
+    }
+
     // v1 -> v2 under traffic
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let c = client("198.18.0.11", 8080, stop.clone());
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let v2 = roll_stack(dir.path(), "v2");
+    let ps = PsSampler::start();
     let t = std::time::Instant::now();
     let a = rampart(&["-i", &inv, "-s", &v2, "apply", "--auto-approve"]);
+    ps.stop_and_check();
     let roll = t.elapsed().as_secs_f64();
     std::thread::sleep(std::time::Duration::from_secs(1));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -551,7 +667,7 @@ fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
     assert_eq!(st.code, 0, "status after the roll:\n{}", st.all());
     assert!(
         st.stdout
-            .matches("198.18.0.1:5000/rampart-test/web:v2 running")
+            .matches("198.18.0.1:5001/rampart-test/web:v2 running")
             .count()
             == 3,
         "status shows each container's image and state:\n{}",

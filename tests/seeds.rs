@@ -486,9 +486,17 @@ fn the_registry_password_reaches_docker_login_through_a_file_only() {
     let Desired::Command { run, .. } = &login.desired else {
         panic!()
     };
-    assert_eq!(
-        run,
-        "docker login --username titan-ci --password-stdin ghcr.io < /etc/rampart/compose/titan/registry-password"
+    assert!(
+        run.trim_start().starts_with(
+            "docker login --username titan-ci --password-stdin ghcr.io < /etc/rampart/compose/titan/registry-password"
+        ),
+        "{run}"
+    );
+    assert!(
+        run.contains(
+            "refused the login of services.titan: check registry_user and registry_password"
+        ),
+        "a refused login names the service and the keys: {run}"
     );
     // logged in before the pull
     let order = c.host_order("node2");
@@ -511,5 +519,65 @@ fn the_registry_password_reaches_docker_login_through_a_file_only() {
     assert!(
         !text.contains(secret) && !json.contains(secret),
         "the registry password never reaches the plan"
+    );
+}
+
+/// Issue 18: a compose service's first install (no host has it yet) goes
+/// on all hosts at once, each after every host's pull; once any host runs
+/// it, a change rolls one host at a time.
+#[test]
+fn a_first_install_of_a_compose_service_goes_on_all_hosts_at_once() {
+    use rampart::facts::FileFact;
+    let c = compiled("aeterna", &[]);
+    let compose = |h: &str| format!("{h}/file/etc/rampart/compose/memory/compose.yml");
+    let upstream = |facts: &BTreeMap<String, HostFacts>, of: &str| {
+        let p = plan(&c, facts);
+        let by_id: BTreeMap<&str, &Vec<String>> =
+            p.steps.iter().map(|s| (s.id.as_str(), &s.deps)).collect();
+        assert!(by_id.contains_key(of), "{of} is in the plan");
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo = vec![of.to_string()];
+        while let Some(id) = todo.pop() {
+            for d in by_id.get(id.as_str()).into_iter().flat_map(|d| d.iter()) {
+                if seen.insert(d.clone()) {
+                    todo.push(d.clone());
+                }
+            }
+        }
+        seen
+    };
+    let fresh: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), HostFacts::default()))
+        .collect();
+    let up = upstream(&fresh, &compose("node3"));
+    assert!(
+        !up.contains(&compose("node1")) && !up.contains(&compose("node2")),
+        "a first install waits for no other host's rollout: {up:?}"
+    );
+    for h in ["node1", "node2", "node3"] {
+        assert!(
+            up.contains(&format!("{h}/command/memory-pull")),
+            "every host's pull comes first: {up:?}"
+        );
+    }
+    // one host already runs it: the roll is one host at a time again
+    let mut one = fresh.clone();
+    one.get_mut("node1").unwrap().files.insert(
+        "/etc/rampart/compose/memory/compose.yml".into(),
+        FileFact {
+            exists: true,
+            sha256: Some("0".repeat(64)),
+            mode: Some(0o640),
+            owner: Some("root".into()),
+            group: Some("root".into()),
+            ..Default::default()
+        },
+    );
+    let up = upstream(&one, &compose("node3"));
+    assert!(
+        up.contains(&compose("node2")) && up.contains(&compose("node1")),
+        "with a host running it, node3 waits for node1 and node2: {up:?}"
     );
 }

@@ -111,9 +111,16 @@ impl Compiler<'_> {
             .filter_map(|(c, p)| p.filter(|&p| p > 0).map(|p| c[p - 1]))
             .collect();
         let mut prev: Option<usize> = None;
+        let mut roll = super::resource::Roll::default();
         for (chain, pos) in rolled {
             let start = chain.get(pos.unwrap_or(0)).copied();
+            roll.starts.push(pos.and(start));
             if let Some(start) = start {
+                if let Some(p) =
+                    prev.filter(|&p| p != start && !self.resources[start].deps.contains(&p))
+                {
+                    roll.links.push((start, p));
+                }
                 let wait = prev.into_iter().chain(before.iter().copied());
                 for d in wait {
                     if d != start && !self.resources[start].deps.contains(&d) {
@@ -124,6 +131,9 @@ impl Compiler<'_> {
             if let Some(&l) = chain.last() {
                 prev = Some(l);
             }
+        }
+        if !rolled.is_empty() {
+            self.rolls.push(roll);
         }
     }
 

@@ -47,6 +47,7 @@ pub fn compile(
         by_id: HashMap::new(),
         barrier: BTreeMap::new(),
         data_dirs: BTreeMap::new(),
+        rolls: Vec::new(),
     };
     let mut warnings = crate::model::zones::check(stack, inv);
     let instances = instances::instances(stack, roles, &mut c.diags, &mut warnings);
@@ -92,6 +93,7 @@ pub fn compile(
             .map(|h| (h.name.clone(), (h.debian, h.debian_from)))
             .collect(),
         inventory: inv.source.path.clone(),
+        rolls: c.rolls,
     };
     topology(&mut compiled, inv, stack, &instances);
     Ok(compiled)
@@ -127,6 +129,7 @@ struct Compiler<'a> {
     /// Component -> its barrier resource.
     barrier: BTreeMap<String, usize>,
     data_dirs: BTreeMap<String, Vec<String>>,
+    rolls: Vec<crate::compile::resource::Roll>,
 }
 
 impl Compiler<'_> {

@@ -239,6 +239,23 @@ pub struct Compiled {
     pub releases: BTreeMap<String, (Release, ReleaseFrom)>,
     /// The inventory file's path (for messages).
     pub inventory: String,
+    /// Each `serial_from` roll (a role instance rolled one host at a time).
+    pub rolls: Vec<Roll>,
+}
+
+/// A `serial_from` roll: where each host's rolled part starts, and the
+/// links that make each host's start wait for the previous host's last
+/// resource. On a first install (every host's start is the named resource
+/// and the plan creates it on every host: nothing runs yet) the plan drops
+/// the links and all hosts go at once (`plan::order`); the links to every
+/// host's part before the roll (its pull) stay.
+#[derive(Debug, Clone, Default)]
+pub struct Roll {
+    /// Each host's start, or None when the host has no resource named by
+    /// `serial_from` (its whole chain rolls).
+    pub starts: Vec<Option<usize>>,
+    /// (start, previous host's last resource).
+    pub links: Vec<(usize, usize)>,
 }
 
 impl Compiled {
