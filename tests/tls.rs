@@ -798,6 +798,7 @@ fn compiled_reading(tls: &str, stack_path: &Path) -> Result<Compiled, String> {
         "postgres.replication_password".to_string(),
         Secret::new("S3cr3t-repl"),
     );
+    m.insert("redis.password".to_string(), Secret::new("S3cr3t-redis"));
     for (k, r) in stack.secret_refs() {
         if k.starts_with("tls.") {
             m.insert(k, r.read(stack_path.parent().unwrap()).unwrap());
@@ -908,5 +909,44 @@ fn a_ca_change_rolls_with_both_cas_trusted_and_a_skipped_step_is_refused() {
     assert!(
         e.starts_with("[tls] trust[0]: it is not a CA's certificate"),
         "{e}"
+    );
+}
+
+/// The CA-change check sees Valkey's certificates in /etc/valkey/tls, not
+/// only Redis' folder: going straight to a new CA names Valkey's too.
+#[test]
+fn a_ca_change_on_a_valkey_stack_is_checked_in_valkeys_folder() {
+    let now = time::OffsetDateTime::now_utc();
+    let (a, b) = (
+        rampart::tls::issue::new_ca("old", now, 3650).unwrap(),
+        rampart::tls::issue::new_ca("new", now, 3650).unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (n, t) in [
+        ("a.crt", &a.cert),
+        ("a.key", &a.key),
+        ("b.crt", &b.cert),
+        ("b.key", &b.key),
+    ] {
+        std::fs::write(dir.path().join(n), t).unwrap();
+    }
+    let stack = |x: &str| {
+        format!("\n[redis]\nhosts = \"data\"\nserver = \"valkey\"\npassword = {{ env = \"R\" }}\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n\n[tls]\nca = {{ file = \"{x}.crt\" }}\nca_key = {{ file = \"{x}.key\" }}\n")
+    };
+    let path = dir.path().join("stack.toml");
+    let running = compiled_reading(&stack("a"), &path).unwrap();
+    assert!(running
+        .index_of("lab1/file/etc/valkey/tls/redis.crt")
+        .is_some());
+    std::fs::remove_dir_all(dir.path().join(".rampart")).unwrap();
+    let r = plan(
+        &compiled_reading(&stack("b"), &path).unwrap(),
+        &facts_of(&running),
+    )
+    .refused;
+    assert!(
+        r.iter()
+            .any(|m| m.contains("new redis certificate") && m.contains("do not trust yet")),
+        "{r:?}"
     );
 }

@@ -103,13 +103,7 @@ pub fn load_ca(cert_pem: &str, key_pem: &str) -> Result<Ca, String> {
         return Err("the CA key does not belong to the CA certificate".into());
     }
     let subject = x.subject().as_raw().to_vec();
-    let ski = x
-        .extensions()
-        .iter()
-        .find_map(|e| match e.parsed_extension() {
-            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
-            _ => None,
-        });
+    let ski = subject_key_id(&x);
     let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
         .map_err(|e| format!("rcgen cannot sign with this CA ({e})"))?;
     Ok(Ca {
@@ -196,15 +190,7 @@ pub fn still_good(
     if x.issuer().as_raw() != ca.subject.as_slice() {
         return Err("another CA issued it".into());
     }
-    let aki = x
-        .extensions()
-        .iter()
-        .find_map(|e| match e.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(a) => {
-                a.key_identifier.as_ref().map(|k| k.0.to_vec())
-            }
-            _ => None,
-        });
+    let aki = authority_key_id(&x);
     if let (Some(a), Some(s)) = (&aki, &ca.ski) {
         if a != s {
             return Err("another CA key signed it".into());
@@ -251,6 +237,28 @@ pub fn days_left(cert_pem: &str, now: OffsetDateTime) -> Option<i64> {
     let (der, _) = parse_pem(cert_pem).ok()?;
     let (_, x) = X509Certificate::from_der(&der).ok()?;
     Some((x.validity().not_after.timestamp() - now.unix_timestamp()).div_euclid(86_400))
+}
+
+/// A certificate's own key identifier (a CA's: what its leaves name).
+pub(super) fn subject_key_id(x: &X509Certificate) -> Option<Vec<u8>> {
+    x.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        })
+}
+
+/// The key identifier of the CA that signed a certificate.
+pub(super) fn authority_key_id(x: &X509Certificate) -> Option<Vec<u8>> {
+    x.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        })
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@
 //!   will still trust (its `ca.crt` as planned), since the hosts already
 //!   rolled verify it until its own turn.
 
-use super::view::{CA_ONLY, PURPOSES};
+use super::issue::{authority_key_id, subject_key_id};
+use super::view::{CA_ONLY, EVERY_FOLDER};
 use crate::compile::{Compiled, Desired};
 use crate::facts::HostFacts;
 use std::collections::BTreeMap;
-use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// How a certificate names its CA, and how a CA is named: (subject or
@@ -34,14 +34,7 @@ fn cas(pem: &[u8]) -> Vec<CaId> {
         .iter()
         .filter_map(|d| {
             let (_, x) = X509Certificate::from_der(d).ok()?;
-            let ski = x
-                .extensions()
-                .iter()
-                .find_map(|e| match e.parsed_extension() {
-                    ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
-                    _ => None,
-                });
-            Some((x.subject().as_raw().to_vec(), ski))
+            Some((x.subject().as_raw().to_vec(), subject_key_id(&x)))
         })
         .collect()
 }
@@ -50,16 +43,7 @@ fn cas(pem: &[u8]) -> Vec<CaId> {
 fn issuer(pem: &[u8]) -> Option<CaId> {
     let d = certs(pem).into_iter().next()?;
     let (_, x) = X509Certificate::from_der(&d).ok()?;
-    let aki = x
-        .extensions()
-        .iter()
-        .find_map(|e| match e.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(a) => {
-                a.key_identifier.as_ref().map(|k| k.0.to_vec())
-            }
-            _ => None,
-        });
-    Some((x.issuer().as_raw().to_vec(), aki))
+    Some((x.issuer().as_raw().to_vec(), authority_key_id(&x)))
 }
 
 fn trusted(bundle: &[CaId], by: &CaId) -> bool {
@@ -100,7 +84,7 @@ pub fn refusals(c: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Vec<String
     let (mut bundles_now, mut bundles_planned) = (Vec::new(), Vec::new());
     let (mut leaves_now, mut leaves_planned) = (Vec::new(), Vec::new());
     for h in &c.hosts {
-        for p in PURPOSES {
+        for p in EVERY_FOLDER {
             if let Some((now, planned)) = now_and_planned(c, facts, h, &p.ca_file()) {
                 if let Some(n) = now {
                     bundles_now.push((h.clone(), cas(&n)));
@@ -134,39 +118,38 @@ pub fn refusals(c: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Vec<String
     };
     for (h, name, by) in &leaves_planned {
         let Some(by) = by else { continue };
-        let blind: Vec<&str> = bundles_now
-            .iter()
-            .filter(|(_, b)| !trusted(b, by))
-            .map(|(o, _)| o.as_str())
-            .collect();
+        let blind = not_trusting(&bundles_now, by);
         if !blind.is_empty() {
             doubt(format!(
                 "tls: {h}'s new {name} certificate is issued by a CA that {} do not trust yet; rolled now, the members not yet rolled would refuse it. \
                  Change the CA in two applies: first add the new CA's certificate to `[tls] trust` (the old CA still signs) and apply; \
                  then make it `ca`/`ca_key` with the old CA's certificate in `trust`, and apply (README: Changing the CA).",
-                dedup(blind)
+                blind
             ));
         }
     }
     for (h, name, by) in &leaves_now {
         let Some(by) = by else { continue };
-        let blind: Vec<&str> = bundles_planned
-            .iter()
-            .filter(|(_, b)| !trusted(b, by))
-            .map(|(o, _)| o.as_str())
-            .collect();
+        let blind = not_trusting(&bundles_planned, by);
         if !blind.is_empty() {
             doubt(format!(
                 "tls: {h} holds a {name} certificate from a CA that {} would no longer trust; the members rolled first would refuse it until its own turn. \
                  Keep the old CA's certificate in `[tls] trust` until every host holds a certificate from the new CA, then drop it in a later apply (README: Changing the CA).",
-                dedup(blind)
+                blind
             ));
         }
     }
     out
 }
 
-fn dedup(mut v: Vec<&str>) -> String {
+/// The hosts (sorted, once each) whose bundle does not trust `by`; empty
+/// when every one does.
+fn not_trusting(bundles: &[(String, Vec<CaId>)], by: &CaId) -> String {
+    let mut v: Vec<&str> = bundles
+        .iter()
+        .filter(|(_, b)| !trusted(b, by))
+        .map(|(o, _)| o.as_str())
+        .collect();
     v.sort();
     v.dedup();
     v.join(", ")

@@ -4,7 +4,7 @@
 //! (unix seconds, the host's clock), or `tls|PURPOSE|missing|` when the file
 //! cannot be read. Parsing is pure.
 
-use super::view::{on, redis_purpose, Purpose, PURPOSES, REDIS};
+use super::view::{on, purposes};
 use crate::model::stack::Stack;
 use crate::status::{field, lines, Probes};
 use serde::Serialize;
@@ -25,14 +25,6 @@ pub struct CertDays {
     pub renew_due: bool,
     /// Expired, missing or unreadable.
     pub bad: bool,
-}
-
-/// Each purpose with the stack's own folders (Valkey's is not Redis').
-fn purposes(stack: &Stack) -> Vec<Purpose> {
-    PURPOSES
-        .into_iter()
-        .map(|p| if p == REDIS { redis_purpose(stack) } else { p })
-        .collect()
 }
 
 /// The probe lines for `host`: one per certificate it holds.

@@ -68,6 +68,15 @@ pub const VALKEY: Purpose = Purpose {
 
 pub const PURPOSES: [Purpose; 4] = [ETCD, PATRONI, PGBOUNCER, REDIS];
 
+/// Every purpose in every folder it can have (Redis' and Valkey's), for a
+/// check that sees only the compiled files.
+pub const EVERY_FOLDER: [Purpose; 5] = [ETCD, PATRONI, PGBOUNCER, REDIS, VALKEY];
+
+/// Each purpose with the stack's own folders (Valkey's are not Redis').
+pub fn purposes(stack: &Stack) -> [Purpose; 4] {
+    PURPOSES.map(|p| if p == REDIS { redis_purpose(stack) } else { p })
+}
+
 /// The Redis purpose for the stack's server (Redis or Valkey).
 pub fn redis_purpose(stack: &Stack) -> Purpose {
     match stack.redis.as_ref().map(|r| r.server()) {
@@ -234,10 +243,9 @@ pub fn view(stack: &Stack, instance: &str, host: &str, secrets: &SecretValues) -
     if !on(stack) {
         return TlsView::default();
     }
-    let Some(p) = PURPOSES
+    let Some(p) = purposes(stack)
         .into_iter()
         .find(|p| p.component == instance && stack.hosts_of(instance).iter().any(|h| h == host))
-        .map(|p| if p == REDIS { redis_purpose(stack) } else { p })
     else {
         let ca_file = CA_ONLY
             .iter()
