@@ -635,7 +635,28 @@ fn a_compose_service_rolls_behind_haproxy_with_no_failed_request() {
             "docker image inspect 198.18.0.1:5001/rampart-test/web:v2",
         );
         assert_ne!(img.code, 0, "{host} did not pull v2 with a wrong password");
+        assert_ne!(
+            ssh(&host, "test -e /etc/rampart/compose/web/registry-password").code,
+            0,
+            "{host} does not keep the password the registry refused"
+        );
     }
+    // the refused password is not taken as converged: the next plan logs in again
+    let again = rampart_env(
+        &["-i", &inv, "-s", &v2, "plan", "--detailed-exitcode"],
+        &[("ROLL_REGISTRY_PASSWORD", "wrong-registry-pass")],
+    );
+    assert_eq!(
+        again.code,
+        2,
+        "the plan after a refused login is not empty:\n{}",
+        again.all()
+    );
+    assert!(
+        again.stdout.contains("web-login"),
+        "it logs in again:\n{}",
+        again.all()
+    );
 
     // v1 -> v2 under traffic
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
