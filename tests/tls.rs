@@ -5,19 +5,18 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use rampart::compile::{compile, Compiled, Desired, SecretValues};
+use rampart::compile::{Compiled, Desired};
 use rampart::diag::Source;
 use rampart::facts::HostFacts;
 use rampart::model::inventory::Inventory;
 use rampart::model::secret::Secret;
 use rampart::model::stack::Stack;
 use rampart::plan::{plan, Action};
-use rampart::roles::RoleSet;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 mod common;
-use common::converged_guards_hold;
+use common::{compiled_with, converged_guards_hold, fresh};
 
 const STACK: &str = "[stack]\nname = \"e2e\"\n\n[etcd]\nhosts = \"data\"\n\n[postgres]\nhosts = \"data\"\nsuperuser_password = { env = \"X\" }\nreplication_password = { env = \"Y\" }\n\n[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n";
 
@@ -29,31 +28,33 @@ fn inv() -> Inventory {
     .unwrap()
 }
 
+const SECRETS: &[(&str, &str)] = &[
+    ("postgres.superuser_password", "S3cr3t-super"),
+    ("postgres.replication_password", "S3cr3t-repl"),
+    ("redis.password", "S3cr3t-redis"),
+];
+
 /// The stack with `tls` appended, compiled with the certificates the loader
 /// keeps beside `stack_path`; also the secret values it rendered with.
 fn compiled(tls: &str, stack_path: &Path) -> (Compiled, BTreeMap<String, String>) {
     let inv = inv();
     let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
-    let mut m = BTreeMap::new();
-    m.insert(
-        "postgres.superuser_password".to_string(),
-        Secret::new("S3cr3t-super"),
-    );
-    m.insert(
-        "postgres.replication_password".to_string(),
-        Secret::new("S3cr3t-repl"),
-    );
-    m.insert("redis.password".to_string(), Secret::new("S3cr3t-redis"));
-    rampart::tls::store::load(&inv, &stack, stack_path, &mut m).unwrap();
-    let values = m
-        .iter()
+    let (c, m) = compiled_with(&inv, &stack, stack_path, SECRETS).unwrap();
+    (c, exposed(&m))
+}
+
+/// `compiled`, with its `[tls]` secrets (the operator's CA, `trust`) read
+/// from files beside `stack_path`, and the loader's refusal as an error.
+fn compiled_reading(tls: &str, stack_path: &Path) -> Result<Compiled, String> {
+    let inv = inv();
+    let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
+    compiled_with(&inv, &stack, stack_path, SECRETS).map(|(c, _)| c)
+}
+
+fn exposed(m: &BTreeMap<String, Secret>) -> BTreeMap<String, String> {
+    m.iter()
         .map(|(k, v)| (k.clone(), v.expose().to_string()))
-        .collect();
-    let roles = RoleSet::load(None).unwrap();
-    (
-        compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap(),
-        values,
-    )
+        .collect()
 }
 
 fn file<'a>(c: &'a Compiled, id: &str) -> &'a Desired {
@@ -213,12 +214,7 @@ fn keys_never_reach_plan_text_or_json_and_a_second_plan_is_empty() {
     let dir = tempfile::tempdir().unwrap();
     let stack_path = dir.path().join("stack.toml");
     let (c, values) = compiled("\n[tls]\n", &stack_path);
-    let facts: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
-    let p = plan(&c, &facts);
+    let p = plan(&c, &fresh(&c));
     let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
     let json = serde_json::to_string(&p).unwrap();
     let keys: Vec<(&String, &String)> =
@@ -508,30 +504,8 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
             &inv,
         )
         .unwrap();
-        let mut m = BTreeMap::new();
-        for (k, v) in [
-            ("postgres.superuser_password", "S"),
-            ("postgres.replication_password", "R"),
-            ("redis.password", "S3cr3t-redis"),
-        ] {
-            m.insert(k.to_string(), Secret::new(v));
-        }
-        rampart::tls::store::load(&inv, &st, &dir.path().join("stack.toml"), &mut m).unwrap();
-        let values: BTreeMap<String, String> = m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.expose().to_string()))
-            .collect();
-        (
-            compile(
-                &inv,
-                &st,
-                &RoleSet::load(None).unwrap(),
-                &SecretValues::Values(m),
-            )
-            .unwrap(),
-            values,
-            st,
-        )
+        let (c, m) = compiled_with(&inv, &st, &dir.path().join("stack.toml"), SECRETS).unwrap();
+        (c, exposed(&m), st)
     };
     let (c, values, st) = build("\n[tls]\n");
     let conf = text(&c, "lab2/file/etc/redis/rampart.conf");
@@ -782,31 +756,6 @@ tests:
     std::fs::write(dir.path().join("test.yml"), test).unwrap();
     promtool(&["check", "rules", "rules.yml"], None);
     promtool(&["test", "rules", "test.yml"], None);
-}
-
-/// The stack compiled with its `[tls]` secrets (the operator's CA, `trust`)
-/// read from files beside `stack_path`.
-fn compiled_reading(tls: &str, stack_path: &Path) -> Result<Compiled, String> {
-    let inv = inv();
-    let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
-    let mut m = BTreeMap::new();
-    m.insert(
-        "postgres.superuser_password".to_string(),
-        Secret::new("S3cr3t-super"),
-    );
-    m.insert(
-        "postgres.replication_password".to_string(),
-        Secret::new("S3cr3t-repl"),
-    );
-    m.insert("redis.password".to_string(), Secret::new("S3cr3t-redis"));
-    for (k, r) in stack.secret_refs() {
-        if k.starts_with("tls.") {
-            m.insert(k, r.read(stack_path.parent().unwrap()).unwrap());
-        }
-    }
-    rampart::tls::store::load(&inv, &stack, stack_path, &mut m)?;
-    let roles = RoleSet::load(None).unwrap();
-    Ok(compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap())
 }
 
 fn facts_of(c: &Compiled) -> BTreeMap<String, HostFacts> {
