@@ -61,6 +61,20 @@ fn file<'a>(c: &'a Compiled, id: &str) -> &'a Desired {
     &c.resources[c.index_of(id).unwrap_or_else(|| panic!("no {id}"))].desired
 }
 
+/// A file's mode, owner, group and whether it is never shown.
+fn access(c: &Compiled, id: &str) -> (u32, String, String, bool) {
+    match file(c, id) {
+        Desired::File {
+            mode,
+            owner,
+            group,
+            sensitive,
+            ..
+        } => (*mode, owner.clone(), group.clone(), *sensitive),
+        _ => panic!("{id} is not a file"),
+    }
+}
+
 fn text(c: &Compiled, id: &str) -> String {
     match file(c, id) {
         Desired::File { content, .. } => String::from_utf8(content.clone()).unwrap(),
@@ -108,15 +122,8 @@ fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
         text(&c, "lab2/file/etc/patroni/tls/api.netrc"),
         format!("machine 127.0.0.1 login rampart password {api_pw}\n")
     );
-    match file(&c, "lab2/file/etc/patroni/tls/api.netrc") {
-        Desired::File {
-            mode,
-            owner,
-            sensitive,
-            ..
-        } => assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "root", true)),
-        _ => unreachable!(),
-    }
+    let (mode, owner, _, sensitive) = access(&c, "lab2/file/etc/patroni/tls/api.netrc");
+    assert_eq!((mode, owner.as_str(), sensitive), (0o600, "root", true));
     // HAProxy checks Patroni over TLS, verifying the member's name against the CA
     let cfg = text(&c, "lab1/file/etc/haproxy/haproxy.cfg");
     assert!(
@@ -184,20 +191,12 @@ fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
             text(&c, &key_id).trim_end(),
             values[&format!("tls.{host}.{purpose}.key")].trim_end()
         );
-        match file(&c, &key_id) {
-            Desired::File {
-                mode,
-                owner: o,
-                group,
-                sensitive,
-                ..
-            } => assert_eq!(
-                (*mode, o.as_str(), group.as_str(), *sensitive),
-                (0o600, owner, owner, true),
-                "{key_id}"
-            ),
-            _ => unreachable!(),
-        }
+        let (mode, o, group, sensitive) = access(&c, &key_id);
+        assert_eq!(
+            (mode, o.as_str(), group.as_str(), sensitive),
+            (0o600, owner, owner, true),
+            "{key_id}"
+        );
     }
     // a renewed certificate restarts etcd (one member at a time, as any change)
     let svc = c.index_of("lab1/service/etcd").unwrap();
@@ -463,18 +462,8 @@ fn postgresql_and_pgbouncer_take_tls_and_remote_lines_are_hostssl() {
         ini.ends_with("client_tls_sslmode = require\nclient_tls_cert_file = /etc/pgbouncer/tls/pgbouncer.crt\nclient_tls_key_file = /etc/pgbouncer/tls/pgbouncer.key\nclient_tls_ca_file = /etc/pgbouncer/tls/ca.crt\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /etc/pgbouncer/tls/ca.crt\n"),
         "{ini}"
     );
-    match file(&c, "lab1/file/etc/pgbouncer/tls/pgbouncer.key") {
-        Desired::File {
-            mode,
-            owner,
-            sensitive,
-            ..
-        } => assert_eq!(
-            (*mode, owner.as_str(), *sensitive),
-            (0o600, "postgres", true)
-        ),
-        _ => unreachable!(),
-    }
+    let (mode, owner, _, sensitive) = access(&c, "lab1/file/etc/pgbouncer/tls/pgbouncer.key");
+    assert_eq!((mode, owner.as_str(), sensitive), (0o600, "postgres", true));
     // with TLS off: no ssl, every line `host`, PgBouncer as before
     let (off, _) = compiled(
         "[pgbouncer]\nhosts = \"data\"\n",
@@ -519,15 +508,8 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
         sentinel.contains("port 0\ntls-port 26379\ntls-cert-file /etc/redis/tls/redis.crt\ntls-key-file /etc/redis/tls/redis.key\ntls-ca-cert-file /etc/redis/tls/ca.crt\ntls-replication yes\ntls-auth-clients yes\n"),
         "{sentinel}"
     );
-    match file(&c, "lab2/file/etc/redis/tls/redis.key") {
-        Desired::File {
-            mode,
-            owner,
-            sensitive,
-            ..
-        } => assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "redis", true)),
-        _ => unreachable!(),
-    }
+    let (mode, owner, _, sensitive) = access(&c, "lab2/file/etc/redis/tls/redis.key");
+    assert_eq!((mode, owner.as_str(), sensitive), (0o600, "redis", true));
     // its expiry reaches node_exporter like the other certificates'
     let metrics = text(&c, "lab2/file/usr/local/sbin/rampart-tls-metrics-redis");
     assert!(

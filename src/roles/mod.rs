@@ -419,25 +419,22 @@ mod tests {
     #[test]
     fn an_unknown_include_or_a_bad_shared_part_is_an_error_at_load() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("motd")).unwrap();
-        std::fs::write(
-            dir.path().join("motd/role.toml"),
-            "include = [\"tls_metric\"]\n",
-        )
-        .unwrap();
-        let text = format!("{:?}", RoleSet::load(Some(dir.path())).unwrap_err());
+        let error_with = |file: &str, text: &str| {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+            format!("{:?}", RoleSet::load(Some(dir.path())).unwrap_err())
+        };
+        let text = error_with("motd/role.toml", "include = [\"tls_metric\"]\n");
         assert!(
             text.contains("role motd: include `tls_metric` is not in roles/_shared/")
                 && text.contains("include one of: tls_metrics"),
             "{text}"
         );
-        std::fs::create_dir_all(dir.path().join("_shared")).unwrap();
-        std::fs::write(
-            dir.path().join("_shared/tls_metric.toml"),
+        let text = error_with(
+            "_shared/tls_metric.toml",
             "[[resources]]\nkind = \"fiel\"\npath = \"/x\"\n",
-        )
-        .unwrap();
-        let text = format!("{:?}", RoleSet::load(Some(dir.path())).unwrap_err());
+        );
         assert!(
             text.contains("_shared/tls_metric.toml") && text.contains("unknown variant `fiel`"),
             "{text}"
