@@ -1422,39 +1422,8 @@ fn sentinel_settings_change_at_runtime_on_each_sentinel_without_a_restart() {
     let mut facts: BTreeMap<String, HostFacts> = c
         .hosts
         .iter()
-        .map(|h| (h.clone(), converged(&c, h)))
+        .map(|h| (h.clone(), converged_guards_hold(&c, h)))
         .collect();
-    for h in &c.hosts {
-        let f = facts.get_mut(h).unwrap();
-        for &i in c.host_order(h) {
-            let r = &c.resources[i];
-            match &r.desired {
-                Desired::Directory {
-                    path,
-                    mode,
-                    owner,
-                    group,
-                } => {
-                    f.files.insert(
-                        path.clone(),
-                        FileFact {
-                            exists: true,
-                            is_dir: true,
-                            sha256: None,
-                            mode: *mode,
-                            owner: owner.clone(),
-                            group: group.clone(),
-                            content: None,
-                        },
-                    );
-                }
-                Desired::Command { .. } => {
-                    f.guards.insert(r.id.to_string(), true);
-                }
-                _ => {}
-            }
-        }
-    }
     let p0 = plan(&c, &facts);
     assert!(
         p0.steps.is_empty(),
