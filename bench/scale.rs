@@ -10,9 +10,13 @@
 // a benchmark's report is what it prints
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use rampart::compile::{compile, Desired, SecretValues};
+#[allow(dead_code)] // the tests' helpers; this uses fresh and converged_hashes
+#[path = "../tests/common/converged.rs"]
+mod converged;
+
+use rampart::compile::{compile, SecretValues};
 use rampart::diag::Source;
-use rampart::facts::{FileFact, HostFacts, ServiceFact};
+use rampart::facts::HostFacts;
 use rampart::model::inventory::Inventory;
 use rampart::model::stack::Stack;
 use rampart::roles::RoleSet;
@@ -94,11 +98,7 @@ fn case(n: usize, files: usize) {
     let c = compile(&inv, &stack, &roles, &SecretValues::Values(BTreeMap::new())).expect("compile");
     let compile_t = t.elapsed();
 
-    let fresh: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
+    let fresh = converged::fresh(&c);
     let t = Instant::now();
     let p = rampart::plan::plan(&c, &fresh);
     let plan_fresh = t.elapsed();
@@ -109,49 +109,12 @@ fn case(n: usize, files: usize) {
     // the converged case's own peak (its facts and plan next to the compiled stack)
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
 
-    let mut done = BTreeMap::new();
-    for h in &c.hosts {
-        let mut f = HostFacts::default();
-        for &i in c.host_order(h) {
-            match &c.resources[i].desired {
-                Desired::Package { name, .. } => {
-                    f.packages.insert(name.clone(), Some("1".into()));
-                }
-                Desired::File {
-                    path,
-                    sha256,
-                    mode,
-                    owner,
-                    group,
-                    ..
-                } => {
-                    f.files.insert(
-                        path.clone(),
-                        FileFact {
-                            exists: true,
-                            is_dir: false,
-                            sha256: Some(sha256.clone()),
-                            mode: Some(*mode),
-                            owner: Some(owner.clone()),
-                            group: Some(group.clone()),
-                            content: None,
-                        },
-                    );
-                }
-                Desired::Service { name, .. } => {
-                    f.services.insert(
-                        name.clone(),
-                        ServiceFact {
-                            enabled: "enabled".into(),
-                            active: "active".into(),
-                        },
-                    );
-                }
-                _ => {}
-            }
-        }
-        done.insert(h.clone(), f);
-    }
+    // as the probe answers a converged host: hashes, no file contents
+    let done: BTreeMap<String, HostFacts> = c
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), converged::converged_hashes(&c, h)))
+        .collect();
     let t = Instant::now();
     let p2 = rampart::plan::plan(&c, &done);
     let plan_noop = t.elapsed();

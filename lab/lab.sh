@@ -239,65 +239,51 @@ cacher_down() {
 }
 
 # the lab's image registry: Debian's docker-registry with a config of our own (no auth: the
-# lab's bridge is private), its data under $REG (gone with `down`), its PID kept
+# lab's bridge is private), its data under $REG (gone with `down`), its PID kept; and the
+# same images behind htpasswd auth (bcrypt, made with python's crypt: no apache2-utils needed)
 registry_up() {
-  local pidf=$REG/pid p i
-  p=$(cat "$pidf" 2>/dev/null || true)
-  if pid_is "$p" docker-registry && (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null; then registry_auth_up; return 0; fi
   if [ ! -x /usr/bin/docker-registry ]; then
     command -v apt-get >/dev/null 2>&1 || refuse "up --docker needs Debian's docker-registry (/usr/bin/docker-registry)"
     say "installing what --docker needs: apt-get install docker-registry"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry >>/var/log/rampart-lab-apt.log 2>&1 9>&- \
       || refuse "apt-get could not install docker-registry (log: /var/log/rampart-lab-apt.log)"
   fi
-  ! (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null || die "something else listens on $REG_ADDR (Debian's own docker-registry service? stop it, or free the port)"
   mkdir -p "$REG/data"
-  cat > "$REG/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $REG/data
-  delete:
-    enabled: true
-http:
-  addr: $REG_ADDR
-EOF
-  setsid /usr/bin/docker-registry serve "$REG/config.yml" >"$REG/registry.log" 2>&1 </dev/null 9>&- &
-  echo $! > "$pidf"
-  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/5000") 2>/dev/null && { registry_auth_up; return 0; }; sleep 0.2; done
-  tail -5 "$REG/registry.log" >&2 || true
-  die "docker-registry did not start on $REG_ADDR (log: $REG/registry.log)"
-}
-
-# the same images behind htpasswd auth (bcrypt, made with python's crypt: no apache2-utils needed)
-registry_auth_up() {
-  local pidf=$REG/pid-auth p i
-  p=$(cat "$pidf" 2>/dev/null || true)
-  if pid_is "$p" docker-registry && (exec 3<>"/dev/tcp/$GW/5001") 2>/dev/null; then return 0; fi
-  ! (exec 3<>"/dev/tcp/$GW/5001") 2>/dev/null || die "something else listens on $REG_AUTH_ADDR: free the port"
-  python3 -W ignore -c 'import crypt; print("rampart:" + crypt.crypt("lab-registry-pass", crypt.mksalt(crypt.METHOD_BLOWFISH)))' > "$REG/htpasswd" \
+  registry_serve "" 5000 "docker-registry" "  delete:
+    enabled: true"
+  [ -s "$REG/htpasswd" ] \
+    || python3 -W ignore -c 'import crypt; print("rampart:" + crypt.crypt("lab-registry-pass", crypt.mksalt(crypt.METHOD_BLOWFISH)))' > "$REG/htpasswd" \
     || die "could not make $REG/htpasswd (python3 with the crypt module is needed)"
-  cat > "$REG/config-auth.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $REG/data
-auth:
+  registry_serve -auth 5001 "docker-registry with auth" "auth:
   htpasswd:
     realm: rampart-lab
-    path: $REG/htpasswd
+    path: $REG/htpasswd"
+}
+
+# one docker-registry on $REG/data, unless it answers already: $1 the suffix of its files
+# ($REG/pid$1, config$1.yml, registry$1.log), $2 its port on $GW, $3 what it is (for
+# messages), $4 the YAML its config adds after storage's filesystem
+registry_serve() {
+  local sfx=$1 port=$2 what=$3 pidf=$REG/pid$1 p i
+  p=$(cat "$pidf" 2>/dev/null || true)
+  if pid_is "$p" docker-registry && (exec 3<>"/dev/tcp/$GW/$port") 2>/dev/null; then return 0; fi
+  ! (exec 3<>"/dev/tcp/$GW/$port") 2>/dev/null || die "something else listens on $GW:$port (Debian's own docker-registry service? stop it, or free the port)"
+  cat > "$REG/config$sfx.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $REG/data
+$4
 http:
-  addr: $REG_AUTH_ADDR
+  addr: $GW:$port
 EOF
-  setsid /usr/bin/docker-registry serve "$REG/config-auth.yml" >"$REG/registry-auth.log" 2>&1 </dev/null 9>&- &
+  setsid /usr/bin/docker-registry serve "$REG/config$sfx.yml" >"$REG/registry$sfx.log" 2>&1 </dev/null 9>&- &
   echo $! > "$pidf"
-  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/5001") 2>/dev/null && return 0; sleep 0.2; done
-  tail -5 "$REG/registry-auth.log" >&2 || true
-  die "docker-registry with auth did not start on $REG_AUTH_ADDR (log: $REG/registry-auth.log)"
+  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$GW/$port") 2>/dev/null && return 0; sleep 0.2; done
+  tail -5 "$REG/registry$sfx.log" >&2 || true
+  die "$what did not start on $GW:$port (log: $REG/registry$sfx.log)"
 }
 
 registry_down() {

@@ -6,15 +6,14 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
+use common::{compiled_with, fresh};
 
-use rampart::compile::{compile, Compiled, Desired, SecretValues};
+use rampart::compile::{Compiled, Desired};
 use rampart::diag::Source;
-use rampart::facts::HostFacts;
 use rampart::model::inventory::Inventory;
 use rampart::model::secret::Secret;
 use rampart::model::stack::Stack;
 use rampart::plan::plan;
-use rampart::roles::RoleSet;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
@@ -37,31 +36,23 @@ fn setup(stack: &str) -> Setup {
     let inv = Inventory::parse(Source::new("inv.toml", INV)).unwrap();
     let stack_path = dir.path().join("stack.toml");
     let stack = Stack::parse(Source::new("stack.toml", stack), &inv).unwrap();
-    let mut m = BTreeMap::new();
-    m.insert(
-        "postgres.superuser_password".to_string(),
-        Secret::new("S3cr3t-super"),
-    );
-    m.insert(
-        "postgres.replication_password".to_string(),
-        Secret::new("S3cr3t-repl"),
-    );
-    m.insert(
-        "backup.postgres.s3.key".to_string(),
-        Secret::new("AKIA-S3-KEY-ID"),
-    );
-    m.insert(
-        "backup.postgres.s3.secret".to_string(),
-        Secret::new("wJalr-S3-SECRET"),
-    );
-    rampart::model::backup_keys::load(&inv, dir.path(), &stack, &stack_path, &mut m).unwrap();
-    let roles = RoleSet::load(None).unwrap();
-    let c = compile(&inv, &stack, &roles, &SecretValues::Values(m.clone())).unwrap();
+    let (c, secrets) = compiled_with(
+        &inv,
+        &stack,
+        &stack_path,
+        &[
+            ("postgres.superuser_password", "S3cr3t-super"),
+            ("postgres.replication_password", "S3cr3t-repl"),
+            ("backup.postgres.s3.key", "AKIA-S3-KEY-ID"),
+            ("backup.postgres.s3.secret", "wJalr-S3-SECRET"),
+        ],
+    )
+    .unwrap();
     Setup {
         key_dir: rampart::model::backup_keys::key_dir(&stack_path, "shop"),
         _dir: dir,
         c,
-        secrets: m,
+        secrets,
     }
 }
 
@@ -155,12 +146,7 @@ fn keys_are_generated_once_private_and_never_the_operators() {
     );
 
     // no private key in the plan's text or JSON
-    let facts: BTreeMap<String, HostFacts> =
-        s.c.hosts
-            .iter()
-            .map(|h| (h.clone(), HostFacts::default()))
-            .collect();
-    let p = plan(&s.c, &facts);
+    let p = plan(&s.c, &fresh(&s.c));
     let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
     let json = serde_json::to_string(&p).unwrap();
     for secret in [member_key, repo_key, "S3cr3t-super"] {
@@ -439,12 +425,7 @@ fn s3_repository_is_rendered_on_the_repo_host_alone_and_never_shown() {
     );
     assert!(!metrics.contains("find "), "{metrics}");
     // never in a plan's text or JSON
-    let facts: BTreeMap<String, HostFacts> =
-        s.c.hosts
-            .iter()
-            .map(|h| (h.clone(), HostFacts::default()))
-            .collect();
-    let p = plan(&s.c, &facts);
+    let p = plan(&s.c, &fresh(&s.c));
     let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
     let json = serde_json::to_string(&p).unwrap();
     assert!(text.contains("vault/file/etc/pgbackrest.conf"), "{text}");

@@ -4,7 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
-use common::{converged, converged_guards_hold};
+use common::{converged, converged_guards_hold, fresh};
 
 use rampart::compile::{compile, Compiled, Desired, SecretValues};
 use rampart::diag::Source;
@@ -78,11 +78,7 @@ fn etcd_config_golden() {
 #[test]
 fn fresh_hosts_plan_everything_and_gates_wait() {
     let (_, _, c) = lab();
-    let facts: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
+    let facts = fresh(&c);
     let p = plan(&c, &facts);
     let counts = p.counts();
     // 2 packages + 2 files + 1 drop-in per host created; the service enabled+started per host
@@ -551,11 +547,7 @@ fn client_networks_reach_both_pg_hba_lists_and_a_change_reloads_patroni() {
 #[tokio::test]
 async fn executor_runs_in_order_skips_dependents_of_a_failure_and_finishes_the_rest() {
     let (_, _, c) = lab();
-    let facts: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
+    let facts = fresh(&c);
     let p = plan(&c, &facts);
     let mut sessions: BTreeMap<String, Arc<dyn Session>> = BTreeMap::new();
     let mut fakes = BTreeMap::new();
@@ -709,11 +701,7 @@ fn patroni_config_golden() {
 #[test]
 fn secrets_never_reach_plan_text_or_json() {
     let (c, values) = example_with_secrets();
-    let facts: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
+    let facts = fresh(&c);
     let p = plan(&c, &facts);
     let cfg = p
         .steps
@@ -1434,39 +1422,8 @@ fn sentinel_settings_change_at_runtime_on_each_sentinel_without_a_restart() {
     let mut facts: BTreeMap<String, HostFacts> = c
         .hosts
         .iter()
-        .map(|h| (h.clone(), converged(&c, h)))
+        .map(|h| (h.clone(), converged_guards_hold(&c, h)))
         .collect();
-    for h in &c.hosts {
-        let f = facts.get_mut(h).unwrap();
-        for &i in c.host_order(h) {
-            let r = &c.resources[i];
-            match &r.desired {
-                Desired::Directory {
-                    path,
-                    mode,
-                    owner,
-                    group,
-                } => {
-                    f.files.insert(
-                        path.clone(),
-                        FileFact {
-                            exists: true,
-                            is_dir: true,
-                            sha256: None,
-                            mode: *mode,
-                            owner: owner.clone(),
-                            group: group.clone(),
-                            content: None,
-                        },
-                    );
-                }
-                Desired::Command { .. } => {
-                    f.guards.insert(r.id.to_string(), true);
-                }
-                _ => {}
-            }
-        }
-    }
     let p0 = plan(&c, &facts);
     assert!(
         p0.steps.is_empty(),

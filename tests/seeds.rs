@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
+use common::fresh;
 
 use assert_cmd::Command;
 use rampart::compile::{compile, Compiled, Desired, SecretValues};
@@ -71,11 +72,7 @@ fn every_seed_stack_validates_strictly_and_plans_on_fresh_hosts() {
         assert_eq!(out.status.code(), Some(0), "{seed}: {err}");
         assert!(err.trim().is_empty(), "{seed}: no warnings expected: {err}");
         let c = compiled(seed, &[]);
-        let facts: BTreeMap<String, HostFacts> = c
-            .hosts
-            .iter()
-            .map(|h| (h.clone(), HostFacts::default()))
-            .collect();
+        let facts = fresh(&c);
         let p = plan(&c, &facts);
         assert!(
             p.steps.len() > 50,
@@ -141,11 +138,7 @@ fn tls_is_terminated_with_a_root_only_pem_and_never_shown() {
             .unwrap()
     };
     assert!(pos("node1/file/etc/haproxy/tls.pem") < pos("node1/file/etc/haproxy/haproxy.cfg"));
-    let facts: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
+    let facts = fresh(&c);
     let p = plan(&c, &facts);
     let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
     let json = serde_json::to_string(&p).unwrap();
@@ -507,11 +500,7 @@ fn the_registry_password_reaches_docker_login_through_a_file_only() {
             .unwrap()
     };
     assert!(pos("node2/command/titan-login") < pos("node2/command/titan-pull"));
-    let facts: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
+    let facts = fresh(&c);
     let p = plan(&c, &facts);
     let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
     let json = serde_json::to_string(&p).unwrap();
@@ -546,11 +535,7 @@ fn a_first_install_of_a_compose_service_goes_on_all_hosts_at_once() {
         }
         seen
     };
-    let fresh: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
+    let fresh = common::fresh(&c);
     let up = upstream(&fresh, &compose("node3"));
     assert!(
         !up.contains(&compose("node1")) && !up.contains(&compose("node2")),

@@ -5,19 +5,18 @@
 // tests may print (progress, timings, what failed); only src/ prints through the printer
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use rampart::compile::{compile, Compiled, Desired, SecretValues};
+use rampart::compile::{Compiled, Desired};
 use rampart::diag::Source;
 use rampart::facts::HostFacts;
 use rampart::model::inventory::Inventory;
 use rampart::model::secret::Secret;
 use rampart::model::stack::Stack;
 use rampart::plan::{plan, Action};
-use rampart::roles::RoleSet;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 mod common;
-use common::converged_guards_hold;
+use common::{compiled_with, converged_guards_hold, fresh};
 
 const STACK: &str = "[stack]\nname = \"e2e\"\n\n[etcd]\nhosts = \"data\"\n\n[postgres]\nhosts = \"data\"\nsuperuser_password = { env = \"X\" }\nreplication_password = { env = \"Y\" }\n\n[haproxy]\nhosts = \"edge\"\n[haproxy.listen]\npostgres_primary = 5000\n";
 
@@ -29,35 +28,51 @@ fn inv() -> Inventory {
     .unwrap()
 }
 
+const SECRETS: &[(&str, &str)] = &[
+    ("postgres.superuser_password", "S3cr3t-super"),
+    ("postgres.replication_password", "S3cr3t-repl"),
+    ("redis.password", "S3cr3t-redis"),
+];
+
 /// The stack with `tls` appended, compiled with the certificates the loader
 /// keeps beside `stack_path`; also the secret values it rendered with.
 fn compiled(tls: &str, stack_path: &Path) -> (Compiled, BTreeMap<String, String>) {
     let inv = inv();
     let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
-    let mut m = BTreeMap::new();
-    m.insert(
-        "postgres.superuser_password".to_string(),
-        Secret::new("S3cr3t-super"),
-    );
-    m.insert(
-        "postgres.replication_password".to_string(),
-        Secret::new("S3cr3t-repl"),
-    );
-    m.insert("redis.password".to_string(), Secret::new("S3cr3t-redis"));
-    rampart::tls::store::load(&inv, &stack, stack_path, &mut m).unwrap();
-    let values = m
-        .iter()
+    let (c, m) = compiled_with(&inv, &stack, stack_path, SECRETS).unwrap();
+    (c, exposed(&m))
+}
+
+/// `compiled`, with its `[tls]` secrets (the operator's CA, `trust`) read
+/// from files beside `stack_path`, and the loader's refusal as an error.
+fn compiled_reading(tls: &str, stack_path: &Path) -> Result<Compiled, String> {
+    let inv = inv();
+    let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
+    compiled_with(&inv, &stack, stack_path, SECRETS).map(|(c, _)| c)
+}
+
+fn exposed(m: &BTreeMap<String, Secret>) -> BTreeMap<String, String> {
+    m.iter()
         .map(|(k, v)| (k.clone(), v.expose().to_string()))
-        .collect();
-    let roles = RoleSet::load(None).unwrap();
-    (
-        compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap(),
-        values,
-    )
+        .collect()
 }
 
 fn file<'a>(c: &'a Compiled, id: &str) -> &'a Desired {
     &c.resources[c.index_of(id).unwrap_or_else(|| panic!("no {id}"))].desired
+}
+
+/// A file's mode, owner, group and whether it is never shown.
+fn access(c: &Compiled, id: &str) -> (u32, String, String, bool) {
+    match file(c, id) {
+        Desired::File {
+            mode,
+            owner,
+            group,
+            sensitive,
+            ..
+        } => (*mode, owner.clone(), group.clone(), *sensitive),
+        _ => panic!("{id} is not a file"),
+    }
 }
 
 fn text(c: &Compiled, id: &str) -> String {
@@ -107,15 +122,8 @@ fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
         text(&c, "lab2/file/etc/patroni/tls/api.netrc"),
         format!("machine 127.0.0.1 login rampart password {api_pw}\n")
     );
-    match file(&c, "lab2/file/etc/patroni/tls/api.netrc") {
-        Desired::File {
-            mode,
-            owner,
-            sensitive,
-            ..
-        } => assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "root", true)),
-        _ => unreachable!(),
-    }
+    let (mode, owner, _, sensitive) = access(&c, "lab2/file/etc/patroni/tls/api.netrc");
+    assert_eq!((mode, owner.as_str(), sensitive), (0o600, "root", true));
     // HAProxy checks Patroni over TLS, verifying the member's name against the CA
     let cfg = text(&c, "lab1/file/etc/haproxy/haproxy.cfg");
     assert!(
@@ -191,20 +199,12 @@ fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
             text(&c, &key_id).trim_end(),
             values[&format!("tls.{host}.{purpose}.key")].trim_end()
         );
-        match file(&c, &key_id) {
-            Desired::File {
-                mode,
-                owner: o,
-                group,
-                sensitive,
-                ..
-            } => assert_eq!(
-                (*mode, o.as_str(), group.as_str(), *sensitive),
-                (0o600, owner, owner, true),
-                "{key_id}"
-            ),
-            _ => unreachable!(),
-        }
+        let (mode, o, group, sensitive) = access(&c, &key_id);
+        assert_eq!(
+            (mode, o.as_str(), group.as_str(), sensitive),
+            (0o600, owner, owner, true),
+            "{key_id}"
+        );
     }
     // a renewed certificate restarts etcd (one member at a time, as any change)
     let svc = c.index_of("lab1/service/etcd").unwrap();
@@ -221,12 +221,7 @@ fn keys_never_reach_plan_text_or_json_and_a_second_plan_is_empty() {
     let dir = tempfile::tempdir().unwrap();
     let stack_path = dir.path().join("stack.toml");
     let (c, values) = compiled("\n[tls]\n", &stack_path);
-    let facts: BTreeMap<String, HostFacts> = c
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
-    let p = plan(&c, &facts);
+    let p = plan(&c, &fresh(&c));
     let text = rampart::printer::plan_text(&p, rampart::printer::Style::plain());
     let json = serde_json::to_string(&p).unwrap();
     let keys: Vec<(&String, &String)> =
@@ -475,18 +470,8 @@ fn postgresql_and_pgbouncer_take_tls_and_remote_lines_are_hostssl() {
         ini.ends_with("client_tls_sslmode = require\nclient_tls_cert_file = /etc/pgbouncer/tls/pgbouncer.crt\nclient_tls_key_file = /etc/pgbouncer/tls/pgbouncer.key\nclient_tls_ca_file = /etc/pgbouncer/tls/ca.crt\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /etc/pgbouncer/tls/ca.crt\n"),
         "{ini}"
     );
-    match file(&c, "lab1/file/etc/pgbouncer/tls/pgbouncer.key") {
-        Desired::File {
-            mode,
-            owner,
-            sensitive,
-            ..
-        } => assert_eq!(
-            (*mode, owner.as_str(), *sensitive),
-            (0o600, "postgres", true)
-        ),
-        _ => unreachable!(),
-    }
+    let (mode, owner, _, sensitive) = access(&c, "lab1/file/etc/pgbouncer/tls/pgbouncer.key");
+    assert_eq!((mode, owner.as_str(), sensitive), (0o600, "postgres", true));
     // with TLS off: no ssl, every line `host`, PgBouncer as before
     let (off, _) = compiled(
         "[pgbouncer]\nhosts = \"data\"\n",
@@ -516,30 +501,8 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
             &inv,
         )
         .unwrap();
-        let mut m = BTreeMap::new();
-        for (k, v) in [
-            ("postgres.superuser_password", "S"),
-            ("postgres.replication_password", "R"),
-            ("redis.password", "S3cr3t-redis"),
-        ] {
-            m.insert(k.to_string(), Secret::new(v));
-        }
-        rampart::tls::store::load(&inv, &st, &dir.path().join("stack.toml"), &mut m).unwrap();
-        let values: BTreeMap<String, String> = m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.expose().to_string()))
-            .collect();
-        (
-            compile(
-                &inv,
-                &st,
-                &RoleSet::load(None).unwrap(),
-                &SecretValues::Values(m),
-            )
-            .unwrap(),
-            values,
-            st,
-        )
+        let (c, m) = compiled_with(&inv, &st, &dir.path().join("stack.toml"), SECRETS).unwrap();
+        (c, exposed(&m), st)
     };
     let (c, values, st) = build("\n[tls]\n");
     let conf = text(&c, "lab2/file/etc/redis/rampart.conf");
@@ -553,15 +516,8 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
         sentinel.contains("port 0\ntls-port 26379\ntls-cert-file /etc/redis/tls/redis.crt\ntls-key-file /etc/redis/tls/redis.key\ntls-ca-cert-file /etc/redis/tls/ca.crt\ntls-replication yes\ntls-auth-clients yes\n"),
         "{sentinel}"
     );
-    match file(&c, "lab2/file/etc/redis/tls/redis.key") {
-        Desired::File {
-            mode,
-            owner,
-            sensitive,
-            ..
-        } => assert_eq!((*mode, owner.as_str(), *sensitive), (0o600, "redis", true)),
-        _ => unreachable!(),
-    }
+    let (mode, owner, _, sensitive) = access(&c, "lab2/file/etc/redis/tls/redis.key");
+    assert_eq!((mode, owner.as_str(), sensitive), (0o600, "redis", true));
     // its expiry reaches node_exporter like the other certificates'
     let metrics = text(&c, "lab2/file/usr/local/sbin/rampart-tls-metrics-redis");
     assert!(
@@ -790,31 +746,6 @@ tests:
     std::fs::write(dir.path().join("test.yml"), test).unwrap();
     promtool(&["check", "rules", "rules.yml"], None);
     promtool(&["test", "rules", "test.yml"], None);
-}
-
-/// The stack compiled with its `[tls]` secrets (the operator's CA, `trust`)
-/// read from files beside `stack_path`.
-fn compiled_reading(tls: &str, stack_path: &Path) -> Result<Compiled, String> {
-    let inv = inv();
-    let stack = Stack::parse(Source::new("stack.toml", format!("{STACK}{tls}")), &inv).unwrap();
-    let mut m = BTreeMap::new();
-    m.insert(
-        "postgres.superuser_password".to_string(),
-        Secret::new("S3cr3t-super"),
-    );
-    m.insert(
-        "postgres.replication_password".to_string(),
-        Secret::new("S3cr3t-repl"),
-    );
-    m.insert("redis.password".to_string(), Secret::new("S3cr3t-redis"));
-    for (k, r) in stack.secret_refs() {
-        if k.starts_with("tls.") {
-            m.insert(k, r.read(stack_path.parent().unwrap()).unwrap());
-        }
-    }
-    rampart::tls::store::load(&inv, &stack, stack_path, &mut m)?;
-    let roles = RoleSet::load(None).unwrap();
-    Ok(compile(&inv, &stack, &roles, &SecretValues::Values(m)).unwrap())
 }
 
 fn facts_of(c: &Compiled) -> BTreeMap<String, HostFacts> {

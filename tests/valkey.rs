@@ -381,11 +381,7 @@ fn switching_a_running_cluster_between_redis_and_valkey_is_refused() {
     let (_, redis) = compiled(None);
     let (_, valkey) = compiled(Some("valkey"));
     // fresh hosts: nothing to refuse
-    let fresh: BTreeMap<String, HostFacts> = valkey
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), HostFacts::default()))
-        .collect();
+    let fresh = common::fresh(&valkey);
     assert!(plan(&valkey, &fresh).refused.is_empty());
 
     // a running Redis cluster (rampart's state, redis-server installed), now `server = "valkey"`

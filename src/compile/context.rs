@@ -100,7 +100,7 @@ impl Compiler<'_> {
                 } => role
                     .templates
                     .get(t)
-                    .map(|text| (pos, format!("roles/{}/templates/{t}", role.name), text)),
+                    .map(|text| (pos, role.template_path(t), text)),
                 _ => None,
             })
             .collect();

@@ -394,7 +394,7 @@ impl Compiler<'_> {
         match (template, content) {
             (Some(t), None) => {
                 let text = role.templates.get(t)?;
-                let name = format!("roles/{}/templates/{t}", role.name);
+                let name = role.template_path(t);
                 let r = match rendered {
                     Some(r) => r.map(|r| (r.text, Some(r.sha256))),
                     None => self.r.named(&name, text, view).map(|b| (b, None)),

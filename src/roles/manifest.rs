@@ -23,6 +23,11 @@ pub struct RoleManifest {
     /// unless `--destroy-data` is given.
     #[serde(default)]
     pub data_dirs: Vec<String>,
+    /// Shared parts (`roles/_shared/NAME.toml`) whose resources come after
+    /// this role's own, in this order (`RoleSet::load` appends them to
+    /// `resources`); their templates are looked up in `roles/_shared/templates/`.
+    #[serde(default)]
+    pub include: Vec<String>,
     #[serde(default)]
     pub resources: Vec<RoleResource>,
 }

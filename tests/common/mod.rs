@@ -5,9 +5,12 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 #![allow(dead_code)]
 
+mod compiled;
 mod converged;
 #[allow(unused_imports)] // each test binary uses what it needs
-pub use converged::{converged, converged_guards_hold};
+pub use compiled::compiled_with;
+#[allow(unused_imports)]
+pub use converged::{converged, converged_guards_hold, fresh};
 
 use std::fs::File;
 use std::process::{Command, Output};
