@@ -199,12 +199,20 @@ fn the_migration_runs_once_on_one_host_before_any_host_is_updated() {
     );
     // every host's app resources come after it in the deploy order, but for
     // what only prepares a host (Docker's packages, the folder, the image
-    // pull), which every host has done before it
+    // pull, the stack's CA for its clients: [tls]), which every host has done before it
     let at = c.order.iter().position(|&i| i == mig[0]).unwrap();
+    let ca = "/etc/rampart/tls/titan/ca.crt";
     let prepares = |r: &rampart::compile::Resource| {
         matches!(r.id.kind.as_str(), "package" | "directory")
             || (r.id.kind == "command" && r.id.name == "titan-pull")
+            || (r.id.kind == "file" && r.id.name.trim_start_matches('/') == &ca[1..])
     };
+    // the migration verifies PostgreSQL with the CA (PGSSLROOTCERT): it is there first
+    let ca_node1 = c
+        .index_of(&format!("node1/file{ca}"))
+        .expect("node1 gets the stack's CA");
+    let ca_at = c.order.iter().position(|&o| o == ca_node1).unwrap();
+    assert!(ca_at < at, "node1's CA comes after the migration");
     for (i, r) in c.resources.iter().enumerate() {
         if r.component == "services.titan" && r.id.kind == "command" && r.id.name == "titan-pull" {
             assert!(
