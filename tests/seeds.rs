@@ -589,3 +589,37 @@ fn a_first_install_of_a_compose_service_goes_on_all_hosts_at_once() {
         "with a host running it, node3 waits for node1 and node2: {up:?}"
     );
 }
+
+/// What e2e_seeds leaves out of its TLS check of each seed's hosts (README,
+/// "TLS", plaintext on purpose): sshd, HAProxy's stats page, the app
+/// services' own ports and HAProxy's listeners of them; never a
+/// PostgreSQL, Redis or etcd port.
+#[test]
+fn the_plaintext_on_purpose_ports_are_the_app_tiers_only() {
+    let ports = |seed: &str| {
+        let mut p = common::tls::plain_ports(
+            &std::fs::read_to_string(format!("plans/{seed}.toml")).unwrap(),
+        );
+        p.sort();
+        p
+    };
+    assert_eq!(ports("aegis"), [22, 3000, 7000, 8000, 8080, 8081, 8181]);
+    assert_eq!(
+        ports("egide"),
+        [22, 443, 7000, 8200],
+        "443: [haproxy.tls], the operator's certificate"
+    );
+    assert_eq!(
+        ports("default"),
+        [22, 7000, 8001, 8080],
+        "the lab stack's, as e2e_stack has them"
+    );
+    for seed in SEEDS {
+        for p in ports(seed) {
+            assert!(
+                ![2379, 2380, 8008, 5432, 6432, 5000, 5001, 6379, 26379, 6380].contains(&p),
+                "{seed}: {p}"
+            );
+        }
+    }
+}

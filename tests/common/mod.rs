@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 mod converged;
+pub mod tls;
 #[allow(unused_imports)] // each test binary uses what it needs
 pub use converged::{converged, converged_guards_hold};
 
