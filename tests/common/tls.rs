@@ -87,6 +87,7 @@ pub fn tls_listeners(hosts: &[&str], plain: &[u16], client: &ClientCert) -> Vec<
             }
             let ip = ip.trim_start_matches('[').trim_end_matches(']');
             if ip.starts_with("127.") && process.contains("\"containerd\"") {
+                eprintln!("{h}: {local} left out (containerd's own, not the stack's)");
                 continue;
             }
             let ip = match ip {
