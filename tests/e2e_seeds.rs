@@ -176,7 +176,123 @@ fn apply_seed(seed: &str, dir: &std::path::Path) -> (String, Vec<(String, String
     }
     assert!(last.is_empty(), "{seed}: status stays unhealthy:\n{last}");
     container_logs_are_clean(seed);
+    let t = std::time::Instant::now();
+    tls_everywhere(seed, &stack, &env);
+    eprintln!(
+        "MEASURED {seed}: TLS checks {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     (stack, env)
+}
+
+/// `[tls]` (issue 16) in the seed's stack: its CA made beside the stack file
+/// (a temporary copy, never the repository), every host and app service
+/// handed that CA, every TCP listener on the hosts TLS verified by it but
+/// sshd and the plaintext-on-purpose ports (HAProxy's stats page, the app
+/// services' ports and HAProxy's listeners of them), and plaintext
+/// PostgreSQL (remote and through HAProxy) and Redis/Sentinel refused.
+fn tls_everywhere(seed: &str, stack: &str, env: &[(String, String)]) {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{seed}: no {name}"))
+    };
+    let dir = std::path::Path::new(stack)
+        .parent()
+        .unwrap()
+        .join(format!(".rampart/{seed}/tls"));
+    let ca = std::fs::read_to_string(dir.join("ca.crt"))
+        .unwrap_or_else(|e| panic!("{seed}: the CA beside the stack, {}: {e}", dir.display()));
+    for (f, mode) in [("ca.key", 0o600), ("", 0o700)] {
+        let m = std::fs::metadata(dir.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, mode, "{seed}: {}/{f}", dir.display());
+    }
+    let text = std::fs::read_to_string(stack).unwrap();
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    let hosts = ["lab1", "lab2", "lab3"];
+    for h in hosts {
+        assert_eq!(
+            ssh_ok(h, "cat /etc/etcd/tls/ca.crt"),
+            ca,
+            "{seed}: {h} trusts the stack's CA"
+        );
+    }
+    // every app service on lab1 has the CA (RAMPART_TLS_CA_FILE)
+    let services: Vec<&String> = t["services"].as_table().unwrap().keys().collect();
+    let files = ssh_ok("lab1", "ls /etc/rampart/tls/");
+    let on_lab1: Vec<&str> = files.lines().collect();
+    assert!(!on_lab1.is_empty(), "{seed}: no app service's CA on lab1");
+    for s in &on_lab1 {
+        assert!(
+            services.iter().any(|x| x == s),
+            "{seed}: /etc/rampart/tls/{s}"
+        );
+        assert_eq!(
+            ssh_ok("lab1", &format!("cat /etc/rampart/tls/{s}/ca.crt")),
+            ca,
+            "{seed}: {s}'s CA"
+        );
+    }
+
+    let plain = common::tls::plain_ports(&text);
+    let listeners = common::tls::tls_listeners(&hosts, &plain, &common::tls::ETCD_CERT);
+    eprintln!(
+        "{seed}: TLS verified on {} listeners (plaintext on purpose: {plain:?}): {}",
+        listeners.len(),
+        listeners.join(", ")
+    );
+    let mut want = vec![2379, 2380, 8008, 5432, 5000];
+    if t.contains_key("redis") {
+        want.extend([6379, 26379, 6380]);
+    }
+    for port in want {
+        assert!(
+            listeners.iter().any(|l| l.ends_with(&format!(":{port}"))),
+            "{seed}: no TLS listener on port {port} among {listeners:?}"
+        );
+    }
+
+    // PostgreSQL: the app's user with the CA (verify-full) is admitted, remote
+    // and through HAProxy; the same without TLS is refused by pg_hba
+    let pw = secret(&format!("{}_DB_PASSWORD", seed.to_uppercase()));
+    for (host, port) in [("198.18.0.12", 5432), ("198.18.0.11", 5000)] {
+        let conn = |mode: &str| {
+            format!("PGPASSWORD={pw} PGCONNECT_TIMEOUT=3 psql -X -tA \"host={host} port={port} user={seed} dbname={seed} sslmode={mode} sslrootcert=/etc/patroni/tls/ca.crt\" -c 'select current_user' 2>&1")
+        };
+        assert_eq!(
+            ssh_ok("lab1", &conn("verify-full")).trim(),
+            seed,
+            "{seed}: {host}:{port} verify-full"
+        );
+        let plain = ssh("lab1", &conn("disable"));
+        assert!(
+            plain.code != 0 && plain.stdout.contains("pg_hba.conf"),
+            "{seed}: {host}:{port} took a plaintext connection: {}",
+            plain.all()
+        );
+    }
+    // Redis and Sentinel: no plaintext answer; TLS with the CA through HAProxy
+    if t.contains_key("redis") {
+        let pw = secret(&format!("{}_REDIS_PASSWORD", seed.to_uppercase()));
+        for port in [6379, 26379] {
+            let plain = ssh(
+                "lab1",
+                &format!("REDISCLI_AUTH={pw} timeout 3 redis-cli --no-auth-warning -h 198.18.0.12 -p {port} ping 2>&1"),
+            );
+            assert!(
+                !plain.stdout.contains("PONG") && !plain.stdout.contains("NOAUTH"),
+                "{seed}: plaintext Redis protocol answered on {port}: {}",
+                plain.all()
+            );
+        }
+        assert_eq!(
+            ssh_ok("lab1", &format!("REDISCLI_AUTH={pw} timeout 3 redis-cli --no-auth-warning --tls --cacert /etc/redis/tls/ca.crt -h 198.18.0.11 -p 6380 ping")).trim(),
+            "PONG",
+            "{seed}: Redis over TLS through HAProxy"
+        );
+    }
 }
 
 /// Every app container runs, and none logged an error (the stand-in logs
@@ -261,7 +377,10 @@ fn every_seed_applies_on_lab_hosts() {
     apply_seed("aeterna", dir.path());
     let mut roles = String::new();
     for _ in 0..30 {
-        roles = ssh_ok("lab1", "curl -sf http://127.0.0.1:8008/cluster");
+        roles = ssh_ok(
+            "lab1",
+            "curl -sf --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster",
+        );
         if roles.matches("\"quorum_standby\"").count() == 2 {
             break;
         }
@@ -274,7 +393,14 @@ fn every_seed_applies_on_lab_hosts() {
     );
     let leader = ["lab1", "lab2", "lab3"]
         .into_iter()
-        .find(|h| ssh(h, "curl -sf -o /dev/null http://127.0.0.1:8008/primary").code == 0)
+        .find(|h| {
+            ssh(
+                h,
+                "curl -sf -o /dev/null --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/primary",
+            )
+            .code
+                == 0
+        })
         .expect("a leader");
     // both standbys must confirm every commit: Patroni writes `ANY 2 (a,b)`, or
     // keeps the bootstrap's `2 (a,b)` (FIRST 2 of 2), which is the same

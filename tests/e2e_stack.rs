@@ -231,52 +231,6 @@ fn assert_own_cgroups(hosts: &[&str]) {
 /// the lab's app (python's http.server, 8001) and HAProxy's HTTP listener in
 /// front of it (8080; `[haproxy.tls]` terminates TLS there when it is set).
 const PLAIN_PORTS: [u16; 4] = [22, 7000, 8001, 8080];
-/// PostgreSQL's protocol asks for TLS first (`-starttls postgres`):
-/// PostgreSQL, PgBouncer and HAProxy's passthrough of them.
-const PG_PORTS: [u16; 4] = [5432, 6432, 5000, 5001];
-
-/// Every TCP listener on `hosts` (ss -tlnp) but `PLAIN_PORTS` completes an
-/// `openssl s_client` handshake verified by the stack's CA, for the address
-/// it listens on (a wildcard: the host's address); `HOST ADDRESS:PORT` of each.
-fn tls_listeners(hosts: &[&str]) -> Vec<String> {
-    let mut seen = Vec::new();
-    for h in hosts {
-        let addr = format!("198.18.0.{}", 10 + h[3..].parse::<u32>().unwrap());
-        for l in ssh_ok(h, "ss -Htlnp").lines() {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            let (local, process) = (cols[3], cols.get(5).copied().unwrap_or(""));
-            let (ip, port) = local.rsplit_once(':').unwrap();
-            let port: u16 = port.parse().unwrap();
-            if PLAIN_PORTS.contains(&port) {
-                continue;
-            }
-            let ip = ip.trim_start_matches('[').trim_end_matches(']');
-            let ip = match ip {
-                "0.0.0.0" | "*" | "::" => addr.as_str(),
-                x => x,
-            };
-            let connect = if ip.contains(':') {
-                format!("[{ip}]:{port}")
-            } else {
-                format!("{ip}:{port}")
-            };
-            let starttls = if PG_PORTS.contains(&port) {
-                "-starttls postgres "
-            } else {
-                ""
-            };
-            // a data host's certificate as the client's (etcd and Sentinel ask for one)
-            let r = ssh(h, &format!("timeout 10 openssl s_client -connect {connect} {starttls}-verify_return_error -verify_ip {ip} -CAfile /etc/redis/tls/ca.crt -cert /etc/redis/tls/redis.crt -key /etc/redis/tls/redis.key </dev/null 2>&1"));
-            assert!(
-                r.code == 0 && r.stdout.contains("Verify return code: 0 (ok)"),
-                "{h}: {process} on {local} is not TLS verified by the stack's CA:\n{}",
-                r.all()
-            );
-            seen.push(format!("{h} {ip}:{port}"));
-        }
-    }
-    seen
-}
 
 #[test]
 fn reference_stack_applies_fails_over_and_rejoins() {
@@ -530,7 +484,7 @@ fn reference_stack_applies_fails_over_and_rejoins() {
     // logged): every TCP listener on every host completes a TLS handshake
     // verified by the stack's CA, but sshd and what README lists as
     // plaintext on purpose; plaintext Redis, Sentinel and PostgreSQL get no answer
-    let listeners = tls_listeners(&hosts);
+    let listeners = common::tls::tls_listeners(&hosts, &PLAIN_PORTS, &common::tls::REDIS_CERT);
     eprintln!(
         "TLS verified on {} listeners: {}",
         listeners.len(),

@@ -192,12 +192,20 @@ fn the_migration_runs_once_on_one_host_before_any_host_is_updated() {
     );
     // every host's app resources come after it in the deploy order, but for
     // what only prepares a host (Docker's packages, the folder, the image
-    // pull), which every host has done before it
+    // pull, the stack's CA for its clients: [tls]), which every host has done before it
     let at = c.order.iter().position(|&i| i == mig[0]).unwrap();
+    let ca = "/etc/rampart/tls/titan/ca.crt";
     let prepares = |r: &rampart::compile::Resource| {
         matches!(r.id.kind.as_str(), "package" | "directory")
             || (r.id.kind == "command" && r.id.name == "titan-pull")
+            || (r.id.kind == "file" && r.id.name.trim_start_matches('/') == &ca[1..])
     };
+    // the migration verifies PostgreSQL with the CA (PGSSLROOTCERT): it is there first
+    let ca_node1 = c
+        .index_of(&format!("node1/file{ca}"))
+        .expect("node1 gets the stack's CA");
+    let ca_at = c.order.iter().position(|&o| o == ca_node1).unwrap();
+    assert!(ca_at < at, "node1's CA comes after the migration");
     for (i, r) in c.resources.iter().enumerate() {
         if r.component == "services.titan" && r.id.kind == "command" && r.id.name == "titan-pull" {
             assert!(
@@ -565,4 +573,38 @@ fn a_first_install_of_a_compose_service_goes_on_all_hosts_at_once() {
         up.contains(&compose("node2")) && up.contains(&compose("node1")),
         "with a host running it, node3 waits for node1 and node2: {up:?}"
     );
+}
+
+/// What e2e_seeds leaves out of its TLS check of each seed's hosts (README,
+/// "TLS", plaintext on purpose): sshd, HAProxy's stats page, the app
+/// services' own ports and HAProxy's listeners of them; never a
+/// PostgreSQL, Redis or etcd port.
+#[test]
+fn the_plaintext_on_purpose_ports_are_the_app_tiers_only() {
+    let ports = |seed: &str| {
+        let mut p = common::tls::plain_ports(
+            &std::fs::read_to_string(format!("plans/{seed}.toml")).unwrap(),
+        );
+        p.sort();
+        p
+    };
+    assert_eq!(ports("aegis"), [22, 3000, 7000, 8000, 8080, 8081, 8181]);
+    assert_eq!(
+        ports("egide"),
+        [22, 443, 7000, 8200],
+        "443: [haproxy.tls], the operator's certificate"
+    );
+    assert_eq!(
+        ports("default"),
+        [22, 7000, 8001, 8080],
+        "the lab stack's, as e2e_stack has them"
+    );
+    for seed in SEEDS {
+        for p in ports(seed) {
+            assert!(
+                ![2379, 2380, 8008, 5432, 6432, 5000, 5001, 6379, 26379, 6380].contains(&p),
+                "{seed}: {p}"
+            );
+        }
+    }
 }

@@ -7,6 +7,7 @@
 
 mod compiled;
 mod converged;
+pub mod tls;
 #[allow(unused_imports)] // each test binary uses what it needs
 pub use compiled::compiled_with;
 #[allow(unused_imports)]
