@@ -211,7 +211,7 @@ fn guard_holds(c: &Compiled, host: &str, config: &str) -> bool {
     else {
         panic!("{id} has no guard");
     };
-    let curl = "curl -sf --max-time 5 http://127.0.0.1:8008/config";
+    let curl = "curl -sf --max-time 5 --retry 3 --retry-connrefused --retry-delay 1 http://127.0.0.1:8008/config";
     assert!(unless.starts_with(curl), "{unless}");
     let script = unless.replacen(curl, "printf '%s' \"$CONFIG\"", 1);
     std::process::Command::new("sh")

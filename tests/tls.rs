@@ -132,7 +132,15 @@ fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
         Desired::Health { check, .. } => format!("{check:?}"),
         _ => panic!("{id}"),
     };
-    assert!(cmd("lab1/health/patroni-running").contains("curl -fsS -o /dev/null --max-time 5 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/health"));
+    let running = cmd("lab1/health/patroni-running");
+    assert!(running.contains("curl -fsS -o /dev/null --max-time 5 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/health"), "{running}");
+    // Patroni binds its API again a moment after a reload: the member is done
+    // only once the API serves the certificate in the file
+    assert!(
+        running.contains("openssl s_client -connect 127.0.0.1:8008")
+            && running.contains("-fingerprint -sha256 -in /etc/patroni/tls/patroni.crt"),
+        "{running}"
+    );
     let patch = cmd("lab1/command/patroni-dynamic-config");
     assert!(patch.contains("--cacert /etc/patroni/tls/ca.crt --netrc-file /etc/patroni/tls/api.netrc https://127.0.0.1:8008/config"), "{patch}");
     assert!(
@@ -147,7 +155,7 @@ fn etcd_and_patroni_get_certificates_and_talk_tls_with_client_certificates() {
         .unwrap();
     assert!(
         probe.contains(
-            "curl -sf --max-time 3 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster"
+            "curl -sf --max-time 3 --retry 2 --retry-connrefused --retry-delay 1 --cacert /etc/patroni/tls/ca.crt https://127.0.0.1:8008/cluster"
         ),
         "{probe}"
     );
