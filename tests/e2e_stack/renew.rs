@@ -19,7 +19,11 @@ const HOSTS: [&str; 3] = ["lab1", "lab2", "lab3"];
 const LISTENERS: [(u16, &str, &str); 3] = [
     (6379, "/etc/redis/tls/redis.crt", ""),
     (26379, "/etc/redis/tls/redis.crt", ""),
-    (6432, "/etc/pgbouncer/tls/pgbouncer.crt", "-starttls postgres "),
+    (
+        6432,
+        "/etc/pgbouncer/tls/pgbouncer.crt",
+        "-starttls postgres ",
+    ),
 ];
 
 /// (file serial, served serial) of each listener above on each host.
@@ -37,14 +41,15 @@ fn serials() -> Vec<(String, String)> {
     out
 }
 
-/// A writer on lab3: `write` every 100 ms until /tmp/stop-`tag` exists;
-/// returns its log (`start end ok|fail` per write).
-fn writer(tag: &'static str, write: String) -> std::thread::JoinHandle<String> {
+/// A writer on lab3: `write` every 100 ms until /tmp/stop-`tag` exists, a
+/// write good when it exits 0 and `good` holds of its output `$v`; returns
+/// its log (`start end ok|fail` per write).
+fn writer(tag: &'static str, write: String, good: &'static str) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         ssh_ok(
             "lab3",
             &format!(
-                "rm -f /tmp/stop-{tag} /tmp/writes-{tag} /tmp/errors-{tag}; while [ ! -e /tmp/stop-{tag} ]; do t=$(date +%s.%N); if v=$({write} 2>&1); then r=ok; else r=fail; echo \"$t $v\" >> /tmp/errors-{tag}; fi; echo \"$t $(date +%s.%N) $r\" >> /tmp/writes-{tag}; sleep 0.1; done; cat /tmp/writes-{tag}"
+                "rm -f /tmp/stop-{tag} /tmp/writes-{tag} /tmp/errors-{tag}; while [ ! -e /tmp/stop-{tag} ]; do t=$(date +%s.%N); if v=$({write} 2>&1) && {good}; then r=ok; else r=fail; echo \"$t $v\" >> /tmp/errors-{tag}; fi; echo \"$t $(date +%s.%N) $r\" >> /tmp/writes-{tag}; sleep 0.1; done; cat /tmp/writes-{tag}"
             ),
         )
     })
@@ -61,7 +66,11 @@ pub fn run(stack_dir: &std::path::Path) -> Measured {
     let pids = || -> Vec<String> {
         HOSTS
             .iter()
-            .map(|h| ssh_ok(h, "systemctl show -p MainPID --value pgbouncer").trim().to_string())
+            .map(|h| {
+                ssh_ok(h, "systemctl show -p MainPID --value pgbouncer")
+                    .trim()
+                    .to_string()
+            })
             .collect()
     };
     let pgbouncer_pids = pids();
@@ -79,7 +88,11 @@ pub fn run(stack_dir: &std::path::Path) -> Measured {
             removed += 1;
         }
     }
-    assert!(removed >= 9, "the kept certificates of {}", tls_dir.display());
+    assert!(
+        removed >= 9,
+        "the kept certificates of {}",
+        tls_dir.display()
+    );
     let p = rs(&["plan"]);
     assert_eq!(p.code, 0, "{}", p.all());
     assert!(
@@ -91,11 +104,13 @@ pub fn run(stack_dir: &std::path::Path) -> Measured {
     );
     let redis = writer(
         "renew-redis",
-        format!("{REDIS} -h 198.18.0.11 -p 6380 incr renew | grep -qx '[0-9][0-9]*'"),
+        format!("{REDIS} -h 198.18.0.11 -p 6380 incr renew"),
+        "case \"$v\" in ''|*[!0-9]*) false;; esac",
     );
     let pg = writer(
         "renew-pg",
         "PGPASSWORD=lab-only-app-pw PGCONNECT_TIMEOUT=3 timeout 5 psql -X -q \"host=198.18.0.13 port=6432 user=app dbname=app sslmode=verify-full sslrootcert=/etc/patroni/tls/ca.crt\" -c 'insert into renew_w default values'".to_string(),
+        "true",
     );
     std::thread::sleep(Duration::from_secs(2));
     let t = Instant::now();
@@ -105,7 +120,11 @@ pub fn run(stack_dir: &std::path::Path) -> Measured {
     ssh_ok("lab3", "touch /tmp/stop-renew-redis /tmp/stop-renew-pg");
     let (redis_log, pg_log) = (redis.join().unwrap(), pg.join().unwrap());
     assert_eq!(a.code, 0, "{}", a.all());
-    let errors = ssh("lab3", "cat /tmp/errors-renew-redis /tmp/errors-renew-pg").stdout;
+    // what each writer saw, and HAProxy's view of the servers meanwhile
+    let errors = ssh("lab3", "tail -n 20 /tmp/errors-renew-redis; tail -n 20 /tmp/errors-renew-pg").stdout
+        + &ssh("lab1", &format!("journalctl --no-pager -q -o short-precise --since=-{}s -t haproxy | grep -iE 'is (UP|DOWN)|no server available' | tail -n 30", apply_secs as u64 + 10)).stdout
+        + &ssh("lab3", "grep -E 'login|crashed|TLS|SIGHUP|RELOAD' /var/log/postgresql/pgbouncer.log | tail -n 20").stdout;
+    eprintln!("renewal: failed writes and HAProxy's server changes:\n{errors}");
     let acked = redis_log.lines().filter(|l| l.ends_with(" ok")).count() as u64;
     let (r, q) = (write_stats(&redis_log), write_stats(&pg_log));
     for (what, s, bound) in [("Redis", &r, 3.0), ("PostgreSQL", &q, 1.0)] {
@@ -146,9 +165,18 @@ pub fn run(stack_dir: &std::path::Path) -> Measured {
         assert_eq!(f1, s1, "{h}:{port} serves the renewed certificate");
     }
     // PgBouncer was reloaded, not restarted: its process is the one from before
-    assert_eq!(pids(), pgbouncer_pids, "PgBouncer reloaded its TLS files in place");
+    assert_eq!(
+        pids(),
+        pgbouncer_pids,
+        "PgBouncer reloaded its TLS files in place"
+    );
     let p = rs(&["plan", "--detailed-exitcode"]);
-    assert_eq!(p.code, 0, "the plan after the renewal is empty:\n{}", p.all());
+    assert_eq!(
+        p.code,
+        0,
+        "the plan after the renewal is empty:\n{}",
+        p.all()
+    );
     Measured {
         apply_secs,
         redis: r,

@@ -18,7 +18,10 @@ use std::collections::BTreeMap;
 fn deployed_tls(f: &HostFacts, conf: &str) -> Option<bool> {
     let file = f.files.get(conf).filter(|x| x.exists)?;
     let text = String::from_utf8_lossy(file.content.as_ref()?).into_owned();
-    Some(text.lines().any(|l| l.trim_start().starts_with("tls-port ")))
+    Some(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("tls-port ")),
+    )
 }
 
 /// One refusal naming the hosts deployed in the other scheme, the stack
