@@ -123,7 +123,7 @@ pub fn run(stack_dir: &std::path::Path) -> Measured {
     // what each writer saw, and HAProxy's view of the servers meanwhile
     let errors = ssh("lab3", "tail -n 20 /tmp/errors-renew-redis; tail -n 20 /tmp/errors-renew-pg").stdout
         + &ssh("lab1", &format!("journalctl --no-pager -q -o short-precise --since=-{}s -t haproxy | grep -iE 'is (UP|DOWN)|no server available' | tail -n 30", apply_secs as u64 + 10)).stdout
-        + &ssh("lab3", "grep -E 'login|crashed|TLS|SIGHUP|RELOAD' /var/log/postgresql/pgbouncer.log | tail -n 20").stdout;
+        + &ssh("lab3", "grep -E 'login failed|failing|crashed|TLS|SIGHUP|RELOAD' /var/log/postgresql/pgbouncer.log | tail -n 20").stdout;
     eprintln!("renewal: failed writes and HAProxy's server changes:\n{errors}");
     let acked = redis_log.lines().filter(|l| l.ends_with(" ok")).count() as u64;
     let (r, q) = (write_stats(&redis_log), write_stats(&pg_log));
