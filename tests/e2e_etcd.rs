@@ -585,49 +585,11 @@ fn etcd_cluster_end_to_end() {
         "a renewal restarts etcd one member at a time: {}",
         p.stdout
     );
-    // lab3 writes to etcd every 0.2 s through all three endpoints and counts
-    // the members answering; this machine writes to PostgreSQL through HAProxy
-    let etcd_writer = std::thread::spawn(|| {
-        ssh_ok("lab3", &format!("rm -f /tmp/stop-renew; ok=0; bad=0; min=3; end=$(( $(date +%s) + 240 )); while [ ! -e /tmp/stop-renew ] && [ $(date +%s) -lt $end ]; do n=0; for a in 11 12 13; do curl -sf --max-time 0.5 --cacert /etc/etcd/tls/ca.crt --cert /etc/etcd/tls/etcd.crt --key /etc/etcd/tls/etcd.key https://198.18.0.$a:2379/version >/dev/null && n=$((n+1)); done; [ $n -lt $min ] && min=$n; if {ETCDCTL} --endpoints={ALL_HTTPS} --command-timeout=5s put /rampart-renew \"$(date +%s%N)\" >/dev/null 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); fi; sleep 0.2; done; echo $ok $bad $min"))
-    });
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let pg_writer = {
-        let stop = stop.clone();
-        let superuser = superuser.clone();
-        std::thread::spawn(move || {
-            let mut log = String::new();
-            let epoch = || {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs_f64()
-            };
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let t = epoch();
-                let r = psql_here(
-                    "host=198.18.0.11 port=5000 user=postgres dbname=postgres sslmode=require",
-                    &superuser,
-                    "insert into renew_w default values",
-                );
-                log.push_str(&format!(
-                    "{t} {} {}\n",
-                    epoch(),
-                    if r.code == 0 { "ok" } else { "fail" }
-                ));
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            log
-        })
-    };
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    let w = Writers::start("renew", &superuser);
     let t = Instant::now();
     let a = rampart(&["-i", &inv, "-s", &grown_s, "apply", "--auto-approve"]);
     let roll_secs = t.elapsed().as_secs_f64();
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    ssh_ok("lab3", "touch /tmp/stop-renew");
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let counts = etcd_writer.join().unwrap();
-    let log = pg_writer.join().unwrap();
+    let (counts, log) = w.stop();
     assert_eq!(a.code, 0, "{}", a.all());
     let c: Vec<u32> = counts
         .split_whitespace()
@@ -735,6 +697,8 @@ fn etcd_cluster_end_to_end() {
         "straight to a new CA is refused: {}",
         p.all()
     );
+    // the three applies run under the same two writers as the renewal
+    let w = Writers::start("ca", &superuser);
     let t = Instant::now();
     apply_then_quiet(
         &with_tls("trust = [{ file = \"new-ca.crt\" }]\n"),
@@ -748,9 +712,36 @@ fn etcd_cluster_end_to_end() {
     );
     let final_text = with_tls(new_ca);
     apply_then_quiet(&final_text, "CA change 3/3: the old CA dropped");
+    let ca_secs = t.elapsed().as_secs_f64();
+    let (counts, log) = w.stop();
+    let c: Vec<u32> = counts
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let (etcd_ok, etcd_bad, min_up) = (c[0], c[1], c[2]);
+    let WriteStats {
+        n,
+        failed,
+        worst,
+        slowest,
+        still_failing,
+    } = write_stats(&log);
     measured!(
-        "MEASURED CA change in three applies (etcd, Patroni, PostgreSQL, HAProxy): {:.1}s",
-        t.elapsed().as_secs_f64()
+        "MEASURED CA change in three applies (etcd, Patroni, PostgreSQL, HAProxy): {ca_secs:.1}s; etcd: {etcd_ok} writes every 0.2 s, {etcd_bad} failed, fewest members answering {min_up}; PostgreSQL through HAProxy: {n} writes every 100 ms, {failed} failed (longest run of failures {worst:.2}s), slowest successful write {slowest:.2}s"
+    );
+    assert!(etcd_ok > 20, "the etcd writer ran: {counts}");
+    assert_eq!(etcd_bad, 0, "no etcd write failed during the CA change");
+    assert!(
+        min_up >= 2,
+        "at most one etcd member down at a time during the CA change; saw {min_up} of 3"
+    );
+    assert!(
+        n > 20 && !still_failing,
+        "the PostgreSQL writer ran ({n} writes) and ended writing"
+    );
+    assert!(
+        worst <= 1.0,
+        "PostgreSQL writes failed for {worst:.2}s at most during the CA change (the rolling restart's goal: 1 s)"
     );
     let new_pem = std::fs::read_to_string(sdir.path().join("new-ca.crt")).unwrap();
     for h in ["lab1", "lab2", "lab3"] {
@@ -902,6 +893,71 @@ fn etcd_cluster_end_to_end() {
 }
 
 /// `psql` on this machine, as the PostgreSQL superuser.
+/// Two writers during a roll of certificates: lab3 writes to etcd every
+/// 0.2 s through all three endpoints (its own client certificate, read anew
+/// each time) and counts the members answering; this machine inserts into
+/// `renew_w` through HAProxy every 100 ms (`sslmode=require`: the CA may
+/// change under it).
+struct Writers {
+    tag: &'static str,
+    etcd: std::thread::JoinHandle<String>,
+    pg: std::thread::JoinHandle<String>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Writers {
+    fn start(tag: &'static str, superuser: &str) -> Writers {
+        let etcd = std::thread::spawn(move || {
+            ssh_ok("lab3", &format!("rm -f /tmp/stop-{tag}; ok=0; bad=0; min=3; end=$(( $(date +%s) + 900 )); while [ ! -e /tmp/stop-{tag} ] && [ $(date +%s) -lt $end ]; do n=0; for a in 11 12 13; do curl -sf --max-time 0.5 --cacert /etc/etcd/tls/ca.crt --cert /etc/etcd/tls/etcd.crt --key /etc/etcd/tls/etcd.key https://198.18.0.$a:2379/version >/dev/null && n=$((n+1)); done; [ $n -lt $min ] && min=$n; if {ETCDCTL} --endpoints={ALL_HTTPS} --command-timeout=5s put /rampart-{tag} \"$(date +%s%N)\" >/dev/null 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); fi; sleep 0.2; done; echo $ok $bad $min"))
+        });
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pg = {
+            let stop = stop.clone();
+            let superuser = superuser.to_string();
+            std::thread::spawn(move || {
+                let mut log = String::new();
+                let epoch = || {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs_f64()
+                };
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = epoch();
+                    let r = psql_here(
+                        "host=198.18.0.11 port=5000 user=postgres dbname=postgres sslmode=require",
+                        &superuser,
+                        "insert into renew_w default values",
+                    );
+                    log.push_str(&format!(
+                        "{t} {} {}\n",
+                        epoch(),
+                        if r.code == 0 { "ok" } else { "fail" }
+                    ));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                log
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        Writers {
+            tag,
+            etcd,
+            pg,
+            stop,
+        }
+    }
+
+    /// Stops both: the etcd writer's `ok bad fewest-members` and the
+    /// PostgreSQL writer's log.
+    fn stop(self) -> (String, String) {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        ssh_ok("lab3", &format!("touch /tmp/stop-{}", self.tag));
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (self.etcd.join().unwrap(), self.pg.join().unwrap())
+    }
+}
+
 fn psql_here(conninfo: &str, password: &str, sql: &str) -> Run {
     need_tool("psql", "postgresql-client");
     let out = std::process::Command::new("psql")

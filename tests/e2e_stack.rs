@@ -11,6 +11,8 @@ mod common;
 use common::*;
 #[path = "e2e_stack/pitr.rs"]
 mod pitr;
+#[path = "e2e_stack/renew.rs"]
+mod renew;
 use std::time::{Duration, Instant};
 
 const PG: &str = "PGPASSWORD=lab-only-app-pw PGCONNECT_TIMEOUT=2 psql -X -q -U app -d app -tA";
@@ -539,6 +541,11 @@ fn reference_stack_applies_fails_over_and_rejoins() {
         ssh_ok("lab3", "REDISCLI_AUTH=lab-only-redis-pw timeout 3 redis-cli --no-auth-warning --tls --cacert /etc/redis/tls/ca.crt -h 198.18.0.11 -p 6380 set k tls").trim(),
         "OK"
     );
+
+    // issue 16: a renewal of every certificate rolls under a Redis and a
+    // PgBouncer writer (e2e_stack/renew.rs)
+    let r = renew::run(std::path::Path::new(&format!("{ROOT}/plans")));
+    measured!("MEASURED certificate renewal roll of the lab stack (Redis restarted one member at a time, the master last after a Sentinel failover; Sentinels one at a time; PgBouncer reloaded; etcd rolled; Patroni and PostgreSQL reloaded): apply {:.1}s; Redis through HAProxy over TLS: {} INCRs every 100 ms, {} failed (longest run of failures {:.2}s, bound 3 s); PostgreSQL through PgBouncer (verify-full): {} INSERTs every 100 ms, {} failed (longest run of failures {:.2}s, bound 1 s), slowest successful {:.2}s", r.apply_secs, r.redis.n, r.redis.failed, r.redis.worst, r.pg.n, r.pg.failed, r.pg.worst, r.pg.slowest);
 
     // kill the PostgreSQL leader's host outright; a write through a surviving HAProxy works again
     let old = leader("lab1");

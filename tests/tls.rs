@@ -889,3 +889,72 @@ fn a_ca_change_on_a_valkey_stack_is_checked_in_valkeys_folder() {
         "{r:?}"
     );
 }
+
+/// A Redis deployed plaintext whose stack (Redis alone, no etcd to refuse it)
+/// gains `[tls]`, or the reverse, is refused before anything changes, naming
+/// the stack file, the key and the steps; a host that already speaks the
+/// stack's scheme, or whose rampart.conf is as planned, is not.
+#[test]
+fn switching_a_running_redis_between_plaintext_and_tls_is_refused_with_the_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis_only = "[stack]\nname = \"cache\"\n\n[redis]\nhosts = \"data\"\npassword = { env = \"R\" }\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n";
+    let build = |tls: &str| -> Compiled {
+        let inv = inv();
+        let st = Stack::parse(
+            Source::new("plans/cache.toml", format!("{redis_only}{tls}")),
+            &inv,
+        )
+        .unwrap();
+        let mut m = BTreeMap::new();
+        m.insert("redis.password".to_string(), Secret::new("S3cr3t-redis"));
+        rampart::tls::store::load(&inv, &st, &dir.path().join("cache.toml"), &mut m).unwrap();
+        let roles = RoleSet::load(None).unwrap();
+        compile(&inv, &st, &roles, &SecretValues::Values(m)).unwrap()
+    };
+    let (plain, tls) = (build(""), build("\n[tls]\n"));
+    let conf = "/etc/redis/rampart.conf";
+    // `to` planned on hosts whose rampart.conf is `from`'s (None: as planned)
+    let refused = |from: Option<&Compiled>, to: &Compiled| {
+        let mut facts = facts_of(to);
+        if let Some(from) = from {
+            for h in ["lab1", "lab2", "lab3"] {
+                let f = facts.get_mut(h).unwrap().files.get_mut(conf).unwrap();
+                f.content = Some(text(from, &format!("{h}/file{conf}")).into_bytes());
+                f.sha256 = Some("0".repeat(64));
+            }
+        }
+        plan(to, &facts).refused
+    };
+    let on = refused(Some(&plain), &tls);
+    assert_eq!(on.len(), 1, "{on:?}");
+    for part in [
+        "redis: lab1, lab2, lab3 run Redis and its Sentinel on plaintext (/etc/redis/rampart.conf has no `tls-port`)",
+        "plans/cache.toml turns TLS on (`[tls]`)",
+        "in plans/cache.toml, set `[tls] enabled = false`",
+        "1. apply a stack with `[tls]` whose `[redis] hosts` are new hosts",
+        "3. point the clients at the new hosts",
+    ] {
+        assert!(on[0].contains(part), "`{part}` not in: {}", on[0]);
+    }
+    let off = refused(Some(&tls), &plain);
+    assert_eq!(off.len(), 1, "{off:?}");
+    assert!(
+        off[0].contains("lab1, lab2, lab3 run Redis and its Sentinel on TLS")
+            && off[0].contains("Put `[tls]` back in plans/cache.toml"),
+        "{}",
+        off[0]
+    );
+    // the same scheme, or the file as planned: nothing refused
+    assert!(refused(Some(&tls), &tls).is_empty());
+    assert!(refused(None, &tls).is_empty());
+    assert!(refused(None, &plain).is_empty());
+    // a changed setting on a plaintext cluster is no switch
+    let tuned = {
+        let mut f = facts_of(&plain);
+        let c = f.get_mut("lab2").unwrap().files.get_mut(conf).unwrap();
+        c.content = Some(b"port 6379\nmaxmemory 1mb\n".to_vec());
+        c.sha256 = Some("0".repeat(64));
+        plan(&plain, &f).refused
+    };
+    assert!(tuned.is_empty(), "{tuned:?}");
+}

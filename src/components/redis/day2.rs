@@ -11,7 +11,9 @@
 //! - a host added to the stack follows the master the Sentinels name now
 //!   (the redis role's seed script), not the initial one;
 //! - a host that runs the other server (Redis where the stack now says
-//!   Valkey, or the reverse) refuses the plan (`super::switch`).
+//!   Valkey, or the reverse) refuses the plan (`super::switch`), and so does
+//!   one deployed plaintext where the stack has `[tls]`, or the reverse
+//!   (`super::scheme`).
 //!
 //! Units, CLI and paths are the stack's server's (`Server::names`); a host
 //! leaving the stack uses the server its recorded state names.
@@ -226,6 +228,8 @@ pub fn steps(
 ) {
     // a host that runs the other server: no switch in place
     super::switch::refuse_a_switch_of_server(compiled, facts, plan);
+    // a host deployed plaintext where the stack has [tls], or the reverse
+    super::scheme::refuse_a_switch_of_scheme(compiled, facts, plan);
     let Some(k) = super::cluster(compiled) else {
         return;
     };

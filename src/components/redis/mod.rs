@@ -12,6 +12,8 @@
 //! - `day2`: the plan's day-2 steps: failover before the master restarts,
 //!   Sentinel restarts kept above quorum, hosts leaving (failover, reset);
 //! - `switch`: the plan refused where a host runs the other server;
+//! - `scheme`: the plan refused where a host's Redis was deployed
+//!   plaintext and the stack has `[tls]` (or the reverse);
 //! - `status`: `rampart status` probe lines and health of Redis and Sentinel;
 //! - `alerts` and `zones`: its Prometheus rules and failure-domain checks.
 //!
@@ -21,6 +23,7 @@ pub mod alerts;
 pub mod day2;
 pub mod facts;
 pub mod ops;
+pub mod scheme;
 pub mod server;
 pub mod stack;
 pub mod status;
@@ -62,6 +65,8 @@ pub struct Cluster {
     /// `[tls]`: Redis and Sentinel listen on TLS only; rampart's CLI calls
     /// speak TLS (`Names::cli_call`).
     pub tls: bool,
+    /// The stack file's path (for messages).
+    pub stack_file: String,
 }
 
 /// The Redis cluster the stack deploys (None when it does not).
@@ -104,6 +109,7 @@ impl Component for Redis {
                 .map(view::sentinel),
             hosts,
             tls: crate::tls::view::on(stack),
+            stack_file: stack.source.path.clone(),
         }))
     }
     fn fact_tag(&self) -> Option<&'static str> {
