@@ -905,11 +905,14 @@ fn switching_a_running_redis_between_plaintext_and_tls_is_refused_with_the_steps
             &inv,
         )
         .unwrap();
-        let mut m = BTreeMap::new();
-        m.insert("redis.password".to_string(), Secret::new("S3cr3t-redis"));
-        rampart::tls::store::load(&inv, &st, &dir.path().join("cache.toml"), &mut m).unwrap();
-        let roles = RoleSet::load(None).unwrap();
-        compile(&inv, &st, &roles, &SecretValues::Values(m)).unwrap()
+        compiled_with(
+            &inv,
+            &st,
+            &dir.path().join("cache.toml"),
+            &[("redis.password", "S3cr3t-redis")],
+        )
+        .unwrap()
+        .0
     };
     let (plain, tls) = (build(""), build("\n[tls]\n"));
     let conf = "/etc/redis/rampart.conf";
