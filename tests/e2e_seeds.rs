@@ -460,7 +460,8 @@ fn every_seed_applies_on_lab_hosts() {
     let log = ssh_ok("lab1", "cat /var/lib/rampart/migrations.log");
     assert_eq!(log.lines().count(), 1, "{log}");
     assert!(
-        log.starts_with("lab1 ") && log.contains("postgresql+asyncpg://titan@127.0.0.1:5000/titan"),
+        log.starts_with("lab1 ")
+            && log.contains("postgresql+asyncpg://titan@198.18.0.100:5000/titan"),
         "ran with the service's environment: {log}"
     );
     let ran: f64 = log.split_whitespace().nth(1).unwrap().parse().unwrap();
