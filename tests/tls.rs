@@ -937,7 +937,7 @@ fn a_ca_change_on_a_valkey_stack_is_checked_in_valkeys_folder() {
         std::fs::write(dir.path().join(n), t).unwrap();
     }
     let stack = |x: &str| {
-        format!("\n[redis]\nhosts = \"data\"\nserver = \"valkey\"\npassword = {{ env = \"R\" }}\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n\n[tls]\nca = {{ file = \"{x}.crt\" }}\nca_key = {{ file = \"{x}.key\" }}\n")
+        format!("\n[redis]\nhosts = \"data\"\nserver = \"valkey\"\npassword = {{ env = \"R\" }}\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n\n[services.web]\nhosts = \"app\"\ncommand = \"/usr/bin/web\"\nport = 8001\n\n[tls]\nca = {{ file = \"{x}.crt\" }}\nca_key = {{ file = \"{x}.key\" }}\n")
     };
     let path = dir.path().join("stack.toml");
     let running = compiled_reading(&stack("a"), &path).unwrap();
@@ -953,6 +953,12 @@ fn a_ca_change_on_a_valkey_stack_is_checked_in_valkeys_folder() {
     assert!(
         r.iter()
             .any(|m| m.contains("new redis certificate") && m.contains("do not trust yet")),
+        "{r:?}"
+    );
+    // the apps' client certificates (Sentinel verifies them) are checked too
+    assert!(
+        r.iter()
+            .any(|m| m.contains("new app certificate") && m.contains("do not trust yet")),
         "{r:?}"
     );
 }
