@@ -235,12 +235,10 @@ pub fn wanted(inv: &Inventory, stack: &Stack) -> Vec<Want> {
                     sans.push(k.vip.get_ref().clone());
                 }
             }
-            let mut seen = std::collections::HashSet::new();
-            sans.retain(|s| seen.insert(s.clone()));
             out.push(Want {
                 host: h.name.clone(),
                 purpose: p,
-                sans,
+                sans: once_each(sans),
             });
         }
     }
@@ -249,22 +247,26 @@ pub fn wanted(inv: &Inventory, stack: &Stack) -> Vec<Want> {
         if services_on(stack, &h.name).is_empty() {
             continue;
         }
-        let mut sans = vec![
-            h.name.clone(),
-            h.address.clone(),
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-        ];
-        let mut seen = std::collections::HashSet::new();
-        sans.retain(|s| seen.insert(s.clone()));
         out.push(Want {
             host: h.name.clone(),
             purpose: APP,
-            sans,
+            sans: once_each(vec![
+                h.name.clone(),
+                h.address.clone(),
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+            ]),
         });
     }
     out.sort_by(|a, b| (&a.host, a.purpose.name).cmp(&(&b.host, b.purpose.name)));
     out
+}
+
+/// Names in their first order, each once.
+fn once_each(mut names: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|s| seen.insert(s.clone()));
+    names
 }
 
 /// What templates see under `tls`: whether TLS is on and, for a role that
