@@ -26,6 +26,7 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -157,11 +158,20 @@ control_path_dir = {d}
             return [str(VENV / "bin/ansible-playbook"), "-i", "hosts.ini", "site.yml"], self.tmp / "ansible", env
         return [str(VENV / "bin/pyinfra"), "-y", "inventory.py", "deploy.py"], self.tmp / "pyinfra", {}
 
-    def run(self, tool, phase):
+    def run(self, tool, phase, timeout):
+        """The seconds the tool took, or None when it ran past `timeout` (it is
+        killed, with everything it started: its process group)."""
         cmd, cwd, env = self.command(tool)
         e = dict(os.environ, NO_COLOR="1", **env)
         t = time.monotonic()
-        r = subprocess.run(cmd, cwd=cwd, env=e, capture_output=True, text=True)
+        p = subprocess.Popen(cmd, cwd=cwd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            return None
+        r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
         secs = time.monotonic() - t
         if r.returncode != 0:
             sys.exit(f"bench: {tool} {phase} on {self.n} hosts failed (exit {r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
@@ -197,12 +207,14 @@ def main():
     ap.add_argument("--reps", type=int, default=3, help="repetitions of each phase (default 3)")
     ap.add_argument("--tools", default=",".join(TOOLS), help="which tools (default all)")
     ap.add_argument("--out", default=str(ROOT / "bench/RESULTS.md"))
+    ap.add_argument("--timeout", type=int, default=900, help="seconds one tool run may take before it is killed and its repetition run again on fresh hosts, once (default 900)")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     counts = [int(f) for f in a.files.split(",")]
     tools = [t for t in a.tools.split(",") if t]
     versions = setup()
     results = {}  # (tool, n, files, phase) -> [secs]; the floor under files 0
+    retries = []  # runs killed at the timeout (an apt-get that hangs: README)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     try:
         for n in sizes:
@@ -215,30 +227,55 @@ def main():
                         results.setdefault(("ssh", n, 0, "floor"), []).append(fl)
                         log(f"N={n} F={files} rep {rep + 1}/{a.reps} ssh      floor  {fl:7.2f} s")
                         for tool in tools:
-                            lab_up(n, fresh=True)  # clean hosts (same base image) for every tool's cold run
-                            w.new_connections()
-                            w.set_flavor("blue")
-                            for phase in PHASES:
-                                if phase == "change":
-                                    w.set_flavor(f"green{rep}")
-                                secs = w.run(tool, phase)
+                            for attempt in (1, 2):
+                                got = one_rep(w, tool, rep, a.timeout)
+                                if got is not None:
+                                    break
+                                retries.append(f"N={n} F={files} rep {rep + 1}: {tool} ran past {a.timeout} s (attempt {attempt})")
+                                log(retries[-1] + ("; again on fresh hosts" if attempt == 1 else "; giving up"))
+                            else:
+                                sys.exit(f"bench: {tool} ran past {a.timeout} s twice at N={n} F={files}")
+                            for phase, secs in zip(PHASES, got):
                                 results.setdefault((tool, n, files, phase), []).append(secs)
                                 log(f"N={n} F={files} rep {rep + 1}/{a.reps} {tool:8} {phase:6} {secs:7.2f} s")
+                            # the table so far, so a run stopped later keeps what it measured
+                            report(results, sizes, counts, tools, versions, a.reps, started, a.out, " ".join(sys.argv[1:]), retries, done=False)
     finally:
         subprocess.run([str(RAMPART), "lab", "down"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    report(results, sizes, counts, tools, versions, a.reps, started, a.out, " ".join(sys.argv[1:]))
+    report(results, sizes, counts, tools, versions, a.reps, started, a.out, " ".join(sys.argv[1:]), retries, done=True)
 
 
-def report(results, sizes, counts, tools, versions, reps, started, out, argv):
+def one_rep(w, tool, rep, timeout):
+    """cold, noop and change of one tool on freshly reset hosts: their seconds,
+    or None when one of them ran past `timeout`."""
+    lab_up(w.n, fresh=True)  # clean hosts (same base image) for every tool's cold run
+    w.new_connections()
+    w.set_flavor("blue")
+    got = []
+    for phase in PHASES:
+        if phase == "change":
+            w.set_flavor(f"green{rep}")
+        secs = w.run(tool, phase, timeout)
+        if secs is None:
+            return None
+        got.append(secs)
+    return got
+
+
+def report(results, sizes, counts, tools, versions, reps, started, out, argv, retries, done):
     rows = []
     for files in counts:
         for n in sizes:
-            fl = results[("ssh", n, 0, "floor")]
+            fl = results.get(("ssh", n, 0, "floor"))
+            if not fl or not any((t, n, files, p) in results for t in tools for p in PHASES):
+                continue
             rows.append(("ssh true (floor)", versions["ssh"], n, "", "floor", min(fl), statistics.median(fl), ""))
             for phase in PHASES:
                 base = results.get(("rampart", n, files, phase))
                 for tool in tools:
-                    v = results[(tool, n, files, phase)]
+                    v = results.get((tool, n, files, phase))
+                    if not v:
+                        continue
                     med = statistics.median(v)
                     if tool == "rampart":
                         ratio = f"{med / statistics.median(fl):.2f}x the floor"
@@ -248,16 +285,20 @@ def report(results, sizes, counts, tools, versions, reps, started, out, argv):
     head = "| tool | version | N | files | phase | min s | median s | ratio |\n| --- | --- | ---: | ---: | --- | ---: | ---: | --- |\n"
     table = head + "".join(f"| {t} | {v} | {n} | {f} | {p} | {mn:.2f} | {md:.2f} | {r} |\n" for t, v, n, f, p, mn, md, r in rows)
     cmd = "sudo python3 bench/compare/run.py" + (f" {argv}" if argv else "")
+    state = "" if done else "\n**Partial: the run had not finished when this was written** (the runner rewrites this file after each tool's repetition).\n"
+    killed = "".join(f"- {r}\n" for r in retries)
+    killed = f"\nRuns killed at the timeout and run again on fresh hosts:\n{killed}" if killed else ""
     text = f"""# rampart vs pyinfra vs Ansible
 
 Measured {started} on {platform.node()} ({os.cpu_count()} cores), {reps} repetitions
 each, by `{cmd}`. Workload and settings: `bench/compare/README.md`.
 Ratios compare medians: "rampart Nx faster" = the tool's median / rampart's.
-
+{state}{killed}
 {table}"""
-    print(text)
     Path(out).write_text(text)
-    log(f"written to {out}")
+    if done:
+        print(text)
+        log(f"written to {out}")
 
 
 if __name__ == "__main__":
