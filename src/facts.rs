@@ -167,19 +167,26 @@ pub use crate::components::etcd::facts::{parse_etcd_members, EtcdMemberFact};
 
 pub use crate::components::postgres::facts::{parse_patroni_cluster, PatroniMemberFact};
 
-/// The facts script for one host's resources (and the paths of its managed state).
-pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String {
-    let mut s = String::from(
+/// The start of every facts script: the C locale, and the helpers its parts
+/// call (`active UNIT`, see `services_probe`; `g ID 0|1`, a guard's answer).
+pub fn script_head() -> String {
+    String::from(
         "LC_ALL=C; export LC_ALL\n\
-         s() { printf 'S\\t%s\\t%s\\t%s\\n' \"$1\" \"$(systemctl is-enabled \"$1\" 2>/dev/null | head -n1)\" \"$(systemctl is-active \"$1\" 2>/dev/null | head -n1)\"; }\n\
+         SV_SEEN=; SV_ACTIVE=\n\
+         active() { case \" $SV_SEEN \" in *\" $1 \"*) case \" $SV_ACTIVE \" in *\" $1 \"*) return 0 ;; esac; return 1 ;; esac; systemctl is-active -q \"$1\" 2>/dev/null; }\n\
          g() { printf 'G\\t%s\\t%s\\n' \"$1\" \"$2\"; }\n",
     )
-    ;
+}
+
+/// The facts script for one host's resources (and the paths of its managed state).
+pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String {
+    let mut s = script_head();
     // the Debian release it runs (what the templates were made for is checked by the plan)
     s.push_str("printf 'O\\t'; base64 -w0 /etc/os-release 2>/dev/null; echo\n");
     let mut packages = Vec::new();
     let mut paths: BTreeSet<String> = extra_paths.iter().cloned().collect();
     let mut expected: Vec<(String, String)> = Vec::new();
+    let mut services = Vec::new();
     for &i in compiled.host_order(host) {
         let r = &compiled.resources[i];
         match &r.desired {
@@ -191,7 +198,7 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
                 paths.insert(path.clone());
                 expected.push((path.clone(), sha256.clone()));
             }
-            Desired::Service { name, .. } => s.push_str(&format!("s {}\n", sh(name))),
+            Desired::Service { name, .. } => services.push(sh(name)),
             Desired::Command {
                 unless, creates, ..
             } => {
@@ -215,6 +222,7 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
             Desired::Health { .. } | Desired::Barrier => {}
         }
     }
+    s.push_str(&services_probe(&services));
     s.push_str(&files_probe(&paths, &expected));
     // each component's cluster fact (etcd's member list, Patroni's /cluster, ...)
     for c in crate::components::ALL {
@@ -231,6 +239,33 @@ pub fn script(compiled: &Compiled, host: &str, extra_paths: &[String]) -> String
     s.push_str(&format!("if [ -d {PENDING_DIR} ]; then for p in {PENDING_DIR}/*; do [ -e \"$p\" ] && printf 'R\\t%s\\n' \"${{p##*/}}\"; done; fi\n"));
     s.push_str("echo END\n");
     s
+}
+
+/// The probe of a host's services, in one `systemctl` whatever their count
+/// (`is-enabled` and `is-active` for each cost four processes): `show`
+/// prints one block of `Key=value` lines per unit, in the order asked,
+/// blank lines between them. Prints `S`, name, unit file state (what
+/// `is-enabled` says: enabled, static, masked...; empty for a unit that is
+/// not there) and active state (what `is-active` says). A `systemctl` that
+/// stops part way (or is missing) leaves the rest without a line: unknown,
+/// as a unit that is not installed. The script's `active UNIT` (for the
+/// components' cluster probes) answers from these states, and asks
+/// `systemctl is-active` only for a unit not probed here.
+pub fn services_probe(quoted: &[String]) -> String {
+    if quoted.is_empty() {
+        return String::new();
+    }
+    format!(
+        "set -- {}\n\
+         sv=$(systemctl show --property=UnitFileState,ActiveState -- \"$@\" 2>/dev/null)\n\
+         e=; a=\n\
+         while IFS= read -r l; do case $l in\n\
+         UnitFileState=*) e=${{l#*=}} ;;\n\
+         ActiveState=*) a=${{l#*=}} ;;\n\
+         '') if [ $# -gt 0 ]; then printf 'S\\t%s\\t%s\\t%s\\n' \"$1\" \"$e\" \"$a\"; SV_SEEN=\"$SV_SEEN $1\"; [ \"$a\" != active ] || SV_ACTIVE=\"$SV_ACTIVE $1\"; shift; fi; e=; a= ;;\n\
+         esac; done <<EOF_SV\n$sv\n\nEOF_SV\n",
+        quoted.join(" ")
+    )
 }
 
 /// Prints `C`, path and base64 content for each path given, in one process

@@ -125,3 +125,115 @@ fn the_files_probe_runs_a_constant_number_of_programs() {
     assert_eq!(s.matches("base64").count(), 0, "{s}");
     assert!(files_probe(&BTreeSet::new(), &[]).is_empty());
 }
+
+/// A `systemctl` stand-in on PATH: `show` prints what the real one prints
+/// for `etcd` (enabled, running), `patroni` (disabled, failed) and anything
+/// else (not there), in the order asked and with blank lines between units;
+/// `is-active` of `redis-server` succeeds. Each call is logged.
+fn fake_systemctl(dir: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("systemctl");
+    std::fs::write(
+        &bin,
+        format!(
+            r#"#!/bin/sh
+echo "$*" >> {log}
+if [ "$1" = show ]; then
+  shift 2; [ "$1" = -- ] && shift
+  first=1
+  for u; do
+    [ $first = 1 ] || echo; first=0
+    case $u in
+      etcd) printf 'ActiveState=active\nUnitFileState=enabled\n' ;;
+      patroni) printf 'UnitFileState=disabled\nActiveState=failed\n' ;;
+      *) printf 'ActiveState=inactive\nUnitFileState=\n' ;;
+    esac
+  done
+  exit 0
+fi
+[ "$1 $2 $3" = "is-active -q redis-server" ]
+"#,
+            log = dir.join("calls").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("PATH={}:$PATH; export PATH\n", dir.display())
+}
+
+#[test]
+fn the_services_probe_asks_one_systemctl_for_every_unit_and_keeps_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fake_systemctl(dir.path());
+    let units: Vec<String> = ["etcd", "patroni", "haproxy"]
+        .iter()
+        .map(|u| sh(u))
+        .collect();
+    let f = run(&format!("{path}{}", services_probe(&units)));
+    let s = |u: &str| {
+        (
+            f.services[u].enabled.as_str(),
+            f.services[u].active.as_str(),
+        )
+    };
+    assert_eq!(s("etcd"), ("enabled", "active"));
+    assert_eq!(s("patroni"), ("disabled", "failed"));
+    assert_eq!(
+        s("haproxy"),
+        ("", "inactive"),
+        "not installed: no unit file state"
+    );
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert_eq!(calls.lines().count(), 1, "{calls}");
+    assert!(services_probe(&[]).is_empty());
+}
+
+#[test]
+fn the_active_helper_answers_from_the_probe_and_asks_systemctl_only_for_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fake_systemctl(dir.path());
+    // the helpers as the facts script defines them
+    let head = crate::facts::script_head();
+    let probe = services_probe(&[sh("etcd"), sh("patroni")]);
+    let asks = "for u in etcd patroni redis-server valkey-server; do if active $u; then printf 'G\\t%s\\t1\\n' $u; else printf 'G\\t%s\\t0\\n' $u; fi; done\n";
+    let f = run(&format!("{path}{head}{probe}{asks}"));
+    let g = |u: &str| f.guards[u];
+    assert!(g("etcd"), "active in the probe");
+    assert!(!g("patroni"), "failed in the probe");
+    assert!(g("redis-server"), "not probed: systemctl is-active says so");
+    assert!(!g("valkey-server"));
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "one show, then is-active for the two units not probed: {calls}"
+    );
+    assert!(lines[0].starts_with("show "));
+}
+
+#[test]
+fn a_systemctl_that_fails_leaves_the_services_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("systemctl");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\necho 'System has not been booted with systemd' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("PATH={}:$PATH; export PATH\n", dir.path().display());
+    let f = run(&format!(
+        "{path}{}",
+        services_probe(&[sh("etcd"), sh("patroni")])
+    ));
+    for u in ["etcd", "patroni"] {
+        let v = f.services.get(u).cloned().unwrap_or_default();
+        assert_eq!(
+            (v.enabled.as_str(), v.active.as_str()),
+            ("", ""),
+            "{u}: {v:?}"
+        );
+    }
+}

@@ -515,6 +515,53 @@ fn reference_stack_applies_fails_over_and_rejoins() {
             plain.all()
         );
     }
+    // an app asks Sentinel for the master with the client certificate rampart
+    // gives it (its copy of its host's, in the service's folder); Sentinel
+    // refuses a client without one. The service's dynamic user reads the key
+    // through systemd's LoadCredential.
+    let app_tls = "--tls --cacert /etc/rampart/tls/probe/ca.crt --cert /etc/rampart/tls/probe/client.crt --key /etc/rampart/tls/probe/client.key";
+    let asked = ssh_ok(
+        "lab3",
+        &format!("timeout 5 redis-cli {app_tls} -h 198.18.0.11 -p 26379 sentinel get-master-addr-by-name mymaster | head -1"),
+    );
+    assert!(
+        asked.trim().starts_with("198.18.0.1"),
+        "Sentinel answers the app's certificate: {asked}"
+    );
+    let bare = ssh(
+        "lab3",
+        "timeout 5 redis-cli --tls --cacert /etc/rampart/tls/probe/ca.crt -h 198.18.0.11 -p 26379 sentinel get-master-addr-by-name mymaster 2>&1",
+    );
+    assert!(
+        !bare.stdout.contains("198.18.0.1"),
+        "Sentinel answered a client without a certificate: {}",
+        bare.all()
+    );
+    let cred = "/run/credentials/rampart-lab-probe.service/rampart-tls-client.key";
+    let env = ssh_ok(
+        "lab3",
+        "systemctl show -p Environment --value rampart-lab-probe.service",
+    );
+    assert!(
+        env.contains(&format!("RAMPART_TLS_KEY_FILE={cred}"))
+            && env.contains("RAMPART_TLS_CERT_FILE=/etc/rampart/tls/probe/client.crt"),
+        "{env}"
+    );
+    // systemd keeps the credential root's and lets the service read it: read
+    // it as the service's own (dynamic) user
+    let read = ssh(
+        "lab3",
+        &format!("u=$(ps -o uid= -p $(systemctl show -p MainPID --value rampart-lab-probe.service) | tr -d ' '); setpriv --reuid=$u --regid=$u --clear-groups head -n 1 {cred}"),
+    );
+    assert!(
+        read.stdout.contains("PRIVATE KEY"),
+        "the service's own user reads its key: {}",
+        read.all()
+    );
+    assert_eq!(
+        ssh_ok("lab3", "stat -c '%a %U' /etc/rampart/tls/probe/client.key").trim(),
+        "600 root"
+    );
     // clients need only the CA: psql verify-full through HAProxy and through PgBouncer,
     // redis-cli --tls (no client certificate) through HAProxy's Redis port
     for (host, port) in [

@@ -27,11 +27,17 @@ fn build(inv: &str, stack: &str) -> Compiled {
     let inv = Inventory::parse(Source::new("inventory/x.toml", inv)).unwrap();
     let stack =
         Stack::parse(Source::new("stack.toml", stack), &inv).unwrap_or_else(|d| panic!("{d}"));
-    let m: BTreeMap<String, Secret> = stack
+    // every secret "pw", the Patroni API's too under [tls] (the loader makes
+    // that one; the certificates' texts are left out: they differ each run)
+    let mut m: BTreeMap<String, Secret> = stack
         .secret_refs()
         .into_iter()
         .map(|(k, _)| (k.clone(), Secret::new("pw")))
         .collect();
+    m.insert(
+        rampart::tls::view::PATRONI_API_PASSWORD.into(),
+        Secret::new("pw"),
+    );
     compile(
         &inv,
         &stack,

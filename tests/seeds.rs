@@ -192,13 +192,14 @@ fn the_migration_runs_once_on_one_host_before_any_host_is_updated() {
     );
     // every host's app resources come after it in the deploy order, but for
     // what only prepares a host (Docker's packages, the folder, the image
-    // pull, the stack's CA for its clients: [tls]), which every host has done before it
+    // pull, the stack's CA and the host's client certificate for its clients: [tls]),
+    // which every host has done before it
     let at = c.order.iter().position(|&i| i == mig[0]).unwrap();
     let ca = "/etc/rampart/tls/titan/ca.crt";
     let prepares = |r: &rampart::compile::Resource| {
         matches!(r.id.kind.as_str(), "package" | "directory")
             || (r.id.kind == "command" && r.id.name == "titan-pull")
-            || (r.id.kind == "file" && r.id.name.trim_start_matches('/') == &ca[1..])
+            || (r.id.kind == "file" && r.id.name.starts_with("/etc/rampart/tls/titan/"))
     };
     // the migration verifies PostgreSQL with the CA (PGSSLROOTCERT): it is there first
     let ca_node1 = c

@@ -597,10 +597,77 @@ fn redis_and_sentinel_listen_on_tls_only_and_rampart_calls_them_with_tls() {
         unit.contains("Environment=RAMPART_TLS_CA_FILE=/etc/rampart/tls/web/ca.crt"),
         "{unit}"
     );
+    // ... and the host's client certificate (Sentinel asks for one): a copy in
+    // the service's folder, the key root's 0600 and never shown, read by the
+    // dynamic user through LoadCredential; a renewal restarts the service
+    let kept = |name: &str| {
+        std::fs::read_to_string(dir.path().join(format!(".rampart/e2e/tls/{name}"))).unwrap()
+    };
+    let (crt, key) = (
+        "lab3/file/etc/rampart/tls/web/client.crt",
+        "lab3/file/etc/rampart/tls/web/client.key",
+    );
+    assert_eq!(text(&c, crt).trim_end(), kept("lab3-app.crt").trim_end());
+    assert_eq!(text(&c, key).trim_end(), kept("lab3-app.key").trim_end());
+    assert_eq!(access(&c, crt).0, 0o644);
+    assert_eq!(access(&c, key), (0o600, "root".into(), "root".into(), true));
+    let verify = std::process::Command::new("openssl")
+        .args(["verify", "-purpose", "sslclient", "-CAfile"])
+        .arg(dir.path().join(".rampart/e2e/tls/ca.crt"))
+        .arg(dir.path().join(".rampart/e2e/tls/lab3-app.crt"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "the app's certificate is a client certificate of the CA: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    for line in [
+        "LoadCredential=rampart-tls-client.key:/etc/rampart/tls/web/client.key",
+        "Environment=RAMPART_TLS_CERT_FILE=/etc/rampart/tls/web/client.crt",
+        "Environment=RAMPART_TLS_KEY_FILE=%d/rampart-tls-client.key",
+    ] {
+        assert!(unit.contains(line), "{line} in {unit}");
+    }
+    let svc = c
+        .index_of("lab3/service/rampart-e2e-web.service")
+        .expect("the web service");
+    let Desired::Service { restart_on, .. } = &c.resources[svc].desired else {
+        panic!("not a service")
+    };
+    for f in [crt, key] {
+        assert!(
+            restart_on.contains(&c.index_of(f).unwrap()),
+            "a new {f} restarts the service"
+        );
+    }
+    // its days left in `status`, read from the service's copy on its host
+    let probe = rampart::tls::status::probe(&st, "lab3");
+    assert!(
+        probe.contains("-in /etc/rampart/tls/web/client.crt") && probe.contains("tls|app:web|"),
+        "{probe}"
+    );
+    let mut probes = rampart::status::Probes::new();
+    probes.insert(
+        "lab3".into(),
+        Ok("tls|app:web|1800000000|1790000000\nEND\n".into()),
+    );
+    let days = rampart::tls::status::evaluate(&st, &probes);
+    assert_eq!(
+        (
+            days[0].purpose.as_str(),
+            days[0].file.as_str(),
+            days[0].days_left
+        ),
+        ("app:web", "/etc/rampart/tls/web/client.crt", Some(115))
+    );
     // without [tls]: the plaintext ports, no TLS flag
     let (off, _, st) = build("");
     assert!(off
         .index_of("lab3/file/etc/rampart/tls/web/ca.crt")
+        .is_none());
+    assert!(off
+        .index_of("lab3/file/etc/rampart/tls/web/client.key")
         .is_none());
     let conf = text(&off, "lab2/file/etc/redis/rampart.conf");
     assert!(
@@ -870,7 +937,7 @@ fn a_ca_change_on_a_valkey_stack_is_checked_in_valkeys_folder() {
         std::fs::write(dir.path().join(n), t).unwrap();
     }
     let stack = |x: &str| {
-        format!("\n[redis]\nhosts = \"data\"\nserver = \"valkey\"\npassword = {{ env = \"R\" }}\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n\n[tls]\nca = {{ file = \"{x}.crt\" }}\nca_key = {{ file = \"{x}.key\" }}\n")
+        format!("\n[redis]\nhosts = \"data\"\nserver = \"valkey\"\npassword = {{ env = \"R\" }}\n[redis.sentinel]\nquorum = 2\nmaster_name = \"m\"\n\n[services.web]\nhosts = \"app\"\ncommand = \"/usr/bin/web\"\nport = 8001\n\n[tls]\nca = {{ file = \"{x}.crt\" }}\nca_key = {{ file = \"{x}.key\" }}\n")
     };
     let path = dir.path().join("stack.toml");
     let running = compiled_reading(&stack("a"), &path).unwrap();
@@ -886,6 +953,12 @@ fn a_ca_change_on_a_valkey_stack_is_checked_in_valkeys_folder() {
     assert!(
         r.iter()
             .any(|m| m.contains("new redis certificate") && m.contains("do not trust yet")),
+        "{r:?}"
+    );
+    // the apps' client certificates (Sentinel verifies them) are checked too
+    assert!(
+        r.iter()
+            .any(|m| m.contains("new app certificate") && m.contains("do not trust yet")),
         "{r:?}"
     );
 }

@@ -10,7 +10,7 @@
 //!   rolled verify it until its own turn.
 
 use super::issue::{authority_key_id, subject_key_id};
-use super::view::{CA_ONLY, EVERY_FOLDER};
+use super::view::{APP, CA_FILE, CA_ONLY, EVERY_FOLDER};
 use crate::compile::{Compiled, Desired};
 use crate::facts::HostFacts;
 use std::collections::BTreeMap;
@@ -97,6 +97,36 @@ pub fn refusals(c: &Compiled, facts: &BTreeMap<String, HostFacts>) -> Vec<String
                 }
                 if let Some(n) = now {
                     leaves_now.push((h.clone(), p.name, issuer(&n)));
+                }
+            }
+        }
+        // app services' folders: their CA bundle (they verify servers with
+        // it) and their copy of the host's client certificate
+        let app_files: Vec<&str> = c
+            .resources
+            .iter()
+            .filter(|r| &r.id.host == h && r.component.starts_with("services."))
+            .filter_map(|r| match &r.desired {
+                Desired::File { .. } => Some(r.id.name.as_str()),
+                _ => None,
+            })
+            .filter(|p| p.starts_with(APP.dir))
+            .collect();
+        for path in &app_files {
+            let Some((now, planned)) = now_and_planned(c, facts, h, path) else {
+                continue;
+            };
+            if path.ends_with(&format!("/{CA_FILE}")) {
+                if let Some(n) = now {
+                    bundles_now.push((h.clone(), cas(&n)));
+                }
+                bundles_planned.push((h.clone(), cas(&planned)));
+            } else if path.ends_with("/client.crt") {
+                if now.as_ref() != Some(&planned) {
+                    leaves_planned.push((h.clone(), APP.name, issuer(&planned)));
+                }
+                if let Some(n) = now {
+                    leaves_now.push((h.clone(), APP.name, issuer(&n)));
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! (unix seconds, the host's clock), or `tls|PURPOSE|missing|` when the file
 //! cannot be read. Parsing is pure.
 
-use super::view::{on, purposes};
+use super::view::{on, purposes, service_cert_file, services_on, APP};
 use crate::model::stack::Stack;
 use crate::status::{field, lines, Probes};
 use serde::Serialize;
@@ -13,7 +13,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CertDays {
     pub host: String,
-    /// etcd, patroni or pgbouncer.
+    /// etcd, patroni, pgbouncer, redis, or `app:SERVICE` (an app service's
+    /// client certificate).
     pub purpose: String,
     /// The certificate's file on the host.
     pub file: String,
@@ -33,17 +34,41 @@ pub fn probe(stack: &Stack, host: &str) -> String {
         return String::new();
     }
     let mut s = String::new();
-    for p in purposes(stack) {
-        if !stack.hosts_of(p.component).iter().any(|h| h == host) {
-            continue;
-        }
-        let f = p.cert_file();
+    for (label, f) in held(stack, host) {
         s.push_str(&format!(
-            "e=$(openssl x509 -enddate -noout -in {f} 2>/dev/null | cut -d= -f2); e=$([ -n \"$e\" ] && date -d \"$e\" +%s 2>/dev/null); echo \"tls|{}|${{e:-missing}}|$(date +%s)\"\n",
-            p.name
+            "e=$(openssl x509 -enddate -noout -in {f} 2>/dev/null | cut -d= -f2); e=$([ -n \"$e\" ] && date -d \"$e\" +%s 2>/dev/null); echo \"tls|{label}|${{e:-missing}}|$(date +%s)\"\n"
         ));
     }
     s
+}
+
+/// The certificates `host` holds: (label, file). A label is the purpose's
+/// name, or `app:SERVICE` for an app service's copy of the host's client
+/// certificate.
+fn held(stack: &Stack, host: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = purposes(stack)
+        .into_iter()
+        .filter(|p| stack.hosts_of(p.component).iter().any(|h| h == host))
+        .map(|p| (p.name.to_string(), p.cert_file()))
+        .collect();
+    for svc in services_on(stack, host) {
+        v.push((format!("{}:{svc}", APP.name), service_cert_file(&svc)));
+    }
+    v
+}
+
+/// The file a probe line's label names (None: a label this stack has not).
+fn file_of(stack: &Stack, label: &str) -> Option<String> {
+    if let Some(svc) = label.strip_prefix("app:") {
+        return stack
+            .placement
+            .contains_key(&format!("services.{svc}"))
+            .then(|| service_cert_file(svc));
+    }
+    purposes(stack)
+        .into_iter()
+        .find(|p| p.name == label)
+        .map(|p| p.cert_file())
 }
 
 /// Every certificate's days left, from the probes, host then purpose order.
@@ -55,7 +80,8 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<CertDays> {
     let mut out = Vec::new();
     for (host, _) in probes.iter() {
         for l in lines(probes, host, "tls") {
-            let Some(p) = purposes(stack).into_iter().find(|p| p.name == field(&l, 1)) else {
+            let label = field(&l, 1);
+            let Some(file) = file_of(stack, label) else {
                 continue;
             };
             let end = field(&l, 2).parse::<i64>().ok();
@@ -63,8 +89,8 @@ pub fn evaluate(stack: &Stack, probes: &Probes) -> Vec<CertDays> {
             let days = end.zip(now).map(|(e, n)| (e - n).div_euclid(86_400));
             out.push(CertDays {
                 host: host.clone(),
-                purpose: p.name.into(),
-                file: p.cert_file(),
+                purpose: label.to_string(),
+                file,
                 days_left: days,
                 not_after: end,
                 renew_due: days.is_some_and(|d| d < renew),

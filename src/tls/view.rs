@@ -154,6 +154,40 @@ pub fn service_ca_file(service: &str) -> String {
     format!("/etc/rampart/tls/{service}/{CA_FILE}")
 }
 
+/// An app service's client certificate (one per host that runs app
+/// services, issued for the host's name and address): Sentinel asks its
+/// clients for a certificate of the stack's CA. Each service on the host gets
+/// a copy in its own folder ([`service_cert_file`], [`service_key_file`]), so
+/// its role restarts it when the certificate is renewed.
+pub const APP: Purpose = Purpose {
+    name: "app",
+    component: "services",
+    dir: "/etc/rampart/tls",
+    owner: "root",
+};
+
+/// Where service `service` finds its host's client certificate and key.
+pub fn service_cert_file(service: &str) -> String {
+    format!("/etc/rampart/tls/{service}/client.crt")
+}
+pub fn service_key_file(service: &str) -> String {
+    format!("/etc/rampart/tls/{service}/client.key")
+}
+
+/// The app services a host runs (names without `services.`, in name order).
+pub fn services_on(stack: &Stack, host: &str) -> Vec<String> {
+    let mut v: Vec<String> = stack
+        .placement
+        .iter()
+        .filter_map(|(k, hosts)| {
+            let name = k.strip_prefix("services.")?;
+            hosts.iter().any(|h| h == host).then(|| name.to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Whether the stack turns TLS on (`[tls]` present, `enabled` not false).
 pub fn on(stack: &Stack) -> bool {
     stack.tls.as_ref().is_some_and(|t| t.on())
@@ -201,17 +235,38 @@ pub fn wanted(inv: &Inventory, stack: &Stack) -> Vec<Want> {
                     sans.push(k.vip.get_ref().clone());
                 }
             }
-            let mut seen = std::collections::HashSet::new();
-            sans.retain(|s| seen.insert(s.clone()));
             out.push(Want {
                 host: h.name.clone(),
                 purpose: p,
-                sans,
+                sans: once_each(sans),
             });
         }
     }
+    // app services' client certificate: one per host that runs any
+    for h in inv.hosts.values() {
+        if services_on(stack, &h.name).is_empty() {
+            continue;
+        }
+        out.push(Want {
+            host: h.name.clone(),
+            purpose: APP,
+            sans: once_each(vec![
+                h.name.clone(),
+                h.address.clone(),
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+            ]),
+        });
+    }
     out.sort_by(|a, b| (&a.host, a.purpose.name).cmp(&(&b.host, b.purpose.name)));
     out
+}
+
+/// Names in their first order, each once.
+fn once_each(mut names: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|s| seen.insert(s.clone()));
+    names
 }
 
 /// What templates see under `tls`: whether TLS is on and, for a role that
@@ -253,6 +308,25 @@ pub fn view(stack: &Stack, instance: &str, host: &str, secrets: &SecretValues) -
             .map(|(_, f)| f.to_string())
             .or_else(|| instance.strip_prefix("services.").map(service_ca_file))
             .unwrap_or_default();
+        // an app service: its copy of the host's client certificate too
+        if let Some(service) = instance
+            .strip_prefix("services.")
+            .filter(|_| stack.hosts_of(instance).iter().any(|h| h == host))
+        {
+            return TlsView {
+                enabled: true,
+                name: APP.name.into(),
+                dir: format!("{}/{service}", APP.dir),
+                cert_file: service_cert_file(service),
+                key_file: service_key_file(service),
+                owner: APP.owner.into(),
+                ca: secrets.get(CA_KEY).trim_end().to_string(),
+                cert: secrets.get(&cert_key(host, &APP)).trim_end().to_string(),
+                key: secrets.get(&key_key(host, &APP)).trim_end().to_string(),
+                ca_file,
+                ..TlsView::default()
+            };
+        }
         return TlsView {
             enabled: true,
             ca: if ca_file.is_empty() {

@@ -74,7 +74,7 @@ pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
         (tls_env.as_str(), "https://127.0.0.1:2379")
     };
     Some(format!(
-        "if [ -d {}/member ] && systemctl is-active -q etcd 2>/dev/null; then printf 'E\\t'; {{ ETCDCTL_API=3 {}etcdctl --endpoints={} --command-timeout=3s member list 2>/dev/null || ETCDCTL_API=3 {other_env}etcdctl --endpoints={other_url} --command-timeout=3s member list 2>/dev/null; }} | base64 -w0; echo; fi\n",
+        "if [ -d {}/member ] && active etcd; then printf 'E\\t'; {{ ETCDCTL_API=3 {}etcdctl --endpoints={} --command-timeout=3s member list 2>/dev/null || ETCDCTL_API=3 {other_env}etcdctl --endpoints={other_url} --command-timeout=3s member list 2>/dev/null; }} | base64 -w0; echo; fi\n",
         sh(&e.data_dir),
         e.ctl_env,
         e.local_url

@@ -103,6 +103,6 @@ pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
         .iter()
         .any(|h| h == host)
         .then(|| {
-            format!("if systemctl is-active -q patroni 2>/dev/null; then printf 'T\\t'; curl -sf --max-time 3 --retry 2 --retry-connrefused --retry-delay 1 {tls}{api}/cluster 2>/dev/null | base64 -w0; echo; fi\n")
+            format!("if active patroni; then printf 'T\\t'; curl -sf --max-time 3 --retry 2 --retry-connrefused --retry-delay 1 {tls}{api}/cluster 2>/dev/null | base64 -w0; echo; fi\n")
         })
 }

@@ -18,7 +18,7 @@ pub fn probe(compiled: &Compiled, host: &str) -> Option<String> {
     k.hosts.iter().any(|h| h.name == host).then(|| {
         let packages: Vec<&str> = Server::ALL.iter().map(|s| s.names().package).collect();
         format!(
-            "if systemctl is-active -q {unit} 2>/dev/null && [ -r {dir}/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat {dir}/rampart-auth)\" timeout 5 {cli} --no-auth-warning -h 127.0.0.1 info replication 2>/dev/null | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '; echo; fi\n\
+            "if active {unit} && [ -r {dir}/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat {dir}/rampart-auth)\" timeout 5 {cli} --no-auth-warning -h 127.0.0.1 info replication 2>/dev/null | tr -d '\\r' | grep -E '^(role|master_host|master_link_status):' | tr '\\n' ' '; echo; fi\n\
              dpkg-query -W -f='P\\t${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {packages} 2>/dev/null\n",
             unit = n.unit,
             dir = n.conf_dir,
