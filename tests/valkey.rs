@@ -430,7 +430,7 @@ fn switching_a_running_cluster_between_redis_and_valkey_is_refused() {
 fn the_facts_and_status_probes_ask_the_stacks_server_and_see_both_packages() {
     let (stack, c) = compiled(Some("valkey"));
     let script = rampart::facts::script(&c, "n1", &[]);
-    assert!(script.contains("if systemctl is-active -q valkey-server 2>/dev/null && [ -r /etc/valkey/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat /etc/valkey/rampart-auth)\" timeout 5 valkey-cli --no-auth-warning"), "{script}");
+    assert!(script.contains("if active valkey-server && [ -r /etc/valkey/rampart-auth ]; then printf 'X\\t'; REDISCLI_AUTH=\"$(cat /etc/valkey/rampart-auth)\" timeout 5 valkey-cli --no-auth-warning"), "{script}");
     assert!(script.contains("' redis-server valkey-server 2>/dev/null\n"));
     // the packages the probe asks for land in the facts, whichever the stack runs
     let f = rampart::facts::parse(
